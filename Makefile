@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine: `make run` (the app) and `make test` (the whole suite).
+# Both create .venv if missing and install the pinned requirements; `make test` also installs
+# Debian's chromium for the real-browser test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8501
+
+.PHONY: run test chromium bench clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned requirements into $(VENV) (log: $(VENV)/pip.log)"
+	@$(PY) -m pip install --quiet --no-warn-script-location -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
+	  { grep -v "is ignored: it is neither a file nor a directory" $(VENV)/pip.log; exit 1; }
+	$(PY) -c "import torch, streamlit, executorch, faiss, kan; assert torch.__version__.startswith('2.13.0')"
+	@touch $(STAMP)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+run: $(STAMP)
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP) chromium
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) bench/codebook.py
+	$(PY) bench/runtime.py
+
+clean-venv:
+	rm -rf $(VENV)

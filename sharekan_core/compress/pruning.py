@@ -1,0 +1,59 @@
+"""Zero-shot magnitude pruning of whole edges by spline norm: the baseline SHARe-KAN beats."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import SharekanError
+from ..model import KAN
+from .packing import packed_nbytes
+
+FP32 = 4
+
+
+@dataclass(frozen=True)
+class PrunedKAN:
+    """The pruned dense model, the kept-edge masks (out, in) and bytes per layer and component."""
+
+    model: KAN
+    kept: list[np.ndarray]
+    storage: dict[str, dict[str, int]]
+    sparsity: float
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of the sparse FP32 form: kept edges plus an edge bitmap."""
+        return sum(sum(row.values()) for row in self.storage.values())
+
+
+def prune_by_magnitude(model: KAN, sparsity: float) -> PrunedKAN:
+    """Remove the ``sparsity`` fraction of edges with the smallest spline norm, per layer."""
+    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0:
+        raise SharekanError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
+    pruned = copy.deepcopy(model)
+    kept_masks, storage = [], {}
+    with torch.no_grad():
+        for index, layer in enumerate(pruned.layers):
+            norms = layer.scaled_spline_weight().norm(dim=-1).reshape(-1)
+            edges = norms.numel()
+            drop = int(round(sparsity * edges))
+            keep = torch.ones(edges, dtype=torch.bool)
+            if drop:
+                # stable sort so equal norms are pruned in index order, deterministically
+                keep[torch.sort(norms, stable=True).indices[:drop]] = False
+            keep = keep.reshape(layer.out_features, layer.in_features)
+            layer.spline_weight.mul_(keep.unsqueeze(-1))
+            layer.base_weight.mul_(keep)
+            kept = int(keep.sum())
+            storage[str(index)] = {
+                "splines": kept * layer.num_coefficients * FP32,  # scaler folded into coefficients
+                "base_weights": kept * FP32,
+                "mask": packed_nbytes(edges, 1),
+                "scales": 2 * layer.out_features * FP32,
+                "grids": layer.grid.numel() * FP32,
+            }
+            kept_masks.append(keep.numpy())
+    return PrunedKAN(pruned, kept_masks, storage, float(sparsity))

@@ -1,0 +1,193 @@
+"""The compressed file: one safetensors file whose tensors are exactly the accounted bytes.
+
+Tensor names: ``codebooks.C.{payload,minimum,step}``, ``layers.N.{indices,grid,output_scale,
+output_bias}`` and ``layers.N.{gains,biases,base_weights}.{payload,minimum,step}``. Everything
+else (shapes, bit-widths, config) lives in the JSON header, so the file's size is the
+accounted payload plus the safetensors header.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save as save_bytes
+
+from ..compress.compressed import CompressedKAN, CompressedLayer
+from ..compress.config import CompressionConfig
+from ..compress.packing import pack_bits, packed_nbytes, unpack_bits
+from ..compress.quantize import QuantizedTensor
+from ..errors import SharekanError
+from ..io.atomic import write_bytes_atomic
+from ..io.model_file import COMPRESSED_FORMAT
+from ..io.tensors import SAFETENSORS, json_field, read_safetensors, sniff_format
+
+FORMAT_VERSION = "1"
+_QUANTIZED = ("gains", "biases", "base_weights")
+
+
+@dataclass(frozen=True)
+class StoredTensor:
+    """One tensor of the file, with the storage component and layer it is accounted under."""
+
+    name: str
+    component: str
+    layer: int | None  # None: a codebook shared by all layers
+    array: np.ndarray
+
+
+def stored_tensors(compressed: CompressedKAN) -> list[StoredTensor]:
+    """Every tensor the file holds, in file order, tagged for accounting."""
+    shared = compressed.config.scope == "global"
+    out: list[StoredTensor] = []
+    for cid, codebook in enumerate(compressed.codebooks):
+        out += _quantized(f"codebooks.{cid}", "codebook", None if shared else cid, codebook)
+    for index, layer in enumerate(compressed.layers):
+        prefix = f"layers.{index}."
+        bits = compressed.index_bits(layer.codebook_id)
+        out.append(StoredTensor(prefix + "indices", "indices", index, pack_bits(layer.indices, bits)))
+        for component in _QUANTIZED:
+            out += _quantized(prefix + component, component, index, getattr(layer, component))
+        out.append(StoredTensor(prefix + "output_scale", "scales", index, layer.output_scale))
+        out.append(StoredTensor(prefix + "output_bias", "scales", index, layer.output_bias))
+        out.append(StoredTensor(prefix + "grid", "grids", index, layer.grid))
+    return out
+
+
+def _quantized(prefix: str, component: str, layer: int | None, tensor: QuantizedTensor) -> list[StoredTensor]:
+    parts = [StoredTensor(prefix + ".payload", component, layer, tensor.payload)]
+    if tensor.minimum is not None:
+        parts.append(StoredTensor(prefix + ".minimum", component, layer, tensor.minimum))
+        parts.append(StoredTensor(prefix + ".step", component, layer, tensor.step))
+    return parts
+
+
+def encode_compressed(compressed: CompressedKAN) -> bytes:
+    """Serialise to safetensors bytes (deterministic: sorted JSON, no timestamps)."""
+    header = {
+        "format": COMPRESSED_FORMAT,
+        "version": FORMAT_VERSION,
+        "config": json.dumps(asdict(compressed.config), sort_keys=True),
+        "codebooks": json.dumps([{"bits": c.bits, "shape": list(c.shape)} for c in compressed.codebooks]),
+        "layers": json.dumps([_layer_header(layer) for layer in compressed.layers]),
+        "metadata": json.dumps(compressed.metadata, sort_keys=True),
+    }
+    tensors = {t.name: torch.from_numpy(np.ascontiguousarray(t.array)) for t in stored_tensors(compressed)}
+    return save_bytes(tensors, metadata=header)
+
+
+def save_compressed(compressed: CompressedKAN, path: str | Path) -> int:
+    """Write the compressed file atomically; return its size in bytes."""
+    payload = encode_compressed(compressed)
+    write_bytes_atomic(path, payload)
+    return len(payload)
+
+
+def header_nbytes(path: str | Path) -> int:
+    """Bytes of a safetensors file that are not tensor payload: the 8-byte length plus the JSON header."""
+    with Path(path).open("rb") as handle:
+        return 8 + int.from_bytes(handle.read(8), "little")
+
+
+def _layer_header(layer: CompressedLayer) -> dict:
+    return {
+        "codebook": layer.codebook_id,
+        "spline_order": layer.spline_order,
+        "shape": [layer.out_features, layer.in_features],
+        "bits": {c: getattr(layer, c).bits for c in _QUANTIZED},
+    }
+
+
+def is_compressed_file(path: str | Path) -> bool:
+    """True if ``path`` is a safetensors file written by ``save_compressed``."""
+    try:
+        if sniff_format(path) != SAFETENSORS:
+            return False
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            return (handle.metadata() or {}).get("format") == COMPRESSED_FORMAT
+    except Exception:
+        return False
+
+
+def load_compressed(path: str | Path) -> CompressedKAN:
+    """Read a compressed file, validating every shape against its header."""
+    path = Path(path)
+    if sniff_format(path) != SAFETENSORS:
+        raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file")
+    tensors, header = read_safetensors(path)
+    if header.get("format") != COMPRESSED_FORMAT:
+        raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file (it may be a dense model)")
+    if header.get("version") != FORMAT_VERSION:
+        raise SharekanError(f"{path.name}: unsupported compressed format version {header.get('version')!r}")
+    arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
+    try:
+        config = CompressionConfig(**json_field(header, "config", path))
+        codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]))
+                     for i, c in enumerate(json_field(header, "codebooks", path))]
+        layers = [_read_layer(arrays, index, spec, codebooks)
+                  for index, spec in enumerate(json_field(header, "layers", path))]
+    except SharekanError as exc:
+        raise SharekanError(f"{path.name}: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SharekanError(f"{path.name}: corrupt compressed file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not layers:
+        raise SharekanError(f"{path.name}: compressed file has no layers")
+    for index in range(1, len(layers)):
+        if layers[index].in_features != layers[index - 1].out_features:
+            raise SharekanError(f"{path.name}: layer {index} takes {layers[index].in_features} inputs "
+                                f"but layer {index - 1} gives {layers[index - 1].out_features}")
+    metadata = json_field(header, "metadata", path)
+    return CompressedKAN(codebooks, layers, config, metadata if isinstance(metadata, dict) else {})
+
+
+def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...]) -> QuantizedTensor:
+    payload = _need(arrays, prefix + ".payload")
+    count = int(np.prod(shape))
+    if bits >= 16:
+        _expect(payload.size == count, f"{prefix} holds {payload.size} values, header says {count}")
+        _expect(np.isfinite(payload).all(), f"{prefix} contains NaN or Inf values")
+        return QuantizedTensor(bits, shape, payload)
+    minimum, step = _need(arrays, prefix + ".minimum"), _need(arrays, prefix + ".step")
+    groups = shape[0] if len(shape) == 2 else 1
+    _expect(payload.size == packed_nbytes(count, bits), f"{prefix} has {payload.size} bytes, expected {packed_nbytes(count, bits)}")
+    _expect(minimum.shape == (groups,) and step.shape == (groups,), f"{prefix} affine parameters have the wrong shape")
+    _expect(np.isfinite(minimum).all() and np.isfinite(step).all(), f"{prefix} contains NaN or Inf values")
+    return QuantizedTensor(bits, shape, payload, minimum, step)
+
+
+def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
+                codebooks: list[QuantizedTensor]) -> CompressedLayer:
+    prefix = f"layers.{index}."
+    out_f, in_f = (int(v) for v in spec["shape"])
+    codebook_id = int(spec["codebook"])
+    _expect(0 <= codebook_id < len(codebooks), f"layer {index} refers to missing codebook {codebook_id}")
+    k_eff, coeffs = codebooks[codebook_id].shape
+    bits = max(1, int(np.ceil(np.log2(k_eff))))
+    packed = _need(arrays, prefix + "indices")
+    _expect(packed.size == packed_nbytes(out_f * in_f, bits), f"layer {index} indices are truncated")
+    indices = unpack_bits(packed, bits, out_f * in_f).reshape(out_f, in_f)
+    _expect(int(indices.max(initial=0)) < k_eff, f"layer {index} indices exceed the codebook size {k_eff}")
+    grid = _need(arrays, prefix + "grid")
+    order = int(spec["spline_order"])
+    _expect(grid.shape == (in_f, coeffs + order + 1), f"layer {index} grid has shape {grid.shape}")
+    _expect(np.isfinite(grid).all() and (np.diff(grid, axis=1) > 0).all(), f"layer {index} grid is not finite and increasing")
+    quantized = {c: _read_quantized(arrays, prefix + c, int(spec["bits"][c]), (out_f, in_f)) for c in _QUANTIZED}
+    scale, bias = _need(arrays, prefix + "output_scale"), _need(arrays, prefix + "output_bias")
+    _expect(scale.shape == (out_f,) and bias.shape == (out_f,), f"layer {index} output affine has the wrong shape")
+    return CompressedLayer(grid=grid, spline_order=order, codebook_id=codebook_id, indices=indices,
+                           output_scale=scale, output_bias=bias, **quantized)
+
+
+def _need(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    if name not in arrays:
+        raise SharekanError(f"missing tensor '{name}'")
+    return arrays[name]
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise SharekanError(message)

@@ -1,0 +1,63 @@
+"""The project's model format (safetensors + JSON metadata) and the format-sniffing loader."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safetensors.torch import save_file
+
+from ..errors import SharekanError
+from ..model import KAN
+from .atomic import atomic_path
+from .efficient_kan import kan_from_state, looks_like_efficient_kan
+from .pykan import looks_like_pykan, pykan_to_layers, read_pykan_config
+from .tensors import SAFETENSORS, json_field, read_safetensors, read_torch_checkpoint, sniff_format
+
+MODEL_FORMAT = "sharekan-model"
+COMPRESSED_FORMAT = "sharekan-compressed"
+
+
+@dataclass
+class LoadedModel:
+    """A KAN read from disk, with the free-form metadata stored beside it."""
+
+    model: KAN
+    metadata: dict = field(default_factory=dict)
+    source_format: str = MODEL_FORMAT
+
+
+def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> None:
+    """Write ``model`` as safetensors with its metadata, atomically."""
+    tensors = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
+    header = {
+        "format": MODEL_FORMAT,
+        "version": "1",
+        "metadata": json.dumps(metadata or {}, sort_keys=True),
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+
+
+def read_model(path: str | Path) -> LoadedModel:
+    """Load a KAN from the project's format, an efficient-kan state_dict or a pykan checkpoint."""
+    path = Path(path)
+    kind = sniff_format(path)
+    if kind == SAFETENSORS:
+        tensors, header = read_safetensors(path)
+        if header.get("format") == COMPRESSED_FORMAT:
+            raise SharekanError(f"{path.name}: is a compressed SHARe-KAN file, not a dense model (use 'decompress' first)")
+        metadata = json_field(header, "metadata", path) if header.get("format") == MODEL_FORMAT else {}
+        source = MODEL_FORMAT if header.get("format") == MODEL_FORMAT else "efficient-kan"
+    else:
+        tensors, metadata, source = read_torch_checkpoint(path), {}, "efficient-kan"
+    if looks_like_pykan(tensors):
+        tensors, source = pykan_to_layers(tensors, read_pykan_config(path), path.name), "pykan"
+    elif not looks_like_efficient_kan(tensors):
+        raise SharekanError(f"{path.name}: tensors are not a KAN (expected 'layers.N.spline_weight' or pykan 'act_fun.N.coef')")
+    return LoadedModel(kan_from_state(tensors, path.name), metadata if isinstance(metadata, dict) else {}, source)
+
+
+def load_model(path: str | Path) -> KAN:
+    """Load a KAN from any supported format (see ``read_model``)."""
+    return read_model(path).model

@@ -1,0 +1,42 @@
+"""Shared fixtures: small KANs built from known prototype shapes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sharekan_core.model import KAN, KANConfig
+
+
+def prototype_kan(widths: tuple[int, ...], prototypes: int, seed: int = 0, grid_size: int = 10,
+                  order: int = 3) -> KAN:
+    """A KAN whose every spline is bias + gain * one of ``prototypes`` unit shapes (per layer)."""
+    rng = np.random.default_rng(seed)
+    model = KAN(KANConfig(widths, grid_size, order))
+    coeffs = grid_size + order
+    with torch.no_grad():
+        for layer in model.layers:
+            shapes = rng.normal(size=(prototypes, coeffs))
+            shapes -= shapes.mean(axis=1, keepdims=True)
+            shapes /= np.linalg.norm(shapes, axis=1, keepdims=True)
+            edges = layer.in_features * layer.out_features
+            choice = rng.integers(0, prototypes, size=edges)
+            gains = rng.uniform(0.1, 2.0, size=edges)
+            biases = rng.normal(scale=0.3, size=edges)
+            coefficients = biases[:, None] + gains[:, None] * shapes[choice]
+            layer.spline_weight.copy_(torch.from_numpy(coefficients.reshape(layer.out_features, layer.in_features, coeffs)))
+            layer.spline_scaler.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, size=(layer.out_features, layer.in_features))))
+    return model
+
+
+@pytest.fixture
+def small_kan() -> KAN:
+    """A random two-layer KAN, 8 -> 6 -> 3."""
+    torch.manual_seed(0)
+    return KAN(KANConfig((8, 6, 3)))
+
+
+@pytest.fixture
+def proto_kan() -> KAN:
+    """A 12 -> 10 -> 4 KAN built from 5 prototype shapes per layer."""
+    return prototype_kan((12, 10, 4), prototypes=5)

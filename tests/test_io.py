@@ -1,0 +1,152 @@
+"""Importers and the project format: efficient-kan, pykan (a real checkpoint), and bad files."""
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from sharekan_core.errors import SharekanError
+from sharekan_core.io import load_model, read_model, save_model
+
+
+def test_project_format_roundtrip(tmp_path, small_kan):
+    path = tmp_path / "m.safetensors"
+    save_model(small_kan, path, {"task": "demo"})
+    loaded = read_model(path)
+    assert loaded.metadata == {"task": "demo"}
+    x = torch.randn(16, 8)
+    torch.testing.assert_close(loaded.model(x), small_kan(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_efficient_kan_state_dict(tmp_path, small_kan, suffix):
+    state = {k: v for k, v in small_kan.state_dict().items() if "output_" not in k}
+    path = tmp_path / f"ek{suffix}"
+    if suffix == ".pt":
+        torch.save({"state_dict": state}, path)
+    else:
+        save_file(state, str(path))
+    model = load_model(path)
+    x = torch.randn(10, 8)
+    torch.testing.assert_close(model(x), small_kan(x), rtol=1e-5, atol=1e-5)
+
+
+def test_real_pykan_checkpoint(tmp_path):
+    kan = pytest.importorskip("kan")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # pykan writes history files into the working directory
+    try:
+        torch.manual_seed(0)
+        reference = kan.KAN(width=[4, 5, 3], grid=7, k=3, seed=1, auto_save=False)
+        samples = torch.rand(200, 4) * 1.6 - 0.8
+        reference.update_grid_from_samples(samples)  # non-uniform, per-input grids
+        with torch.no_grad():
+            reference.node_bias_0.add_(0.1)
+            reference.subnode_scale_1.mul_(1.3)
+        reference.saveckpt(str(tmp_path / "pk"))
+    finally:
+        os.chdir(cwd)
+    loaded = read_model(tmp_path / "pk_state")
+    assert loaded.source_format == "pykan"
+    with torch.no_grad():
+        expected = reference(samples)
+        got = loaded.model(samples)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_pykan_symbolic_edges_rejected(tmp_path):
+    state = {
+        "act_fun.0.coef": torch.zeros(2, 3, 8), "act_fun.0.grid": torch.linspace(-2, 2, 12).expand(2, 12),
+        "act_fun.0.mask": torch.ones(2, 3), "act_fun.0.scale_base": torch.ones(2, 3),
+        "act_fun.0.scale_sp": torch.ones(2, 3), "symbolic_fun.0.mask": torch.ones(3, 2),
+    }
+    torch.save(state, tmp_path / "x_state")
+    with pytest.raises(SharekanError, match="symbolic"):
+        load_model(tmp_path / "x_state")
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/sharekan_pwned",))
+
+
+def test_malicious_pickle_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"layers.0.spline_weight": _Evil()}, path)
+    with pytest.raises(SharekanError, match="weights-only"):
+        load_model(path)
+    assert not os.path.exists("/tmp/sharekan_pwned")
+
+
+def test_plain_pickle_is_refused(tmp_path):
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(SharekanError, match="unknown format"):
+        load_model(path)
+
+
+def test_truncated_files(tmp_path, small_kan):
+    path = tmp_path / "m.safetensors"
+    save_model(small_kan, path)
+    blob = path.read_bytes()
+    for cut in (4, 100, len(blob) // 2, len(blob) - 3):
+        bad = tmp_path / f"cut{cut}.safetensors"
+        bad.write_bytes(blob[:cut])
+        with pytest.raises(SharekanError):
+            load_model(bad)
+    torch.save(small_kan.state_dict(), tmp_path / "m.pt")
+    zipped = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(zipped[: len(zipped) // 2])
+    with pytest.raises(SharekanError):
+        load_model(tmp_path / "cut.pt")
+
+
+def test_nan_coefficients_rejected(tmp_path, small_kan):
+    with torch.no_grad():
+        small_kan.layers[1].spline_weight[0, 0, 0] = float("nan")
+    save_model(small_kan, tmp_path / "nan.safetensors")
+    with pytest.raises(SharekanError, match="layers.1.spline_weight contains NaN"):
+        load_model(tmp_path / "nan.safetensors")
+
+
+def test_mismatched_shapes_rejected(tmp_path, small_kan):
+    state = dict(small_kan.state_dict())
+    state["layers.1.base_weight"] = torch.zeros(3, 5)
+    save_file(state, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(SharekanError, match="layers.1.base_weight has shape"):
+        load_model(tmp_path / "bad.safetensors")
+    state = dict(small_kan.state_dict())
+    state["layers.1.spline_weight"] = torch.zeros(3, 5, 13)
+    save_file(state, str(tmp_path / "bad2.safetensors"))
+    with pytest.raises(SharekanError, match="takes 5 inputs"):
+        load_model(tmp_path / "bad2.safetensors")
+
+
+def test_not_a_kan(tmp_path):
+    save_file({"weight": torch.zeros(3)}, str(tmp_path / "w.safetensors"))
+    with pytest.raises(SharekanError, match="not a KAN"):
+        load_model(tmp_path / "w.safetensors")
+    with zipfile.ZipFile(tmp_path / "z.pt", "w") as archive:
+        archive.writestr("junk", b"123")
+    with pytest.raises(SharekanError):
+        load_model(tmp_path / "z.pt")
+    with pytest.raises(SharekanError, match="no such file"):
+        load_model(tmp_path / "missing.safetensors")
+
+
+def test_save_is_atomic_when_it_fails(tmp_path, small_kan, monkeypatch):
+    target = tmp_path / "keep.safetensors"
+    target.write_bytes(b"previous")
+    import sharekan_core.io.model_file as model_file
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(model_file, "save_file", explode)
+    with pytest.raises(RuntimeError):
+        save_model(small_kan, target)
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
