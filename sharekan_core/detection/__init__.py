@@ -1,0 +1,1 @@
+"""SSD-MobileNetV2 detection task: backbone port, anchors, boxes, KAN head wiring, evaluation."""

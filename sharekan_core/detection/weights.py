@@ -1,0 +1,24 @@
+"""Where the shipped detector's files live and how they are read (safetensors only)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors.torch import load_file
+from torch import nn
+
+from ..errors import SharekanError
+
+DETECTOR_DIR = Path(__file__).resolve().parents[2] / "sample_models" / "ssd_mobilenet_v2"
+FEATURES_FILE = "feature_extractor.safetensors"
+TEACHER_FILE = "teacher_predictor_voc.safetensors"
+ADAPTER_FILE = "location_adapter.safetensors"
+HEAD_FILE = "kan_head.safetensors"
+HELDOUT_REFERENCE_FILE = "teacher_heldout_detections.json"
+
+
+def load_weights(module: nn.Module, path: Path) -> nn.Module:
+    """Load a safetensors state dict into ``module`` (strict) and return it in eval mode."""
+    if not path.is_file():
+        raise SharekanError(f"{path}: detector weights missing (run scripts/convert_ssd.py)")
+    module.load_state_dict(load_file(str(path)))
+    return module.eval()
