@@ -7,7 +7,6 @@ accounted payload plus the safetensors header.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ..compress.quantize import QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.model_file import COMPRESSED_FORMAT
-from ..io.tensors import SAFETENSORS, json_field, read_safetensors, sniff_format
+from ..io.tensors import SAFETENSORS, decode_header, encode_header, header_field, read_safetensors, sniff_format
 
 FORMAT_VERSION = "1"
 _QUANTIZED = ("gains", "biases", "base_weights")
@@ -66,14 +65,14 @@ def _quantized(prefix: str, component: str, layer: int | None, tensor: Quantized
 
 def encode_compressed(compressed: CompressedKAN) -> bytes:
     """Serialise to safetensors bytes (deterministic: sorted JSON, no timestamps)."""
-    header = {
+    header = encode_header({
         "format": COMPRESSED_FORMAT,
         "version": FORMAT_VERSION,
-        "config": json.dumps(asdict(compressed.config), sort_keys=True),
-        "codebooks": json.dumps([{"bits": c.bits, "shape": list(c.shape)} for c in compressed.codebooks]),
-        "layers": json.dumps([_layer_header(layer) for layer in compressed.layers]),
-        "metadata": json.dumps(compressed.metadata, sort_keys=True),
-    }
+        "config": asdict(compressed.config),
+        "codebooks": [{"bits": c.bits, "shape": list(c.shape)} for c in compressed.codebooks],
+        "layers": [_layer_header(layer) for layer in compressed.layers],
+        "metadata": compressed.metadata,
+    })
     tensors = {t.name: torch.from_numpy(np.ascontiguousarray(t.array)) for t in stored_tensors(compressed)}
     return save_bytes(tensors, metadata=header)
 
@@ -108,7 +107,7 @@ def is_compressed_file(path: str | Path) -> bool:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
-            return (handle.metadata() or {}).get("format") == COMPRESSED_FORMAT
+            return decode_header(handle.metadata() or {}, path).get("format") == COMPRESSED_FORMAT
     except Exception:
         return False
 
@@ -118,18 +117,19 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     path = Path(path)
     if sniff_format(path) != SAFETENSORS:
         raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file")
-    tensors, header = read_safetensors(path)
+    tensors, raw = read_safetensors(path)
+    header = decode_header(raw, path)
     if header.get("format") != COMPRESSED_FORMAT:
         raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file (it may be a dense model)")
     if header.get("version") != FORMAT_VERSION:
         raise SharekanError(f"{path.name}: unsupported compressed format version {header.get('version')!r}")
     arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
     try:
-        config = CompressionConfig(**json_field(header, "config", path))
+        config = CompressionConfig(**header_field(header, "config", dict, path))
         codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]))
-                     for i, c in enumerate(json_field(header, "codebooks", path))]
+                     for i, c in enumerate(header_field(header, "codebooks", list, path))]
         layers = [_read_layer(arrays, index, spec, codebooks)
-                  for index, spec in enumerate(json_field(header, "layers", path))]
+                  for index, spec in enumerate(header_field(header, "layers", list, path))]
     except SharekanError as exc:
         raise SharekanError(f"{path.name}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -140,8 +140,8 @@ def load_compressed(path: str | Path) -> CompressedKAN:
         if layers[index].in_features != layers[index - 1].out_features:
             raise SharekanError(f"{path.name}: layer {index} takes {layers[index].in_features} inputs "
                                 f"but layer {index - 1} gives {layers[index - 1].out_features}")
-    metadata = json_field(header, "metadata", path)
-    return CompressedKAN(codebooks, layers, config, metadata if isinstance(metadata, dict) else {})
+    metadata = header_field(header, "metadata", dict, path)
+    return CompressedKAN(codebooks, layers, config, metadata)
 
 
 def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...]) -> QuantizedTensor:

@@ -1,7 +1,6 @@
 """The project's model format (safetensors + JSON metadata) and the format-sniffing loader."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from ..model import KAN
 from .atomic import atomic_path
 from .efficient_kan import kan_from_state, looks_like_efficient_kan
 from .pykan import looks_like_pykan, pykan_to_layers, read_pykan_config
-from .tensors import SAFETENSORS, json_field, read_safetensors, read_torch_checkpoint, sniff_format
+from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
+                      read_torch_checkpoint, sniff_format)
 
 MODEL_FORMAT = "sharekan-model"
 COMPRESSED_FORMAT = "sharekan-compressed"
@@ -30,11 +30,7 @@ class LoadedModel:
 def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> None:
     """Write ``model`` as safetensors with its metadata, atomically."""
     tensors = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
-    header = {
-        "format": MODEL_FORMAT,
-        "version": "1",
-        "metadata": json.dumps(metadata or {}, sort_keys=True),
-    }
+    header = encode_header({"format": MODEL_FORMAT, "version": "1", "metadata": metadata or {}})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=header)
 
@@ -44,11 +40,13 @@ def read_model(path: str | Path) -> LoadedModel:
     path = Path(path)
     kind = sniff_format(path)
     if kind == SAFETENSORS:
-        tensors, header = read_safetensors(path)
+        tensors, raw = read_safetensors(path)
+        header = decode_header(raw, path)
         if header.get("format") == COMPRESSED_FORMAT:
             raise SharekanError(f"{path.name}: is a compressed SHARe-KAN file, not a dense model (use 'decompress' first)")
-        metadata = json_field(header, "metadata", path) if header.get("format") == MODEL_FORMAT else {}
-        source = MODEL_FORMAT if header.get("format") == MODEL_FORMAT else "efficient-kan"
+        ours = header.get("format") == MODEL_FORMAT
+        metadata = header_field(header, "metadata", dict, path) if ours else {}
+        source = MODEL_FORMAT if ours else "efficient-kan"
     else:
         tensors, metadata, source = read_torch_checkpoint(path), {}, "efficient-kan"
     if looks_like_pykan(tensors):

@@ -62,12 +62,35 @@ def read_torch_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     return {str(k).removeprefix("module."): v for k, v in obj.items()}
 
 
-def json_field(metadata: dict[str, str], key: str, path: str | Path) -> object:
-    """Parse one JSON-valued metadata field, or raise SharekanError naming it."""
+# All project metadata sits under this one key: safetensors writes its metadata map in
+# arbitrary order, so several keys would make identical inputs give different bytes.
+HEADER_KEY = "sharekan"
+
+
+def encode_header(fields: dict) -> dict[str, str]:
+    """Return safetensors metadata holding ``fields`` as one sorted JSON string."""
+    return {HEADER_KEY: json.dumps(fields, sort_keys=True)}
+
+
+def decode_header(metadata: dict[str, str], path: str | Path) -> dict:
+    """Return the project's header fields ({} for a foreign safetensors file)."""
+    if HEADER_KEY not in metadata:
+        return {}
     try:
-        return json.loads(metadata[key])
-    except (KeyError, json.JSONDecodeError):
-        raise SharekanError(f"{Path(path).name}: metadata field '{key}' is missing or not valid JSON") from None
+        fields = json.loads(metadata[HEADER_KEY])
+    except json.JSONDecodeError:
+        raise SharekanError(f"{Path(path).name}: header is not valid JSON") from None
+    if not isinstance(fields, dict):
+        raise SharekanError(f"{Path(path).name}: header is not a JSON object")
+    return fields
+
+
+def header_field(fields: dict, key: str, kind: type, path: str | Path) -> object:
+    """Return ``fields[key]`` checked to be of ``kind``, or raise SharekanError naming it."""
+    value = fields.get(key)
+    if not isinstance(value, kind):
+        raise SharekanError(f"{Path(path).name}: header field '{key}' is missing or malformed")
+    return value
 
 
 def _first_line(exc: BaseException) -> str:
