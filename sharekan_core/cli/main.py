@@ -9,10 +9,10 @@ import sys
 from typing import Callable, Sequence
 
 from ..errors import SharekanError
-from . import model_commands
+from . import model_commands, task_commands
 
 # Each module adds its subcommands; a subcommand's handler returns a JSON-able object or None.
-COMMAND_MODULES = [model_commands]
+COMMAND_MODULES = [model_commands, task_commands]
 
 DESCRIPTION = """SHARe-KAN Studio: compress pre-trained Kolmogorov-Arnold Networks after training.
 

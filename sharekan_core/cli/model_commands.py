@@ -15,6 +15,7 @@ from ..io import read_model, save_model, write_bytes_atomic
 from ..io.atomic import atomic_path
 from ..metrics import coefficient_statistics
 from ..results import compress_and_measure
+from ..runtime import load_runnable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -94,19 +95,12 @@ def run_decompress(args: argparse.Namespace) -> dict:
     return {"out": str(args.out), "edges": compressed.num_edges}
 
 
-def load_runnable(path: str | Path) -> torch.nn.Module:
-    """Return a module that evaluates a dense model or a compressed file."""
-    if is_compressed_file(path):
-        return decompress(load_compressed(path))
-    return read_model(path).model
-
-
 def run_predict(args: argparse.Namespace) -> dict:
     """Run a model on an input array and save the outputs atomically."""
-    module = load_runnable(args.model)
-    inputs = read_input_array(args.input, module.layers[0].in_features)
+    runnable = load_runnable(args.model)
+    inputs = read_input_array(args.input, runnable.in_features)
     with torch.no_grad():
-        outputs = module(torch.from_numpy(inputs)).numpy()
+        outputs = runnable.module(torch.from_numpy(inputs)).numpy()
     with atomic_path(args.out) as tmp:
         with tmp.open("wb") as handle:
             np.save(handle, outputs)
