@@ -29,8 +29,14 @@ def effective_coefficients(model: KAN) -> list[np.ndarray]:
 
 
 def compress(model: KAN, config: CompressionConfig, progress: Progress | None = None,
-             metadata: dict | None = None) -> CompressedKAN:
-    """Compress every layer of ``model`` with a shared codebook per layer or for the whole model."""
+             metadata: dict | None = None,
+             given_codebooks: list[np.ndarray | QuantizedTensor] | None = None) -> CompressedKAN:
+    """Compress every layer of ``model`` with a shared codebook per layer or for the whole model.
+
+    ``given_codebooks`` (one (K, D) array per layer, or one for scope 'global') skips clustering and
+    assigns each shape to its nearest given codeword: zero-shot transfer of another model's codebook.
+    A given QuantizedTensor is kept bit for bit, so heads can share it exactly.
+    """
     report = progress or (lambda fraction, message: None)
     coefficients = effective_coefficients(model)
     widths = {c.shape[-1] for c in coefficients}
@@ -39,14 +45,26 @@ def compress(model: KAN, config: CompressionConfig, progress: Progress | None = 
     report(0.0, "decomposing splines into gain, shape and bias")
     parts = [decompose(c.reshape(-1, c.shape[-1])) for c in coefficients]
     groups = [[i] for i in range(len(parts))] if config.scope == "layer" else [list(range(len(parts)))]
+    if given_codebooks is not None:
+        _check_given_codebooks(given_codebooks, len(groups), coefficients)
     bits = config.component_bits()
     codebooks: list[QuantizedTensor] = []
     assignments: dict[int, np.ndarray] = {}
     for group_id, members in enumerate(groups):
         start, span = 0.05 + 0.85 * group_id / len(groups), 0.85 / len(groups)
-        codebook, assigned = _cluster([parts[i] for i in members], config,
-                                      lambda f, m: report(start + span * f, m))
-        codebooks.append(quantize(codebook, bits["codebook"], f"codebook {group_id}"))
+        group_parts = [parts[i] for i in members]
+        if given_codebooks is None:
+            codebook, assigned = _cluster(group_parts, config, lambda f, m: report(start + span * f, m))
+        else:
+            given = given_codebooks[group_id]
+            if isinstance(given, QuantizedTensor):
+                codebooks.append(given)
+                assigned = assign_to_codebook(group_parts, given.dequantize())
+            else:
+                codebook = np.asarray(given, np.float32)
+                assigned = assign_to_codebook(group_parts, codebook)
+        if len(codebooks) == group_id:
+            codebooks.append(quantize(codebook, bits["codebook"], f"codebook {group_id}"))
         offset = 0
         for member in members:
             count = len(parts[member].gains)
@@ -90,3 +108,30 @@ def _cluster(parts: list[GainShapeBias], config: CompressionConfig, progress: Pr
                             weights=weights, progress=progress)
     assigned[live] = result.assignments
     return result.centroids.astype(np.float32), assigned
+
+
+def assign_to_codebook(parts: list[GainShapeBias], codebook: np.ndarray) -> np.ndarray:
+    """Nearest codeword (squared Euclidean) for every live shape; flat edges get index 0."""
+    import faiss  # exact flat search: deterministic and fast
+
+    shapes = np.concatenate([p.shapes for p in parts]).astype(np.float32)
+    live = np.concatenate([p.gains for p in parts]) > 0
+    assigned = np.zeros(len(shapes), dtype=np.int64)
+    if live.any():
+        index = faiss.IndexFlatL2(codebook.shape[1])
+        index.add(np.ascontiguousarray(codebook, np.float32))
+        assigned[live] = index.search(np.ascontiguousarray(shapes[live]), 1)[1][:, 0]
+    return assigned
+
+
+def _check_given_codebooks(codebooks: list[np.ndarray | QuantizedTensor], groups: int, coefficients: list[np.ndarray]) -> None:
+    if len(codebooks) != groups:
+        raise SharekanError(f"expected {groups} codebook(s) for this scope, got {len(codebooks)}")
+    for group_id, given in enumerate(codebooks):
+        codebook = given.dequantize() if isinstance(given, QuantizedTensor) else given
+        width = coefficients[group_id].shape[-1]
+        if np.ndim(codebook) != 2 or np.shape(codebook)[1] != width or not 1 <= len(codebook) <= 65_536:
+            raise SharekanError(f"codebook {group_id} must have shape (K, {width}) with 1 <= K <= 65,536, "
+                                f"got {tuple(np.shape(codebook))}")
+        if not np.isfinite(codebook).all():
+            raise SharekanError(f"codebook {group_id} contains NaN or Inf values")

@@ -1,0 +1,91 @@
+"""Sweeps, Pareto frontier, codebook transfer and multi-head scaling."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import prototype_kan
+from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.errors import SharekanError
+from sharekan_core.experiments import (TaskMetric, codebook_transfer, default_codebook_sizes,
+                                       multihead_storage_curve, pareto_frontier, run_sweep, summarize_sweep)
+from sharekan_core.format.multihead_file import save_multihead, shared_and_per_head_bytes
+
+
+def agreement_metric(reference):
+    x = torch.rand(64, reference.layers[0].in_features) * 2 - 1
+    with torch.no_grad():
+        target = reference(x)
+
+    def evaluate(module):
+        with torch.no_grad():
+            return -float(((module(x) - target) ** 2).mean())
+    return TaskMetric("neg_mse", "agreement with the dense model (negative MSE)", evaluate)
+
+
+def test_default_codebook_sizes():
+    assert default_codebook_sizes(100) == [16, 32, 64, 100]
+    assert default_codebook_sizes(1_000_000)[-1] == 65_536
+    assert default_codebook_sizes(10) == []
+
+
+def test_sweep_points_and_summary():
+    model = prototype_kan((10, 8, 3), prototypes=30, seed=0)
+    points = run_sweep(model, agreement_metric(model), [4, 32], bits=[32, 4], seeds=[0, 1], sparsities=[0.5])
+    assert len(points) == 1 + 2 * 2 * 2 + 1
+    dense = points[0]
+    assert dense.method == "dense" and dense.metric == 0.0
+    by = {(p.method, p.codebook_size, p.bits, p.seed): p for p in points}
+    assert by[("sharekan", 32, 32, 0)].metric > by[("sharekan", 4, 32, 0)].metric
+    assert by[("sharekan", 4, 4, 0)].stored_bytes < by[("sharekan", 4, 32, 0)].stored_bytes
+    pruned = [p for p in points if p.method == "pruning"][0]
+    assert pruned.metric < 0 and pruned.stored_bytes < dense.stored_bytes
+    rows = summarize_sweep(points)
+    assert {r["seeds"] for r in rows if r["method"] == "sharekan"} == {2}
+
+
+def test_pareto_frontier_known_answer():
+    rows = [{"stored_bytes": 10, "metric_mean": 0.5}, {"stored_bytes": 20, "metric_mean": 0.4},
+            {"stored_bytes": 30, "metric_mean": 0.9}, {"stored_bytes": 5, "metric_mean": 0.1},
+            {"stored_bytes": 30, "metric_mean": 0.95}]
+    assert [(r["stored_bytes"], r["metric_mean"]) for r in pareto_frontier(rows)] == [(5, 0.1), (10, 0.5), (30, 0.95)]
+
+
+def test_transfer_to_itself_matches_own_codebook():
+    model = prototype_kan((9, 6, 3), prototypes=8, seed=4)
+    result = codebook_transfer(model, model, CompressionConfig(codebook_size=8, bits=32), agreement_metric(model))
+    assert result["target_transferred_codebook"] == pytest.approx(result["target_own_codebook"], abs=1e-9)
+    other = prototype_kan((9, 6, 3), prototypes=8, seed=5)  # different shapes: the transferred codebook is worse
+    worse = codebook_transfer(model, other, CompressionConfig(codebook_size=8, bits=32), agreement_metric(other))
+    assert worse["coef_rel_l2_transferred"] > worse["coef_rel_l2_own"]
+
+
+def test_multihead_bundle_matches_accounting(tmp_path):
+    config = CompressionConfig(codebook_size=16, bits=8, scope="global")
+    heads_dense = [prototype_kan((12, 8, 4), prototypes=10, seed=s) for s in range(3)]
+    first = compress(heads_dense[0], config)
+    heads = [first] + [compress(m, config, given_codebooks=first.codebooks) for m in heads_dense[1:]]
+    shared, per_head = shared_and_per_head_bytes(heads)
+    sizes = [save_multihead(heads[:n], tmp_path / f"b{n}.st") for n in (1, 2, 3)]
+    for n, size in zip((1, 2, 3), sizes):
+        header = int.from_bytes((tmp_path / f"b{n}.st").read_bytes()[:8], "little") + 8
+        assert size == shared + sum(per_head[:n]) + header
+    curve = multihead_storage_curve(1000, shared, per_head[0], 50)
+    assert curve[49]["shared_codebook_bytes"] == shared + 50 * per_head[0]
+    with pytest.raises(SharekanError, match="same codebooks"):
+        shared_and_per_head_bytes([first, compress(heads_dense[1], config)])
+
+
+def test_sweep_cli_on_digits(tmp_path):
+    out = tmp_path / "sweep.json"
+    result = subprocess.run([sys.executable, "-m", "sharekan_core", "sweep", "sample_models/digits_kan.safetensors",
+                             "--ks", "16", "--bits", "8", "--seeds", "0", "--sparsities", "0.5", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert document["metric"] == "accuracy"
+    dense = [p for p in document["points"] if p["method"] == "dense"][0]
+    assert dense["metric"] == pytest.approx(0.9644, abs=1e-3)
+    assert {p["method"] for p in document["points"]} == {"dense", "sharekan", "pruning"}
