@@ -11,6 +11,7 @@ SCALES: tuple[float, ...] = (0.2, 0.35, 0.5, 0.65, 0.8, 0.95)
 RATIOS: tuple[float, ...] = (1.0, 2.0, 0.5, 3.0, 0.3333)
 ANCHORS_PER_LOCATION: tuple[int, ...] = (3, 6, 6, 6, 6, 6)
 MAX_ANCHORS_PER_LOCATION = max(ANCHORS_PER_LOCATION)
+NUM_ANCHORS = 1917
 
 
 def anchor_shapes(level: int) -> list[tuple[float, float]]:

@@ -1,0 +1,105 @@
+"""The detection pipeline: image -> frozen SSD backbone -> a head -> boxes in pixels."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..errors import SharekanError
+from .anchors import generate_anchors
+from .boxes import PostprocessConfig, decode_boxes, postprocess
+from .conv_predictor import ConvBoxPredictor
+from .kan_head import HeadPredictor, LocationAdapter
+from .labels import NUM_VOC_SLOTS, VOC_CLASSES
+from .mobilenet_ssd import SSDFeatureExtractor
+from .preprocess import load_image, to_input, to_rgb
+from .weights import ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE, TEACHER_FILE, load_weights
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected object: VOC label, sigmoid score, and (x1, y1, x2, y2) in image pixels."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: {"label", "score", "box"}."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+class Detector:
+    """SSD-MobileNetV2 features plus a predictor mapping them to VOC logits and box encodings.
+
+    Post-processing follows OpenCV's DetectionOutput for this graph (sigmoid scores, score > 0.01,
+    top 100 per class, per-class NMS at IoU 0.6, top 100 overall); boxes are clipped to the image
+    only when converted to pixels.
+    """
+
+    def __init__(self, features: nn.Module, predictor: nn.Module,
+                 postprocess_config: PostprocessConfig = PostprocessConfig()):
+        self.features = features.eval()
+        self.predictor = predictor.eval()
+        self.postprocess_config = postprocess_config
+        self.anchors = generate_anchors()
+
+    @torch.no_grad()
+    def raw_outputs(self, image: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (normalized xyxy boxes (1917, 4), sigmoid scores (1917, 21)) for one image."""
+        logits, encodings = self.predictor(self.features(to_input(to_rgb(image))))
+        return decode_boxes(encodings[0], self.anchors), torch.sigmoid(logits[0])
+
+    def detect(self, image: Image.Image, score: float = 0.5) -> list[Detection]:
+        """Detections with score >= ``score``, best first, boxes in pixels of ``image``."""
+        if not 0.0 <= score <= 1.0:
+            raise SharekanError(f"score must be in [0, 1], got {score}")
+        boxes, scores = self.raw_outputs(image)
+        boxes, det_scores, classes = postprocess(boxes, scores, self.postprocess_config)
+        width, height = image.size
+        scale = torch.tensor([width, height, width, height], dtype=boxes.dtype)
+        pixels = torch.minimum(boxes.clamp(min=0) * scale, scale)
+        return [Detection(VOC_CLASSES[int(c) - 1], float(s), tuple(round(float(v), 2) for v in b))
+                for b, s, c in zip(pixels, det_scores, classes) if float(s) >= score]
+
+
+@lru_cache(maxsize=1)
+def _features() -> SSDFeatureExtractor:
+    return load_weights(SSDFeatureExtractor(), DETECTOR_DIR / FEATURES_FILE)
+
+
+@lru_cache(maxsize=1)
+def _adapter() -> LocationAdapter:
+    return load_weights(LocationAdapter(), DETECTOR_DIR / ADAPTER_FILE)
+
+
+def load_head(path: str | Path | None = None) -> nn.Module:
+    """Load a dense KAN head file (the shipped one by default)."""
+    from ..io import load_model  # deferred: io pulls in importers the detector does not need
+
+    return load_model(Path(path) if path is not None else DETECTOR_DIR / HEAD_FILE).eval()
+
+
+def load_detector(head: nn.Module | str | Path | None = None) -> Detector:
+    """The shipped detector with a per-location head: the dense KAN by default, a file, or any module.
+
+    A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head.
+    """
+    if head is None or isinstance(head, (str, Path)):
+        head = load_head(head)
+    return Detector(_features(), HeadPredictor(_adapter(), head))
+
+
+def load_teacher() -> Detector:
+    """The original SSD predictor (background + VOC slots): the reference the KAN head distils."""
+    return Detector(_features(), load_weights(ConvBoxPredictor(NUM_VOC_SLOTS), DETECTOR_DIR / TEACHER_FILE))
+
+
+def detect_image(path: str | Path, head_path: str | Path | None = None, score: float = 0.5) -> list[dict]:
+    """Detect objects in an image file: [{"label", "score", "box": [x1, y1, x2, y2] pixels}]."""
+    image = load_image(path)
+    return [d.to_dict() for d in load_detector(head_path).detect(image, score)]

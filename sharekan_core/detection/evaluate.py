@@ -1,0 +1,90 @@
+"""Detection evaluation: COCO-style mAP (faster-coco-eval, see coco_map.py) against a reference.
+
+Three references: the SSD teacher's detections on held-out real photos ("agreement with the
+SSD teacher", never VOC mAP), the dense KAN head's detections (compressed vs dense), and PASCAL
+VOC ground truth when the user has VOCdevkit on disk.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import SharekanError
+from .coco_map import mean_average_precision
+from .detector import Detection, Detector, load_detector
+from .labels import VOC_CLASSES
+from .preprocess import load_image
+from .voc import load_voc
+from .weights import DETECTOR_DIR, HELDOUT_REFERENCE_FILE
+
+REPO_ROOT = DETECTOR_DIR.parents[1]
+REFERENCE_SCORE = 0.5     # teacher / dense detections at or above this are the reference boxes
+CANDIDATE_SCORE = 0.01    # every detection the post-processing keeps is ranked by the metric
+TEACHER_REFERENCE = "agreement with the SSD teacher (its detections with score >= 0.5, VOC classes) on held-out real photos"
+
+
+def as_metric_dict(detections: list[Detection] | list[dict], with_scores: bool) -> dict[str, torch.Tensor]:
+    """The metric's per-image dict (boxes xyxy, labels as VOC indices, scores for predictions)."""
+    rows = [d.to_dict() if isinstance(d, Detection) else d for d in detections]
+    entry = {"boxes": torch.tensor([r["box"] for r in rows], dtype=torch.float32).reshape(-1, 4),
+             "labels": torch.tensor([VOC_CLASSES.index(r["label"]) for r in rows], dtype=torch.long)}
+    if with_scores:
+        entry["scores"] = torch.tensor([r["score"] for r in rows], dtype=torch.float32)
+    return entry
+
+
+def load_reference(path: str | Path | None = None) -> dict:
+    """The stored teacher detections on the held-out images (see scripts/make_teacher_reference.py)."""
+    path = Path(path) if path is not None else DETECTOR_DIR / HELDOUT_REFERENCE_FILE
+    if not path.is_file():
+        raise SharekanError(f"{path}: held-out teacher reference missing (run scripts/make_teacher_reference.py)")
+    return json.loads(path.read_text())
+
+
+def agreement(detector: Detector, images: list[Path], reference: list[list[dict]]) -> dict:
+    """mAP of ``detector`` on ``images`` against per-image reference detections."""
+    predictions = [as_metric_dict(detector.detect(load_image(p), CANDIDATE_SCORE), True) for p in images]
+    targets = [as_metric_dict([d for d in dets if d["score"] >= REFERENCE_SCORE], False) for dets in reference]
+    return mean_average_precision(predictions, targets) | {"images": len(images)}
+
+
+def teacher_agreement(detector: Detector, reference_path: str | Path | None = None) -> dict:
+    """Agreement of ``detector`` with the SSD teacher's stored detections on the held-out images."""
+    reference = load_reference(reference_path)
+    images = [REPO_ROOT / entry["path"] for entry in reference["images"]]
+    scores = agreement(detector, images, [entry["detections"] for entry in reference["images"]])
+    return scores | {"reference": TEACHER_REFERENCE}
+
+
+def compressed_vs_dense(compressed: nn.Module, dense: nn.Module | None = None,
+                        reference_path: str | Path | None = None) -> dict:
+    """Agreement of a compressed head with the dense head (its detections >= 0.5) on the held-out images."""
+    dense_detector = load_detector(dense)
+    images = [REPO_ROOT / entry["path"] for entry in load_reference(reference_path)["images"]]
+    reference = [[d.to_dict() for d in dense_detector.detect(load_image(p), REFERENCE_SCORE)] for p in images]
+    scores = agreement(load_detector(compressed), images, reference)
+    return scores | {"reference": "agreement with the dense KAN head (its detections with score >= 0.5) on held-out real photos"}
+
+
+def voc_map(detector: Detector, voc_root: str | Path, split: str = "test", limit: int | None = None) -> dict:
+    """mAP against PASCAL VOC ground truth read from VOCdevkit ('difficult' objects are ignored regions)."""
+    samples = load_voc(voc_root, split, limit)
+    predictions, targets = [], []
+    for sample in samples:
+        predictions.append(as_metric_dict(detector.detect(load_image(sample.image_path), CANDIDATE_SCORE), True))
+        target = as_metric_dict([{"label": l, "box": b} for l, b in zip(sample.labels, sample.boxes)], False)
+        target["iscrowd"] = torch.tensor(sample.difficult, dtype=torch.long)
+        targets.append(target)
+    scores = mean_average_precision(predictions, targets)
+    return scores | {"images": len(samples), "reference": f"PASCAL VOC ground truth ({split} split at {voc_root})"}
+
+
+def evaluate_detection(head: nn.Module | None = None, data: str | None = None) -> dict:
+    """Evaluate a head (the shipped dense KAN by default): teacher agreement, or VOC mAP if ``data`` is a VOCdevkit."""
+    detector = load_detector(head)
+    if data is None:
+        return teacher_agreement(detector)
+    return voc_map(detector, data)
