@@ -56,53 +56,62 @@ def spline_samples(grid: np.ndarray, order: int, per_interval: int = SAMPLES_PER
     return xs.numpy(), basis.permute(1, 0, 2).numpy()
 
 
-def edge_fidelity(original: np.ndarray, reconstructed: np.ndarray, grid: np.ndarray, order: int) -> EdgeFidelity:
-    """Per-edge metrics between coefficient tensors (out, in, D) on the given knots."""
+def _quadratic_form(coefficients: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """c^T M_i c for every edge: coefficients (out, in, D), gram (in, D, D) -> (out, in)."""
+    per_input = coefficients.transpose(1, 0, 2)  # (in, out, D): batched BLAS matmul per input
+    return np.einsum("iod,iod->oi", per_input @ gram, per_input)
+
+
+def _edge_sums(original: np.ndarray, reconstructed: np.ndarray, grid: np.ndarray, order: int) -> dict[str, np.ndarray]:
+    """Per-edge squared errors and energies, in coefficient and in function space."""
     delta = reconstructed - original
-    energy = np.einsum("oid,oid->oi", original, original)
-    err = np.einsum("oid,oid->oi", delta, delta)
-    centred = original - original.mean(axis=-1, keepdims=True)
-    spread = np.einsum("oid,oid->oi", centred, centred)
     _, basis = spline_samples(grid, order)
     gram = np.einsum("isd,ise->ide", basis, basis) / basis.shape[1]  # (in, D, D)
-    f_err = np.einsum("oid,ide,oie->oi", delta, gram, delta)
-    f_energy = np.einsum("oid,ide,oie->oi", original, gram, original)
+    centred = original - original.mean(axis=-1, keepdims=True)
+    return {
+        "err": np.einsum("oid,oid->oi", delta, delta),
+        "energy": np.einsum("oid,oid->oi", original, original),
+        "spread": np.einsum("oid,oid->oi", centred, centred),
+        "f_err": np.maximum(_quadratic_form(delta, gram), 0.0),
+        "f_energy": np.maximum(_quadratic_form(original, gram), 0.0),
+    }
+
+
+def edge_fidelity(original: np.ndarray, reconstructed: np.ndarray, grid: np.ndarray, order: int) -> EdgeFidelity:
+    """Per-edge metrics between coefficient tensors (out, in, D) on the given knots."""
+    return _edge_metrics(_edge_sums(original, reconstructed, grid, order))
+
+
+def _edge_metrics(sums: dict[str, np.ndarray]) -> EdgeFidelity:
     return EdgeFidelity(
-        coef_rel_l2=_ratio(np.sqrt(err), np.sqrt(energy)),
-        coef_r2=1.0 - _ratio(err, spread),
-        function_rel_rms=_ratio(np.sqrt(np.maximum(f_err, 0)), np.sqrt(np.maximum(f_energy, 0))),
+        coef_rel_l2=_ratio(np.sqrt(sums["err"]), np.sqrt(sums["energy"])),
+        coef_r2=1.0 - _ratio(sums["err"], sums["spread"]),
+        function_rel_rms=_ratio(np.sqrt(sums["f_err"]), np.sqrt(sums["f_energy"])),
     )
 
 
 def fidelity_report(original: KAN, reconstructed: KAN) -> FidelityReport:
     """Compare the effective coefficients and base weights of two KANs of one architecture."""
-    layers, total_err, total_energy, total_f_err, total_f_energy = [], 0.0, 0.0, 0.0, 0.0
+    layers, totals = [], np.zeros(4)
     for index, (a, b) in enumerate(zip(original.layers, reconstructed.layers)):
         coef_a = a.scaled_spline_weight().detach().double().numpy()
         coef_b = b.scaled_spline_weight().detach().double().numpy()
-        grid = a.grid.detach().double().numpy()
-        edges = edge_fidelity(coef_a, coef_b, grid, a.spline_order)
-        delta = coef_b - coef_a
-        err, energy = float((delta ** 2).sum()), float((coef_a ** 2).sum())
+        sums = _edge_sums(coef_a, coef_b, a.grid.detach().double().numpy(), a.spline_order)
+        err, energy = float(sums["err"].sum()), float(sums["energy"].sum())
+        f_err, f_energy = float(sums["f_err"].sum()), float(sums["f_energy"].sum())
         spread = float(((coef_a - coef_a.mean()) ** 2).sum())
-        _, basis = spline_samples(grid, a.spline_order)
-        gram = np.einsum("isd,ise->ide", basis, basis) / basis.shape[1]
-        f_err = float(np.einsum("oid,ide,oie->", delta, gram, delta))
-        f_energy = float(np.einsum("oid,ide,oie->", coef_a, gram, coef_a))
         base_a = a.base_weight.detach().double().numpy()
         base_b = b.base_weight.detach().double().numpy()
         layers.append(LayerFidelity(
             layer=index,
             coef_r2=1.0 - _scalar_ratio(err, spread),
             coef_rel_l2=_scalar_ratio(err, energy) ** 0.5,
-            function_rel_rms=_scalar_ratio(max(f_err, 0.0), max(f_energy, 0.0)) ** 0.5,
+            function_rel_rms=_scalar_ratio(f_err, f_energy) ** 0.5,
             base_weight_rel_l2=_scalar_ratio(float(((base_b - base_a) ** 2).sum()), float((base_a ** 2).sum())) ** 0.5,
-            edges=edges,
+            edges=_edge_metrics(sums),
         ))
-        total_err, total_energy = total_err + err, total_energy + energy
-        total_f_err, total_f_energy = total_f_err + max(f_err, 0.0), total_f_energy + max(f_energy, 0.0)
-    return FidelityReport(layers, _scalar_ratio(total_err, total_energy) ** 0.5,
-                          _scalar_ratio(total_f_err, total_f_energy) ** 0.5)
+        totals += (err, energy, f_err, f_energy)
+    return FidelityReport(layers, _scalar_ratio(totals[0], totals[1]) ** 0.5, _scalar_ratio(totals[2], totals[3]) ** 0.5)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
