@@ -1,0 +1,43 @@
+"""Runtime: latency of the dense against the compressed head, file sizes, and (when ready) .pte export and cache fit."""
+import altair as alt
+import streamlit as st
+
+from pages.common import progress_reporter, require_model, require_run
+from sharekan_core.studio import runtime
+
+model = require_model()
+st.title("Runtime")
+run = require_run(model, "latency and file sizes")
+st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, bits {run.config.bits}.")
+
+parts = runtime.runtime_parts()
+st.markdown("Runtime parts available now: " + ", ".join(f"{'✅' if ok else '⏳'} {name}" for name, ok in parts.items()))
+
+st.subheader("File sizes")
+st.altair_chart(alt.Chart(runtime.file_sizes(run.result)).mark_bar().encode(
+    x=alt.X("MB:Q", title="MB"), y=alt.Y("form:N", title=None), color=alt.Color("form:N", legend=None),
+    tooltip=["form", alt.Tooltip("MB:Q", format=".4f")]).properties(height=120), width="stretch")
+
+st.subheader("Eager latency")
+batches = st.multiselect("Batch sizes", [1, 16, 256], default=[1, 16, 256])
+if st.button("Measure latency", type="primary"):
+    bar = st.progress(0.0, text="warming up")
+    st.session_state.setdefault("latency", {})[model.key] = runtime.eager_latency(
+        model.loaded.model, run.result, sorted(batches), progress=progress_reporter(bar))
+    bar.empty()
+latency = st.session_state.get("latency", {}).get(model.key)
+if latency is not None:
+    st.altair_chart(alt.Chart(latency).mark_bar().encode(
+        x=alt.X("form:N", title=None, axis=alt.Axis(labels=False)), y=alt.Y("ms:Q", title="median ms"),
+        color="form:N", column=alt.Column("batch:O", title="batch size"),
+        tooltip=["form", "batch", alt.Tooltip("ms:Q", format=".2f"), alt.Tooltip("speed-up vs dense:Q", format=".2f")]))
+    st.dataframe(latency, hide_index=True)
+    st.caption("Median of 5 calls after a warm-up, in this app's process; the host's other work adds noise.")
+
+st.subheader("ExecuTorch .pte and cache fit")
+if not parts["ExecuTorch .pte export"]:
+    st.info("Exporting to an ExecuTorch .pte (and running it) is not available yet: the runtime's export is "
+            "still being built.")
+if not parts["cache-residency model"]:
+    st.info("The cache-fit chart (working sets against this host's L1/L2/L3 and named parts) is not available "
+            "yet: the runtime's cache-residency model is still being built.")

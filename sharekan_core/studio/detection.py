@@ -1,0 +1,148 @@
+"""The Detect page's view model over ``sharekan_core.detection.detector``: timed runs, drawing and agreement.
+
+Boxes are in pixels of the upright original image; labels are VOC names.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from ..detection.boxes import box_iou
+from ..detection.labels import VOC_CLASSES
+from ..detection.preprocess import load_image
+from ..detection.weights import ADAPTER_FILE, DETECTOR_DIR, HEAD_FILE
+from ..errors import SharekanError
+from ..results import CompressionResult
+from .models import REPO_ROOT
+from .optional import optional_attribute
+
+PHOTO_DIR = REPO_ROOT / "assets" / "photos"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+MATCH_IOU = 0.5
+MAX_IMAGE_BYTES = 50 * 2**20
+PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#800000",
+           "#469990", "#000075", "#808000", "#bfef45", "#fabed4", "#ffd8b1", "#dcbeff", "#aaffc3", "#a9a9a9",
+           "#ffe119", "#000000")
+DETECTOR_MODULE = "sharekan_core.detection.detector"
+
+
+@dataclass(frozen=True)
+class DetectionRun:
+    """Detections (objects with label, score, box) of one detector on one image and its wall time."""
+
+    detections: list
+    milliseconds: float
+
+
+def detector_available() -> bool:
+    """True once the detection pipeline (``load_detector``, ``load_teacher``) is importable."""
+    return optional_attribute(DETECTOR_MODULE, "load_detector") is not None
+
+
+def head_files_present(directory: Path = DETECTOR_DIR) -> bool:
+    """True once the trained KAN head and its location adapter are shipped."""
+    return (directory / HEAD_FILE).is_file() and (directory / ADAPTER_FILE).is_file()
+
+
+def dense_detector(head: torch.nn.Module):
+    """The shipped detector with ``head`` (the dense KAN) as its per-location predictor."""
+    from ..detection.detector import load_detector
+
+    return load_detector(head.eval())
+
+
+def teacher_detector():
+    """The shipped detector with the original SSD box predictor, the teacher the KAN head distils."""
+    from ..detection.detector import load_teacher
+
+    return load_teacher()
+
+
+def compressed_detector(result: CompressionResult) -> tuple[object, str]:
+    """The detector with the compressed head, and how it runs: compressed-domain forward where available."""
+    from ..detection.detector import load_detector
+
+    domain = optional_attribute("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN")
+    if domain is not None:
+        return load_detector(domain(result.compressed).eval()), "compressed-domain forward (no dense splines)"
+    return load_detector(result.reconstructed.eval()), "decompressed weights"
+
+
+def timed_detect(detector, image: Image.Image, score: float) -> DetectionRun:
+    """Run ``detector`` on ``image`` (backbone + head + NMS) and time it."""
+    with torch.no_grad():
+        start = time.perf_counter()
+        detections = detector.detect(image, score)
+    return DetectionRun(detections, (time.perf_counter() - start) * 1e3)
+
+
+def bundled_photos(folder: Path = PHOTO_DIR) -> list[Path]:
+    """The real photos shipped in assets/photos, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
+
+
+def read_image(path: Path) -> Image.Image:
+    """A bundled photo as upright 8-bit RGB."""
+    return load_image(path)
+
+
+def read_image_upload(filename: str, payload: bytes) -> Image.Image:
+    """An uploaded image as upright 8-bit RGB, through the detector's own robust reader."""
+    if len(payload) > MAX_IMAGE_BYTES:
+        raise SharekanError(f"{filename}: file is too large ({len(payload) / 2**20:.0f} MiB, limit "
+                            f"{MAX_IMAGE_BYTES / 2**20:.0f} MiB)")
+    with tempfile.TemporaryDirectory(prefix="sharekan-image-") as folder:
+        path = Path(folder) / (Path(filename).name or "upload")
+        path.write_bytes(payload)
+        return load_image(path)
+
+
+def agreement(reference: list, candidate: list, iou: float = MATCH_IOU) -> dict:
+    """Greedy one-to-one matching by label and IoU: matched count, precision, recall and F1 of ``candidate``."""
+    used, matched = set(), 0
+    for ref in sorted(reference, key=lambda d: -d.score):
+        best, best_iou = None, iou
+        for index, cand in enumerate(candidate):
+            if index in used or cand.label != ref.label:
+                continue
+            overlap = float(box_iou(torch.tensor([ref.box]), torch.tensor([cand.box]))[0, 0])
+            if overlap >= best_iou:
+                best, best_iou = index, overlap
+        if best is not None:
+            used.add(best)
+            matched += 1
+    precision = matched / len(candidate) if candidate else 1.0
+    recall = matched / len(reference) if reference else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"reference": len(reference), "candidate": len(candidate), "matched": matched,
+            "precision": precision, "recall": recall, "f1": f1}
+
+
+def draw_detections(image: Image.Image, detections: list) -> Image.Image:
+    """A copy of ``image`` with each box, label and score drawn."""
+    canvas = image.copy()
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, round(min(canvas.size) / 200))
+    font = ImageFont.load_default(size=max(12, round(min(canvas.size) / 30)))
+    for det in detections:
+        colour = PALETTE[VOC_CLASSES.index(det.label) % len(PALETTE)]
+        x1, y1, x2, y2 = det.box
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        text = f"{det.label} {det.score:.2f}"
+        left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
+        offset = bottom - top + 2 * width
+        label_top = y1 - offset if y1 - offset >= 0 else y1
+        draw.rectangle((x1, label_top, x1 + right - left + 2 * width, label_top + offset), fill=colour)
+        draw.text((x1 + width, label_top + width), text, fill="white", font=font)
+    return canvas
+
+
+def detections_table(run: DetectionRun) -> list[dict]:
+    """Rows for a table: label, score and rounded pixel box."""
+    return [{"label": d.label, "score": round(d.score, 3), "box (x1, y1, x2, y2)": [round(v) for v in d.box]}
+            for d in run.detections]

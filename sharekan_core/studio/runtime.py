@@ -1,0 +1,57 @@
+"""The Runtime page's view model: eager latency of dense against compressed heads, and what the runtime offers."""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from ..compress.compressor import Progress
+from ..model import KAN
+from ..results import CompressionResult
+from .optional import optional_attribute
+from .session import median_forward_ms
+
+RUNTIME_PARTS = {
+    "compressed-domain forward": ("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN"),
+    "ExecuTorch .pte export": ("sharekan_core.runtime.export", "export_pte"),
+    "cache-residency model": ("sharekan_core.runtime.cache", "working_sets"),
+}
+
+
+def runtime_parts() -> dict[str, bool]:
+    """Which parts of the runtime are importable now, by name."""
+    return {name: optional_attribute(module, attribute) is not None
+            for name, (module, attribute) in RUNTIME_PARTS.items()}
+
+
+def eager_latency(model: KAN, result: CompressionResult, batches: list[int], repeats: int = 5,
+                  progress: Progress | None = None) -> pd.DataFrame:
+    """Median eager latency (ms) per batch size of the dense model and of the compressed model.
+
+    The compressed model runs in the compressed domain where the runtime provides it, else
+    through its decompressed weights (labelled so). Inputs are uniform in the grid range [-1, 1].
+    """
+    report = progress or (lambda fraction, message: None)
+    domain = optional_attribute(*RUNTIME_PARTS["compressed-domain forward"])
+    forms = {"dense eager": model.eval()}
+    if domain is not None:
+        forms["compressed-domain eager"] = domain(result.compressed).eval()
+    else:
+        forms["decompressed eager"] = result.reconstructed.eval()
+    generator = torch.Generator().manual_seed(0)
+    rows, total = [], len(batches) * len(forms)
+    for batch in batches:
+        inputs = torch.rand(batch, model.layers[0].in_features, generator=generator) * 2 - 1
+        for name, module in forms.items():
+            report(len(rows) / total, f"{name}, batch {batch}")
+            rows.append({"batch": batch, "form": name, "ms": median_forward_ms(module, inputs, repeats)})
+    report(1.0, "done")
+    frame = pd.DataFrame(rows)
+    dense = frame[frame["form"] == "dense eager"].set_index("batch")["ms"]
+    frame["speed-up vs dense"] = [dense[b] / ms for b, ms in zip(frame["batch"], frame["ms"])]
+    return frame
+
+
+def file_sizes(result: CompressionResult) -> pd.DataFrame:
+    """Dense FP32 bytes against the compressed file's bytes, in MB."""
+    return pd.DataFrame([{"form": "dense FP32 tensors", "MB": result.storage.dense_bytes / 1e6},
+                         {"form": "compressed file", "MB": result.file_bytes / 1e6}])

@@ -1,0 +1,141 @@
+"""Every studio page rendered through Streamlit's AppTest on the shipped models."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sharekan_core.io import read_model
+from sharekan_core.studio.models import SAMPLE_DIR
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+DIGITS = str(SAMPLE_DIR / "digits_kan.safetensors")
+TIMEOUT = 300
+
+
+def app_on(page: str | None = None, model: str = DIGITS) -> AppTest:
+    """The app with this session on ``model``, opened at ``page``."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["model_key"] = model
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def compressed(codebook_size: int = 16, model: str = DIGITS) -> AppTest:
+    """The app after compressing ``model`` at ``codebook_size`` on the Compress page."""
+    at = app_on("pages/2_compress.py", model)
+    at.select_slider[0].set_value(codebook_size)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_model_page_shows_architecture_and_statistics():
+    at = app_on()
+    shown = metrics(at)
+    assert shown["Architecture"] == "64 → 32 → 10"
+    assert shown["Edges (splines)"] == f"{read_model(DIGITS).model.num_edges:,}"
+    assert len(at.dataframe[0].value) == 2  # one row of statistics per layer
+    assert "excess kurtosis" in at.dataframe[0].value.columns
+
+
+def test_default_model_is_the_first_shipped_one():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.radio[0].value == at.radio[0].options[0] or at.radio[0].index == 0
+
+
+def test_compress_page_produces_a_result_for_small_k():
+    at = compressed(16)
+    shown = metrics(at)
+    assert float(shown["Ratio"].rstrip("×")) > 1.0
+    assert 0.0 <= float(shown["Coefficient rel. L2 error"]) < 1.0
+    assert at.dataframe[0].value["codebook K"].tolist() == [16, 16]
+    assert len(at.get("download_button")) == 1
+    assert len(at.get("vega_lite_chart")) == 2  # storage per component, dense vs compressed
+
+
+def test_k_larger_than_a_layer_explains_the_cap():
+    at = compressed(4096)
+    notes = " ".join(info.value for info in at.info)
+    assert "distinct shapes" in notes and "4,096" in notes
+
+
+def test_results_survive_page_changes_and_stay_per_session():
+    at = compressed(16)
+    at.switch_page("pages/1_model.py").run()
+    at.switch_page("pages/2_compress.py").run()
+    assert "Ratio" in metrics(at)
+    other = app_on("pages/2_compress.py")
+    assert "Ratio" not in metrics(other)  # a second session sees none of the first one's results
+
+
+def test_splines_page_teaches_with_the_chosen_edge():
+    at = compressed(16)
+    at.switch_page("pages/3_splines.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(md.value for md in at.markdown)
+    assert "Bias" in text and "Gain" in text and "codeword" in text
+    assert len(at.get("plotly_chart")) >= 3  # curves, shape bars, atlas tiles
+    assert len(at.dataframe) >= 2  # worst and best edges
+
+
+def test_splines_page_asks_for_a_compression_first():
+    at = app_on("pages/3_splines.py")
+    assert any("Compress" in info.value for info in at.info)
+
+
+def test_detect_page_draws_boxes_for_a_bundled_photo():
+    at = app_on("pages/4_detect.py")
+    images = at.get("image")
+    assert images, "no image drawn"
+    detections = at.dataframe[0].value
+    assert len(detections) >= 1 and detections["score"].min() >= 0.5
+
+
+def test_tradeoffs_page_runs_a_live_sweep():
+    at = app_on("pages/5_tradeoffs.py")
+    at.multiselect[0].set_value([16])
+    at.multiselect[1].set_value([8])
+    at.number_input[0].set_value(2)
+    at.multiselect[2].set_value([0.5])
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[-1].value
+    assert set(table["method"]) == {"dense", "sharekan", "pruning"}
+    assert table.loc[table["method"] == "sharekan", "seeds"].iloc[0] == 2
+    assert len(at.get("vega_lite_chart")) >= 1
+
+
+def test_runtime_page_measures_latency():
+    at = compressed(16)
+    at.switch_page("pages/6_runtime.py").run()
+    at.multiselect[0].set_value([1])
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    latency = at.dataframe[0].value
+    assert (latency["ms"] > 0).all() and "dense eager" in set(latency["form"])
+
+
+def test_scaling_page_shows_fifty_heads():
+    at = compressed(16)
+    at.switch_page("pages/7_scaling.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = metrics(at)
+    assert "Shared codebooks (paid once)" in shown
+    assert any("not measured here" in h.value for h in at.subheader)
+    assert "At **N = 50**" in " ".join(md.value for md in at.markdown)
+
+
+@pytest.mark.parametrize("page", ["pages/3_splines.py", "pages/6_runtime.py", "pages/7_scaling.py"])
+def test_pages_needing_a_result_say_so(page):
+    at = app_on(page)
+    assert at.info or at.get("page_link")
