@@ -1,4 +1,4 @@
-"""Subcommands on tasks: evaluate (and detect, once the detector is wired)."""
+"""Subcommands on tasks: evaluate and detect."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="detection only: a VOCdevkit folder (Annotations/, JPEGImages/) to evaluate on")
     p.set_defaults(handler=run_evaluate)
 
+    p = subparsers.add_parser("detect", help="detect VOC objects in an image with the shipped SSD + KAN head",
+                              description="Prints a JSON list of {label, score, box: [x1, y1, x2, y2]} in pixels of "
+                                          "the original image. --head swaps in another head: the dense KAN file or a "
+                                          "compressed file made by 'compress' from it.")
+    p.add_argument("image", help="JPEG, PNG or WebP photo")
+    p.add_argument("--head", help="head file (default: the shipped dense KAN head)")
+    p.add_argument("--score", type=float, default=0.5, help="minimum score, 0..1 (default 0.5)")
+    p.set_defaults(handler=run_detect)
+
 
 def run_evaluate(args: argparse.Namespace) -> dict:
     """Evaluate on the requested or stored task."""
@@ -33,6 +42,19 @@ def run_evaluate(args: argparse.Namespace) -> dict:
         if runnable.in_features != 64 or runnable.out_features != 10:
             raise SharekanError(f"digits needs a 64 -> 10 model, this one is {runnable.in_features} -> {runnable.out_features}")
         return {**digits_accuracy(runnable.module), "model": str(args.model), "kind": runnable.kind}
-    from ..detection.cli_support import evaluate_detection_cli  # heavy; only for detection
+    from ..detection.evaluate import compressed_vs_dense, evaluate_detection  # heavy; detection only
 
-    return evaluate_detection_cli(runnable, args.data)
+    result = {**evaluate_detection(runnable.module, args.data), "model": str(args.model), "kind": runnable.kind}
+    if runnable.kind == "compressed" and args.data is None:
+        versus = compressed_vs_dense(runnable.module)
+        result["versus_dense_head"] = {"map50": versus["map50"], "map": versus["map"], "reference": versus["reference"]}
+    return result
+
+
+def run_detect(args: argparse.Namespace) -> list[dict]:
+    """Detections on one image as JSON-ready dicts."""
+    from ..detection.detector import detect_image  # heavy; detection only
+
+    if not 0.0 <= args.score <= 1.0:
+        raise SharekanError(f"--score must be in [0, 1], got {args.score}")
+    return detect_image(args.image, args.head, args.score)

@@ -27,7 +27,12 @@ def task_metric(task: str | None, data: str | None = None) -> TaskMetric:
         return TaskMetric("accuracy", "held-out accuracy on scikit-learn digits",
                           lambda module: digits_accuracy(module, split)["accuracy"])
     if task == "detection":
-        from ..detection.cli_support import detection_task_metric  # heavy; detection only
+        from ..detection.detector import load_detector  # heavy; detection only
+        from ..detection.evaluate import teacher_agreement, voc_map
 
-        return detection_task_metric(data)
+        if data is None:
+            return TaskMetric("map50", "mAP@0.5 agreement with the SSD teacher on held-out real photos",
+                              lambda module: teacher_agreement(load_detector(module))["map50"])
+        return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
+                          lambda module: voc_map(load_detector(module), data)["map50"])
     raise SharekanError(f"unknown task {task!r}; expected 'digits' or 'detection'")
