@@ -4,16 +4,16 @@ Run with ``make run`` (or ``streamlit run app.py``). Each page lives in pages/.
 """
 import streamlit as st
 
-st.set_page_config(page_title="SHARe-KAN Studio", page_icon="🧩", layout="wide")
+st.set_page_config(page_title="SHARe-KAN Studio", page_icon=":material/compress:", layout="wide")
 
 PAGES = [
-    st.Page("pages/1_model.py", title="Model", icon="📦", default=True),
-    st.Page("pages/2_compress.py", title="Compress", icon="🗜️"),
-    st.Page("pages/3_splines.py", title="Splines", icon="〰️"),
-    st.Page("pages/4_detect.py", title="Detect", icon="🎯"),
-    st.Page("pages/5_tradeoffs.py", title="Trade-offs", icon="📉"),
-    st.Page("pages/6_runtime.py", title="Runtime", icon="⏱️"),
-    st.Page("pages/7_scaling.py", title="Scaling", icon="📚"),
+    st.Page("pages/1_model.py", title="Model", icon=":material/inventory_2:", default=True),
+    st.Page("pages/2_compress.py", title="Compress", icon=":material/compress:"),
+    st.Page("pages/3_splines.py", title="Splines", icon=":material/show_chart:"),
+    st.Page("pages/4_detect.py", title="Detect", icon=":material/center_focus_strong:"),
+    st.Page("pages/5_tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:"),
+    st.Page("pages/6_runtime.py", title="Runtime", icon=":material/timer:"),
+    st.Page("pages/7_scaling.py", title="Scaling", icon=":material/stacks:"),
 ]
 
 st.navigation(PAGES).run()

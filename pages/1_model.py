@@ -53,4 +53,4 @@ st.dataframe(layer_table(model.loaded.model), hide_index=True, width="stretch")
 if model.loaded.metadata:
     with st.expander("Model card metadata stored in the file"):
         st.json(model.loaded.metadata)
-st.page_link("pages/2_compress.py", label="Next: compress it", icon="🗜️")
+st.page_link("pages/2_compress.py", label="Next: compress it", icon=":material/compress:")

@@ -5,7 +5,7 @@ import streamlit as st
 from pages.common import latest_run, progress_reporter, remember_run, require_model
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.errors import SharekanError
-from sharekan_core.studio.compression import (BIT_CHOICES, codebook_notes, codebook_size_choices,
+from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
                                               default_codebook_size, dense_vs_compressed_frame, headline,
                                               layer_fidelity_frame, run_compression, storage_frame)
 from sharekan_core.studio.models import format_bytes
@@ -48,8 +48,8 @@ if run is None:
     st.stop()
 
 numbers = headline(run)
-st.subheader(f"Result: K = {run.config.codebook_size:,}, bits {run.config.component_bits()}, "
-             f"scope {run.config.scope}, seed {run.config.seed}")
+st.subheader(f"Result: K = {run.config.codebook_size:,}, {bits_label(run.config)}, "
+             f"{run.config.scope} codebooks, seed {run.config.seed}")
 for note in codebook_notes(run):
     st.info(note)
 cols = st.columns(5)
@@ -59,7 +59,7 @@ cols[2].metric("Ratio", f"{numbers['ratio']:.2f}×")
 cols[3].metric("Coefficient rel. L2 error", f"{numbers['coef_rel_l2']:.4f}")
 cols[4].metric("Spline function rel. RMS error", f"{numbers['function_rel_rms']:.4f}")
 st.caption(f"File on disk: {format_bytes(numbers['file_bytes'])} (tensors plus the JSON header). "
-           f"Compressed in {numbers['seconds']:.1f} s.")
+           f"Compressed in {numbers['seconds']:.2f} s.")
 
 left, right = st.columns(2)
 with left:
@@ -69,11 +69,11 @@ with left:
         color=alt.Color("component:N"), tooltip=["layer", "component", alt.Tooltip("bytes:Q", format=",")]),
         width="stretch")
 with right:
-    st.markdown("**Dense against compressed, per layer (log scale)**")
+    st.markdown("**Dense against compressed, per layer**")
     st.altair_chart(alt.Chart(dense_vs_compressed_frame(run)).mark_bar().encode(
-        x=alt.X("bytes:Q", scale=alt.Scale(type="symlog"), title="bytes"), y=alt.Y("form:N", title=None),
-        row=alt.Row("layer:N", title=None), color=alt.Color("form:N", legend=None),
-        tooltip=["layer", "form", alt.Tooltip("bytes:Q", format=",")]))
+        x=alt.X("bytes:Q", title="bytes"), y=alt.Y("layer:N", title=None), yOffset="form:N",
+        color=alt.Color("form:N", title=None), tooltip=["layer", "form", alt.Tooltip("bytes:Q", format=",")]),
+        width="stretch")
 
 st.markdown("**Fidelity per layer**")
 st.dataframe(layer_fidelity_frame(run), hide_index=True, width="stretch")

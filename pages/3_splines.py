@@ -3,13 +3,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.common import require_model, require_run
+from sharekan_core.studio.compression import bits_label
 from sharekan_core.studio.splines import atlas_frame, coefficient_frame, edge_curves, edge_story, ranked_edges
 
 model = require_model()
 run = require_run(model, "original against reconstructed splines")
 kan = model.loaded.model
 st.title("Splines")
-st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, bits {run.config.bits}.")
+st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, {bits_label(run.config)}.")
 
 cols = st.columns(4)
 layer = cols[0].selectbox("Layer", range(len(kan.layers)))
@@ -34,7 +35,7 @@ st.plotly_chart(figure, width="stretch")
 st.subheader("How this edge is stored: Gain · Shape + Bias")
 D = len(story.coefficients)
 st.markdown(f"""
-The spline of this edge has **{D} coefficients** c₀ … c₍{D - 1}₎. SHARe-KAN splits them into three parts:
+The spline of this edge has **{D} coefficients** c[0] … c[{D - 1}]. SHARe-KAN splits them into three parts:
 
 1. **Bias** b = mean(c) = **{story.bias:+.4f}**: the spline's vertical offset.
 2. **Gain** g = ‖c − b‖ = **{story.gain:.4f}**: how strongly the spline bends.

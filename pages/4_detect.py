@@ -2,6 +2,7 @@
 import streamlit as st
 
 from pages.common import latest_run, load_shipped
+from sharekan_core.studio.compression import bits_label
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import detection
 from sharekan_core.studio.models import shipped_detection_head
@@ -66,7 +67,7 @@ dense = detection.timed_detect(dense_detector(str(head.path)), image, score)
 compression = latest_run(str(head.path))
 if compression is None:
     st.info("Compress the detection head on the Compress page to compare it here; showing the dense head only.")
-    st.page_link("pages/2_compress.py", label="Go to Compress", icon="🗜️")
+    st.page_link("pages/2_compress.py", label="Go to Compress", icon=":material/compress:")
     st.image(detection.draw_detections(image, dense.detections), width="stretch",
              caption=f"Dense KAN head: {len(dense.detections)} detections in {dense.milliseconds:.0f} ms")
     st.dataframe(detection.detections_table(dense), hide_index=True)
@@ -80,7 +81,7 @@ cols[0].metric("Agreement (F1, IoU ≥ 0.5, same label)", f"{agree['f1']:.2f}")
 cols[1].metric("Dense detections matched", f"{agree['matched']} of {agree['reference']}")
 cols[2].metric("Dense detector time", f"{dense.milliseconds:.0f} ms")
 cols[3].metric("Compressed detector time", f"{compressed.milliseconds:.0f} ms")
-st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, bits {compression.config.bits}, "
+st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, {bits_label(compression.config)}, "
            f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Times include the shared backbone "
            "and NMS, measured once on this page load.")
 

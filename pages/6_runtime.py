@@ -1,14 +1,19 @@
 """Runtime: latency of the dense against the compressed head, file sizes, and (when ready) .pte export and cache fit."""
+import tempfile
+from pathlib import Path
+
 import altair as alt
 import streamlit as st
 
 from pages.common import progress_reporter, require_model, require_run
+from sharekan_core.studio.compression import bits_label
+from sharekan_core.errors import SharekanError
 from sharekan_core.studio import runtime
 
 model = require_model()
 st.title("Runtime")
 run = require_run(model, "latency and file sizes")
-st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, bits {run.config.bits}.")
+st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, {bits_label(run.config)}.")
 
 parts = runtime.runtime_parts()
 st.markdown("Runtime parts available now: " + ", ".join(f"{'✅' if ok else '⏳'} {name}" for name, ok in parts.items()))
@@ -34,10 +39,33 @@ if latency is not None:
     st.dataframe(latency, hide_index=True)
     st.caption("Median of 5 calls after a warm-up, in this app's process; the host's other work adds noise.")
 
-st.subheader("ExecuTorch .pte and cache fit")
+st.subheader("ExecuTorch .pte")
 if not parts["ExecuTorch .pte export"]:
     st.info("Exporting to an ExecuTorch .pte (and running it) is not available yet: the runtime's export is "
             "still being built.")
+else:
+    xnnpack = st.checkbox("Lower to XNNPACK where it helps", value=True)
+    if st.button("Export both heads to .pte and run them"):
+        bar = st.progress(0.0, text="importing ExecuTorch (takes a few seconds)")
+        with tempfile.TemporaryDirectory(prefix="sharekan-pte-") as folder:
+            try:
+                st.session_state.setdefault("pte", {})[model.key] = runtime.export_programs(
+                    model.loaded.model, run.result, Path(folder), xnnpack, progress_reporter(bar))
+            except SharekanError as error:
+                st.error(f"Export failed: {error}")
+        bar.empty()
+    exported = st.session_state.get("pte", {}).get(model.key)
+    if exported is not None:
+        left, right = st.columns(2)
+        left.markdown("**.pte file sizes (MB)**")
+        left.dataframe(exported.sizes, hide_index=True)
+        right.markdown("**ExecuTorch latency, batch 1 (median ms)**")
+        right.dataframe(exported.latency, hide_index=True)
+        st.download_button("Download the compressed .pte", exported.compressed_pte,
+                           file_name=run.file_name.replace(".sharekan.safetensors", ".pte"),
+                           mime="application/octet-stream")
+
+st.subheader("Cache fit")
 if not parts["cache-residency model"]:
     st.info("The cache-fit chart (working sets against this host's L1/L2/L3 and named parts) is not available "
             "yet: the runtime's cache-residency model is still being built.")

@@ -3,6 +3,7 @@ import altair as alt
 import streamlit as st
 
 from pages.common import require_model, require_run
+from sharekan_core.studio.compression import bits_label
 from sharekan_core.studio import scaling
 from sharekan_core.studio.models import format_bytes
 
@@ -30,7 +31,7 @@ at_fifty = curve[curve["heads"] == 50].set_index("form")["MB"]
 st.altair_chart(chart.properties(height=380), width="stretch")
 st.markdown(f"At **N = 50** for this model: dense **{at_fifty[scaling.FORMS['dense_bytes']]:.2f} MB** against "
             f"**{at_fifty[scaling.FORMS['shared_codebook_bytes']]:.2f} MB** with one shared codebook (K = "
-            f"{run.config.codebook_size:,}, bits {run.config.bits}).")
+            f"{run.config.codebook_size:,}, {bits_label(run.config)}).")
 
 st.subheader("From the paper (not measured here)")
 paper = alt.Chart(scaling.paper_frame()).mark_bar().encode(

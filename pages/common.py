@@ -89,6 +89,6 @@ def require_run(model: ChosenModel, what: str) -> CompressionRun:
     run = latest_run(model)
     if run is None:
         st.info(f"Compress **{model.label}** first to see {what}.")
-        st.page_link("pages/2_compress.py", label="Go to Compress", icon="🗜️")
+        st.page_link("pages/2_compress.py", label="Go to Compress", icon=":material/compress:")
         st.stop()
     return run

@@ -33,6 +33,15 @@ class CompressionRun:
         return f"{slug}-K{self.config.codebook_size}-int{self.config.bits}.sharekan.safetensors"
 
 
+def bits_label(config: CompressionConfig) -> str:
+    """'Int8' when every component shares one width, else each component's width: 'codebook FP16, gains Int4, ...'."""
+    widths = config.component_bits()
+    names = {32: "FP32", 16: "FP16", 8: "Int8", 4: "Int4"}
+    if len(set(widths.values())) == 1:
+        return names[config.bits]
+    return ", ".join(f"{component.replace('_', ' ')} {names[bits]}" for component, bits in widths.items())
+
+
 def codebook_size_choices(edges: int) -> list[int]:
     """Powers of two from the smallest allowed K up to the first one covering every edge (capped)."""
     sizes, size = [], MIN_CODEBOOK

@@ -138,8 +138,14 @@ def draw_detections(image: Image.Image, detections: list) -> Image.Image:
         offset = bottom - top + 2 * width
         label_top = y1 - offset if y1 - offset >= 0 else y1
         draw.rectangle((x1, label_top, x1 + right - left + 2 * width, label_top + offset), fill=colour)
-        draw.text((x1 + width, label_top + width), text, fill="white", font=font)
+        draw.text((x1 + width, label_top + width), text, fill=_text_colour(colour), font=font)
     return canvas
+
+
+def _text_colour(background: str) -> str:
+    """Black on light label backgrounds, white on dark ones (by perceived luminance)."""
+    red, green, blue = (int(background[i:i + 2], 16) for i in (1, 3, 5))
+    return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "white"
 
 
 def detections_table(run: DetectionRun) -> list[dict]:

@@ -1,6 +1,9 @@
 """The Runtime page's view model: eager latency of dense against compressed heads, and what the runtime offers."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import pandas as pd
 import torch
 
@@ -12,7 +15,7 @@ from .session import median_forward_ms
 
 RUNTIME_PARTS = {
     "compressed-domain forward": ("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN"),
-    "ExecuTorch .pte export": ("sharekan_core.runtime.export", "export_pte"),
+    "ExecuTorch .pte export": ("sharekan_core.runtime.executorch_export", "export_pte"),
     "cache-residency model": ("sharekan_core.runtime.cache", "working_sets"),
 }
 
@@ -55,3 +58,39 @@ def file_sizes(result: CompressionResult) -> pd.DataFrame:
     """Dense FP32 bytes against the compressed file's bytes, in MB."""
     return pd.DataFrame([{"form": "dense FP32 tensors", "MB": result.storage.dense_bytes / 1e6},
                          {"form": "compressed file", "MB": result.file_bytes / 1e6}])
+
+
+@dataclass(frozen=True)
+class PteExport:
+    """Exported programs: sizes (MB) and median latency per form, and the compressed program's bytes."""
+
+    sizes: pd.DataFrame
+    latency: pd.DataFrame
+    compressed_pte: bytes
+    compressed_form: str
+
+
+def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack: bool = True,
+                    progress: Progress | None = None) -> PteExport:
+    """Export the dense and the compressed model to ``.pte`` in ``folder``, run each through ExecuTorch, time them."""
+    from ..runtime.executorch_export import export_pte, load_pte
+
+    report = progress or (lambda fraction, message: None)
+    domain = optional_attribute(*RUNTIME_PARTS["compressed-domain forward"])
+    compressed_form = "compressed-domain" if domain is not None else "decompressed"
+    compressed_module = domain(result.compressed) if domain is not None else result.reconstructed
+    in_features = model.layers[0].in_features
+    inputs = torch.rand(1, in_features, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    sizes, latency, paths = [], [], {}
+    forms = {"dense .pte": model.eval(), f"{compressed_form} .pte": compressed_module.eval()}
+    for step, (name, module) in enumerate(forms.items()):
+        report(step / (2 * len(forms)), f"exporting {name}")
+        paths[name] = folder / f"{name.split()[0]}.pte"
+        size = export_pte(module, in_features, paths[name], batch=1, xnnpack=xnnpack)
+        sizes.append({"form": name, "MB": size / 1e6})
+        report((step + 0.5) / len(forms), f"running {name} with ExecuTorch")
+        program = load_pte(paths[name])
+        latency.append({"batch": 1, "form": name, "ms": median_forward_ms(program, inputs)})
+    report(1.0, "done")
+    return PteExport(pd.DataFrame(sizes), pd.DataFrame(latency), paths[f"{compressed_form} .pte"].read_bytes(),
+                     compressed_form)
