@@ -9,10 +9,10 @@ import sys
 from typing import Callable, Sequence
 
 from ..errors import SharekanError
-from . import experiment_commands, model_commands, task_commands
+from . import experiment_commands, model_commands, runtime_commands, task_commands
 
 # Each module adds its subcommands; a subcommand's handler returns a JSON-able object or None.
-COMMAND_MODULES = [model_commands, task_commands, experiment_commands]
+COMMAND_MODULES = [model_commands, task_commands, experiment_commands, runtime_commands]
 
 DESCRIPTION = """SHARe-KAN Studio: compress pre-trained Kolmogorov-Arnold Networks after training.
 

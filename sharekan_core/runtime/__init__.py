@@ -1,4 +1,5 @@
-"""Running models: dense KANs and compressed files behind one loader."""
+"""Running models: the compressed-domain forward, ExecuTorch export, the cache model, and one loader."""
+from .compressed_kan import CompressedDomainKAN, CompressedDomainLayer
 from .loading import Runnable, load_runnable
 
-__all__ = ["Runnable", "load_runnable"]
+__all__ = ["CompressedDomainKAN", "CompressedDomainLayer", "Runnable", "load_runnable"]

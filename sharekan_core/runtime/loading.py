@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from ..compress import decompress
 from ..format.compressed_file import is_compressed_file, load_compressed
 from ..io import read_model
+from .compressed_kan import CompressedDomainKAN
 
 
 @dataclass
@@ -23,10 +23,10 @@ class Runnable:
 
 
 def load_runnable(path: str | Path) -> Runnable:
-    """Return a dense model, or a compressed file evaluated through its decompressed form."""
+    """Return a dense model, or a compressed file evaluated in the compressed domain (never decompressed)."""
     if is_compressed_file(path):
         compressed = load_compressed(path)
-        module = decompress(compressed)
+        module = CompressedDomainKAN(compressed)
         return Runnable(module.eval(), compressed.layers[0].in_features, compressed.layers[-1].out_features,
                         compressed.metadata, "compressed")
     loaded = read_model(path)

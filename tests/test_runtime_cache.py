@@ -1,0 +1,47 @@
+"""Cache-residency model: sysfs parsing, level fitting, the working-set report, the parts table."""
+from conftest import prototype_kan
+from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.runtime.cache_model import fits_in, host_caches, residency_report, working_sets
+from sharekan_core.runtime.cache_parts import CACHE_PARTS
+
+
+def fake_sysfs(root, entries):
+    for index, (level, kind, size) in enumerate(entries):
+        folder = root / f"index{index}"
+        folder.mkdir(parents=True)
+        (folder / "level").write_text(f"{level}\n")
+        (folder / "type").write_text(f"{kind}\n")
+        (folder / "size").write_text(f"{size}\n")
+
+
+def test_host_caches_from_sysfs(tmp_path):
+    fake_sysfs(tmp_path, [(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "1024K"), (3, "Unified", "32768K")])
+    assert host_caches(tmp_path) == {"L1d": 48 << 10, "L2": 1 << 20, "L3": 32 << 20}
+
+
+def test_missing_sysfs_is_not_an_error(tmp_path):
+    assert host_caches(tmp_path / "absent") == {}
+    assert fits_in(10, {}) == "unknown"
+
+
+def test_fits_in_smallest_level():
+    caches = {"L1d": 100, "L2": 1000, "L3": 10_000}
+    assert [fits_in(n, caches) for n in (50, 100, 101, 5000, 10_001)] == ["L1d", "L1d", "L2", "L3", "DRAM"]
+
+
+def test_report_counts_components():
+    compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
+    sets = working_sets(compressed)
+    assert sets[0].streamed["indices"] == (120 * 3 + 7) // 8  # 3-bit indices
+    assert sets[0].streamed["gains"] == compressed.layers[0].gains.nbytes
+    report = residency_report(compressed, {"L2": 1 << 20})
+    assert report["head"]["dense_bytes"] == sum(s.dense_bytes for s in sets)
+    assert report["layers"][0]["codebook_fits"] == "L2"
+    assert len(report["parts"]) == len(CACHE_PARTS)
+
+
+def test_parts_table_cites_sources():
+    names = {p.name for p in CACHE_PARTS}
+    assert {"NVIDIA H100 SXM5", "NVIDIA A100 (40 GB)"} <= names
+    assert all(p.source.startswith("https://") and p.l2_bytes > 0 for p in CACHE_PARTS)
+    assert {p.name: p.l2_bytes for p in CACHE_PARTS}["NVIDIA A100 (40 GB)"] == 40 << 20
