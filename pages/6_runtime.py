@@ -66,6 +66,21 @@ else:
                            mime="application/octet-stream")
 
 st.subheader("Cache fit")
-if not parts["cache-residency model"]:
+if parts["cache-residency model"]:
+    fit = runtime.cache_fit(run.result)
+    bars = alt.Chart(fit.working_sets).mark_bar().encode(
+        x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)"),
+        y=alt.Y("working set:N", sort=None, title=None), color=alt.Color("fits in (this host):N"),
+        tooltip=["working set", alt.Tooltip("bytes:Q", format=","), "fits in (this host)"])
+    rules = alt.Chart(fit.host_caches).mark_rule(strokeDash=[4, 3], color="black").encode(x="bytes:Q")
+    labels = alt.Chart(fit.host_caches).mark_text(align="left", dx=3, dy=-6, baseline="bottom").encode(
+        x="bytes:Q", y=alt.value(0), text="cache:N")
+    st.altair_chart(alt.layer(bars, rules, labels).properties(height=320), width="stretch")
+    st.caption("Dashed lines: this host's caches (CPU 0, from sysfs). Colour: the smallest level each working "
+               "set fits in.")
+    st.markdown("**Against the published L2 of named parts**")
+    st.dataframe(fit.parts, hide_index=True, width="stretch",
+                 column_config={"source": st.column_config.LinkColumn("source")})
+else:
     st.info("The cache-fit chart (working sets against this host's L1/L2/L3 and named parts) is not available "
             "yet: the runtime's cache-residency model is still being built.")

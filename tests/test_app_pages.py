@@ -123,6 +123,8 @@ def test_runtime_page_measures_latency():
     assert not at.exception, [e.value for e in at.exception]
     latency = at.dataframe[0].value
     assert (latency["ms"] > 0).all() and "dense eager" in set(latency["form"])
+    if "✅ cache-residency model" in at.markdown[0].value:
+        assert len(at.get("vega_lite_chart")) == 3  # file sizes, latency, cache fit
 
 
 def test_scaling_page_shows_fifty_heads():

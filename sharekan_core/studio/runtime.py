@@ -16,7 +16,7 @@ from .session import median_forward_ms
 RUNTIME_PARTS = {
     "compressed-domain forward": ("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN"),
     "ExecuTorch .pte export": ("sharekan_core.runtime.executorch_export", "export_pte"),
-    "cache-residency model": ("sharekan_core.runtime.cache", "working_sets"),
+    "cache-residency model": ("sharekan_core.runtime.cache_model", "residency_report"),
 }
 
 
@@ -94,3 +94,35 @@ def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack
     report(1.0, "done")
     return PteExport(pd.DataFrame(sizes), pd.DataFrame(latency), paths[f"{compressed_form} .pte"].read_bytes(),
                      compressed_form)
+
+
+@dataclass(frozen=True)
+class CacheFit:
+    """Working sets (bytes, with the host level each fits in), host cache sizes, and named parts' L2 fit."""
+
+    working_sets: pd.DataFrame
+    host_caches: pd.DataFrame
+    parts: pd.DataFrame
+
+
+def cache_fit(result: CompressionResult) -> CacheFit:
+    """The runtime's residency report for ``result`` as chart-ready tables."""
+    from ..runtime.cache_model import residency_report
+
+    report = residency_report(result.compressed)
+    head = report["head"]
+    sets = [("whole head: dense FP32 weights", head["dense_bytes"], head["dense_fits"]),
+            ("whole head: compressed (codebooks + streamed)", head["compressed_total_bytes"],
+             head["compressed_total_fits"]),
+            ("whole head: codebooks (float, resident)", head["codebook_float_bytes"], head["codebook_float_fits"]),
+            ("whole head: indices, gains, biases, base (streamed)", head["streamed_bytes"], head["streamed_fits"])]
+    for layer in report["layers"]:
+        sets.append((f"layer {layer['layer']}: codebook (float)", layer["codebook_float_bytes"], layer["codebook_fits"]))
+        sets.append((f"layer {layer['layer']}: streamed per call", layer["streamed_total_bytes"], layer["streamed_fits"]))
+    working = pd.DataFrame([{"working set": name, "bytes": size, "fits in (this host)": level}
+                            for name, size, level in sets])
+    caches = pd.DataFrame([{"cache": name, "bytes": size} for name, size in report["host_caches"].items()])
+    parts = pd.DataFrame([{"part": p["part"], "kind": p["kind"], "L2 MiB": p["l2_bytes"] / 2**20,
+                           "codebooks fit in L2": p["codebooks_fit_l2"], "compressed head fits": p["compressed_fits_l2"],
+                           "dense head fits": p["dense_fits_l2"], "source": p["source"]} for p in report["parts"]])
+    return CacheFit(working, caches, parts)

@@ -1,0 +1,128 @@
+"""The studio's view-model helpers (sharekan_core.studio): uploads, images, agreement, tables."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.torch import save as save_tensors
+import torch
+
+from sharekan_core.compress import CompressionConfig
+from sharekan_core.errors import SharekanError
+from sharekan_core.io import read_model, save_model
+from sharekan_core.studio import compression, detection, scaling, splines
+from sharekan_core.studio.models import SAMPLE_DIR, layer_table, model_summary, read_upload
+
+DIGITS = SAMPLE_DIR / "digits_kan.safetensors"
+
+
+@pytest.fixture(scope="module")
+def digits_run():
+    model = read_model(DIGITS).model
+    return model, compression.run_compression(model, "digits", "Digits", CompressionConfig(codebook_size=16, bits=8))
+
+
+def test_upload_of_a_project_file_loads(tmp_path, small_kan):
+    save_model(small_kan, tmp_path / "m.safetensors")
+    loaded = read_upload("m.safetensors", (tmp_path / "m.safetensors").read_bytes())
+    assert model_summary(loaded.model)["widths"] == [8, 6, 3]
+
+
+@pytest.mark.parametrize("name, payload", [
+    ("notes.txt", b"hello, not a model"),
+    ("other.safetensors", save_tensors({"conv.weight": torch.zeros(2, 2)})),
+    ("broken.pt", b"PK\x03\x04 truncated zip"),
+])
+def test_uploads_that_are_not_kans_give_one_plain_error(name, payload):
+    with pytest.raises(SharekanError):
+        read_upload(name, payload)
+
+
+def test_model_table_has_a_row_per_layer():
+    table = layer_table(read_model(DIGITS).model)
+    assert table["edges"].tolist() == [2048, 320]
+
+
+def test_codebook_choices_are_powers_of_two_up_to_the_edges():
+    assert compression.codebook_size_choices(100) == [2, 4, 8, 16, 32, 64, 128]
+    assert compression.default_codebook_size(2368) == 256
+
+
+def test_storage_frame_adds_up_to_the_report(digits_run):
+    _, run = digits_run
+    assert compression.storage_frame(run)["bytes"].sum() == run.result.storage.compressed_bytes
+    assert compression.codebook_notes(run) == []
+
+
+def test_edge_story_reconstructs_the_stored_spline(digits_run):
+    model, run = digits_run
+    story = splines.edge_story(model, run.result, 1, 2, 3)
+    expected = run.result.compressed.layer_coefficients(1)[2, 3]
+    assert np.allclose(story.reconstructed, expected, atol=1e-6)
+    assert np.allclose(story.bias + story.gain * story.shape, story.coefficients, atol=1e-6)
+    assert story.stored_bits == 4 + 8 + 8
+
+
+def test_codebook_usage_counts_every_edge(digits_run):
+    _, run = digits_run
+    assert splines.codebook_usage(run.result, 0).sum() == 2048
+
+
+def test_scaling_pays_the_codebook_once(digits_run):
+    _, run = digits_run
+    frame = scaling.scaling_frame(run.result, max_heads=3)
+    costs = scaling.head_costs(run.result)
+    shared = frame[frame["form"] == scaling.FORMS["shared_codebook_bytes"]]["MB"].to_numpy() * 1e6
+    assert np.allclose(shared, [costs["shared_once"] + n * costs["per_head"] for n in (1, 2, 3)])
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, payload", [
+    ("cmyk.jpg", _encoded(Image.new("CMYK", (40, 30), (0, 128, 128, 0)), "JPEG")),
+    ("deep.png", _encoded(Image.fromarray(np.full((30, 40), 40000, dtype=np.uint16)), "PNG")),
+    ("alpha.png", _encoded(Image.new("RGBA", (40, 30), (255, 0, 0, 10)), "PNG")),
+    ("photo.webp", _encoded(Image.new("RGB", (40, 30), (0, 255, 0)), "WEBP")),
+])
+def test_odd_images_become_rgb(name, payload):
+    image = detection.read_image_upload(name, payload)
+    assert image.mode == "RGB" and image.size == (40, 30)
+
+
+def test_exif_rotated_images_are_turned_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    payload = _encoded(Image.new("RGB", (40, 30)), "JPEG", exif=exif.tobytes())
+    assert detection.read_image_upload("rotated.jpg", payload).size == (30, 40)
+
+
+@pytest.mark.parametrize("payload", [b"", b"\xff\xd8\xff\xe0 not really a jpeg", _encoded(Image.new("RGB", (40, 30)), "PNG")[:60]])
+def test_corrupt_images_give_one_plain_error(payload):
+    with pytest.raises(SharekanError):
+        detection.read_image_upload("bad.png", payload)
+
+
+def test_agreement_of_known_detections():
+    class Det:
+        def __init__(self, label, score, box):
+            self.label, self.score, self.box = label, score, box
+
+    dense = [Det("cat", 0.9, (0, 0, 10, 10)), Det("dog", 0.8, (20, 20, 30, 30))]
+    compressed = [Det("cat", 0.85, (1, 0, 10, 10)), Det("cat", 0.7, (20, 20, 30, 30))]
+    result = detection.agreement(dense, compressed)
+    assert result["matched"] == 1 and result["precision"] == 0.5 and result["recall"] == 0.5
+    assert detection.agreement([], [])["f1"] == 1.0
+
+
+def test_drawing_marks_the_box_edges():
+    class Det:
+        label, score, box = "person", 0.9, (10.0, 40.0, 60.0, 90.0)
+
+    canvas = detection.draw_detections(Image.new("RGB", (100, 100), "white"), [Det()])
+    assert canvas.getpixel((10, 70)) != (255, 255, 255) and canvas.getpixel((35, 70)) == (255, 255, 255)
