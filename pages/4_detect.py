@@ -18,12 +18,13 @@ def teacher_detector():
     return detection.teacher_detector()
 
 
-def compressed_detector(run):
-    """This session's compressed-head detector, rebuilt only when the session's run changes."""
+def compressed_detector(run, compressed_domain: bool):
+    """This session's compressed-head detector, rebuilt only when the run or the way it runs changes."""
     cached = st.session_state.get("compressed_detector")
-    if cached is None or cached[0] is not run:
-        st.session_state["compressed_detector"] = (run, *detection.compressed_detector(run.result))
-    return st.session_state["compressed_detector"][1:]
+    if cached is None or cached[0] is not run or cached[1] != compressed_domain:
+        st.session_state["compressed_detector"] = (run, compressed_domain,
+                                                   *detection.compressed_detector(run.result, compressed_domain))
+    return st.session_state["compressed_detector"][2:]
 
 
 st.title("Detect")
@@ -40,6 +41,8 @@ if source == "Bundled photo":
 else:
     name, upload = None, st.file_uploader("JPEG, PNG or WebP image", type=["jpg", "jpeg", "png", "webp"])
 score = st.slider("Score threshold", 0.05, 0.95, 0.5, 0.05)
+compressed_domain = detection.compressed_domain_available() and st.toggle(
+    "Run the compressed head in the compressed domain (from codebook and indices; slower on this CPU)")
 
 try:
     if upload is not None:
@@ -73,7 +76,7 @@ if compression is None:
     st.dataframe(detection.detections_table(dense), hide_index=True)
     st.stop()
 
-detector, how = compressed_detector(compression)
+detector, how = compressed_detector(compression, compressed_domain)
 compressed = detection.timed_detect(detector, image, score)
 agree = detection.agreement(dense.detections, compressed.detections)
 cols = st.columns(4)

@@ -141,3 +141,43 @@ def test_scaling_page_shows_fifty_heads():
 def test_pages_needing_a_result_say_so(page):
     at = app_on(page)
     assert at.info or at.get("page_link")
+
+
+@pytest.fixture
+def small_shipped_head(tmp_path, monkeypatch):
+    """A tiny untrained KAN head and adapter shipped in a temporary sample_models/ (the real backbone linked in)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from sharekan_core.detection import detector as detector_module
+    from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head
+    from sharekan_core.detection.weights import ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE, TEACHER_FILE
+    from sharekan_core.io import save_model
+    from sharekan_core.studio import detection, models
+
+    folder = tmp_path / "sample_models" / DETECTOR_DIR.name
+    folder.mkdir(parents=True)
+    for name in (FEATURES_FILE, TEACHER_FILE):
+        (folder / name).symlink_to(DETECTOR_DIR / name)
+    torch.manual_seed(0)
+    save_model(build_kan_head(hidden=4), folder / HEAD_FILE, {"task": "detection"})
+    save_file(LocationAdapter().state_dict(), str(folder / ADAPTER_FILE))
+    monkeypatch.setattr(models, "SAMPLE_DIR", tmp_path / "sample_models")
+    monkeypatch.setattr(detector_module, "DETECTOR_DIR", folder)
+    monkeypatch.setattr(detection, "head_files_present", lambda directory=folder: True)
+    detector_module._features.cache_clear()
+    detector_module._adapter.cache_clear()
+    yield str(folder / HEAD_FILE)
+    detector_module._features.cache_clear()
+    detector_module._adapter.cache_clear()
+
+
+def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
+    at = compressed(16, model=small_shipped_head)
+    at.switch_page("pages/4_detect.py").run()
+    at.slider[0].set_value(0.05).run()  # an untrained head scores low; show what it finds
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("image")) == 2  # dense and compressed, side by side
+    shown = metrics(at)
+    assert 0.0 <= float(shown["Agreement (F1, IoU ≥ 0.5, same label)"]) <= 1.0
+    assert shown["Dense detector time"].endswith("ms") and shown["Compressed detector time"].endswith("ms")

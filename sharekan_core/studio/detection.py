@@ -63,14 +63,23 @@ def teacher_detector():
     return load_teacher()
 
 
-def compressed_detector(result: CompressionResult) -> tuple[object, str]:
-    """The detector with the compressed head, and how it runs: compressed-domain forward where available."""
+def compressed_detector(result: CompressionResult, compressed_domain: bool = False) -> tuple[object, str]:
+    """The detector with the compressed head, and how it runs.
+
+    By default the head runs through its decompressed weights (the same function, dense speed);
+    ``compressed_domain`` runs the runtime's forward straight from codebook and indices instead.
+    """
     from ..detection.detector import load_detector
 
     domain = optional_attribute("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN")
-    if domain is not None:
-        return load_detector(domain(result.compressed).eval()), "compressed-domain forward (no dense splines)"
-    return load_detector(result.reconstructed.eval()), "decompressed weights"
+    if compressed_domain and domain is not None:
+        return load_detector(domain(result.compressed).eval()), "the compressed-domain forward (no dense splines)"
+    return load_detector(result.reconstructed.eval()), "its decompressed weights"
+
+
+def compressed_domain_available() -> bool:
+    """True once the runtime's compressed-domain forward is importable."""
+    return optional_attribute("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN") is not None
 
 
 def timed_detect(detector, image: Image.Image, score: float) -> DetectionRun:
