@@ -1,0 +1,86 @@
+"""Recompute the cached experiment results the app shows instantly (assets/sweeps, transfer, scaling).
+
+Usage: python scripts/make_assets.py [digits] [detection] [--quick]
+Each result is the same JSON the CLI commands `sweep`, `transfer` and `scaling` print or write.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from sharekan_core.cli.experiment_commands import run_scaling  # noqa: E402
+from sharekan_core.compress import CompressionConfig  # noqa: E402
+from sharekan_core.experiments import codebook_transfer, default_codebook_sizes, run_sweep, task_metric  # noqa: E402
+from sharekan_core.experiments.sweep import sweep_document  # noqa: E402
+from sharekan_core.io import read_model, write_bytes_atomic  # noqa: E402
+
+ASSETS = ROOT / "assets"
+DIGITS = ROOT / "sample_models" / "digits_kan.safetensors"
+DIGITS_SIBLINGS = [ROOT / "sample_models" / f"digits_kan_seed{s}.safetensors" for s in (1, 2)]
+DETECTION_HEAD = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head.safetensors"
+DETECTION_SIBLING = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head_subset_b.safetensors"
+
+
+def write_json(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, (json.dumps(document, indent=1) + "\n").encode())
+    print(f"wrote {path.relative_to(ROOT)}", flush=True)
+
+
+def progress(fraction: float, message: str) -> None:
+    print(f"  [{fraction:5.1%}] {message}", flush=True)
+
+
+def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name: str) -> None:
+    loaded = read_model(model_path)
+    metric = task_metric(task)
+    start = time.time()
+    points = run_sweep(loaded.model, metric, sizes, (32, 8, 4), seeds, (0.05, 0.1, 0.2, 0.3, 0.5), progress)
+    document = sweep_document(model_path.name, metric, points) | {"seconds": round(time.time() - start, 1)}
+    write_json(ASSETS / "sweeps" / f"{name}.json", document)
+
+
+def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str) -> None:
+    src, dst = read_model(source).model, read_model(target).model
+    metric = task_metric(task)
+    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
+    write_json(ASSETS / "transfer" / f"{name}.json",
+               {"source": source.name, "target": target.name, "rows": rows})
+
+
+def scaling(heads: list[Path], k: int, name: str) -> None:
+    args = argparse.Namespace(heads=[str(h) for h in heads], codebook_size=k, bits=8, scope="layer", seed=0,
+                              max_heads=50)
+    write_json(ASSETS / "scaling" / f"{name}.json", {"heads": [h.name for h in heads], "codebook_size": k,
+                                                      "bits": 8, **run_scaling(args)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("tasks", nargs="*", default=["digits", "detection"])
+    parser.add_argument("--quick", action="store_true", help="fewer K values and one seed (smoke run)")
+    args = parser.parse_args()
+    seeds = [0] if args.quick else [0, 1, 2]
+    if "digits" in args.tasks:
+        sizes = default_codebook_sizes(read_model(DIGITS).model.num_edges)
+        sweep(DIGITS, "digits", sizes[::3] if args.quick else sizes, seeds, "digits_kan")
+        transfer(DIGITS, DIGITS_SIBLINGS[0], "digits", [64, 256, 1024], "digits_kan")
+        scaling([DIGITS, *DIGITS_SIBLINGS], 256, "digits_kan")
+    if "detection" in args.tasks:
+        edges = read_model(DETECTION_HEAD).model.num_edges
+        sizes = default_codebook_sizes(edges)
+        sweep(DETECTION_HEAD, "detection", sizes[::4] if args.quick else sorted(set(sizes[::2] + [sizes[-1]])), seeds,
+              "detection_head")
+        if DETECTION_SIBLING.is_file():
+            transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
+        scaling([DETECTION_HEAD] + ([DETECTION_SIBLING] if DETECTION_SIBLING.is_file() else []), 4096,
+                "detection_head")
+
+
+if __name__ == "__main__":
+    main()
