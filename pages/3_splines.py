@@ -7,9 +7,9 @@ from sharekan_core.studio.compression import bits_label
 from sharekan_core.studio.splines import atlas_frame, coefficient_frame, edge_curves, edge_story, ranked_edges
 
 model = require_model()
+st.title("Splines")
 run = require_run(model, "original against reconstructed splines")
 kan = model.loaded.model
-st.title("Splines")
 st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, {bits_label(run.config)}.")
 
 cols = st.columns(4)

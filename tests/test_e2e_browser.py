@@ -65,11 +65,12 @@ def app_url():
 
 
 def wait_until_idle(page) -> None:
-    """Wait until Streamlit has finished running the page's script (its status widget is gone)."""
-    page.wait_for_timeout(500)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=RUN_TIMEOUT_MS)
+    """Wait until Streamlit has finished running the page's script (the app root reports 'notRunning')."""
+    page.wait_for_timeout(300)  # let a just-triggered rerun reach the browser
+    page.wait_for_function(
+        "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=RUN_TIMEOUT_MS)
     page.locator('[data-testid="stSpinner"]').first.wait_for(state="hidden", timeout=RUN_TIMEOUT_MS)
-    page.wait_for_timeout(500)
 
 
 def open_page(page, title: str) -> None:
