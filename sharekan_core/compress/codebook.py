@@ -6,10 +6,11 @@ Shapes (N rows, D = G + k coefficients per shape):
     centroids    (K_eff, D)  float32, most used first
     assignments  (N,)        int64, row -> centroid index
 
-method="two-level" (what "auto" runs unless the problem is small): a coarse k-means of
-about sqrt(K) cells, a fine faiss k-means inside each cell with the K centroids split
-across cells by their distortion, then Lloyd passes whose assignment step only looks at
-the few nearest cells. A pass costs about N*K*D*4/sqrt(K) instead of flat Lloyd's N*K*D.
+method="two-level" (what "auto" runs unless N*K is small): a coarse k-means of sqrt(K)
+cells, a fine faiss k-means inside each cell with the K centroids split across cells by
+their distortion, then Lloyd passes whose assignment step searches, like an IVF index,
+only the centroids of each row's PROBES nearest cells. A pass costs about
+N*D*PROBES*sqrt(K) instead of flat Lloyd's N*D*K.
 """
 from __future__ import annotations
 
@@ -27,8 +28,7 @@ from ..errors import SharekanError
 from .config import MAX_CODEBOOK, MIN_CODEBOOK
 
 METHODS = ("auto", "two-level", "flat", "exact")
-SMALL_PROBLEM = 2**24         # N*K at or below which "auto" runs flat Lloyd: well under a second
-SMALL_ITERATIONS = 25         # flat Lloyd iterations from k-means++ seeding on small problems
+SMALL_PROBLEM = 2**22         # N*K at or below which "auto" runs "exact": well under a second
 FLAT_ITERATIONS = 20          # method="flat": the issue's baseline, random seeding
 
 # Tuned with bench/codebook.py on 1M x 13 (see bench/README_codebook.md).
@@ -52,7 +52,7 @@ class Codebook:
     centroids: np.ndarray    # (K_eff, D) float32, most used first
     assignments: np.ndarray  # (N,) int64, index into centroids
     inertia: float           # sum over rows of weight * squared distance to its centroid
-    method: str              # which algorithm ran: "two-level", "flat", "exact" or "distinct"
+    method: str              # which algorithm ran: "two-level", "exact", "flat" or "distinct"
 
 
 def build_codebook(shapes: np.ndarray, codebook_size: int, *, seed: int = 0,
@@ -60,7 +60,9 @@ def build_codebook(shapes: np.ndarray, codebook_size: int, *, seed: int = 0,
                    spherical: bool = False, progress: Progress | None = None) -> Codebook:
     """Return a Codebook of at most ``codebook_size`` centroids for the rows of ``shapes``.
 
-    Deterministic for a given seed. With ``spherical`` the centroids are unit-norm.
+    ``method``: "auto" ("exact" when N*K <= SMALL_PROBLEM, else "two-level"), "two-level",
+    "flat" (faiss flat Lloyd, 20 iterations) or "exact" (scikit-learn KMeans). Deterministic
+    for a given seed. With ``spherical`` the centroids are unit-norm ("exact" normalises its means).
     """
     shapes, weights = _validate(shapes, codebook_size, seed, weights, method)
     report = progress or _silent
@@ -73,18 +75,13 @@ def build_codebook(shapes: np.ndarray, codebook_size: int, *, seed: int = 0,
         return _finish(shapes, weights, rows, assignments, "distinct", report)
     columns = _weighted_columns(shapes, weights)
     if method == "auto":
-        method = "flat-small" if shapes.shape[0] * codebook_size <= SMALL_PROBLEM else "two-level"
+        method = "exact" if shapes.shape[0] * codebook_size <= SMALL_PROBLEM else "two-level"
     with _blas_for_small_searches(), _single_threaded_pool() as pool:
         if method == "two-level":
             assignments = _two_level(pool, shapes, weights, columns, codebook_size, seed, spherical, report)
-        elif method == "flat-small":
-            report(0.05, f"k-means, {SMALL_ITERATIONS} iterations")
-            assignments = pool.submit(_flat_lloyd, shapes, weights, codebook_size, seed, spherical,
-                                      SMALL_ITERATIONS, faiss.ClusteringInitMethod_KMEANS_PLUS_PLUS).result()
         elif method == "flat":
             report(0.05, f"flat k-means, {FLAT_ITERATIONS} iterations")
-            assignments = _flat_lloyd(shapes, weights, codebook_size, seed, spherical,
-                                      FLAT_ITERATIONS, faiss.ClusteringInitMethod_RANDOM)
+            assignments = _flat_lloyd(shapes, weights, codebook_size, seed, spherical)
         else:
             report(0.05, "exact k-means (scikit-learn)")
             assignments = _sklearn_lloyd(shapes, weights, codebook_size, seed)
@@ -148,10 +145,9 @@ def _distinct_rows_if_at_most(shapes: np.ndarray, limit: int) -> tuple[np.ndarra
 
 
 def _kmeans(points: np.ndarray, weights: np.ndarray | None, k: int, seed: int, spherical: bool,
-            iterations: int, points_per_centroid: int,
-            init: int = faiss.ClusteringInitMethod_RANDOM) -> np.ndarray:
+            iterations: int, points_per_centroid: int) -> np.ndarray:
     """Return (k, D) float32 centroids of a seeded faiss k-means on ``points``."""
-    kmeans = faiss.Kmeans(points.shape[1], k, niter=iterations, seed=seed, spherical=spherical, init_method=init,
+    kmeans = faiss.Kmeans(points.shape[1], k, niter=iterations, seed=seed, spherical=spherical,
                           max_points_per_centroid=points_per_centroid, min_points_per_centroid=1)
     kmeans.train(points, weights=None if weights is None else weights.astype(np.float32))
     return kmeans.centroids
@@ -163,18 +159,23 @@ def _nearest(points: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.
     return distances[:, 0], indices[:, 0]
 
 
-def _flat_lloyd(shapes: np.ndarray, weights: np.ndarray | None, k: int, seed: int, spherical: bool,
-                iterations: int, init: int) -> np.ndarray:
-    """Return assignments from faiss flat Lloyd on all rows."""
-    centroids = _kmeans(shapes, weights, k, seed, spherical, iterations, -(-shapes.shape[0] // k), init)
+def _flat_lloyd(shapes: np.ndarray, weights: np.ndarray | None, k: int, seed: int, spherical: bool) -> np.ndarray:
+    """Return assignments from faiss flat Lloyd on all rows, randomly seeded (the issue's baseline)."""
+    centroids = _kmeans(shapes, weights, k, seed, spherical, FLAT_ITERATIONS, -(-shapes.shape[0] // k))
     return _nearest(shapes, centroids)[1]
 
 
 def _sklearn_lloyd(shapes: np.ndarray, weights: np.ndarray | None, k: int, seed: int) -> np.ndarray:
-    """Return assignments from scikit-learn KMeans (k-means++ seeding, Lloyd to convergence)."""
-    from sklearn.cluster import KMeans  # slow reference method; keep the import off the default path
+    """Return assignments from scikit-learn KMeans: greedy k-means++ seeding, Lloyd to convergence.
 
-    model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(shapes, sample_weight=weights)
+    Its greedy seeding escapes the local minima that randomly seeded Lloyd (faiss) falls into
+    when shapes form fewer tight clusters than K. One thread, so sums never depend on the cores.
+    """
+    from sklearn.cluster import KMeans  # slow for large problems; keep the import off that path
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(shapes, sample_weight=weights)
     return model.labels_.astype(np.int64)
 
 
@@ -223,7 +224,8 @@ def _two_level(pool: ThreadPoolExecutor, shapes: np.ndarray, weights: np.ndarray
         report(0.6 + 0.35 * step / REFINE_PASSES, f"refinement pass {step + 1}/{REFINE_PASSES}")
         if step:
             centroids = _weighted_means(columns, assignments, centroids, spherical)
-        assignments = layout.assign(pool, centroids, _nearest(centroids, coarse)[1])
+        filed_under = pool.submit(_nearest, centroids, coarse).result()[1]
+        assignments = layout.assign(pool, centroids, filed_under)
     return assignments
 
 
@@ -378,6 +380,7 @@ def _finish(shapes: np.ndarray, weights: np.ndarray | None, centroids: np.ndarra
     assignments = rank[assignments]
     residual = shapes - centroids[assignments]
     errors = np.einsum("nd,nd->n", residual, residual).astype(np.float64)
-    inertia = float(errors.sum() if weights is None else errors @ weights)
+    # np.sum, not a BLAS dot: its multi-threaded partial sums would make the last bits vary.
+    inertia = float(errors.sum() if weights is None else np.sum(errors * weights))
     report(1.0, f"{centroids.shape[0]} centroids")
     return Codebook(centroids, assignments, inertia, method)
