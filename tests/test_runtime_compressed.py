@@ -73,10 +73,28 @@ def test_never_holds_a_dense_spline_tensor():
 def test_large_batch_runs_in_chunks():
     compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
     module = CompressedDomainKAN(compressed)
-    module.chunk_rows = 7
+    module.chunk_rows = lambda batch: 7
     x = inputs(12, rows=30)
     with torch.no_grad():
         assert relative_error(module(x), decompress(compressed)(x)) < 1e-3
+
+
+@pytest.mark.parametrize("k,batch", [(8, 2), (8, 300), (1024, 2), (1024, 64)])
+def test_response_and_tile_paths_agree_with_dense(k, batch):
+    """Both spline paths (chosen by cost) match the decompressed model at 32 bits."""
+    model = prototype_kan((40, 30, 5), prototypes=2000, seed=1)
+    compressed = compress(model, CompressionConfig(codebook_size=k, bits=32))
+    module = CompressedDomainKAN(compressed)
+    x = inputs(40, rows=batch)
+    with torch.no_grad():
+        assert relative_error(module(x), decompress(compressed)(x)) < 1e-5
+
+
+def test_path_choice_follows_cost():
+    from sharekan_core.runtime.compressed_kan import use_tiles
+    assert not use_tiles(2, 40, 30, 8, 13)      # tiny codebook, tiny batch: responses are cheapest
+    assert use_tiles(300, 40, 30, 8, 13)        # large batch: decode once, one matrix product
+    assert use_tiles(1, 576, 448, 65_536, 13)   # huge codebook: responses would cost in * K
 
 
 def test_wrong_shape_names_expected_shape():

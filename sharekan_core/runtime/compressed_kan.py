@@ -1,11 +1,19 @@
 """Compressed-domain KAN forward (LUTHAM-style): run straight from codebook, indices, gains and biases.
 
-Per layer, with E = out * in edges, K codewords of D = G + k coefficients:
+Per layer, with E = out * in edges, K codewords of D = G + k coefficients, two ways to the
+spline term y[b, j] = sum_i gains[j,i] * sum_d B_d(x_i) * codebook[indices[j,i], d]:
+
+response path (small B * K):
     bases    (B, in, D)    only k + 1 non-zero per input (local support)
     response (B, in, K)    every input's spline value under every codeword: bases @ codebook.T
-    picked   (B, out, in)  response[b, i, indices[j, i]], a gather
-    y[b, j] = sum_i gains[j,i] * picked[b,i,j] + biases[j,i] * sum_d B_d(x_i) + base[j,i] * silu(x_i)
-The dense (out, in, D) spline tensor is never built; the codebook is the only shared table.
+    picked   (B, out, in)  response[b, i, indices[j, i]], a gather (fused with the gain-weighted
+                           sum by embedding_bag in eager runs)
+tile path (large B * K): for a block of T output rows at a time, decode the tile
+    gains * codebook[indices] (T, in, D) from the codebook (sized to stay in cache), then
+    one matrix product with the bases. Cost no longer grows with K.
+
+Plus biases[j,i] * sum_d B_d(x_i) and base[j,i] * silu(x_i). The full dense (out, in, D) spline
+tensor is never built: at most one cache-sized tile of it exists at a time.
 """
 from __future__ import annotations
 
@@ -19,6 +27,23 @@ from .dequantize import DequantizedTensor
 from .local_basis import knot_interval, local_bases, pad_knots, place_bases
 
 RESPONSE_BUDGET = 1 << 23  # floats of (rows, in, K) responses per chunk (32 MiB): bounds memory at large batches
+TILE_FLOATS = 1 << 18  # floats of one decoded (T, in, D) tile: 1 MiB, this host's L2 per core
+# Per-element costs (ns) measured on this 2-core host with one thread (see bench/runtime.py):
+# a skinny (rows, D) @ (D, K) response product is bound by writing its output; gathers are slow.
+NS_RESPONSE_OUTPUT = 0.5
+NS_PER_MAC = 0.02
+NS_PER_GATHER = 2.0
+NS_TILE_DECODE = 0.5  # embedding lookup plus gain multiply, per decoded coefficient
+NS_TILE_MAC = 0.05
+
+
+def use_tiles(batch: int, in_features: int, out_features: int, codebook_size: int, num_bases: int) -> bool:
+    """True when decoding tiles is cheaper than the per-input codeword responses for this call."""
+    edges = in_features * out_features
+    response_cost = (batch * in_features * codebook_size * (NS_PER_MAC * num_bases + NS_RESPONSE_OUTPUT)
+                     + NS_PER_GATHER * batch * edges)
+    tile_cost = NS_TILE_DECODE * edges * num_bases + NS_TILE_MAC * batch * edges * num_bases
+    return tile_cost < response_cost
 
 
 def index_dtype(codebook_size: int) -> torch.dtype:
@@ -67,11 +92,38 @@ class CompressedDomainLayer(nn.Module):
         real_knots = self.knots[:, self.order + 1:self.order + 1 + self.num_knots]
         interval = knot_interval(x, real_knots)
         bases = place_bases(local_bases(x, self.knots, interval, self.order), interval, self.order, self.num_bases)
-        response = (bases.reshape(-1, self.num_bases) @ codebook.t()).reshape(batch, -1)
-        picked = response.index_select(1, self.gather_index()).reshape(batch, self.out_features, self.in_features)
-        spline = (picked * self.gains()).sum(dim=-1)
+        gains = self.gains()
+        if use_tiles(batch, self.in_features, self.out_features, self.codebook_size, self.num_bases):
+            spline = self._tiled_spline(bases, codebook, gains)
+        else:
+            spline = self._response_spline(bases, codebook, gains)
         linear = F.linear(F.silu(x), self.base_weights()) + F.linear(bases.sum(dim=-1), self.biases())
         return (spline + linear) * self.output_scale + self.output_bias
+
+
+    def _response_spline(self, bases: torch.Tensor, codebook: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+        """Spline term through every input's response to every codeword, then a per-edge gather. (B, out)."""
+        batch = bases.shape[0]
+        response = (bases.reshape(-1, self.num_bases) @ codebook.t()).reshape(batch, -1)
+        if torch.compiler.is_exporting():
+            picked = response.index_select(1, self.gather_index()).reshape(batch, self.out_features, self.in_features)
+            return (picked * gains).sum(dim=-1)
+        # embedding_bag fuses gather, gain scaling and the sum over inputs in one pass over the edges.
+        return F.embedding_bag(self.gather_index().view(self.out_features, self.in_features),
+                               response.t().contiguous(), per_sample_weights=gains, mode="sum").t()
+
+    def _tiled_spline(self, bases: torch.Tensor, codebook: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+        """Spline term by decoding (T, in, D) tiles of gain * codeword and multiplying with the bases. (B, out)."""
+        flat_bases = bases.reshape(bases.shape[0], -1)
+        rows = max(1, TILE_FLOATS // (self.in_features * self.num_bases))
+        indices = self.indices.to(torch.int64)
+        parts = []
+        for start in range(0, self.out_features, rows):
+            stop = min(start + rows, self.out_features)
+            # embedding is a row copy per index: several times faster than advanced indexing here
+            tile = F.embedding(indices[start:stop], codebook) * gains[start:stop].unsqueeze(-1)
+            parts.append(flat_bases @ tile.reshape(stop - start, -1).t())
+        return torch.cat(parts, dim=1)
 
 
 class CompressedDomainKAN(nn.Module):
@@ -86,16 +138,25 @@ class CompressedDomainKAN(nn.Module):
             for layer in compressed.layers)
         self.in_features = compressed.layers[0].in_features
         self.out_features = compressed.layers[-1].out_features
-        widest = max(layer.in_features * layer.codebook_size for layer in self.layers)
-        self.chunk_rows = max(1, RESPONSE_BUDGET // widest)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (B, in_features) to (B, out_features); large batches run in chunks to bound memory."""
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise SharekanError(f"expected input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
-        if x.shape[0] <= self.chunk_rows:
+        rows = self.chunk_rows(x.shape[0])
+        if x.shape[0] <= rows:
             return self._forward_rows(x)
-        return torch.cat([self._forward_rows(rows) for rows in x.split(self.chunk_rows)])
+        return torch.cat([self._forward_rows(part) for part in x.split(rows)])
+
+    def chunk_rows(self, batch: int) -> int:
+        """Rows per chunk so that responses (response path) or bases (tile path) stay within budget."""
+        limits = []
+        for layer in self.layers:
+            if use_tiles(batch, layer.in_features, layer.out_features, layer.codebook_size, layer.num_bases):
+                limits.append(RESPONSE_BUDGET // (layer.in_features * layer.num_bases))
+            else:
+                limits.append(RESPONSE_BUDGET // (layer.in_features * layer.codebook_size))
+        return max(1, min(limits))
 
     def _forward_rows(self, x: torch.Tensor) -> torch.Tensor:
         codebooks = [codebook() for codebook in self.codebooks]

@@ -46,6 +46,9 @@ def local_bases(x: torch.Tensor, padded_knots: torch.Tensor, interval: torch.Ten
 
 def place_bases(values: torch.Tensor, interval: torch.Tensor, order: int, num_bases: int) -> torch.Tensor:
     """Scatter the k + 1 local values to basis positions m - k .. m; positions outside 0..D-1 drop. (B, in, D)."""
-    positions = interval.unsqueeze(-1) - order + torch.arange(order + 1)
-    one_hot = positions.unsqueeze(-1) == torch.arange(num_bases)
-    return (values.unsqueeze(-1) * one_hot.to(values.dtype)).sum(dim=-2)
+    # Scatter into a row padded by k + 1 on each side so out-of-range positions land in the
+    # padding (one pass over B * in * (k + 1) values, instead of a one-hot product over D).
+    positions = (interval.unsqueeze(-1) - order + torch.arange(order + 1)).clamp(-order - 1, num_bases) + order + 1
+    padded = values.new_zeros(*values.shape[:-1], num_bases + 2 * order + 2)
+    padded.scatter_(-1, positions, values)
+    return padded[..., order + 1:order + 1 + num_bases]
