@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,9 +173,11 @@ def _sklearn_lloyd(shapes: np.ndarray, weights: np.ndarray | None, k: int, seed:
     when shapes form fewer tight clusters than K. One thread, so sums never depend on the cores.
     """
     from sklearn.cluster import KMeans  # slow for large problems; keep the import off that path
+    from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # fewer clusters than K: dropped in _finish
         model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(shapes, sample_weight=weights)
     return model.labels_.astype(np.int64)
 
