@@ -36,7 +36,9 @@ def _coco_dataset(per_image: list[dict[str, torch.Tensor]], categories: list[int
 
 
 def mean_average_precision(predictions: list[dict[str, torch.Tensor]], targets: list[dict[str, torch.Tensor]]) -> dict:
-    """Return {"map50", "map"} of per-image predictions against per-image targets (torchmetrics' dict layout).
+    """Return {"map50", "map", "class_map50"} of per-image predictions against targets (torchmetrics' dict layout).
+
+    ``class_map50`` maps each label with at least one target box to its AP@0.5.
 
     Classes without any target box are left out of the mean (COCO's convention); with no target
     boxes at all both values are -1, as in torchmetrics.
@@ -45,7 +47,7 @@ def mean_average_precision(predictions: list[dict[str, torch.Tensor]], targets: 
         raise ValueError(f"{len(predictions)} prediction entries for {len(targets)} target entries")
     labels = {int(v) for entry in predictions + targets for v in entry["labels"].tolist()}
     if not any(len(t["labels"]) for t in targets):
-        return {"map50": -1.0, "map": -1.0}
+        return {"map50": -1.0, "map": -1.0, "class_map50": {}}
     categories = sorted(labels)
     ground_truth = _coco_dataset(targets, categories, with_scores=False)
     detections = _coco_dataset(predictions, categories, with_scores=True)
@@ -54,4 +56,8 @@ def mean_average_precision(predictions: list[dict[str, torch.Tensor]], targets: 
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    return {"map50": float(evaluator.stats[1]), "map": float(evaluator.stats[0])}
+    # precision: (IoU thresholds, recall points, classes, area ranges, max dets); -1 marks "no target".
+    precision = evaluator.eval["precision"][0, :, :, 0, -1]
+    class_map50 = {label: float(precision[:, k].mean()) for k, label in enumerate(categories)
+                   if (precision[:, k] > -1).all()}
+    return {"map50": float(evaluator.stats[1]), "map": float(evaluator.stats[0]), "class_map50": class_map50}

@@ -13,7 +13,7 @@ from ..errors import SharekanError
 from .anchors import generate_anchors
 from .boxes import PostprocessConfig, decode_boxes, postprocess
 from .conv_predictor import ConvBoxPredictor
-from .kan_head import HeadPredictor, LocationAdapter
+from .kan_head import HeadPredictor, LocationAdapter, check_head_shape
 from .labels import NUM_VOC_SLOTS, VOC_CLASSES
 from .mobilenet_ssd import SSDFeatureExtractor
 from .preprocess import load_image, to_input, to_rgb
@@ -49,18 +49,32 @@ class Detector:
         self.anchors = generate_anchors()
 
     @torch.no_grad()
+    def feature_maps(self, image: Image.Image) -> list[torch.Tensor]:
+        """The frozen backbone's six maps for one image (cache these to try many heads)."""
+        return self.features(to_input(to_rgb(image)))
+
+    @torch.no_grad()
     def raw_outputs(self, image: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (normalized xyxy boxes (1917, 4), sigmoid scores (1917, 21)) for one image."""
-        logits, encodings = self.predictor(self.features(to_input(to_rgb(image))))
+        return self.outputs_from_maps(self.feature_maps(image))
+
+    @torch.no_grad()
+    def outputs_from_maps(self, maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (boxes (1917, 4), scores (1917, 21)) from one image's backbone maps."""
+        logits, encodings = self.predictor(maps)
         return decode_boxes(encodings[0], self.anchors), torch.sigmoid(logits[0])
 
     def detect(self, image: Image.Image, score: float = 0.5) -> list[Detection]:
         """Detections with score >= ``score``, best first, boxes in pixels of ``image``."""
+        return self.detect_from_maps(self.feature_maps(image), image.size, score)
+
+    def detect_from_maps(self, maps: list[torch.Tensor], size: tuple[int, int], score: float = 0.5) -> list[Detection]:
+        """Like ``detect``, from precomputed backbone maps of an image of ``size`` (width, height)."""
         if not 0.0 <= score <= 1.0:
             raise SharekanError(f"score must be in [0, 1], got {score}")
-        boxes, scores = self.raw_outputs(image)
+        boxes, scores = self.outputs_from_maps(maps)
         boxes, det_scores, classes = postprocess(boxes, scores, self.postprocess_config)
-        width, height = image.size
+        width, height = size
         scale = torch.tensor([width, height, width, height], dtype=boxes.dtype)
         pixels = torch.minimum(boxes.clamp(min=0) * scale, scale)
         return [Detection(VOC_CLASSES[int(c) - 1], float(s), tuple(round(float(v), 2) for v in b))
@@ -78,10 +92,13 @@ def _adapter() -> LocationAdapter:
 
 
 def load_head(path: str | Path | None = None) -> nn.Module:
-    """Load a dense KAN head file (the shipped one by default)."""
-    from ..io import load_model  # deferred: io pulls in importers the detector does not need
+    """Load a head file, dense KAN or compressed (the shipped dense head by default)."""
+    from ..runtime import load_runnable  # deferred: the runtime pulls in the compressed format
 
-    return load_model(Path(path) if path is not None else DETECTOR_DIR / HEAD_FILE).eval()
+    path = Path(path) if path is not None else DETECTOR_DIR / HEAD_FILE
+    runnable = load_runnable(path)
+    check_head_shape(runnable.in_features, runnable.out_features, path.name)
+    return runnable.module.eval()
 
 
 def load_detector(head: nn.Module | str | Path | None = None) -> Detector:

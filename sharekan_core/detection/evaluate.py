@@ -7,6 +7,7 @@ VOC ground truth when the user has VOCdevkit on disk.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -14,7 +15,7 @@ from torch import nn
 
 from ..errors import SharekanError
 from .coco_map import mean_average_precision
-from .detector import Detection, Detector, load_detector
+from .detector import Detection, Detector, load_detector, load_teacher
 from .labels import VOC_CLASSES
 from .preprocess import load_image
 from .voc import load_voc
@@ -44,11 +45,26 @@ def load_reference(path: str | Path | None = None) -> dict:
     return json.loads(path.read_text())
 
 
+@lru_cache(maxsize=64)
+def _cached_maps(path: Path) -> tuple[list[torch.Tensor], tuple[int, int]]:
+    """Backbone maps of a held-out image, computed once per process (sweeps try many heads)."""
+    image = load_image(path)
+    return load_teacher().feature_maps(image), image.size
+
+
+def named_classes(scores: dict) -> dict:
+    """Replace class indices in ``class_map50`` by VOC names."""
+    return scores | {"class_map50": {VOC_CLASSES[k]: v for k, v in scores["class_map50"].items()}}
+
+
 def agreement(detector: Detector, images: list[Path], reference: list[list[dict]]) -> dict:
     """mAP of ``detector`` on ``images`` against per-image reference detections."""
-    predictions = [as_metric_dict(detector.detect(load_image(p), CANDIDATE_SCORE), True) for p in images]
+    predictions = []
+    for path in images:
+        maps, size = _cached_maps(path)
+        predictions.append(as_metric_dict(detector.detect_from_maps(maps, size, CANDIDATE_SCORE), True))
     targets = [as_metric_dict([d for d in dets if d["score"] >= REFERENCE_SCORE], False) for dets in reference]
-    return mean_average_precision(predictions, targets) | {"images": len(images)}
+    return named_classes(mean_average_precision(predictions, targets)) | {"images": len(images)}
 
 
 def teacher_agreement(detector: Detector, reference_path: str | Path | None = None) -> dict:
@@ -64,7 +80,8 @@ def compressed_vs_dense(compressed: nn.Module, dense: nn.Module | None = None,
     """Agreement of a compressed head with the dense head (its detections >= 0.5) on the held-out images."""
     dense_detector = load_detector(dense)
     images = [REPO_ROOT / entry["path"] for entry in load_reference(reference_path)["images"]]
-    reference = [[d.to_dict() for d in dense_detector.detect(load_image(p), REFERENCE_SCORE)] for p in images]
+    reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p), REFERENCE_SCORE)]
+                 for p in images]
     scores = agreement(load_detector(compressed), images, reference)
     return scores | {"reference": "agreement with the dense KAN head (its detections with score >= 0.5) on held-out real photos"}
 
@@ -78,7 +95,7 @@ def voc_map(detector: Detector, voc_root: str | Path, split: str = "test", limit
         target = as_metric_dict([{"label": l, "box": b} for l, b in zip(sample.labels, sample.boxes)], False)
         target["iscrowd"] = torch.tensor(sample.difficult, dtype=torch.long)
         targets.append(target)
-    scores = mean_average_precision(predictions, targets)
+    scores = named_classes(mean_average_precision(predictions, targets))
     return scores | {"images": len(samples), "reference": f"PASCAL VOC ground truth ({split} split at {voc_root})"}
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SharekanError
 from ..model import KAN, KANConfig
 from .anchors import ANCHORS_PER_LOCATION, MAX_ANCHORS_PER_LOCATION
 from .labels import NUM_VOC_SLOTS
@@ -23,6 +24,13 @@ OUTPUTS_PER_ANCHOR = NUM_VOC_SLOTS + 4  # 21 class logits, then (ty, tx, th, tw)
 HEAD_OUTPUTS = MAX_ANCHORS_PER_LOCATION * OUTPUTS_PER_ANCHOR  # 150
 HEAD_HIDDEN = 448
 LOCATIONS_PER_MAP: tuple[int, ...] = tuple(s * s for s in FEATURE_SIZES)  # 361, 100, 25, 9, 4, 1
+
+
+def check_head_shape(in_features: int, out_features: int, name: str = "model") -> None:
+    """Raise SharekanError unless a head maps 576 per-location inputs to 150 outputs."""
+    if (in_features, out_features) != (HEAD_INPUTS, HEAD_OUTPUTS):
+        raise SharekanError(f"{name}: a detection head maps {HEAD_INPUTS} -> {HEAD_OUTPUTS}, "
+                            f"this one is {in_features} -> {out_features}")
 
 
 def head_config(hidden: int = HEAD_HIDDEN) -> KANConfig:
