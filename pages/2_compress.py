@@ -7,7 +7,7 @@ from sharekan_core.compress import CompressionConfig
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
                                               default_codebook_size, dense_vs_compressed_frame, headline,
-                                              layer_fidelity_frame, run_compression, storage_frame)
+                                              layer_fidelity_frame, run_compression, storage_frame, width_name)
 from sharekan_core.studio.models import format_bytes
 
 model = require_model()
@@ -20,10 +20,11 @@ with st.form("compress"):
     codebook_size = st.select_slider("Codebook size K (shapes per codebook)", codebook_size_choices(edges),
                                      value=default_codebook_size(edges))
     bits = st.selectbox("Bit-width of every stored component", BIT_CHOICES, index=BIT_CHOICES.index(8),
-                        format_func=lambda b: "FP32" if b == 32 else f"{'FP' if b == 16 else 'Int'}{b}")
+                        format_func=width_name)
     with st.expander("Advanced: per-component bit-widths, scope, seed"):
         same = "same as above"
-        per_component = {name: st.selectbox(label, (same, *BIT_CHOICES), key=f"bits_{name}")
+        per_component = {name: st.selectbox(label, (same, *BIT_CHOICES), key=f"bits_{name}",
+                                            format_func=lambda b: b if b == same else width_name(b))
                          for name, label in (("codebook_bits", "Codebook"), ("gain_bits", "Gains"),
                                              ("bias_bits", "Biases"), ("base_bits", "Base weights"))}
         scope = st.radio("Codebook scope", ("layer", "global"), horizontal=True,

@@ -18,21 +18,18 @@ def teacher_detector():
     return detection.teacher_detector()
 
 
-def compressed_detector(run, compressed_domain: bool):
+def compressed_detector(run, decompressed: bool):
     """This session's compressed-head detector, rebuilt only when the run or the way it runs changes."""
     cached = st.session_state.get("compressed_detector")
-    if cached is None or cached[0] is not run or cached[1] != compressed_domain:
-        st.session_state["compressed_detector"] = (run, compressed_domain,
-                                                   *detection.compressed_detector(run.result, compressed_domain))
+    if cached is None or cached[0] is not run or cached[1] != decompressed:
+        st.session_state["compressed_detector"] = (run, decompressed,
+                                                   *detection.compressed_detector(run.result, decompressed))
     return st.session_state["compressed_detector"][2:]
 
 
 st.title("Detect")
 st.caption("SSD-MobileNetV2 (COCO backbone, ported to PyTorch) with a KAN prediction head for the 20 PASCAL VOC "
            "classes. Agreement compares the two heads on the same image; no human labels are involved.")
-if not detection.detector_available():
-    st.info("The detection pipeline (sharekan_core.detection.detector) is not available yet.")
-    st.stop()
 
 photos = {path.name: path for path in detection.bundled_photos()}
 source = st.radio("Image", ("Bundled photo", "Upload"), horizontal=True)
@@ -41,8 +38,9 @@ if source == "Bundled photo":
 else:
     name, upload = None, st.file_uploader("JPEG, PNG or WebP image", type=["jpg", "jpeg", "png", "webp"])
 score = st.slider("Score threshold", 0.05, 0.95, 0.5, 0.05)
-compressed_domain = detection.compressed_domain_available() and st.toggle(
-    "Run the compressed head in the compressed domain (from codebook and indices; slower on this CPU)")
+decompressed = st.toggle("Run the compressed head through decompressed weights instead (for comparison)",
+                         help="By default the compressed head runs in the compressed domain, straight from its "
+                              "codebook, indices, gains and biases; this rebuilds dense splines first.")
 
 try:
     if upload is not None:
@@ -58,8 +56,9 @@ except SharekanError as error:
 
 head = shipped_detection_head()
 if head is None or not detection.head_files_present():
-    st.info("The KAN detection head is not shipped yet (it is still being trained), so this page shows the "
-            "original SSD box predictor, the teacher the KAN head is distilled from.")
+    st.warning("The KAN detection head (kan_head.safetensors and location_adapter.safetensors in "
+               "sample_models/ssd_mobilenet_v2/) is missing, so this page shows the original SSD box predictor, "
+               "the teacher the KAN head is distilled from.")
     run = detection.timed_detect(teacher_detector(), image, score)
     st.image(detection.draw_detections(image, run.detections), width="stretch",
              caption=f"SSD teacher: {len(run.detections)} detections in {run.milliseconds:.0f} ms")
@@ -76,7 +75,7 @@ if compression is None:
     st.dataframe(detection.detections_table(dense), hide_index=True)
     st.stop()
 
-detector, how = compressed_detector(compression, compressed_domain)
+detector, how = compressed_detector(compression, decompressed)
 compressed = detection.timed_detect(detector, image, score)
 agree = detection.agreement(dense.detections, compressed.detections)
 cols = st.columns(4)

@@ -1,21 +1,27 @@
-"""Trade-offs: storage (MB, log scale) against the task metric for K x bits, pruning on the same chart."""
+"""Trade-offs: storage (MB, log scale) against the task metric for K x bits, pruning on the same chart,
+and zero-shot codebook transfer between two models."""
 import altair as alt
 import streamlit as st
 
 from pages.common import progress_reporter, require_model
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import tradeoffs
+from sharekan_core.studio.models import results_stem
+from sharekan_core.studio.saved_results import saved_result
 
 model = require_model()
+stem = results_stem(model.key)
 st.title("Trade-offs")
 st.caption("Every point is a measured compression: SHARe-KAN for each codebook size K and bit-width (mean over "
            "seeds, bars ±1 std), and magnitude pruning of whole edges as the baseline.")
-if not tradeoffs.sweeps_available():
-    st.info("The sweep runner (sharekan_core.experiments) is not available yet.")
-    st.stop()
 
-documents = {f"saved: {name}": document for name, document in tradeoffs.saved_sweeps().items()}
-documents.update({f"live: {name}": document for name, document in st.session_state.get("sweeps", {}).items()})
+documents = {}
+saved = saved_result("sweeps", stem)
+if saved is not None:
+    documents["saved with the app"] = saved
+live = st.session_state.get("sweeps", {}).get(model.key)
+if live is not None:
+    documents["this session's live sweep"] = live
 
 with st.expander("Run a live sweep of " + model.label, expanded=not documents):
     defaults = tradeoffs.live_sweep_defaults(model.loaded.model.num_edges)
@@ -27,30 +33,30 @@ with st.expander("Run a live sweep of " + model.label, expanded=not documents):
     if st.button("Run live sweep", type="primary"):
         bar = st.progress(0.0, text="starting")
         try:
-            document = tradeoffs.live_sweep(model.loaded.model, model.label, model.task, sorted(sizes), sorted(bits),
-                                            list(range(int(seeds))), sorted(sparsities), progress_reporter(bar))
+            live = tradeoffs.live_sweep(model.loaded.model, model.label, model.task, sorted(sizes), sorted(bits),
+                                        list(range(int(seeds))), sorted(sparsities), progress_reporter(bar))
         except SharekanError as error:
             st.error(f"The sweep could not run: {error}")
         else:
-            st.session_state.setdefault("sweeps", {})[model.label] = document
-            documents[f"live: {model.label}"] = document
+            st.session_state.setdefault("sweeps", {})[model.key] = live
+            documents["this session's live sweep"] = live
         bar.empty()
 
 if not documents:
-    st.info("No sweep is saved under assets/sweeps/ yet; run a live sweep above.")
+    st.info("No sweep is saved for this model under assets/sweeps/; run a live sweep above.")
     st.stop()
-
-name = st.selectbox("Sweep", list(documents), index=len(documents) - 1)
-document = documents[name]
+shown = st.radio("Sweep", list(documents), horizontal=True, index=len(documents) - 1) if len(documents) > 1 \
+    else next(iter(documents))
+document = documents[shown]
 summary = tradeoffs.summary_frame(document)
-metric_title = document.get("metric_label") or document.get("metric", "metric")
+st.subheader(f"Storage against {tradeoffs.metric_label(document)}")
 
 base = alt.Chart(summary).encode(
     x=alt.X("MB:Q", scale=alt.Scale(type="log"), title="storage (MB, log scale)"),
     tooltip=["label", "method", alt.Tooltip("MB:Q", format=".4f"), alt.Tooltip("metric_mean:Q", format=".4f"),
              alt.Tooltip("metric_std:Q", format=".4f"), "seeds"])
 points = base.mark_point(filled=True, size=70).encode(
-    y=alt.Y("metric_mean:Q", title=metric_title, scale=alt.Scale(zero=False)),
+    y=alt.Y("metric_mean:Q", title=tradeoffs.metric_label(document), scale=alt.Scale(zero=False)),
     color=alt.Color("method:N", title="method"), shape=alt.Shape("bits:N", title="bits"))
 bars = base.mark_rule().encode(y="metric_low:Q", y2="metric_high:Q", color="method:N")
 frontier = alt.Chart(summary[summary["pareto"]]).mark_line(strokeDash=[4, 3], color="black").encode(
@@ -58,14 +64,27 @@ frontier = alt.Chart(summary[summary["pareto"]]).mark_line(strokeDash=[4, 3], co
 pruning = alt.Chart(summary[summary["method"] == "pruning"]).mark_line(opacity=0.5).encode(
     x="MB:Q", y="metric_mean:Q", color="method:N")
 layers = [bars, points, frontier, pruning]
-if tradeoffs.comparable_to_paper(document):
-    paper = alt.Chart(tradeoffs.paper_points_as_fraction()).encode(x="MB:Q", y="metric:Q")
-    layers += [paper.mark_point(shape="diamond", size=120, color="grey"),
-               paper.mark_text(align="left", dx=8, color="grey").encode(text="label:N")]
+if model.task == "detection":
+    paper = alt.Chart(tradeoffs.paper_frame()).encode(x="MB:Q")
+    layers += [paper.mark_rule(strokeDash=[2, 4], color="grey"),
+               paper.mark_text(angle=270, align="right", dx=-6, dy=-4, y=4, color="grey").encode(text="label:N")]
 st.altair_chart(alt.layer(*layers).properties(height=420), width="stretch")
-st.caption("Dashed line: SHARe-KAN's Pareto frontier (no other point is both smaller and better).")
-if not tradeoffs.comparable_to_paper(document):
+st.caption("Dashed line: SHARe-KAN's Pareto frontier (no other point is both smaller and better). "
+           + (f"Computed in {document['seconds']:.0f} s by scripts/make_assets.py. " if "seconds" in document else "")
+           + ("Grey rules: the paper's storage, from the paper (not measured here); its mAP is against VOC's human "
+              "labels, a different quantity, so it is not placed on this axis." if model.task == "detection" else ""))
+if model.task != "detection":
     st.markdown("**From the paper (not measured here)**: PASCAL VOC detection head, dense 58.67 MB at 82.22 mAP; "
                 "SHARe-KAN Int8 6.32 MB at 80.22 mAP. They measure a different task from this sweep's metric.")
 st.dataframe(summary[["label", "method", "MB", "metric_mean", "metric_std", "seeds", "pareto"]],
              hide_index=True, width="stretch")
+
+st.subheader("Zero-shot codebook transfer")
+transfer = saved_result("transfer", stem)
+if transfer is None:
+    st.caption("No transfer result is saved for this model (scripts/make_assets.py writes assets/transfer/).")
+else:
+    st.markdown(f"Codebook learned on model A, applied to model B without retraining: A = `{transfer['source']}`, "
+                f"B = `{transfer['target']}`. B keeps its own gains and biases; only its shapes come from A's "
+                f"codebook. Metric: {tradeoffs.metric_label(transfer)}.")
+    st.dataframe(tradeoffs.transfer_frame(transfer), hide_index=True, width="stretch")

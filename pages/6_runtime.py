@@ -1,4 +1,4 @@
-"""Runtime: latency of the dense against the compressed head, file sizes, and (when ready) .pte export and cache fit."""
+"""Runtime: latency of the dense against the compressed-domain head (eager and ExecuTorch .pte), file sizes, cache fit."""
 import tempfile
 from pathlib import Path
 
@@ -14,9 +14,6 @@ model = require_model()
 st.title("Runtime")
 run = require_run(model, "latency and file sizes")
 st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, {bits_label(run.config)}.")
-
-parts = runtime.runtime_parts()
-st.markdown("Runtime parts available now: " + ", ".join(f"{'✅' if ok else '⏳'} {name}" for name, ok in parts.items()))
 
 st.subheader("File sizes")
 st.altair_chart(alt.Chart(runtime.file_sizes(run.result)).mark_bar().encode(
@@ -40,47 +37,39 @@ if latency is not None:
     st.caption("Median of 5 calls after a warm-up, in this app's process; the host's other work adds noise.")
 
 st.subheader("ExecuTorch .pte")
-if not parts["ExecuTorch .pte export"]:
-    st.info("Exporting to an ExecuTorch .pte (and running it) is not available yet: the runtime's export is "
-            "still being built.")
-else:
-    xnnpack = st.checkbox("Lower to XNNPACK where it helps", value=True)
-    if st.button("Export both heads to .pte and run them"):
-        bar = st.progress(0.0, text="importing ExecuTorch (takes a few seconds)")
-        with tempfile.TemporaryDirectory(prefix="sharekan-pte-") as folder:
-            try:
-                st.session_state.setdefault("pte", {})[model.key] = runtime.export_programs(
-                    model.loaded.model, run.result, Path(folder), xnnpack, progress_reporter(bar))
-            except SharekanError as error:
-                st.error(f"Export failed: {error}")
-        bar.empty()
-    exported = st.session_state.get("pte", {}).get(model.key)
-    if exported is not None:
-        left, right = st.columns(2)
-        left.markdown("**.pte file sizes (MB)**")
-        left.dataframe(exported.sizes, hide_index=True)
-        right.markdown("**ExecuTorch latency, batch 1 (median ms)**")
-        right.dataframe(exported.latency, hide_index=True)
-        st.download_button("Download the compressed .pte", exported.compressed_pte,
-                           file_name=run.file_name.replace(".sharekan.safetensors", ".pte"),
-                           mime="application/octet-stream")
+xnnpack = st.checkbox("Lower to XNNPACK where it helps", value=True)
+if st.button("Export both heads to .pte and run them"):
+    bar = st.progress(0.0, text="importing ExecuTorch (takes a few seconds)")
+    with tempfile.TemporaryDirectory(prefix="sharekan-pte-") as folder:
+        try:
+            st.session_state.setdefault("pte", {})[model.key] = runtime.export_programs(
+                model.loaded.model, run.result, Path(folder), xnnpack, progress_reporter(bar))
+        except SharekanError as error:
+            st.error(f"Export failed: {error}")
+    bar.empty()
+exported = st.session_state.get("pte", {}).get(model.key)
+if exported is not None:
+    left, right = st.columns(2)
+    left.markdown("**.pte file sizes (MB)**")
+    left.dataframe(exported.sizes, hide_index=True)
+    right.markdown("**ExecuTorch latency, batch 1 (median ms)**")
+    right.dataframe(exported.latency, hide_index=True)
+    st.download_button("Download the compressed .pte", exported.compressed_pte,
+                       file_name=run.file_name.replace(".sharekan.safetensors", ".pte"),
+                       mime="application/octet-stream")
 
 st.subheader("Cache fit")
-if parts["cache-residency model"]:
-    fit = runtime.cache_fit(run.result)
-    bars = alt.Chart(fit.working_sets).mark_bar().encode(
-        x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)"),
-        y=alt.Y("working set:N", sort=None, title=None), color=alt.Color("fits in (this host):N"),
-        tooltip=["working set", alt.Tooltip("bytes:Q", format=","), "fits in (this host)"])
-    rules = alt.Chart(fit.host_caches).mark_rule(strokeDash=[4, 3], color="black").encode(x="bytes:Q")
-    labels = alt.Chart(fit.host_caches).mark_text(align="left", dx=3, dy=-6, baseline="bottom").encode(
-        x="bytes:Q", y=alt.value(0), text="cache:N")
-    st.altair_chart(alt.layer(bars, rules, labels).properties(height=320), width="stretch")
-    st.caption("Dashed lines: this host's caches (CPU 0, from sysfs). Colour: the smallest level each working "
-               "set fits in.")
-    st.markdown("**Against the published L2 of named parts**")
-    st.dataframe(fit.parts, hide_index=True, width="stretch",
-                 column_config={"source": st.column_config.LinkColumn("source")})
-else:
-    st.info("The cache-fit chart (working sets against this host's L1/L2/L3 and named parts) is not available "
-            "yet: the runtime's cache-residency model is still being built.")
+fit = runtime.cache_fit(run.result)
+bars = alt.Chart(fit.working_sets).mark_bar().encode(
+    x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)"),
+    y=alt.Y("working set:N", sort=None, title=None), color=alt.Color("fits in (this host):N"),
+    tooltip=["working set", alt.Tooltip("bytes:Q", format=","), "fits in (this host)"])
+rules = alt.Chart(fit.host_caches).mark_rule(strokeDash=[4, 3], color="black").encode(x="bytes:Q")
+labels = alt.Chart(fit.host_caches).mark_text(align="left", dx=3, dy=-6, baseline="bottom").encode(
+    x="bytes:Q", y=alt.value(0), text="cache:N")
+st.altair_chart(alt.layer(bars, rules, labels).properties(height=320), width="stretch")
+st.caption("Dashed lines: this host's caches (CPU 0, from sysfs). Colour: the smallest level each working "
+           "set fits in.")
+st.markdown("**Against the published L2 of named parts**")
+st.dataframe(fit.parts, hide_index=True, width="stretch",
+             column_config={"source": st.column_config.LinkColumn("source")})

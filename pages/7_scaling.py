@@ -2,36 +2,61 @@
 import altair as alt
 import streamlit as st
 
-from pages.common import require_model, require_run
-from sharekan_core.studio.compression import bits_label
+from pages.common import latest_run, require_model, require_run
 from sharekan_core.studio import scaling
-from sharekan_core.studio.models import format_bytes
+from sharekan_core.studio.compression import bits_label, width_name
+from sharekan_core.studio.models import format_bytes, results_stem
+from sharekan_core.studio.saved_results import saved_result
 
 model = require_model()
 st.title("Scaling")
 st.caption("N task heads of this architecture: each dense head stores all its coefficients; with SHARe-KAN the "
            "codebooks are stored once and each head adds only its indices, gains, biases and base weights.")
-if not scaling.scaling_available():
-    st.info("The multi-head accounting (sharekan_core.experiments) is not available yet.")
-    st.stop()
-run = require_run(model, "how storage grows with the number of heads")
-costs = scaling.head_costs(run.result)
+
+saved = saved_result("scaling", results_stem(model.key))
+run = latest_run(model)
+settings, sources = {}, {}
+if saved is not None:
+    settings["saved"] = f"K = {saved['codebook_size']:,}, {width_name(saved['bits'])}"
+    sources["saved"] = f"saved with the app ({len(saved['heads'])} real heads, {settings['saved']})"
+if run is not None:
+    settings["run"] = f"K = {run.config.codebook_size:,}, {bits_label(run.config)}"
+    sources["run"] = f"this session's compression ({settings['run']})"
+if not sources:
+    require_run(model, "how storage grows with the number of heads")
+source = st.radio("Storage from", list(sources), format_func=sources.get, horizontal=True) if len(sources) > 1 \
+    else next(iter(sources))
+if source == "saved":
+    costs, curve = scaling.saved_head_costs(saved), scaling.curve_frame(saved["curve"])
+else:
+    costs, curve = scaling.head_costs(run.result), scaling.scaling_frame(run.result, max_heads=50)
+
 cols = st.columns(3)
 cols[0].metric("One dense head", format_bytes(costs["dense_per_head"]))
 cols[1].metric("Shared codebooks (paid once)", format_bytes(costs["shared_once"]))
 cols[2].metric("Each further head", format_bytes(costs["per_head"]))
 
-curve = scaling.scaling_frame(run.result, max_heads=50)
+left, right = st.columns([3, 2])
 chart = alt.Chart(curve).mark_line(point=alt.OverlayMarkDef(size=20)).encode(
     x=alt.X("heads:Q", title="number of heads N"),
     y=alt.Y("MB:Q", scale=alt.Scale(type="log"), title="total storage (MB, log scale)"),
     color=alt.Color("form:N", title=None, legend=alt.Legend(orient="bottom")),
     tooltip=["heads", "form", alt.Tooltip("MB:Q", format=".3f")])
-at_fifty = curve[curve["heads"] == 50].set_index("form")["MB"]
-st.altair_chart(chart.properties(height=380), width="stretch")
-st.markdown(f"At **N = 50** for this model: dense **{at_fifty[scaling.FORMS['dense_bytes']]:.2f} MB** against "
-            f"**{at_fifty[scaling.FORMS['shared_codebook_bytes']]:.2f} MB** with one shared codebook (K = "
-            f"{run.config.codebook_size:,}, {bits_label(run.config)}).")
+left.altair_chart(chart.properties(height=380), width="stretch")
+at_fifty = curve[curve["heads"] == curve["heads"].max()].set_index("form")["MB"]
+left.markdown(f"At **N = {curve['heads'].max()}** for this model: dense **{at_fifty[scaling.FORMS['dense_bytes']]:.2f} "
+              f"MB** against **{at_fifty[scaling.FORMS['shared_codebook_bytes']]:.2f} MB** with one shared codebook "
+              f"({settings[source]}).")
+right.markdown("**Checked against real files**")
+if saved is None:
+    right.caption("No saved scaling result for this model; scripts/make_assets.py writes real bundle files of "
+                  "several heads and checks their bytes against this accounting.")
+else:
+    right.dataframe(scaling.file_checks_frame(saved), hide_index=True, width="stretch",
+                    column_config={"header share of file": st.column_config.NumberColumn(format="percent")})
+    right.caption(f"Bundles of the first N of {', '.join(f'`{name}`' for name in saved['heads'])} sharing one "
+                  "codebook, written as real safetensors files: each file's bytes are the accounted tensor bytes "
+                  "plus its header (tensor names, shapes, offsets and the JSON metadata).")
 
 st.subheader("From the paper (not measured here)")
 paper = alt.Chart(scaling.paper_frame()).mark_bar().encode(

@@ -7,11 +7,54 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sharekan_core.io import read_model
+from sharekan_core.studio import saved_results
 from sharekan_core.studio.models import SAMPLE_DIR
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DIGITS = str(SAMPLE_DIR / "digits_kan.safetensors")
+DIGITS_SEED1 = str(SAMPLE_DIR / "digits_kan_seed1.safetensors")
 TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def digits_results(tmp_path_factory):
+    """Saved sweep, transfer and scaling results for the digits KAN, made by the same code as scripts/make_assets.py."""
+    import argparse
+    import json
+
+    from sharekan_core.cli.experiment_commands import run_scaling
+    from sharekan_core.compress import CompressionConfig
+    from sharekan_core.experiments import codebook_transfer, run_sweep, task_metric
+    from sharekan_core.experiments.sweep import sweep_document
+
+    folder = tmp_path_factory.mktemp("assets")
+    metric, model = task_metric("digits"), read_model(DIGITS).model
+    documents = {
+        "sweeps": sweep_document("digits_kan.safetensors", metric, run_sweep(model, metric, [16], [8], [0], [0.5])),
+        "transfer": {"source": "digits_kan.safetensors", "target": "digits_kan_seed1.safetensors",
+                     "rows": [codebook_transfer(model, read_model(DIGITS_SEED1).model,
+                                                CompressionConfig(codebook_size=16, bits=8), metric)]},
+        "scaling": {"heads": ["digits_kan.safetensors", "digits_kan_seed1.safetensors"], "codebook_size": 16,
+                    "bits": 8, **run_scaling(argparse.Namespace(heads=[DIGITS, DIGITS_SEED1], codebook_size=16, bits=8,
+                                                                scope="layer", seed=0, max_heads=50))},
+    }
+    for kind, document in documents.items():
+        (folder / kind).mkdir()
+        (folder / kind / "digits_kan.json").write_text(json.dumps(document))
+    return folder
+
+
+@pytest.fixture
+def saved(digits_results, monkeypatch):
+    """The app reads the digits KAN's saved results from ``digits_results``."""
+    monkeypatch.setattr(saved_results, "RESULTS_DIR", digits_results)
+    return digits_results
+
+
+@pytest.fixture
+def nothing_saved(tmp_path, monkeypatch):
+    """The app finds no saved results at all."""
+    monkeypatch.setattr(saved_results, "RESULTS_DIR", tmp_path)
 
 
 def app_on(page: str | None = None, model: str = DIGITS) -> AppTest:
@@ -101,18 +144,50 @@ def test_detect_page_draws_boxes_for_a_bundled_photo():
     assert len(detections) >= 1 and detections["score"].min() >= 0.5
 
 
-def test_tradeoffs_page_runs_a_live_sweep():
+def test_tradeoffs_page_runs_a_live_sweep(nothing_saved):
     at = app_on("pages/5_tradeoffs.py")
+    assert any("No sweep is saved" in info.value for info in at.info)
     at.multiselect[0].set_value([16])
     at.multiselect[1].set_value([8])
     at.number_input[0].set_value(2)
     at.multiselect[2].set_value([0.5])
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    table = at.dataframe[-1].value
+    table = at.dataframe[0].value
     assert set(table["method"]) == {"dense", "sharekan", "pruning"}
     assert table.loc[table["method"] == "sharekan", "seeds"].iloc[0] == 2
     assert len(at.get("vega_lite_chart")) >= 1
+
+
+def test_tradeoffs_page_shows_the_saved_sweep_and_transfer_at_once(saved):
+    at = app_on("pages/5_tradeoffs.py")
+    assert not at.info  # nothing to run first
+    assert at.subheader[0].value == "Storage against held-out accuracy on scikit-learn digits"
+    sweep, transfer = at.dataframe[0].value, at.dataframe[1].value
+    assert set(sweep["method"]) == {"dense", "sharekan", "pruning"}
+    assert transfer["K"].tolist() == [16] and 0.0 < transfer["B, A's codebook (zero-shot)"].iloc[0] <= 1.0
+    text = " ".join(md.value for md in at.markdown)
+    assert "Codebook learned on model A, applied to model B without retraining" in text
+    assert "digits_kan_seed1.safetensors" in text and "not measured here" in text
+    assert len(at.get("vega_lite_chart")) == 1
+
+
+def test_tradeoffs_page_labels_detection_metrics_as_teacher_agreement(saved, small_shipped_head):
+    """A detection head's sweep is titled with its file's metric label and carries the paper's storage as references."""
+    import json
+
+    from sharekan_core.experiments import task_metric
+
+    document = json.loads((saved / "sweeps" / "digits_kan.json").read_text())
+    document["metric_label"] = task_metric("detection").label
+    (saved / "sweeps" / "detection_head.json").write_text(json.dumps(document))
+    try:
+        at = app_on("pages/5_tradeoffs.py", model=small_shipped_head)
+    finally:
+        (saved / "sweeps" / "detection_head.json").unlink()
+    title = at.subheader[0].value
+    assert "agreement with the SSD teacher" in title and "VOC" not in title
+    assert "not measured here" in " ".join(c.value for c in at.caption)
 
 
 def test_runtime_page_measures_latency():
@@ -122,12 +197,11 @@ def test_runtime_page_measures_latency():
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     latency = at.dataframe[0].value
-    assert (latency["ms"] > 0).all() and "dense eager" in set(latency["form"])
-    if "✅ cache-residency model" in at.markdown[0].value:
-        assert len(at.get("vega_lite_chart")) == 3  # file sizes, latency, cache fit
+    assert set(latency["form"]) == {"dense eager", "compressed-domain eager"} and (latency["ms"] > 0).all()
+    assert len(at.get("vega_lite_chart")) == 3  # file sizes, latency, cache fit
 
 
-def test_scaling_page_shows_fifty_heads():
+def test_scaling_page_shows_fifty_heads_of_this_sessions_compression(nothing_saved):
     at = compressed(16)
     at.switch_page("pages/7_scaling.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -137,10 +211,31 @@ def test_scaling_page_shows_fifty_heads():
     assert "At **N = 50**" in " ".join(md.value for md in at.markdown)
 
 
+def test_scaling_page_shows_the_saved_result_with_real_file_checks(saved):
+    at = app_on("pages/7_scaling.py")  # no compression needed
+    assert not at.info, [info.value for info in at.info]
+    checks = at.dataframe[0].value
+    assert checks["heads"].tolist() == [1, 2]
+    assert (checks["bundle file bytes"] == checks["accounted bytes"] + checks["header bytes"]).all()
+    assert "At **N = 50**" in " ".join(md.value for md in at.markdown)
+    assert any("not measured here" in h.value for h in at.subheader)
+
+
+def test_scaling_page_offers_the_saved_result_and_this_sessions_compression(saved):
+    at = compressed(32)
+    at.switch_page("pages/7_scaling.py").run()
+    assert at.radio[0].options == ["saved with the app (2 real heads, K = 16, Int8)",
+                                   "this session's compression (K = 32, Int8)"]
+    assert "(K = 16, Int8)" in " ".join(md.value for md in at.markdown)
+    at.radio[0].set_value("run").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "(K = 32, Int8)" in " ".join(md.value for md in at.markdown)
+
+
 @pytest.mark.parametrize("page", ["pages/3_splines.py", "pages/6_runtime.py", "pages/7_scaling.py"])
-def test_pages_needing_a_result_say_so(page):
+def test_pages_needing_a_result_say_so(page, nothing_saved):
     at = app_on(page)
-    assert at.info or at.get("page_link")
+    assert any("Compress" in info.value for info in at.info) and at.get("page_link")
 
 
 @pytest.fixture
@@ -181,3 +276,23 @@ def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
     shown = metrics(at)
     assert 0.0 <= float(shown["Agreement (F1, IoU ≥ 0.5, same label)"]) <= 1.0
     assert shown["Dense detector time"].endswith("ms") and shown["Compressed detector time"].endswith("ms")
+    assert at.toggle[0].value is False  # compressed domain by default
+    assert "run by the compressed-domain forward" in " ".join(c.value for c in at.caption)
+
+
+def test_detect_page_can_run_the_compressed_head_from_decompressed_weights(small_shipped_head):
+    at = compressed(16, model=small_shipped_head)
+    at.switch_page("pages/4_detect.py").run()
+    at.toggle[0].set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("image")) == 2
+    assert "run by its decompressed (rebuilt dense) weights" in " ".join(c.value for c in at.caption)
+
+
+def test_detect_page_says_plainly_when_the_head_files_are_missing(monkeypatch):
+    from sharekan_core.studio import detection
+
+    monkeypatch.setattr(detection, "head_files_present", lambda directory=None: False)
+    at = app_on("pages/4_detect.py")
+    assert "is missing" in at.warning[0].value
+    assert len(at.get("image")) == 1  # the SSD teacher's detections instead

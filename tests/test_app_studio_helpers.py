@@ -12,7 +12,8 @@ import torch
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model, save_model
-from sharekan_core.studio import compression, detection, scaling, splines
+from sharekan_core.studio import compression, detection, scaling, splines, tradeoffs
+from sharekan_core.studio.saved_results import saved_result
 from sharekan_core.studio.models import SAMPLE_DIR, layer_table, model_summary, read_upload
 
 DIGITS = SAMPLE_DIR / "digits_kan.safetensors"
@@ -76,6 +77,46 @@ def test_scaling_pays_the_codebook_once(digits_run):
     costs = scaling.head_costs(run.result)
     shared = frame[frame["form"] == scaling.FORMS["shared_codebook_bytes"]]["MB"].to_numpy() * 1e6
     assert np.allclose(shared, [costs["shared_once"] + n * costs["per_head"] for n in (1, 2, 3)])
+
+
+def test_saved_scaling_costs_rebuild_its_curve():
+    document = {"dense_bytes_per_head": 1000, "shared_codebook_bytes": 300, "per_head_bytes": [50, 50],
+                "curve": [{"heads": n, "dense_bytes": 1000 * n, "shared_codebook_bytes": 300 + 50 * n,
+                           "separate_compressed_bytes": 350 * n} for n in (1, 2)],
+                "file_checks": [{"heads": 1, "file_bytes": 400, "accounted_bytes": 350, "header_bytes": 50}]}
+    costs = scaling.saved_head_costs(document)
+    assert costs == {"dense_per_head": 1000, "shared_once": 300, "per_head": 50}
+    frame = scaling.curve_frame(document["curve"])
+    shared = frame[frame["form"] == scaling.FORMS["shared_codebook_bytes"]]["MB"].to_numpy() * 1e6
+    assert np.allclose(shared, [350, 400])
+    checks = scaling.file_checks_frame(document)
+    assert checks.iloc[0]["header share of file"] == 0.125
+
+
+def test_transfer_frame_names_both_codebooks():
+    row = {"metric": "accuracy", "metric_label": "held-out accuracy", "config": {"codebook_size": 64, "bits": 8},
+           "target_dense": 0.96, "target_own_codebook": 0.95, "target_transferred_codebook": 0.94,
+           "retained_fraction_of_dense": 0.94 / 0.96, "coef_rel_l2_own": 0.1, "coef_rel_l2_transferred": 0.2}
+    frame = tradeoffs.transfer_frame({"source": "a", "target": "b", "rows": [row]})
+    assert frame.iloc[0]["K"] == 64 and frame.iloc[0]["bits"] == "Int8"
+    assert frame.iloc[0]["B, A's codebook (zero-shot)"] == 0.94
+    assert tradeoffs.metric_label({"rows": [row]}) == "held-out accuracy"
+
+
+def test_saved_results_that_are_absent_or_malformed_are_none(tmp_path):
+    (tmp_path / "sweeps").mkdir()
+    (tmp_path / "sweeps" / "broken.json").write_text("{not json")
+    (tmp_path / "sweeps" / "partial.json").write_text('{"points": []}')
+    (tmp_path / "sweeps" / "good.json").write_text('{"points": [], "metric_label": "accuracy"}')
+    assert saved_result("sweeps", "missing", tmp_path) is None
+    assert saved_result("sweeps", "broken", tmp_path) is None
+    assert saved_result("sweeps", "partial", tmp_path) is None
+    assert saved_result("sweeps", None, tmp_path) is None
+    assert saved_result("sweeps", "good", tmp_path) == {"points": [], "metric_label": "accuracy"}
+
+
+def test_bit_widths_read_as_in_the_paper():
+    assert [compression.width_name(b) for b in (32, 16, 8, 4)] == ["FP32", "FP16", "Int8", "Int4"]
 
 
 def _encoded(image: Image.Image, fmt: str, **options) -> bytes:

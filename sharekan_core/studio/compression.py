@@ -33,13 +33,17 @@ class CompressionRun:
         return f"{slug}-K{self.config.codebook_size}-int{self.config.bits}.sharekan.safetensors"
 
 
+def width_name(bits: int) -> str:
+    """How a bit-width reads in the studio: FP32, FP16, Int8, Int4."""
+    return f"FP{bits}" if bits >= 16 else f"Int{bits}"
+
+
 def bits_label(config: CompressionConfig) -> str:
     """'Int8' when every component shares one width, else each component's width: 'codebook FP16, gains Int4, ...'."""
     widths = config.component_bits()
-    names = {32: "FP32", 16: "FP16", 8: "Int8", 4: "Int4"}
     if len(set(widths.values())) == 1:
-        return names[config.bits]
-    return ", ".join(f"{component.replace('_', ' ')} {names[bits]}" for component, bits in widths.items())
+        return width_name(config.bits)
+    return ", ".join(f"{component.replace('_', ' ')} {width_name(bits)}" for component, bits in widths.items())
 
 
 def codebook_size_choices(edges: int) -> list[int]:

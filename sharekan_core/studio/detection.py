@@ -19,7 +19,6 @@ from ..detection.weights import ADAPTER_FILE, DETECTOR_DIR, HEAD_FILE
 from ..errors import SharekanError
 from ..results import CompressionResult
 from .models import REPO_ROOT
-from .optional import optional_attribute
 
 PHOTO_DIR = REPO_ROOT / "assets" / "photos"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -28,7 +27,6 @@ MAX_IMAGE_BYTES = 50 * 2**20
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#800000",
            "#469990", "#000075", "#808000", "#bfef45", "#fabed4", "#ffd8b1", "#dcbeff", "#aaffc3", "#a9a9a9",
            "#ffe119", "#000000")
-DETECTOR_MODULE = "sharekan_core.detection.detector"
 
 
 @dataclass(frozen=True)
@@ -39,13 +37,8 @@ class DetectionRun:
     milliseconds: float
 
 
-def detector_available() -> bool:
-    """True once the detection pipeline (``load_detector``, ``load_teacher``) is importable."""
-    return optional_attribute(DETECTOR_MODULE, "load_detector") is not None
-
-
 def head_files_present(directory: Path = DETECTOR_DIR) -> bool:
-    """True once the trained KAN head and its location adapter are shipped."""
+    """True when the trained KAN head and its location adapter are on disk."""
     return (directory / HEAD_FILE).is_file() and (directory / ADAPTER_FILE).is_file()
 
 
@@ -63,23 +56,18 @@ def teacher_detector():
     return load_teacher()
 
 
-def compressed_detector(result: CompressionResult, compressed_domain: bool = False) -> tuple[object, str]:
-    """The detector with the compressed head, and how it runs.
+def compressed_detector(result: CompressionResult, decompressed: bool = False) -> tuple[object, str]:
+    """The detector with the compressed head, and how that head runs.
 
-    By default the head runs through its decompressed weights (the same function, dense speed);
-    ``compressed_domain`` runs the runtime's forward straight from codebook and indices instead.
+    By default the head runs in the compressed domain, straight from codebook, indices, gains and
+    biases; ``decompressed`` runs it through rebuilt dense weights instead, for comparison.
     """
     from ..detection.detector import load_detector
+    from ..runtime.compressed_kan import CompressedDomainKAN
 
-    domain = optional_attribute("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN")
-    if compressed_domain and domain is not None:
-        return load_detector(domain(result.compressed).eval()), "the compressed-domain forward (no dense splines)"
-    return load_detector(result.reconstructed.eval()), "its decompressed weights"
-
-
-def compressed_domain_available() -> bool:
-    """True once the runtime's compressed-domain forward is importable."""
-    return optional_attribute("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN") is not None
+    if decompressed:
+        return load_detector(result.reconstructed.eval()), "its decompressed (rebuilt dense) weights"
+    return load_detector(CompressedDomainKAN(result.compressed).eval()), "the compressed-domain forward"
 
 
 def timed_detect(detector, image: Image.Image, score: float) -> DetectionRun:

@@ -21,19 +21,20 @@ UPLOAD_SUFFIXES = (".safetensors", ".pt", ".pth", "_state")
 
 @dataclass(frozen=True)
 class ShippedModel:
-    """A model file in sample_models/ with the name the studio shows for it."""
+    """A model file in sample_models/, the name the studio shows, its task, and its saved results' file stem."""
 
     name: str
     path: Path
     task: str
+    results_stem: str  # assets/{sweeps,transfer,scaling}/<stem>.json, written by scripts/make_assets.py
 
 
 def shipped_models() -> list[ShippedModel]:
     """Shipped models that exist on disk, the detection head first (the studio's default)."""
     candidates = [
         ShippedModel("SSD detection head (KAN, 20 VOC classes)", SAMPLE_DIR / "ssd_mobilenet_v2" / "kan_head.safetensors",
-                     "detection"),
-        ShippedModel("Digits classifier (KAN 64-32-10)", SAMPLE_DIR / "digits_kan.safetensors", "digits"),
+                     "detection", "detection_head"),
+        ShippedModel("Digits classifier (KAN 64-32-10)", SAMPLE_DIR / "digits_kan.safetensors", "digits", "digits_kan"),
     ]
     return [model for model in candidates if model.path.is_file()]
 
@@ -101,6 +102,11 @@ def format_bytes(size: float) -> str:
         if abs(size) >= scale:
             return f"{size / scale:.3g} {unit}"
     return f"{size:.0f} B"
+
+
+def results_stem(model_key: str) -> str | None:
+    """The saved-results file stem of the shipped model at path ``model_key``; None for uploads."""
+    return next((model.results_stem for model in shipped_models() if str(model.path) == model_key), None)
 
 
 def shipped_detection_head() -> ShippedModel | None:

@@ -1,4 +1,4 @@
-"""The Runtime page's view model: eager latency of dense against compressed heads, and what the runtime offers."""
+"""The Runtime page's view model: latency of dense against compressed-domain heads (eager and .pte), cache fit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,36 +10,19 @@ import torch
 from ..compress.compressor import Progress
 from ..model import KAN
 from ..results import CompressionResult
-from .optional import optional_attribute
 from .session import median_forward_ms
-
-RUNTIME_PARTS = {
-    "compressed-domain forward": ("sharekan_core.runtime.compressed_kan", "CompressedDomainKAN"),
-    "ExecuTorch .pte export": ("sharekan_core.runtime.executorch_export", "export_pte"),
-    "cache-residency model": ("sharekan_core.runtime.cache_model", "residency_report"),
-}
-
-
-def runtime_parts() -> dict[str, bool]:
-    """Which parts of the runtime are importable now, by name."""
-    return {name: optional_attribute(module, attribute) is not None
-            for name, (module, attribute) in RUNTIME_PARTS.items()}
 
 
 def eager_latency(model: KAN, result: CompressionResult, batches: list[int], repeats: int = 5,
                   progress: Progress | None = None) -> pd.DataFrame:
-    """Median eager latency (ms) per batch size of the dense model and of the compressed model.
+    """Median eager latency (ms) per batch size of the dense model and of the compressed-domain model.
 
-    The compressed model runs in the compressed domain where the runtime provides it, else
-    through its decompressed weights (labelled so). Inputs are uniform in the grid range [-1, 1].
+    Inputs are uniform in the grid range [-1, 1].
     """
+    from ..runtime.compressed_kan import CompressedDomainKAN
+
     report = progress or (lambda fraction, message: None)
-    domain = optional_attribute(*RUNTIME_PARTS["compressed-domain forward"])
-    forms = {"dense eager": model.eval()}
-    if domain is not None:
-        forms["compressed-domain eager"] = domain(result.compressed).eval()
-    else:
-        forms["decompressed eager"] = result.reconstructed.eval()
+    forms = {"dense eager": model.eval(), "compressed-domain eager": CompressedDomainKAN(result.compressed).eval()}
     generator = torch.Generator().manual_seed(0)
     rows, total = [], len(batches) * len(forms)
     for batch in batches:
@@ -67,22 +50,19 @@ class PteExport:
     sizes: pd.DataFrame
     latency: pd.DataFrame
     compressed_pte: bytes
-    compressed_form: str
 
 
 def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack: bool = True,
                     progress: Progress | None = None) -> PteExport:
-    """Export the dense and the compressed model to ``.pte`` in ``folder``, run each through ExecuTorch, time them."""
+    """Export the dense and the compressed-domain model to ``.pte`` in ``folder``, run each through ExecuTorch, time them."""
+    from ..runtime.compressed_kan import CompressedDomainKAN
     from ..runtime.executorch_export import export_pte, load_pte
 
     report = progress or (lambda fraction, message: None)
-    domain = optional_attribute(*RUNTIME_PARTS["compressed-domain forward"])
-    compressed_form = "compressed-domain" if domain is not None else "decompressed"
-    compressed_module = domain(result.compressed) if domain is not None else result.reconstructed
     in_features = model.layers[0].in_features
     inputs = torch.rand(1, in_features, generator=torch.Generator().manual_seed(0)) * 2 - 1
     sizes, latency, paths = [], [], {}
-    forms = {"dense .pte": model.eval(), f"{compressed_form} .pte": compressed_module.eval()}
+    forms = {"dense .pte": model.eval(), "compressed-domain .pte": CompressedDomainKAN(result.compressed).eval()}
     for step, (name, module) in enumerate(forms.items()):
         report(step / (2 * len(forms)), f"exporting {name}")
         paths[name] = folder / f"{name.split()[0]}.pte"
@@ -92,8 +72,7 @@ def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack
         program = load_pte(paths[name])
         latency.append({"batch": 1, "form": name, "ms": median_forward_ms(program, inputs)})
     report(1.0, "done")
-    return PteExport(pd.DataFrame(sizes), pd.DataFrame(latency), paths[f"{compressed_form} .pte"].read_bytes(),
-                     compressed_form)
+    return PteExport(pd.DataFrame(sizes), pd.DataFrame(latency), paths["compressed-domain .pte"].read_bytes())
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ..results import CompressionResult
-from .optional import optional_attribute
 
 # SHARe-KAN (arXiv 2512.15742): 50 detection heads; a reference only, not measured here.
 PAPER_HEADS, PAPER_DENSE_MB, PAPER_SHARED_MB = 50, 2900.0, 211.0
 FORMS = {"dense_bytes": "N dense FP32 heads", "shared_codebook_bytes": "SHARe-KAN, one shared codebook",
          "separate_compressed_bytes": "SHARe-KAN, a codebook per head"}
-
-
-def scaling_available() -> bool:
-    """True once the multi-head accounting (``sharekan_core.experiments``) is importable."""
-    return optional_attribute("sharekan_core.experiments", "multihead_storage_curve") is not None
 
 
 def head_costs(result: CompressionResult) -> dict:
@@ -26,14 +20,32 @@ def head_costs(result: CompressionResult) -> dict:
 
 
 def scaling_frame(result: CompressionResult, max_heads: int = 50) -> pd.DataFrame:
-    """Long table (heads, form, MB) for N = 1..max_heads."""
+    """Long table (heads, form, MB) for N = 1..max_heads, from one compression's costs."""
     from ..experiments import multihead_storage_curve
 
     costs = head_costs(result)
-    curve = multihead_storage_curve(costs["dense_per_head"], costs["shared_once"], costs["per_head"], max_heads)
-    rows = [{"heads": row["heads"], "form": form, "MB": row[column] / 1e6}
-            for row in curve for column, form in FORMS.items()]
-    return pd.DataFrame(rows)
+    return curve_frame(multihead_storage_curve(costs["dense_per_head"], costs["shared_once"], costs["per_head"],
+                                               max_heads))
+
+
+def saved_head_costs(document: dict) -> dict:
+    """``head_costs`` as a saved scaling result states them (the first head's own tensors per head)."""
+    return {"dense_per_head": document["dense_bytes_per_head"], "shared_once": document["shared_codebook_bytes"],
+            "per_head": document["per_head_bytes"][0]}
+
+
+def curve_frame(curve: list[dict]) -> pd.DataFrame:
+    """Long table (heads, form, MB) from ``multihead_storage_curve`` rows."""
+    return pd.DataFrame([{"heads": row["heads"], "form": form, "MB": row[column] / 1e6}
+                         for row in curve for column, form in FORMS.items()])
+
+
+def file_checks_frame(document: dict) -> pd.DataFrame:
+    """Per real bundle of N heads: its file bytes, the bytes the accounting predicts, and the header between them."""
+    return pd.DataFrame([{"heads": check["heads"], "bundle file bytes": check["file_bytes"],
+                          "accounted bytes": check["accounted_bytes"], "header bytes": check["header_bytes"],
+                          "header share of file": check["header_bytes"] / check["file_bytes"]}
+                         for check in document["file_checks"]])
 
 
 def paper_frame() -> pd.DataFrame:

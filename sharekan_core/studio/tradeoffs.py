@@ -1,45 +1,23 @@
-"""The Trade-offs page's view model: sweep documents (saved or live) as chart-ready tables.
+"""The Trade-offs page's view model: sweep and transfer documents (saved or live) as chart-ready tables.
 
-The sweep itself (K x bits x seeds, pruning baseline, summary, Pareto frontier) is
-``sharekan_core.experiments``; this module only reads its documents and shapes them for charts.
+The sweep itself (K x bits x seeds, pruning baseline, summary, Pareto frontier) and the zero-shot
+transfer are ``sharekan_core.experiments``; this module only shapes their documents for charts.
 """
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pandas as pd
 
 from ..compress.compressor import Progress
 from ..model import KAN
-from .models import REPO_ROOT
-from .optional import optional_attribute
+from .compression import width_name
 
-SWEEP_DIR = REPO_ROOT / "assets" / "sweeps"
 # SHARe-KAN (arXiv 2512.15742), PASCAL VOC detection head: drawn as references, never as our results.
+# Their mAP is against VOC's human labels, a different quantity from any metric measured here, so only
+# their storage is placed on a chart's axis; the mAP stays in the label.
 PAPER_POINTS = (
-    {"label": "dense KAN head (from the paper, not measured here)", "MB": 58.67, "metric": 82.22},
-    {"label": "SHARe-KAN Int8 (from the paper, not measured here)", "MB": 6.32, "metric": 80.22},
+    {"label": "paper: dense KAN head, 58.67 MB, 82.22 VOC mAP (not measured here)", "MB": 58.67},
+    {"label": "paper: SHARe-KAN Int8, 6.32 MB, 80.22 VOC mAP (not measured here)", "MB": 6.32},
 )
-PAPER_METRIC = "VOC mAP@0.5 (%)"
-
-
-def sweeps_available() -> bool:
-    """True once ``sharekan_core.experiments`` (the sweep runner) is importable."""
-    return optional_attribute("sharekan_core.experiments", "run_sweep") is not None
-
-
-def saved_sweeps(folder: Path = SWEEP_DIR) -> dict[str, dict]:
-    """Sweep documents saved under ``folder`` (``*.json`` with 'points'), by file stem."""
-    documents = {}
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            document = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(document, dict) and isinstance(document.get("points"), list):
-            documents[path.stem] = document
-    return documents
 
 
 def live_sweep(model: KAN, name: str, task: str | None, sizes: list[int], bits: list[int], seeds: list[int],
@@ -76,28 +54,32 @@ def _key(row: dict) -> tuple:
 
 def _label(row: dict) -> str:
     if row["method"] == "sharekan":
-        width = "fp32" if row["bits"] == 32 else f"int{int(row['bits'])}"
-        return f"K={int(row['codebook_size']):,} {width}"
+        return f"K={int(row['codebook_size']):,} {width_name(int(row['bits']))}"
     if row["method"] == "pruning":
         return f"pruned {row['sparsity']:.0%}"
     return "dense"
 
 
 def paper_frame() -> pd.DataFrame:
-    """The paper's two published points, labelled as references."""
+    """The paper's two published points (label, MB), labelled as references not measured here."""
     return pd.DataFrame(PAPER_POINTS)
 
 
-def comparable_to_paper(document: dict) -> bool:
-    """True when a sweep's metric is detection mAP, the quantity the paper's points measure."""
-    return "map" in str(document.get("metric", "")).lower()
-
-
-def paper_points_as_fraction() -> pd.DataFrame:
-    """The paper's points with mAP as a fraction (0..1), to sit on a chart of mAP@0.5 fractions."""
-    frame = paper_frame()
-    frame["metric"] = frame["metric"] / 100.0
-    return frame
+def transfer_frame(document: dict) -> pd.DataFrame:
+    """One row per codebook configuration: model B's metric dense, with its own codebook and with A's."""
+    rows = []
+    for row in document["rows"]:
+        config = row["config"]
+        rows.append({
+            "K": config["codebook_size"], "bits": width_name(config["bits"]),
+            "B dense": row["target_dense"],
+            "B, its own codebook": row["target_own_codebook"],
+            "B, A's codebook (zero-shot)": row["target_transferred_codebook"],
+            "zero-shot / dense": row["retained_fraction_of_dense"],
+            "coef rel. L2, own": row["coef_rel_l2_own"],
+            "coef rel. L2, A's": row["coef_rel_l2_transferred"],
+        })
+    return pd.DataFrame(rows)
 
 
 def live_sweep_defaults(edges: int) -> dict:
@@ -107,3 +89,9 @@ def live_sweep_defaults(edges: int) -> dict:
     sizes = default_codebook_sizes(edges)
     return {"size_choices": sizes, "sizes": sizes[::2][:4] if edges < 65_536 else sizes[:3], "bits": [32, 8, 4],
             "seeds": 3 if edges < 65_536 else 1, "sparsities": [0.1, 0.3, 0.5]}
+
+
+def metric_label(document: dict) -> str:
+    """What a sweep's or a transfer's metric measures, as its file states it."""
+    rows = document.get("rows") or [document]
+    return str(rows[0].get("metric_label") or rows[0].get("metric") or "metric")

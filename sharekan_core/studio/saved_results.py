@@ -1,0 +1,29 @@
+"""Experiment results saved under assets/ by scripts/make_assets.py, read so pages show them instantly.
+
+Kinds: ``sweeps`` (K x bits x seeds, pruning baseline), ``transfer`` (zero-shot codebook transfer)
+and ``scaling`` (N heads sharing one codebook, checked against real bundle files).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .models import REPO_ROOT
+
+RESULTS_DIR = REPO_ROOT / "assets"
+REQUIRED_KEYS = {"sweeps": ("points", "metric_label"), "transfer": ("source", "target", "rows"),
+                 "scaling": ("curve", "file_checks", "codebook_size", "bits")}
+
+
+def saved_result(kind: str, stem: str | None, folder: Path | None = None) -> dict | None:
+    """The document ``<folder>/<kind>/<stem>.json``; None when absent, unreadable or missing its keys."""
+    if stem is None:
+        return None
+    path = (folder or RESULTS_DIR) / kind / f"{stem}.json"
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or any(key not in document for key in REQUIRED_KEYS[kind]):
+        return None
+    return document
