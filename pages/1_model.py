@@ -39,7 +39,7 @@ model = require_model()
 summary = model_summary(model.loaded.model)
 
 st.subheader(model.label)
-cols = st.columns(4)
+cols = st.columns([3, 2, 2, 2])
 cols[0].metric("Architecture", " → ".join(str(w) for w in summary["widths"]))
 cols[1].metric("Edges (splines)", f"{summary['edges']:,}")
 cols[2].metric("Dense FP32 storage", format_bytes(summary["dense_bytes"]))

@@ -36,11 +36,11 @@ cols[0].metric("One dense head", format_bytes(costs["dense_per_head"]))
 cols[1].metric("Shared codebooks (paid once)", format_bytes(costs["shared_once"]))
 cols[2].metric("Each further head", format_bytes(costs["per_head"]))
 
-left, right = st.columns([3, 2])
+left, right = st.columns([4, 3])
 chart = alt.Chart(curve).mark_line(point=alt.OverlayMarkDef(size=20)).encode(
     x=alt.X("heads:Q", title="number of heads N"),
     y=alt.Y("MB:Q", scale=alt.Scale(type="log"), title="total storage (MB, log scale)"),
-    color=alt.Color("form:N", title=None, legend=alt.Legend(orient="bottom")),
+    color=alt.Color("form:N", title=None, legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=400)),
     tooltip=["heads", "form", alt.Tooltip("MB:Q", format=".3f")])
 left.altair_chart(chart.properties(height=380), width="stretch")
 at_fifty = curve[curve["heads"] == curve["heads"].max()].set_index("form")["MB"]
@@ -53,15 +53,16 @@ if saved is None:
                   "several heads and checks their bytes against this accounting.")
 else:
     right.dataframe(scaling.file_checks_frame(saved), hide_index=True, width="stretch",
-                    column_config={"header share of file": st.column_config.NumberColumn(format="percent")})
+                    column_config={"header share": st.column_config.NumberColumn(format="percent")})
     right.caption(f"Bundles of the first N of {', '.join(f'`{name}`' for name in saved['heads'])} sharing one "
                   "codebook, written as real safetensors files: each file's bytes are the accounted tensor bytes "
                   "plus its header (tensor names, shapes, offsets and the JSON metadata).")
 
 st.subheader("From the paper (not measured here)")
-paper = alt.Chart(scaling.paper_frame()).mark_bar().encode(
-    x=alt.X("MB:Q", scale=alt.Scale(type="log"), title="MB (log scale)"), y=alt.Y("form:N", title=None),
-    color=alt.Color("form:N", legend=None), tooltip=["form", "MB"])
-st.altair_chart(paper.properties(height=120), width="stretch")
+paper = alt.Chart(scaling.paper_frame()).encode(
+    x=alt.X("MB:Q", title="MB for 50 heads"), y=alt.Y("form:N", title=None, axis=alt.Axis(labelLimit=400)),
+    tooltip=["form", "MB"])
+st.altair_chart(alt.layer(paper.mark_bar(color="grey"), paper.mark_text(align="left", dx=4).encode(text="MB:Q"))
+                .properties(height=120), width="stretch")
 st.caption("SHARe-KAN (arXiv 2512.15742): 50 detection heads take 2.9 GB dense against 211 MB with a shared "
            "codebook. Shown for reference only.")

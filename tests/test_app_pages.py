@@ -216,7 +216,7 @@ def test_scaling_page_shows_the_saved_result_with_real_file_checks(saved):
     assert not at.info, [info.value for info in at.info]
     checks = at.dataframe[0].value
     assert checks["heads"].tolist() == [1, 2]
-    assert (checks["bundle file bytes"] == checks["accounted bytes"] + checks["header bytes"]).all()
+    assert (checks["file bytes"] == checks["accounted"] + checks["header"]).all()
     assert "At **N = 50**" in " ".join(md.value for md in at.markdown)
     assert any("not measured here" in h.value for h in at.subheader)
 
@@ -275,7 +275,7 @@ def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
     assert len(at.get("image")) == 2  # dense and compressed, side by side
     shown = metrics(at)
     assert 0.0 <= float(shown["Agreement (F1, IoU ≥ 0.5, same label)"]) <= 1.0
-    assert shown["Dense detector time"].endswith("ms") and shown["Compressed detector time"].endswith("ms")
+    assert shown["Dense head time"].endswith("ms") and shown["Compressed head time"].endswith("ms")
     assert at.toggle[0].value is False  # compressed domain by default
     assert "run by the compressed-domain forward" in " ".join(c.value for c in at.caption)
 

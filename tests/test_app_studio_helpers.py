@@ -90,7 +90,7 @@ def test_saved_scaling_costs_rebuild_its_curve():
     shared = frame[frame["form"] == scaling.FORMS["shared_codebook_bytes"]]["MB"].to_numpy() * 1e6
     assert np.allclose(shared, [350, 400])
     checks = scaling.file_checks_frame(document)
-    assert checks.iloc[0]["header share of file"] == 0.125
+    assert checks.iloc[0]["header share"] == 0.125
 
 
 def test_transfer_frame_names_both_codebooks():

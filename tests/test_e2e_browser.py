@@ -1,12 +1,14 @@
 """End to end in a real browser: Debian's chromium driven by Playwright against `streamlit run app.py`.
 
-Starts the app on a free port, compresses the default model with a chosen K, opens the Detect page,
-checks that boxes and numbers are visible, and saves screenshots under tests/artifacts/.
+Starts the app on a free port, checks that the Model page preselects the detection head, compresses it
+with a chosen K, opens the Detect page, checks that the dense and compressed heads' boxes and numbers are
+visible side by side, visits Trade-offs, Runtime and Scaling, and saves a screenshot of every page and
+each page's time to first paint under tests/artifacts/.
 """
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +25,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 STARTUP_SECONDS = 120
 RUN_TIMEOUT_MS = 300_000
-K_STEPS_FROM_SMALLEST = 3  # the K slider starts at K = 2; three steps right choose K = 16
+VIEWPORT = {"width": 1400, "height": 1600}
+K_STEPS_FROM_SMALLEST = 11  # the K slider starts at K = 2; eleven steps right choose K = 4,096 (the paper's regime)
 
 pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
@@ -73,52 +76,87 @@ def wait_until_idle(page) -> None:
     page.locator('[data-testid="stSpinner"]').first.wait_for(state="hidden", timeout=RUN_TIMEOUT_MS)
 
 
-def open_page(page, title: str) -> None:
+def screenshot(page, name: str) -> None:
+    """Save the whole page as tests/artifacts/<name>.png; Streamlit scrolls inside its main area, so grow the
+    viewport to that area's height first, and give charts and tables time to draw at the new size."""
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], min(height, 8000))})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+
+
+def open_page(page, title: str) -> float:
+    """Open the page titled ``title`` from the sidebar; return the seconds until its script finished."""
+    start = time.monotonic()
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     page.get_by_role("heading", name=title).first.wait_for(timeout=RUN_TIMEOUT_MS)
     wait_until_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{title} page raised an exception"
+    return time.monotonic() - start
 
 
 def test_compress_then_detect_in_a_real_browser(app_url):
     from playwright.sync_api import sync_playwright
 
+    first_paint = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page = browser.new_page(viewport=VIEWPORT)
         page.goto(app_url)
         page.get_by_role("heading", name="Model").first.wait_for(timeout=RUN_TIMEOUT_MS)
         wait_until_idle(page)
+        chosen = page.locator('[data-testid="stRadio"] label', has=page.locator("input:checked"))
+        assert "SSD detection head" in chosen.inner_text()
         assert page.get_by_text("Edges (splines)").is_visible()
-        page.screenshot(path=str(ARTIFACTS / "model.png"), full_page=True)
+        screenshot(page, "model")
 
-        open_page(page, "Compress")
+        first_paint["Compress"] = open_page(page, "Compress")
         slider = page.get_by_role("slider").first
         slider.focus()
         slider.press("Home")
         for _ in range(K_STEPS_FROM_SMALLEST):
             slider.press("ArrowRight")
-        assert slider.get_attribute("aria-valuetext") in (None, "16") or "16" in slider.inner_text()
+        assert slider.get_attribute("aria-valuetext") in (None, "4096") or "4096" in slider.inner_text()
         page.get_by_role("button", name="Compress").click()
         page.get_by_text("Ratio").first.wait_for(timeout=RUN_TIMEOUT_MS)
         wait_until_idle(page)
         ratio = page.locator('[data-testid="stMetric"]', has_text="Ratio").inner_text()
         assert "×" in ratio and float(ratio.split("\n")[-1].rstrip("×")) > 1.0
-        assert page.get_by_text("Result: K = 16").is_visible()
-        page.screenshot(path=str(ARTIFACTS / "compress.png"), full_page=True)
+        assert page.get_by_text("Result: K = 4,096").is_visible()
+        screenshot(page, "compress")
 
-        open_page(page, "Splines")
+        first_paint["Splines"] = open_page(page, "Splines")
         page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         wait_until_idle(page)
-        page.screenshot(path=str(ARTIFACTS / "splines.png"), full_page=True)
+        screenshot(page, "splines")
 
-        open_page(page, "Detect")
+        first_paint["Detect"] = open_page(page, "Detect")
         images = page.locator('[data-testid="stImage"] img')
-        images.first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-        assert images.first.evaluate("img => img.complete && img.naturalWidth > 0")
-        table = page.locator('[data-testid="stDataFrame"]').first
-        assert table.is_visible()
+        images.nth(1).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+        assert images.count() == 2  # dense and compressed heads side by side
+        assert all(images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(2))
+        assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
         captions = " ".join(page.locator('[data-testid="stImageCaption"], [data-testid="caption"]').all_inner_texts())
-        assert "detections" in captions
-        page.screenshot(path=str(ARTIFACTS / "detect.png"), full_page=True)
+        assert "Dense KAN head" in captions and "Compressed KAN head" in captions and "detections" in captions
+        assert page.get_by_text("compressed-domain forward").first.is_visible()
+        assert page.locator('[data-testid="stMetric"]', has_text="Agreement").is_visible()
+        screenshot(page, "detect")
+
+        first_paint["Trade-offs"] = open_page(page, "Trade-offs")
+        screenshot(page, "tradeoffs")
+
+        first_paint["Runtime"] = open_page(page, "Runtime")
+        page.get_by_role("button", name="Measure latency").click()
+        page.get_by_text("Median of 5 calls").wait_for(timeout=RUN_TIMEOUT_MS)
+        wait_until_idle(page)
+        screenshot(page, "runtime")
+
+        first_paint["Scaling"] = open_page(page, "Scaling")
+        assert page.get_by_text("From the paper (not measured here)").is_visible()
+        screenshot(page, "scaling")
+
+        first_paint["Model"] = open_page(page, "Model")
         browser.close()
+    (ARTIFACTS / "first_paint_seconds.json").write_text(json.dumps(first_paint, indent=1) + "\n")

@@ -70,11 +70,21 @@ def compressed_detector(result: CompressionResult, decompressed: bool = False) -
     return load_detector(CompressedDomainKAN(result.compressed).eval()), "the compressed-domain forward"
 
 
-def timed_detect(detector, image: Image.Image, score: float) -> DetectionRun:
-    """Run ``detector`` on ``image`` (backbone + head + NMS) and time it."""
+def backbone_maps(detector, image: Image.Image) -> tuple[list[torch.Tensor], float]:
+    """The frozen backbone's maps of ``image`` (the same for every head) and the milliseconds they took."""
+    start = time.perf_counter()
+    maps = detector.feature_maps(image)
+    return maps, (time.perf_counter() - start) * 1e3
+
+
+def timed_detect(detector, image: Image.Image, score: float, maps: list[torch.Tensor] | None = None) -> DetectionRun:
+    """Run ``detector`` on ``image`` and time it: backbone, head and NMS, or only head and NMS given ``maps``."""
     with torch.no_grad():
         start = time.perf_counter()
-        detections = detector.detect(image, score)
+        if maps is None:
+            detections = detector.detect(image, score)
+        else:
+            detections = detector.detect_from_maps(maps, image.size, score)
     return DetectionRun(detections, (time.perf_counter() - start) * 1e3)
 
 

@@ -42,9 +42,9 @@ def curve_frame(curve: list[dict]) -> pd.DataFrame:
 
 def file_checks_frame(document: dict) -> pd.DataFrame:
     """Per real bundle of N heads: its file bytes, the bytes the accounting predicts, and the header between them."""
-    return pd.DataFrame([{"heads": check["heads"], "bundle file bytes": check["file_bytes"],
-                          "accounted bytes": check["accounted_bytes"], "header bytes": check["header_bytes"],
-                          "header share of file": check["header_bytes"] / check["file_bytes"]}
+    return pd.DataFrame([{"heads": check["heads"], "file bytes": check["file_bytes"],
+                          "accounted": check["accounted_bytes"], "header": check["header_bytes"],
+                          "header share": check["header_bytes"] / check["file_bytes"]}
                          for check in document["file_checks"]])
 
 
