@@ -150,3 +150,12 @@ def test_save_is_atomic_when_it_fails(tmp_path, small_kan, monkeypatch):
         save_model(small_kan, target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.safetensors"]
+
+
+def test_outputs_get_umask_permissions(tmp_path, small_kan):
+    previous = os.umask(0o022)
+    try:
+        save_model(small_kan, tmp_path / "m.safetensors")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
