@@ -91,9 +91,14 @@ def test_model_page_shows_architecture_and_statistics():
 
 
 def test_default_model_is_the_first_shipped_one():
+    from sharekan_core.studio.models import shipped_detection_head
+
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert at.radio[0].value == at.radio[0].options[0] or at.radio[0].index == 0
+    assert at.radio[0].index == 0
+    if shipped_detection_head() is not None:  # the detection head, once shipped, is the one preselected
+        assert at.radio[0].value == str(shipped_detection_head().path)
+        assert at.subheader[0].value == shipped_detection_head().name
 
 
 def test_compress_page_produces_a_result_for_small_k():
