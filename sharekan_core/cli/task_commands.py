@@ -29,6 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--score", type=float, default=0.5, help="minimum score, 0..1 (default 0.5)")
     p.set_defaults(handler=run_detect)
 
+    p = subparsers.add_parser("export-detector", help="export the whole detector (backbone + KAN head) to a .pte",
+                              description="Write one ExecuTorch program: preprocessed (1, 3, 300, 300) pixels -> "
+                                          "decoded boxes and scores per anchor (NMS stays in Python: its output "
+                                          "shape depends on the data). Runs it on IMAGE and compares its detections "
+                                          "with eager PyTorch.")
+    p.add_argument("--head", help="head file, dense or compressed (default: the shipped dense KAN head)")
+    p.add_argument("--pte", required=True, help="output .pte (written atomically)")
+    p.add_argument("--image", help="photo to check on (default: the first bundled photo, resized to 320x320)")
+    p.add_argument("--score", type=float, default=0.3, help="score threshold for the comparison (default 0.3)")
+    p.add_argument("--no-xnnpack", action="store_true", help="keep every operator on the portable kernels")
+    p.set_defaults(handler=run_export_detector)
+
 
 def run_evaluate(args: argparse.Namespace) -> dict:
     """Evaluate on the requested or stored task."""
@@ -58,3 +70,18 @@ def run_detect(args: argparse.Namespace) -> list[dict]:
     if not 0.0 <= args.score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {args.score}")
     return detect_image(args.image, args.head, args.score)
+
+
+def run_export_detector(args: argparse.Namespace) -> dict:
+    """Export the detector, then compare the program's detections with eager on one image."""
+    from ..detection.detector import load_detector
+    from ..detection.export import PteDetector, compare_detections, export_detector, sample_image
+
+    if not 0.0 <= args.score <= 1.0:
+        raise SharekanError(f"--score must be in [0, 1], got {args.score}")
+    detector = load_detector(args.head)
+    size = export_detector(detector, args.pte, xnnpack=not args.no_xnnpack)
+    image = sample_image(args.image)
+    comparison = compare_detections(detector.detect(image, args.score), PteDetector(args.pte, detector).detect(image, args.score))
+    return {"out": str(args.pte), "pte_bytes": size, "head": args.head or "shipped dense KAN head",
+            "image_size": list(image.size), "xnnpack": not args.no_xnnpack, **comparison}

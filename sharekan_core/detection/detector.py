@@ -70,9 +70,13 @@ class Detector:
 
     def detect_from_maps(self, maps: list[torch.Tensor], size: tuple[int, int], score: float = 0.5) -> list[Detection]:
         """Like ``detect``, from precomputed backbone maps of an image of ``size`` (width, height)."""
+        return self.detections_from_outputs(*self.outputs_from_maps(maps), size, score)
+
+    def detections_from_outputs(self, boxes: torch.Tensor, scores: torch.Tensor, size: tuple[int, int],
+                                score: float = 0.5) -> list[Detection]:
+        """Post-process raw (boxes (1917, 4), scores (1917, 21)) into detections in pixels of ``size``."""
         if not 0.0 <= score <= 1.0:
             raise SharekanError(f"score must be in [0, 1], got {score}")
-        boxes, scores = self.outputs_from_maps(maps)
         boxes, det_scores, classes = postprocess(boxes, scores, self.postprocess_config)
         width, height = size
         scale = torch.tensor([width, height, width, height], dtype=boxes.dtype)

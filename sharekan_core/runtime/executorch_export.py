@@ -23,9 +23,14 @@ MIN_PTE_BYTES = 64
 def export_pte(module: torch.nn.Module, in_features: int, path: str | Path, batch: int = 1,
                xnnpack: bool = False) -> int:
     """Export ``module`` for float32 (batch, in_features) inputs to a ``.pte`` written atomically; return its size."""
+    return export_program(module, (torch.rand(batch, in_features) * 2 - 1,), path, xnnpack)
+
+
+def export_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: str | Path,
+                   xnnpack: bool = False) -> int:
+    """Export ``module`` traced on ``example`` inputs to a ``.pte`` written atomically; return its size."""
     from executorch.exir import to_edge_transform_and_lower
 
-    example = (torch.rand(batch, in_features) * 2 - 1,)
     with torch.no_grad():
         exported = torch.export.export(module.eval(), example)
     partitioners = []
