@@ -26,6 +26,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 STARTUP_SECONDS = 120
 RUN_TIMEOUT_MS = 300_000
 VIEWPORT = {"width": 1400, "height": 1600}
+PHOTO = "messi5.jpg"  # people in plain view (the SSD teacher: person 0.98)
 K_STEPS_FROM_SMALLEST = 11  # the K slider starts at K = 2; eleven steps right choose K = 4,096 (the paper's regime)
 
 pytest.importorskip("playwright.sync_api")
@@ -133,6 +134,9 @@ def test_compress_then_detect_in_a_real_browser(app_url):
         screenshot(page, "splines")
 
         first_paint["Detect"] = open_page(page, "Detect")
+        page.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name=PHOTO).click()
+        wait_until_idle(page)
         images = page.locator('[data-testid="stImage"] img')
         images.nth(1).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         assert images.count() == 2  # dense and compressed heads side by side
@@ -140,6 +144,7 @@ def test_compress_then_detect_in_a_real_browser(app_url):
         assert page.locator('[data-testid="stDataFrame"]').first.is_visible()
         captions = " ".join(page.locator('[data-testid="stImageCaption"], [data-testid="caption"]').all_inner_texts())
         assert "Dense KAN head" in captions and "Compressed KAN head" in captions and "detections" in captions
+        assert "Dense KAN head: 0 detections" not in captions  # boxes drawn, not an empty photo
         assert page.get_by_text("compressed-domain forward").first.is_visible()
         assert page.locator('[data-testid="stMetric"]', has_text="Agreement").is_visible()
         screenshot(page, "detect")
