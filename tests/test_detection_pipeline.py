@@ -1,0 +1,64 @@
+"""The detection pipeline end to end: shipped files, pluggable heads, teacher agreement."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from sharekan_core.detection import detect_image, load_detector, load_teacher, teacher_agreement
+from sharekan_core.detection.kan_head import HEAD_INPUTS, HEAD_OUTPUTS
+from sharekan_core.detection.preprocess import load_image
+from sharekan_core.detection.weights import DETECTOR_DIR, HEAD_FILE, HELDOUT_REFERENCE_FILE
+from sharekan_core.errors import SharekanError
+from sharekan_core.io import read_model, save_model
+from sharekan_core.model import KAN, KANConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "assets" / "photos" / "messi5.jpg"
+
+
+def test_dense_head_is_a_plain_kan_model_file():
+    loaded = read_model(DETECTOR_DIR / HEAD_FILE)
+    assert type(loaded.model) is KAN
+    assert loaded.model.config.widths == (HEAD_INPUTS, 448, HEAD_OUTPUTS)
+    assert loaded.model.config.grid_size == 10 and loaded.model.config.spline_order == 3
+    assert loaded.model.num_edges >= 300_000
+    assert loaded.metadata["task"] == "detection"
+
+
+def test_detect_image_gives_labelled_pixel_boxes():
+    detections = detect_image(PHOTO, score=0.3)
+    assert detections and all(set(d) == {"label", "score", "box"} for d in detections)
+    assert "person" in {d["label"] for d in detections}
+    for d in detections:
+        x1, y1, x2, y2 = d["box"]
+        assert 0 <= x1 <= x2 <= 548 and 0 <= y1 <= y2 <= 342 and d["score"] >= 0.3
+
+
+def test_any_module_can_be_the_head():
+    class Silent(nn.Module):
+        """Every class logit at -8 (sigmoid 3e-4): below the 0.01 threshold everywhere."""
+
+        def forward(self, x):
+            return torch.full((x.shape[0], HEAD_OUTPUTS), -8.0)
+
+    assert load_detector(Silent()).detect(load_image(PHOTO), score=0.01) == []
+
+
+def test_wrong_shape_head_is_refused(tmp_path):
+    save_model(KAN(KANConfig((4, 3))), tmp_path / "small.safetensors")
+    with pytest.raises(SharekanError, match="576 -> 150"):
+        load_detector(tmp_path / "small.safetensors")
+
+
+def test_teacher_agrees_with_its_own_reference(tmp_path):
+    reference = json.loads((DETECTOR_DIR / HELDOUT_REFERENCE_FILE).read_text())
+    reference["images"] = reference["images"][:3]
+    path = tmp_path / "reference.json"
+    path.write_text(json.dumps(reference))
+    result = teacher_agreement(load_teacher(), path)
+    assert result["map50"] == pytest.approx(1.0) and result["map"] == pytest.approx(1.0)
+    assert result["images"] == 3 and "SSD teacher" in result["reference"]
