@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
     p = subparsers.add_parser("evaluate", help="measure a dense or compressed model on its task; prints JSON",
                               description="digits: held-out accuracy on scikit-learn's digits. detection: mAP@0.5 "
-                                          "and mAP@[.5:.95] (torchmetrics) against the reference named in the output.")
+                                          "and mAP@[.5:.95] (COCOeval from faster-coco-eval) against the reference named in the output.")
     p.add_argument("model", help="dense KAN or compressed file")
     p.add_argument("--task", choices=TASKS, help="default: the task stored in the model's metadata")
     p.add_argument("--data", help="detection only: a VOCdevkit folder (Annotations/, JPEGImages/) to evaluate on")
