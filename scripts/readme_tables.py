@@ -1,0 +1,84 @@
+"""Print the README's result tables (markdown) from the saved results in assets/.
+
+Usage: python scripts/readme_tables.py > /tmp/tables.md   (then paste into README.md)
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def load(kind: str, name: str) -> dict | None:
+    path = ASSETS / kind / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def mb(size: float) -> str:
+    return f"{size / 1e6:.3f}"
+
+
+def sweep_table(name: str, bits: tuple[int, ...] = (8,)) -> str:
+    document = load("sweeps", name)
+    if document is None:
+        return f"(no sweep saved for {name})"
+    dense = next(r for r in document["summary"] if r["method"] == "dense")
+    lines = [f"Metric: {document['metric_label']} ({document['metric']}); mean ± std over seeds; "
+             f"dense {mb(dense['stored_bytes'])} MB, {document['metric']} {dense['metric_mean']:.4f}.", "",
+             "| method | K | bits | sparsity | MB | ratio | metric (mean ± std) | coef rel. L2 |",
+             "|---|---:|---:|---:|---:|---:|---|---:|"]
+    rows = [r for r in document["summary"] if r["method"] == "pruning"
+            or (r["method"] == "sharekan" and r["bits"] in bits)]
+    rows.sort(key=lambda r: (r["method"], r["bits"] or 0, r["codebook_size"] or 0, r["sparsity"] or 0))
+    for r in rows:
+        sparsity = "" if r["sparsity"] is None else f"{r['sparsity']:.0%}"
+        lines.append(f"| {r['method']} | {r['codebook_size'] or ''} | {r['bits']} | {sparsity} | "
+                     f"{mb(r['stored_bytes'])} | {dense['stored_bytes'] / r['stored_bytes']:.1f}x | "
+                     f"{r['metric_mean']:.4f} ± {r['metric_std']:.4f} | {r['coef_rel_l2_mean']:.3f} |")
+    lines.append(f"\n(sweep run time {document.get('seconds', '?')} s; all points in `assets/sweeps/{name}.json`)")
+    return "\n".join(lines)
+
+
+def transfer_table(name: str) -> str:
+    document = load("transfer", name)
+    if document is None:
+        return f"(no transfer result saved for {name})"
+    lines = [f"Codebook learned on `{document['source']}`, applied without retraining to `{document['target']}` "
+             f"({document['rows'][0]['metric_label']}).", "",
+             "| K | bits | target dense | own codebook | transferred codebook | retained | coef rel. L2 own / transferred |",
+             "|---:|---:|---:|---:|---:|---:|---|"]
+    for r in document["rows"]:
+        lines.append(f"| {r['config']['codebook_size']} | {r['config']['bits']} | {r['target_dense']:.4f} | "
+                     f"{r['target_own_codebook']:.4f} | {r['target_transferred_codebook']:.4f} | "
+                     f"{r['retained_fraction_of_dense']:.1%} | {r['coef_rel_l2_own']:.3f} / {r['coef_rel_l2_transferred']:.3f} |")
+    return "\n".join(lines)
+
+
+def scaling_table(name: str) -> str:
+    document = load("scaling", name)
+    if document is None:
+        return f"(no scaling result saved for {name})"
+    curve = {row["heads"]: row for row in document["curve"]}
+    lines = [f"Heads: {', '.join(document['heads'])}; K = {document['codebook_size']}, Int{document['bits']}; "
+             f"shared codebooks {document['shared_codebook_bytes']:,} B, per head {document['per_head_bytes'][0]:,} B.", "",
+             "| heads | dense MB | shared-codebook MB | ratio |", "|---:|---:|---:|---:|"]
+    for n in (1, 10, 50):
+        row = curve[n]
+        lines.append(f"| {n} | {mb(row['dense_bytes'])} | {mb(row['shared_codebook_bytes'])} | "
+                     f"{row['dense_bytes'] / row['shared_codebook_bytes']:.1f}x |")
+    checks = "; ".join(f"N={c['heads']}: file {c['file_bytes']:,} B = {c['accounted_bytes']:,} accounted + "
+                       f"{c['header_bytes']:,} header" for c in document["file_checks"])
+    lines.append(f"\nReal bundle files: {checks}.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    for name in ("detection_head", "digits_kan"):
+        print(f"### {name}: sweep (Int8 and pruning)\n\n{sweep_table(name)}\n")
+        print(f"### {name}: zero-shot codebook transfer\n\n{transfer_table(name)}\n")
+        print(f"### {name}: N heads sharing one codebook\n\n{scaling_table(name)}\n")
+
+
+if __name__ == "__main__":
+    main()
