@@ -1,6 +1,7 @@
 """Print the README's result tables (markdown) from the saved results in assets/.
 
-Usage: python scripts/readme_tables.py > /tmp/tables.md   (then paste into README.md)
+Usage: python scripts/readme_tables.py            (print them)
+       python scripts/readme_tables.py --write    (replace the block between the markers in README.md)
 """
 from __future__ import annotations
 
@@ -73,11 +74,30 @@ def scaling_table(name: str) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+START, END = "<!-- result tables: start -->", "<!-- result tables: end -->"
+
+
+def all_tables() -> str:
+    """Every result table, as one markdown block."""
+    parts = []
     for name in ("detection_head", "digits_kan"):
-        print(f"### {name}: sweep (Int8 and pruning)\n\n{sweep_table(name)}\n")
-        print(f"### {name}: zero-shot codebook transfer\n\n{transfer_table(name)}\n")
-        print(f"### {name}: N heads sharing one codebook\n\n{scaling_table(name)}\n")
+        parts.append(f"### {name}: sweep (Int8 and pruning)\n\n{sweep_table(name)}\n")
+        parts.append(f"### {name}: zero-shot codebook transfer\n\n{transfer_table(name)}\n")
+        parts.append(f"### {name}: N heads sharing one codebook\n\n{scaling_table(name)}\n")
+    return "\n".join(parts)
+
+
+def main() -> None:
+    import sys
+
+    if "--write" not in sys.argv:
+        print(all_tables())
+        return
+    readme = ASSETS.parent / "README.md"
+    text = readme.read_text()
+    before, rest = text.split(START, 1)
+    _, after = rest.split(END, 1)
+    readme.write_text(f"{before}{START}\n{all_tables()}\n{END}{after}")
 
 
 if __name__ == "__main__":
