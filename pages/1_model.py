@@ -43,8 +43,8 @@ cols = st.columns([3, 2, 2, 2])
 cols[0].metric("Architecture", " → ".join(str(w) for w in summary["widths"]))
 cols[1].metric("Edges (splines)", f"{summary['edges']:,}")
 cols[2].metric("Dense FP32 storage", format_bytes(summary["dense_bytes"]))
-cols[3].metric("Coefficients per edge", f"{summary['coefficients_per_edge']} (G={summary['grid_size']}, "
-                                          f"k={summary['spline_order']})")
+cols[3].metric(f"Coefficients per edge (G={summary['grid_size']}, k={summary['spline_order']})",
+               summary["coefficients_per_edge"])
 
 st.markdown("**Per-layer coefficient statistics** of the effective coefficients (spline scaler folded in): "
             "scale (std, |c| p99, gain), tails (excess kurtosis) and support (the spline's input domain).")

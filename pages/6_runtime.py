@@ -60,9 +60,10 @@ if exported is not None:
 
 st.subheader("Cache fit")
 fit = runtime.cache_fit(run.result)
-bars = alt.Chart(fit.working_sets).mark_bar().encode(
-    x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)"),
-    y=alt.Y("working set:N", sort=None, title=None), color=alt.Color("fits in (this host):N"),
+bars = alt.Chart(fit.working_sets).mark_bar().encode(  # bars start at 1 byte: a log axis has no zero
+    x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)"), x2=alt.datum(1),
+    y=alt.Y("working set:N", sort=None, title=None, axis=alt.Axis(labelLimit=360)),
+    color=alt.Color("fits in (this host):N"),
     tooltip=["working set", alt.Tooltip("bytes:Q", format=","), "fits in (this host)"])
 rules = alt.Chart(fit.host_caches).mark_rule(strokeDash=[4, 3], color="black").encode(x="bytes:Q")
 labels = alt.Chart(fit.host_caches).mark_text(align="left", dx=3, dy=-6, baseline="bottom").encode(

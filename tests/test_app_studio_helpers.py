@@ -167,3 +167,20 @@ def test_drawing_marks_the_box_edges():
 
     canvas = detection.draw_detections(Image.new("RGB", (100, 100), "white"), [Det()])
     assert canvas.getpixel((10, 70)) != (255, 255, 255) and canvas.getpixel((35, 70)) == (255, 255, 255)
+
+
+def test_timed_heads_interleaves_and_keeps_each_heads_detections():
+    calls = []
+
+    class Head:
+        def __init__(self, name):
+            self.name = name
+
+        def detect_from_maps(self, maps, size, score):
+            calls.append(self.name)
+            return [self.name]
+
+    runs = detection.timed_heads([Head("dense"), Head("compressed")], Image.new("RGB", (4, 4)), 0.5, maps=[], repeats=3)
+    assert calls == ["dense", "compressed"] * 3
+    assert [run.detections for run in runs] == [["dense"], ["compressed"]]
+    assert all(run.milliseconds >= 0 for run in runs)

@@ -4,6 +4,7 @@ Boxes are in pixels of the upright original image; labels are VOC names.
 """
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -86,6 +87,19 @@ def timed_detect(detector, image: Image.Image, score: float, maps: list[torch.Te
         else:
             detections = detector.detect_from_maps(maps, image.size, score)
     return DetectionRun(detections, (time.perf_counter() - start) * 1e3)
+
+
+def timed_heads(detectors: list, image: Image.Image, score: float, maps: list[torch.Tensor],
+                repeats: int = 3) -> list[DetectionRun]:
+    """Each detector's head and NMS on the same backbone ``maps``, timed as the median of ``repeats`` runs.
+
+    The runs are interleaved (A, B, A, B, ...) so that load from elsewhere on the host falls on every head alike.
+    """
+    runs = [[] for _ in detectors]
+    for _ in range(repeats):
+        for index, detector in enumerate(detectors):
+            runs[index].append(timed_detect(detector, image, score, maps))
+    return [DetectionRun(each[-1].detections, statistics.median(run.milliseconds for run in each)) for each in runs]
 
 
 def bundled_photos(folder: Path = PHOTO_DIR) -> list[Path]:
