@@ -27,7 +27,6 @@ STARTUP_SECONDS = 120
 RUN_TIMEOUT_MS = 300_000
 VIEWPORT = {"width": 1400, "height": 1600}
 PHOTO = "messi5.jpg"  # people in plain view (the SSD teacher: person 0.98)
-THRESHOLD_STEPS_DOWN = 4  # score threshold 0.50 -> 0.30: the distilled head's scores on these photos sit near 0.5
 K_STEPS_FROM_SMALLEST = 11  # the K slider starts at K = 2; eleven steps right choose K = 4,096 (the paper's regime)
 
 pytest.importorskip("playwright.sync_api")
@@ -138,11 +137,7 @@ def test_compress_then_detect_in_a_real_browser(app_url):
         page.locator('[data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name=PHOTO).click()
         wait_until_idle(page)
-        threshold = page.get_by_role("slider").first
-        threshold.focus()
-        for _ in range(THRESHOLD_STEPS_DOWN):
-            threshold.press("ArrowLeft")
-        wait_until_idle(page)
+        wait_until_idle(page)  # the default threshold, 0.30, suits the distilled head's scores
         images = page.locator('[data-testid="stImage"] img')
         images.nth(1).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         assert images.count() == 2  # dense and compressed heads side by side
