@@ -1,6 +1,6 @@
 """Recompute the cached experiment results the app shows instantly (assets/sweeps, transfer, scaling).
 
-Usage: python scripts/make_assets.py [digits] [detection] [--quick]
+Usage: python scripts/make_assets.py [digits] [detection] [--only sweep transfer scaling] [--quick]
 Each result is the same JSON the CLI commands `sweep`, `transfer` and `scaling` print or write.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ ASSETS = ROOT / "assets"
 DIGITS = ROOT / "sample_models" / "digits_kan.safetensors"
 DIGITS_SIBLINGS = [ROOT / "sample_models" / f"digits_kan_seed{s}.safetensors" for s in (1, 2)]
 DETECTION_HEAD = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head.safetensors"
-DETECTION_SIBLING = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head_subset_b.safetensors"
+DETECTION_SIBLING = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head_seed1.safetensors"
 
 
 def write_json(path: Path, document: dict) -> None:
@@ -63,23 +63,29 @@ def scaling(heads: list[Path], k: int, name: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("tasks", nargs="*", default=["digits", "detection"])
+    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling"),
+                        default=["sweep", "transfer", "scaling"])
     parser.add_argument("--quick", action="store_true", help="fewer K values and one seed (smoke run)")
     args = parser.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
     if "digits" in args.tasks:
         sizes = default_codebook_sizes(read_model(DIGITS).model.num_edges)
-        sweep(DIGITS, "digits", sizes[::3] if args.quick else sizes, seeds, "digits_kan")
-        transfer(DIGITS, DIGITS_SIBLINGS[0], "digits", [64, 256, 1024], "digits_kan")
-        scaling([DIGITS, *DIGITS_SIBLINGS], 256, "digits_kan")
+        if "sweep" in args.only:
+            sweep(DIGITS, "digits", sizes[::3] if args.quick else sizes, seeds, "digits_kan")
+        if "transfer" in args.only:
+            transfer(DIGITS, DIGITS_SIBLINGS[0], "digits", [64, 256, 1024], "digits_kan")
+        if "scaling" in args.only:
+            scaling([DIGITS, *DIGITS_SIBLINGS], 256, "digits_kan")
     if "detection" in args.tasks:
-        edges = read_model(DETECTION_HEAD).model.num_edges
-        sizes = default_codebook_sizes(edges)
-        sweep(DETECTION_HEAD, "detection", sizes[::4] if args.quick else sorted(set(sizes[::2] + [sizes[-1]])), seeds,
-              "detection_head")
-        if DETECTION_SIBLING.is_file():
+        sizes = default_codebook_sizes(read_model(DETECTION_HEAD).model.num_edges)
+        if "sweep" in args.only:  # every other power of two (and 65,536) keeps the run near half an hour here
+            sweep(DETECTION_HEAD, "detection", sizes[::4] if args.quick else sorted(set(sizes[::2] + [sizes[-1]])),
+                  seeds, "detection_head")
+        if "transfer" in args.only and DETECTION_SIBLING.is_file():
             transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
-        scaling([DETECTION_HEAD] + ([DETECTION_SIBLING] if DETECTION_SIBLING.is_file() else []), 4096,
-                "detection_head")
+        if "scaling" in args.only:
+            scaling([DETECTION_HEAD] + ([DETECTION_SIBLING] if DETECTION_SIBLING.is_file() else []), 4096,
+                    "detection_head")
 
 
 if __name__ == "__main__":
