@@ -1,6 +1,6 @@
 """Recompute the cached experiment results the app shows instantly (assets/sweeps, transfer, scaling).
 
-Usage: python scripts/make_assets.py [digits] [detection] [--only sweep transfer scaling] [--quick]
+Usage: python scripts/make_assets.py [digits] [detection] [--only sweep transfer scaling operating] [--quick]
 Each result is the same JSON the CLI commands `sweep`, `transfer` and `scaling` print or write.
 """
 from __future__ import annotations
@@ -60,11 +60,36 @@ def scaling(heads: list[Path], k: int, name: str) -> None:
                                                       "bits": 8, **run_scaling(args)})
 
 
+def operating_points(head: Path, sizes: list[int], name: str) -> None:
+    """Int8 at several K: ratio, agreement with the teacher, and agreement with the dense head."""
+    from sharekan_core.detection.detector import load_detector
+    from sharekan_core.detection.evaluate import compressed_vs_dense, teacher_agreement
+    from sharekan_core.results import compress_and_measure
+    from sharekan_core.runtime import CompressedDomainKAN
+
+    model = read_model(head).model
+    rows = []
+    for k in sizes:
+        result = compress_and_measure(model, CompressionConfig(codebook_size=k, bits=8))
+        module = CompressedDomainKAN(result.compressed).eval()  # evaluated in the compressed domain
+        teacher = teacher_agreement(load_detector(module))
+        versus = compressed_vs_dense(module)
+        rows.append({"codebook_size": k, "bits": 8, "seed": 0, "compressed_bytes": result.storage.compressed_bytes,
+                     "dense_bytes": result.storage.dense_bytes, "ratio": result.storage.ratio,
+                     "teacher_map50": teacher["map50"], "teacher_map": teacher["map"],
+                     "versus_dense_map50": versus["map50"], "versus_dense_map": versus["map"],
+                     "versus_dense_reference": versus["reference"], "teacher_reference": teacher["reference"]})
+        print(f"  K={k}: {rows[-1]}", flush=True)
+    dense = teacher_agreement(load_detector(model.eval()))
+    write_json(ASSETS / "operating_points" / f"{name}.json",
+               {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"], "rows": rows})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("tasks", nargs="*", default=["digits", "detection"])
-    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling"),
-                        default=["sweep", "transfer", "scaling"])
+    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling", "operating"),
+                        default=["sweep", "transfer", "scaling", "operating"])
     parser.add_argument("--quick", action="store_true", help="fewer K values and one seed (smoke run)")
     args = parser.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
@@ -83,6 +108,8 @@ def main() -> None:
                   seeds, "detection_head")
         if "transfer" in args.only and DETECTION_SIBLING.is_file():
             transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
+        if "operating" in args.only:
+            operating_points(DETECTION_HEAD, [1024, 4096, 16384, 65536], "detection_head")
         if "scaling" in args.only:
             scaling([DETECTION_HEAD] + ([DETECTION_SIBLING] if DETECTION_SIBLING.is_file() else []), 4096,
                     "detection_head")
