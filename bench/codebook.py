@@ -143,7 +143,7 @@ def compare(shapes: np.ndarray, k: int, args: argparse.Namespace) -> None:
         print(f"  ... {name}: {results[name][0]:.2f} s", file=sys.stderr, flush=True)
     flat_time, flat_mse, _ = results["faiss flat 20 it"]
     print(f"\nK = {k:,}, N = {shapes.shape[0]:,} x D = {shapes.shape[1]}")
-    print(f"| method | wall [s] | MSE | refit MSE | speed-up vs flat | MSE / flat MSE |")
+    print("| method | wall [s] | MSE | refit MSE | speed-up vs flat | MSE / flat MSE |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, (wall, mse, refit) in results.items():
         print(f"| {name} | {wall:.2f} | {mse:.6f} | {refit:.6f} | {flat_time / wall:.1f}x | {mse / flat_mse:.3f} |")

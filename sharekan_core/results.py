@@ -19,8 +19,12 @@ class CompressionResult:
     reconstructed: KAN
     storage: StorageReport
     fidelity: FidelityReport
-    file_bytes: int
     encoded: bytes
+
+    @property
+    def file_bytes(self) -> int:
+        """Size of the compressed file: its encoded bytes."""
+        return len(self.encoded)
 
     def report(self) -> dict:
         """JSON-ready summary; top-level keys are a stable contract for scripts."""
@@ -68,4 +72,4 @@ def compress_and_measure(model: KAN, config: CompressionConfig, progress: Progre
     encoded = encode_compressed(compressed)
     reconstructed = decompress(compressed)
     return CompressionResult(compressed, reconstructed, storage_report(model, compressed),
-                             fidelity_report(model, reconstructed), len(encoded), encoded)
+                             fidelity_report(model, reconstructed), encoded)

@@ -3,7 +3,6 @@ import os
 import pickle
 import zipfile
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file

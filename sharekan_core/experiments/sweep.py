@@ -9,6 +9,7 @@ import numpy as np
 
 from ..compress import CompressionConfig, prune_by_magnitude
 from ..format import dense_storage
+from ..metrics import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
 from .task_metric import TaskMetric
@@ -53,8 +54,6 @@ def run_sweep(model: KAN, metric: TaskMetric, codebook_sizes: Sequence[int], bit
     for done, sparsity in enumerate(sparsities, start=len(jobs)):
         report(done / total, f"magnitude pruning at {sparsity:.0%} sparsity")
         pruned = prune_by_magnitude(model, sparsity)
-        from ..metrics import fidelity_report
-
         points.append(SweepPoint("pruning", None, 32, None, sparsity, pruned.stored_bytes,
                                  metric.evaluate(pruned.model.eval()), fidelity_report(model, pruned.model).coef_rel_l2))
     report(1.0, "sweep done")

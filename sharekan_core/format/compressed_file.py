@@ -70,7 +70,7 @@ def encode_compressed(compressed: CompressedKAN) -> bytes:
         "version": FORMAT_VERSION,
         "config": asdict(compressed.config),
         "codebooks": [{"bits": c.bits, "shape": list(c.shape)} for c in compressed.codebooks],
-        "layers": [_layer_header(layer) for layer in compressed.layers],
+        "layers": [layer_header(layer) for layer in compressed.layers],
         "metadata": compressed.metadata,
     })
     tensors = {t.name: torch.from_numpy(np.ascontiguousarray(t.array)) for t in stored_tensors(compressed)}
@@ -90,7 +90,8 @@ def header_nbytes(path: str | Path) -> int:
         return 8 + int.from_bytes(handle.read(8), "little")
 
 
-def _layer_header(layer: CompressedLayer) -> dict:
+def layer_header(layer: CompressedLayer) -> dict:
+    """The JSON description of one layer: codebook, order, shape and bit-widths."""
     return {
         "codebook": layer.codebook_id,
         "spline_order": layer.spline_order,

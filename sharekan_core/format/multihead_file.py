@@ -12,7 +12,7 @@ from ..compress.compressed import CompressedKAN
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.tensors import encode_header
-from .compressed_file import FORMAT_VERSION, _layer_header, stored_tensors
+from .compressed_file import FORMAT_VERSION, layer_header, stored_tensors
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
 
@@ -35,7 +35,7 @@ def encode_multihead(heads: list[CompressedKAN]) -> bytes:
         "format": MULTIHEAD_FORMAT,
         "version": FORMAT_VERSION,
         "codebooks": [{"bits": c.bits, "shape": list(c.shape)} for c in heads[0].codebooks],
-        "heads": [{"config": asdict(h.config), "layers": [_layer_header(l) for l in h.layers], "metadata": h.metadata}
+        "heads": [{"config": asdict(h.config), "layers": [layer_header(l) for l in h.layers], "metadata": h.metadata}
                   for h in heads],
     })
     return save_bytes({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, metadata=header)
