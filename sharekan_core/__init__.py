@@ -1,0 +1,57 @@
+"""SHARe-KAN Studio's library: compress pre-trained KANs after training.
+
+The public API, in the order a script uses it::
+
+    import sharekan_core as sk
+
+    model = sk.load_model("sample_models/digits_kan.safetensors")
+    compressed = sk.compress(model, sk.CompressionConfig(codebook_size=256, bits=8))
+    sk.save_compressed(compressed, "digits.skan")
+    rebuilt = sk.decompress(sk.load_compressed("digits.skan"))
+
+Names are resolved on first use (PEP 562), so ``import sharekan_core`` and the command line's
+``--help`` do not pay for importing torch.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_EXPORTS = {
+    "load_model": "sharekan_core.io.model_file",
+    "save_model": "sharekan_core.io.model_file",
+    "KAN": "sharekan_core.model.kan",
+    "KANConfig": "sharekan_core.model.kan",
+    "CompressionConfig": "sharekan_core.compress.config",
+    "CompressedKAN": "sharekan_core.compress.compressed",
+    "compress": "sharekan_core.compress.api",
+    "decompress": "sharekan_core.compress.compressed",
+    "save_compressed": "sharekan_core.format.compressed_file",
+    "load_compressed": "sharekan_core.format.compressed_file",
+    "SharekanError": "sharekan_core.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # static analysers see the real objects
+    from .compress.api import compress
+    from .compress.compressed import CompressedKAN, decompress
+    from .compress.config import CompressionConfig
+    from .errors import SharekanError
+    from .format.compressed_file import load_compressed, save_compressed
+    from .io.model_file import load_model, save_model
+    from .model.kan import KAN, KANConfig
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sharekan_core' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,45 @@
+"""The package root's public API: names, a round trip through it, and a light import."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import sharekan_core as sk
+from sharekan_core.errors import SharekanError
+
+
+def test_root_exports_the_documented_names():
+    for name in ("load_model", "compress", "CompressionConfig", "save_compressed", "load_compressed", "decompress"):
+        assert callable(getattr(sk, name)), name
+        assert getattr(sk, name).__doc__, f"{name} has no docstring"
+    with pytest.raises(AttributeError):
+        sk.no_such_name  # noqa: B018
+
+
+def test_round_trip_through_the_root_api(tmp_path, proto_kan):
+    path = tmp_path / "model.safetensors"
+    sk.save_model(proto_kan, path)
+    model = sk.load_model(path)
+    compressed = sk.compress(model, sk.CompressionConfig(codebook_size=8, bits=32))
+    sk.save_compressed(compressed, tmp_path / "model.skan")
+    rebuilt = sk.decompress(sk.load_compressed(tmp_path / "model.skan"))
+    x = torch.rand(16, 12) * 2 - 1
+    with torch.no_grad():
+        expected, got = proto_kan(x).numpy(), rebuilt(x).numpy()
+    # 5 prototype shapes, K = 8, FP32: the reconstruction is exact up to float rounding
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_compress_refuses_an_unknown_config(proto_kan):
+    with pytest.raises(SharekanError):
+        sk.compress(proto_kan, object())
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = "import sys, sharekan_core; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
