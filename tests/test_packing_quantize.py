@@ -40,6 +40,18 @@ def test_quantize_error_is_bounded_and_bytes_exact(bits, rows, cols, scale, seed
     assert q.nbytes == quantized_nbytes(values.size, rows, bits)
 
 
+@settings(max_examples=30, deadline=None)
+@given(bits=st.sampled_from([4, 8]), rows=st.integers(1, 40), cols=st.integers(1, 13), seed=st.integers(0, 999))
+def test_column_grouping_bounds_error_per_column_and_counts_one_pair_per_column(bits, rows, cols, seed):
+    values = np.random.default_rng(seed).normal(size=(rows, cols))
+    q = quantize(values, bits, grouping="columns")
+    assert q.minimum.shape == (cols,) and q.grouping == "columns"
+    span = values.max(axis=0, keepdims=True) - values.min(axis=0, keepdims=True)
+    assert np.all(np.abs(q.dequantize() - values) <= span / (2 * ((1 << bits) - 1)) * 1.001 + 1e-6)
+    assert q.nbytes == quantized_nbytes(values.size, cols, bits)
+    np.testing.assert_array_equal(q.codes(), np.rint((values - q.minimum) / np.where(q.step > 0, q.step, 1)))
+
+
 def test_quantize_constant_and_nan():
     q = quantize(np.full((2, 3), 5.0), 4)
     np.testing.assert_array_equal(q.dequantize(), 5.0)
@@ -47,3 +59,5 @@ def test_quantize_constant_and_nan():
         quantize(np.array([1.0, np.nan]), 8, "gains")
     with pytest.raises(SharekanError, match="float16"):
         quantize(np.array([1e6]), 16)
+    with pytest.raises(SharekanError, match="grouping"):
+        quantize(np.ones((2, 2)), 8, grouping="diagonal")

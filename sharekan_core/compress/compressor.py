@@ -64,7 +64,7 @@ def compress(model: KAN, config: CompressionConfig, progress: Progress | None = 
                 codebook = np.asarray(given, np.float32)
                 assigned = assign_to_codebook(group_parts, codebook)
         if len(codebooks) == group_id:
-            codebooks.append(quantize(codebook, bits["codebook"], f"codebook {group_id}"))
+            codebooks.append(quantize(codebook, bits["codebook"], f"codebook {group_id}", grouping="columns"))
         offset = 0
         for member in members:
             count = len(parts[member].gains)

@@ -17,13 +17,14 @@ from safetensors.torch import save as save_bytes
 from ..compress.compressed import CompressedKAN, CompressedLayer
 from ..compress.config import CompressionConfig
 from ..compress.packing import pack_bits, packed_nbytes, unpack_bits
-from ..compress.quantize import QuantizedTensor
+from ..compress.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.model_file import COMPRESSED_FORMAT
 from ..io.tensors import SAFETENSORS, decode_header, encode_header, header_field, read_safetensors, sniff_format
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")  # version 1 has no codebook "grouping": its affine pairs are per row
 _QUANTIZED = ("gains", "biases", "base_weights")
 
 
@@ -69,7 +70,7 @@ def encode_compressed(compressed: CompressedKAN) -> bytes:
         "format": COMPRESSED_FORMAT,
         "version": FORMAT_VERSION,
         "config": asdict(compressed.config),
-        "codebooks": [{"bits": c.bits, "shape": list(c.shape)} for c in compressed.codebooks],
+        "codebooks": [codebook_header(c) for c in compressed.codebooks],
         "layers": [layer_header(layer) for layer in compressed.layers],
         "metadata": compressed.metadata,
     })
@@ -88,6 +89,11 @@ def header_nbytes(path: str | Path) -> int:
     """Bytes of a safetensors file that are not tensor payload: the 8-byte length plus the JSON header."""
     with Path(path).open("rb") as handle:
         return 8 + int.from_bytes(handle.read(8), "little")
+
+
+def codebook_header(codebook: QuantizedTensor) -> dict:
+    """The JSON description of one codebook: bit-width, shape and affine grouping."""
+    return {"bits": codebook.bits, "shape": list(codebook.shape), "grouping": codebook.grouping}
 
 
 def layer_header(layer: CompressedLayer) -> dict:
@@ -122,12 +128,12 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     header = decode_header(raw, path)
     if header.get("format") != COMPRESSED_FORMAT:
         raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file (it may be a dense model)")
-    if header.get("version") != FORMAT_VERSION:
+    if header.get("version") not in READABLE_VERSIONS:
         raise SharekanError(f"{path.name}: unsupported compressed format version {header.get('version')!r}")
     arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
     try:
         config = CompressionConfig(**header_field(header, "config", dict, path))
-        codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]))
+        codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
                      for i, c in enumerate(header_field(header, "codebooks", list, path))]
         layers = [_read_layer(arrays, index, spec, codebooks)
                   for index, spec in enumerate(header_field(header, "layers", list, path))]
@@ -145,19 +151,21 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     return CompressedKAN(codebooks, layers, config, metadata)
 
 
-def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...]) -> QuantizedTensor:
+def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...],
+                    grouping: str = "rows") -> QuantizedTensor:
     payload = _need(arrays, prefix + ".payload")
     count = int(np.prod(shape))
     if bits >= 16:
         _expect(payload.size == count, f"{prefix} holds {payload.size} values, header says {count}")
         _expect(np.isfinite(payload).all(), f"{prefix} contains NaN or Inf values")
-        return QuantizedTensor(bits, shape, payload)
+        return QuantizedTensor(bits, shape, payload, grouping=grouping)
     minimum, step = _need(arrays, prefix + ".minimum"), _need(arrays, prefix + ".step")
-    groups = shape[0] if len(shape) == 2 else 1
+    _expect(grouping in GROUPINGS, f"{prefix} has unknown grouping {grouping!r}")
+    groups = (shape[1] if grouping == "columns" else shape[0]) if len(shape) == 2 else 1
     _expect(payload.size == packed_nbytes(count, bits), f"{prefix} has {payload.size} bytes, expected {packed_nbytes(count, bits)}")
     _expect(minimum.shape == (groups,) and step.shape == (groups,), f"{prefix} affine parameters have the wrong shape")
     _expect(np.isfinite(minimum).all() and np.isfinite(step).all(), f"{prefix} contains NaN or Inf values")
-    return QuantizedTensor(bits, shape, payload, minimum, step)
+    return QuantizedTensor(bits, shape, payload, minimum, step, grouping)
 
 
 def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,

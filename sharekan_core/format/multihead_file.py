@@ -12,7 +12,7 @@ from ..compress.compressed import CompressedKAN
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.tensors import encode_header
-from .compressed_file import FORMAT_VERSION, layer_header, stored_tensors
+from .compressed_file import FORMAT_VERSION, codebook_header, layer_header, stored_tensors
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
 
@@ -34,7 +34,7 @@ def encode_multihead(heads: list[CompressedKAN]) -> bytes:
     header = encode_header({
         "format": MULTIHEAD_FORMAT,
         "version": FORMAT_VERSION,
-        "codebooks": [{"bits": c.bits, "shape": list(c.shape)} for c in heads[0].codebooks],
+        "codebooks": [codebook_header(c) for c in heads[0].codebooks],
         "heads": [{"config": asdict(h.config), "layers": [layer_header(l) for l in h.layers], "metadata": h.metadata}
                   for h in heads],
     })

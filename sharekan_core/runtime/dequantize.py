@@ -14,7 +14,7 @@ from ..compress.quantize import QuantizedTensor
 
 
 class DequantizedTensor(nn.Module):
-    """Buffers ``payload`` (+ per-row ``minimum``/``step`` for 8/4 bits); ``forward()`` -> float32 (rows, cols)."""
+    """Buffers ``payload`` (+ per-row or per-column ``minimum``/``step`` for 8/4 bits); ``forward()`` -> float32."""
 
     def __init__(self, tensor: QuantizedTensor):
         super().__init__()
@@ -27,9 +27,9 @@ class DequantizedTensor(nn.Module):
         packed = torch.from_numpy(tensor.payload.copy())
         # A row's codes may straddle bytes when 4-bit rows have odd length; keep the flat stream then.
         self.register_buffer("payload", packed[: (count * tensor.bits + 7) // 8])
-        groups = len(tensor.minimum)
-        self.register_buffer("minimum", torch.from_numpy(tensor.minimum.copy()).reshape(groups, 1))
-        self.register_buffer("step", torch.from_numpy(tensor.step.copy()).reshape(groups, 1))
+        minimum, step = tensor.affine()  # broadcast against the codes in their 2-D (or flat) shape
+        self.register_buffer("minimum", torch.from_numpy(minimum.copy()))
+        self.register_buffer("step", torch.from_numpy(step.copy()))
         self.count = count
 
     def forward(self) -> torch.Tensor:
@@ -40,5 +40,5 @@ class DequantizedTensor(nn.Module):
         if self.bits == 4:
             # packing is big-endian: the high nibble holds the earlier value.
             codes = torch.stack((codes >> 4, codes & 15), dim=-1).reshape(-1)[: self.count]
-        codes = codes.to(torch.float32).reshape(self.minimum.shape[0], -1)
+        codes = codes.to(torch.float32).reshape(self.shape if len(self.shape) == 2 else (-1,))
         return (self.minimum + codes * self.step).reshape(self.shape)
