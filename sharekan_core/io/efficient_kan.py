@@ -7,6 +7,7 @@ import torch
 
 from ..errors import SharekanError
 from ..model import KAN, KANConfig
+from .limits import check_kan_shape
 
 _LAYER_KEY = re.compile(r"^layers\.(\d+)\.(\w+)$")
 _REQUIRED = ("grid", "base_weight", "spline_weight")
@@ -33,6 +34,8 @@ def kan_from_state(tensors: dict[str, torch.Tensor], source: str = "model") -> K
         if missing:
             raise SharekanError(f"{source}: layer {index} lacks {', '.join(missing)}")
         out_f, in_f, coeffs = _shape3(params["spline_weight"], f"layers.{index}.spline_weight", source)
+        if params["grid"].dim() not in (1, 2):
+            raise SharekanError(f"{source}: layers.{index}.grid must be 1-D or 2-D (in, knots), got shape {tuple(params['grid'].shape)}")
         knots = params["grid"].shape[-1]
         k = knots - coeffs - 1
         g = coeffs - k
@@ -46,12 +49,15 @@ def kan_from_state(tensors: dict[str, torch.Tensor], source: str = "model") -> K
         if not widths:
             widths.append(in_f)
         widths.append(out_f)
+    check_kan_shape(tuple(widths), grid_size + order, order, source)
     model = KAN(KANConfig(tuple(widths), grid_size, order))
     for index, layer in enumerate(model.layers):
         params = layers[index]
         for name, target in layer.state_dict().items():
             if name not in params:
                 continue  # optional: spline_scaler, output_scale, output_bias
+            if params[name].is_complex() or params[name].dtype == torch.bool:
+                raise SharekanError(f"{source}: layers.{index}.{name} has dtype {params[name].dtype}, expected real numbers")
             value = params[name].to(torch.float32)
             if name == "grid" and value.dim() == 1:
                 value = value.expand_as(target)

@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors.torch import save as save_bytes
 
 from ..errors import SharekanError
 from ..model import KAN
-from .atomic import atomic_path
+from .atomic import write_bytes_atomic
 from .efficient_kan import kan_from_state, looks_like_efficient_kan
 from .pykan import looks_like_pykan, pykan_to_layers, read_pykan_config
 from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
@@ -28,11 +28,14 @@ class LoadedModel:
 
 
 def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> None:
-    """Write ``model`` as safetensors with its metadata, atomically."""
+    """Write ``model`` as safetensors with its metadata, atomically.
+
+    The bytes are built in memory and written by ``write_bytes_atomic``: safetensors' own
+    ``save_file`` keeps a temporary file of its own that a kill would leave behind.
+    """
     tensors = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
     header = encode_header({"format": MODEL_FORMAT, "version": "1", "metadata": metadata or {}})
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=header)
+    write_bytes_atomic(path, save_bytes(tensors, metadata=header))
 
 
 def read_model(path: str | Path) -> LoadedModel:

@@ -5,11 +5,14 @@ with separate ``scale_base``/``scale_sp``/``mask`` (in, out) and per-node affine
 """
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 
 import torch
 
-from ..errors import SharekanError
+from ..errors import SharekanError, os_error_message
+
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def looks_like_pykan(tensors: dict[str, torch.Tensor]) -> bool:
@@ -28,18 +31,41 @@ def read_pykan_config(state_path: Path) -> dict | None:
     import yaml  # only needed for pykan checkpoints
 
     try:
-        config = yaml.safe_load(config_path.read_text())
+        if config_path.stat().st_size > MAX_CONFIG_BYTES:
+            raise SharekanError(f"{config_path.name}: pykan config is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+        text = config_path.read_bytes().decode("utf-8")
+        config = yaml.safe_load(text)
+    except UnicodeDecodeError:
+        raise SharekanError(f"{config_path.name}: pykan config is not UTF-8 text") from None
+    except RecursionError:
+        raise SharekanError(f"{config_path.name}: pykan config is nested too deeply") from None
     except yaml.YAMLError as exc:
         raise SharekanError(f"{config_path.name}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return config if isinstance(config, dict) else None
+    except OSError as exc:
+        raise SharekanError(os_error_message(exc)) from None
+    if config is not None and not isinstance(config, dict):
+        raise SharekanError(f"{config_path.name}: pykan config is not a mapping of settings")
+    return config
+
+
+def _config_widths(config: dict, source: str) -> list:
+    widths = config.get("width", [])
+    if not isinstance(widths, list) or not all(
+            _is_width(w) or (isinstance(w, list) and 1 <= len(w) <= 2 and all(_is_width(v) for v in w)) for w in widths):
+        raise SharekanError(f"{source}: pykan config 'width' must be a list of layer widths, got {reprlib.repr(widths)}")
+    return widths
+
+
+def _is_width(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def pykan_to_layers(tensors: dict[str, torch.Tensor], config: dict | None, source: str) -> dict[str, torch.Tensor]:
     """Rewrite a pykan state_dict into ``layers.N.*`` tensors of the project's layout."""
     if config is not None:
         if config.get("base_fun_name", "silu") != "silu":
-            raise SharekanError(f"{source}: pykan base function '{config['base_fun_name']}' is unsupported (only silu)")
-        widths = config.get("width", [])
+            raise SharekanError(f"{source}: pykan base function {reprlib.repr(config['base_fun_name'])} is unsupported (only silu)")
+        widths = _config_widths(config, source)
         if any(isinstance(w, list) and len(w) > 1 and w[1] for w in widths):
             raise SharekanError(f"{source}: pykan multiplication nodes are unsupported")
     converted: dict[str, torch.Tensor] = {}
@@ -68,6 +94,10 @@ def pykan_to_layers(tensors: dict[str, torch.Tensor], config: dict | None, sourc
         # pykan computes node_scale * (subnode_scale * y + subnode_bias) + node_bias.
         sub_scale, sub_bias = get(f"subnode_scale_{layer}"), get(f"subnode_bias_{layer}")
         node_scale, node_bias = get(f"node_scale_{layer}"), get(f"node_bias_{layer}")
+        for key, value in zip(("subnode_scale", "subnode_bias", "node_scale", "node_bias"),
+                              (sub_scale, sub_bias, node_scale, node_bias)):
+            if value.shape != coef.shape[1:2]:
+                raise SharekanError(f"{source}: {key}_{layer} has shape {tuple(value.shape)}, expected ({coef.shape[1]},)")
         prefix = f"layers.{layer}."
         converted[prefix + "grid"] = get(f"act_fun.{layer}.grid")
         converted[prefix + "spline_weight"] = coef.permute(1, 0, 2).contiguous()
