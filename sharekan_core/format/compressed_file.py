@@ -11,17 +11,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from safetensors.torch import save as save_bytes
 
 from ..compress.compressed import CompressedKAN, CompressedLayer
 from ..compress.config import CompressionConfig
 from ..compress.packing import pack_bits, packed_nbytes, unpack_bits
 from ..compress.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
+from .integrity import (check_codebook_shape, check_finite, check_header_numbers, check_payload, encode_checked,
+                        verify_checksum)
 from ..io.atomic import write_bytes_atomic
 from ..io.model_file import COMPRESSED_FORMAT
-from ..io.tensors import SAFETENSORS, decode_header, encode_header, header_field, read_safetensors, sniff_format
+from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
 
 FORMAT_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")  # version 1 has no codebook "grouping": its affine pairs are per row
@@ -65,17 +65,16 @@ def _quantized(prefix: str, component: str, layer: int | None, tensor: Quantized
 
 
 def encode_compressed(compressed: CompressedKAN) -> bytes:
-    """Serialise to safetensors bytes (deterministic: sorted JSON, no timestamps)."""
-    header = encode_header({
+    """Serialise to safetensors bytes (deterministic: sorted JSON, no timestamps), with a checksum in the header."""
+    fields = {
         "format": COMPRESSED_FORMAT,
         "version": FORMAT_VERSION,
         "config": asdict(compressed.config),
         "codebooks": [codebook_header(c) for c in compressed.codebooks],
         "layers": [layer_header(layer) for layer in compressed.layers],
         "metadata": compressed.metadata,
-    })
-    tensors = {t.name: torch.from_numpy(np.ascontiguousarray(t.array)) for t in stored_tensors(compressed)}
-    return save_bytes(tensors, metadata=header)
+    }
+    return encode_checked(fields, {t.name: t.array for t in stored_tensors(compressed)})
 
 
 def save_compressed(compressed: CompressedKAN, path: str | Path) -> int:
@@ -131,6 +130,8 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     if header.get("version") not in READABLE_VERSIONS:
         raise SharekanError(f"{path.name}: unsupported compressed format version {header.get('version')!r}")
     arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
+    verify_checksum(header, arrays, path.name)
+    check_header_numbers(header, path.name)
     try:
         config = CompressionConfig(**header_field(header, "config", dict, path))
         codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
@@ -140,7 +141,8 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     except SharekanError as exc:
         raise SharekanError(f"{path.name}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise SharekanError(f"{path.name}: corrupt compressed file ({type(exc).__name__}: {str(exc)[:120]})") from None
+        detail = f"header field {exc} is missing" if isinstance(exc, KeyError) else str(exc).splitlines()[0][:120]
+        raise SharekanError(f"{path.name}: corrupt compressed file ({detail})") from None
     if not layers:
         raise SharekanError(f"{path.name}: compressed file has no layers")
     for index in range(1, len(layers)):
@@ -154,6 +156,7 @@ def load_compressed(path: str | Path) -> CompressedKAN:
 def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...],
                     grouping: str = "rows") -> QuantizedTensor:
     payload = _need(arrays, prefix + ".payload")
+    check_payload(prefix, bits, payload)
     count = int(np.prod(shape))
     if bits >= 16:
         _expect(payload.size == count, f"{prefix} holds {payload.size} values, header says {count}")
@@ -172,11 +175,13 @@ def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
                 codebooks: list[QuantizedTensor]) -> CompressedLayer:
     prefix = f"layers.{index}."
     out_f, in_f = (int(v) for v in spec["shape"])
-    codebook_id = int(spec["codebook"])
-    _expect(0 <= codebook_id < len(codebooks), f"layer {index} refers to missing codebook {codebook_id}")
+    codebook_id = spec["codebook"]
+    _expect(isinstance(codebook_id, int) and 0 <= codebook_id < len(codebooks), f"layer {index} refers to missing codebook {codebook_id}")
+    check_codebook_shape(f"codebooks.{codebook_id}", codebooks[codebook_id].shape)
     k_eff, coeffs = codebooks[codebook_id].shape
     bits = max(1, int(np.ceil(np.log2(k_eff))))
     packed = _need(arrays, prefix + "indices")
+    _expect(packed.dtype == np.uint8, f"layer {index} indices are stored as {packed.dtype}, expected packed uint8")
     _expect(packed.size == packed_nbytes(out_f * in_f, bits), f"layer {index} indices are truncated")
     indices = unpack_bits(packed, bits, out_f * in_f).reshape(out_f, in_f)
     _expect(int(indices.max(initial=0)) < k_eff, f"layer {index} indices exceed the codebook size {k_eff}")
@@ -187,6 +192,8 @@ def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
     quantized = {c: _read_quantized(arrays, prefix + c, int(spec["bits"][c]), (out_f, in_f)) for c in _QUANTIZED}
     scale, bias = _need(arrays, prefix + "output_scale"), _need(arrays, prefix + "output_bias")
     _expect(scale.shape == (out_f,) and bias.shape == (out_f,), f"layer {index} output affine has the wrong shape")
+    _expect(grid.dtype == scale.dtype == bias.dtype == np.float32, f"layer {index} grid and output affine must be float32")
+    check_finite(f"layer {index} output affine", scale, bias)
     return CompressedLayer(grid=grid, spline_order=order, codebook_id=codebook_id, indices=indices,
                            output_scale=scale, output_bias=bias, **quantized)
 

@@ -5,13 +5,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
-from safetensors.torch import save as save_bytes
 
 from ..compress.compressed import CompressedKAN
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
-from ..io.tensors import encode_header
+from .integrity import encode_checked
 from .compressed_file import FORMAT_VERSION, codebook_header, layer_header, stored_tensors
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
@@ -31,14 +29,14 @@ def encode_multihead(heads: list[CompressedKAN]) -> bytes:
     tensors = {t.name: t.array for t in stored_tensors(heads[0]) if t.component == "codebook"}
     for h, head in enumerate(heads):
         tensors.update({f"heads.{h}.{t.name}": t.array for t in stored_tensors(head) if t.component != "codebook"})
-    header = encode_header({
+    fields = {
         "format": MULTIHEAD_FORMAT,
         "version": FORMAT_VERSION,
         "codebooks": [codebook_header(c) for c in heads[0].codebooks],
         "heads": [{"config": asdict(h.config), "layers": [layer_header(l) for l in h.layers], "metadata": h.metadata}
                   for h in heads],
-    })
-    return save_bytes({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()}, metadata=header)
+    }
+    return encode_checked(fields, tensors)
 
 
 def save_multihead(heads: list[CompressedKAN], path: str | Path) -> int:
