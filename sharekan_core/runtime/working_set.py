@@ -1,0 +1,187 @@
+"""Bytes one forward call touches, per item and per cache level: dense heads against the fused compressed kernel.
+
+Counted from shapes and bit-widths, for the layouts the kernels really use (E = out * in edges,
+D = G + k coefficients, k + 1 non-zero bases per input, B rows):
+
+dense, efficient-kan eager   spline_weight 4D + spline_scaler 4 + base_weight 4 = 60 B/edge read, plus the
+                             (out, in, D) scaled copy it builds every call (4D written, 4D read again)
+dense, pre-scaled            pre-scaled spline weights 4D + base weight 4 = 56 B/edge (eager or the
+                             local-support kernel: a 52-byte coefficient row spans whole cache lines, so
+                             reading k + 1 of its D floats still moves the row)
+compressed, fused kernel     index (1 B for K <= 256, else 2 B) + gain, bias and base codes at their
+                             in-memory width (1 B at 8 and 4 bits, 2 B at 16, 4 B at 32) per edge, once a
+                             call; codebook codes gathered per edge (k + 1 per row in the gather kernel,
+                             all D once in the batched one) from the resident codebook
+
+Both kernels also read per-(input, row) tables (interval start, k + 1 weights, basis sum, SiLU,
+and in the gather kernel the codebook offset) once per output row, and write B * out floats. Each item is charged to the smallest
+cache level that holds the set it belongs to: the resident codebook, the per-row tables, or the
+per-call stream (every layer's per-edge bytes, which repeat inferences re-read).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import SharekanError
+from .cache_model import fits_in
+
+FP32 = 4
+INT64 = 8
+BATCHED_FROM_ROWS = 4  # the fused kernel decodes each codeword once per edge from this many rows up
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """One layer's shape: inputs, outputs, coefficients per edge D and spline order k."""
+
+    in_features: int
+    out_features: int
+    num_bases: int
+    order: int
+
+    @property
+    def edges(self) -> int:
+        """Edges, out * in."""
+        return self.in_features * self.out_features
+
+
+@dataclass(frozen=True)
+class CodeWidths:
+    """In-memory bytes per stored value of the compressed head, as the fused kernel holds them."""
+
+    index: int
+    gain: int
+    bias: int
+    base: int
+    codebook: int
+    codebook_size: int
+
+    @property
+    def per_edge(self) -> int:
+        """Bytes streamed once per edge and call: index plus gain, bias and base codes."""
+        return self.index + self.gain + self.bias + self.base
+
+
+@dataclass(frozen=True)
+class Touched:
+    """One item a call touches: its bytes, which set it belongs to, and the cache level it is read from."""
+
+    item: str
+    nbytes: int
+    working_set: str  # 'stream', 'resident', 'tables' or 'output'
+    level: str = "unknown"
+
+
+def code_width(bits: int) -> int:
+    """In-memory bytes of one code stored at ``bits`` bits (4-bit codes are unpacked to a byte)."""
+    if bits not in (4, 8, 16, 32):
+        raise SharekanError(f"bits must be 4, 8, 16 or 32, got {bits}")
+    return {4: 1, 8: 1, 16: 2, 32: 4}[bits]
+
+
+def index_width(codebook_size: int) -> int:
+    """In-memory bytes of one index into a codebook of ``codebook_size`` codewords."""
+    if not 1 <= codebook_size <= 65_536:
+        raise SharekanError(f"codebook size must be from 1 to 65,536, got {codebook_size}")
+    return 1 if codebook_size <= 256 else 2
+
+
+def table_bytes_per_input_row(order: int, with_offset: bool = True) -> int:
+    """Bytes of one (input, row) table entry: int64 start, k + 1 float weights, offset, basis sum, SiLU."""
+    return INT64 + FP32 * (order + 1) + FP32 * (3 if with_offset else 2)
+
+
+def dense_touched(shapes: list[LayerShape], batch: int, form: str = "pre-scaled") -> list[Touched]:
+    """Items a dense call touches; ``form`` is 'efficient-kan' (eager, scaled copy each call) or 'pre-scaled'."""
+    if form not in ("efficient-kan", "pre-scaled"):
+        raise SharekanError(f"dense form must be 'efficient-kan' or 'pre-scaled', got {form!r}")
+    items = []
+    for n, s in enumerate(shapes):
+        items.append(Touched(f"layer {n}: spline coefficients", s.edges * s.num_bases * FP32, "stream"))
+        items.append(Touched(f"layer {n}: base weights", s.edges * FP32, "stream"))
+        if form == "efficient-kan":
+            items.append(Touched(f"layer {n}: spline scaler", s.edges * FP32, "stream"))
+            # the scaled (out, in, D) copy: written once, then read by the matrix product
+            items.append(Touched(f"layer {n}: scaled spline copy (write + read)", 2 * s.edges * s.num_bases * FP32,
+                                 "stream"))
+        items.append(Touched(f"layer {n}: per-row tables", s.edges * batch * table_bytes_per_input_row(s.order, False),
+                             "tables"))
+        items.append(Touched(f"layer {n}: outputs", batch * s.out_features * FP32, "output"))
+    return items
+
+
+def compressed_touched(shapes: list[LayerShape], widths: list[CodeWidths], batch: int) -> list[Touched]:
+    """Items a fused-kernel call touches for a compressed head (one ``CodeWidths`` per layer)."""
+    if len(shapes) != len(widths):
+        raise SharekanError(f"{len(shapes)} layer shapes but {len(widths)} code widths")
+    batched = batch >= BATCHED_FROM_ROWS
+    items = []
+    for n, (s, w) in enumerate(zip(shapes, widths)):
+        items.append(Touched(f"layer {n}: per-edge codes (index, gain, bias, base)", s.edges * w.per_edge, "stream"))
+        gathers = s.edges * s.num_bases if batched else s.edges * batch * (s.order + 1)
+        items.append(Touched(f"layer {n}: codebook codes gathered", gathers * w.codebook, "resident"))
+        # the gather kernel also reads each row's codebook offset; the batched one decodes it into the row
+        items.append(Touched(f"layer {n}: per-row tables",
+                             s.edges * batch * table_bytes_per_input_row(s.order, not batched), "tables"))
+        items.append(Touched(f"layer {n}: outputs", batch * s.out_features * FP32, "output"))
+    return items
+
+
+def resident_codebook_bytes(shapes: list[LayerShape], widths: list[CodeWidths], shared: bool) -> int:
+    """Bytes of the codebooks the kernel keeps resident (codes plus a float (min, step) per column)."""
+    sizes = [w.codebook_size * s.num_bases * w.codebook + 2 * s.num_bases * FP32 for s, w in zip(shapes, widths)]
+    return max(sizes) if shared else sum(sizes)
+
+
+def place(items: list[Touched], set_bytes: dict[str, int], caches: dict[str, int]) -> list[Touched]:
+    """Each item with the level that holds its set (``set_bytes``: bytes of each set that must stay cached)."""
+    return [Touched(t.item, t.nbytes, t.working_set, fits_in(set_bytes.get(t.working_set, t.nbytes), caches))
+            for t in items]
+
+
+def set_sizes(shapes: list[LayerShape], batch: int, stream_bytes: int, resident_bytes: int,
+              order_tables: bool = True) -> dict[str, int]:
+    """Bytes each set occupies: the per-call stream, the resident codebooks, the largest layer's tables, outputs."""
+    tables = max(s.in_features * batch * table_bytes_per_input_row(s.order, order_tables) for s in shapes)
+    outputs = max(batch * s.out_features * FP32 for s in shapes)
+    return {"stream": stream_bytes + resident_bytes, "resident": resident_bytes, "tables": tables, "output": outputs}
+
+
+def per_edge_bytes(items: list[Touched], shapes: list[LayerShape], working_set: str = "stream") -> float:
+    """Bytes per edge of one set (the stream by default) over the whole head."""
+    return sum(t.nbytes for t in items if t.working_set == working_set) / sum(s.edges for s in shapes)
+
+
+def shapes_of(model) -> list[LayerShape]:
+    """Layer shapes of a dense ``KAN``."""
+    return [LayerShape(l.in_features, l.out_features, l.num_coefficients, l.spline_order) for l in model.layers]
+
+
+def compressed_shapes_and_widths(compressed) -> tuple[list[LayerShape], list[CodeWidths]]:
+    """Layer shapes and in-memory code widths of a SHARe-KAN ``CompressedKAN`` (codebook with gains and biases)."""
+    shapes, widths = [], []
+    for layer in compressed.layers:
+        if getattr(layer, "gains", None) is None or layer.codebook_id is None:
+            raise SharekanError("working sets are counted for SHARe-KAN heads (codebook, gains and biases) only")
+        codebook = compressed.codebooks[layer.codebook_id]
+        k_eff, num_bases = codebook.shape
+        shapes.append(LayerShape(layer.in_features, layer.out_features, int(num_bases), layer.spline_order))
+        widths.append(CodeWidths(index_width(int(k_eff)), code_width(layer.gains.bits), code_width(layer.biases.bits),
+                                 code_width(layer.base_weights.bits), code_width(codebook.bits), int(k_eff)))
+    return shapes, widths
+
+
+def dense_report(shapes: list[LayerShape], batch: int, caches: dict[str, int], form: str = "pre-scaled") -> list[Touched]:
+    """Dense items placed in this host's (or the given) caches."""
+    items = dense_touched(shapes, batch, form)
+    stream = sum(t.nbytes for t in items if t.working_set == "stream")
+    return place(items, set_sizes(shapes, batch, stream, 0, order_tables=False), caches)
+
+
+def compressed_report(compressed, batch: int, caches: dict[str, int]) -> list[Touched]:
+    """Fused-kernel items of ``compressed`` placed in the given caches."""
+    shapes, widths = compressed_shapes_and_widths(compressed)
+    items = compressed_touched(shapes, widths, batch)
+    stream = sum(t.nbytes for t in items if t.working_set == "stream")
+    resident = resident_codebook_bytes(shapes, widths, len(compressed.codebooks) == 1)
+    return place(items, set_sizes(shapes, batch, stream, resident, batch < BATCHED_FROM_ROWS), caches)
