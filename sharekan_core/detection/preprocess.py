@@ -11,7 +11,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import SharekanError
 
 INPUT_SIZE = 300
-MAX_PIXELS = 100_000_000  # beyond this a photo is more likely a decompression bomb than a photo
+MAX_PIXELS = 40_000_000  # beyond this a photo is more likely a decompression bomb than a photo
+MAX_DECODED_BYTES = 160 * 2**20  # decoded pixels at the file's own bit depth, checked before decoding
 MIN_SIDE = 1
 
 
@@ -24,7 +25,7 @@ def load_image(path: str | Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                check_size(image.size, path.name)
+                check_size(image.size, path.name, image.mode)
                 image.load()
                 return to_rgb(image)
     except SharekanError:
@@ -35,28 +36,40 @@ def load_image(path: str | Path) -> Image.Image:
         raise SharekanError(f"{path.name}: corrupt or truncated image ({exc})") from None
 
 
-def check_size(size: tuple[int, int], name: str = "image") -> None:
-    """Raise SharekanError for empty or absurdly large images."""
+def check_size(size: tuple[int, int], name: str = "image", mode: str = "RGB") -> None:
+    """Raise SharekanError for empty images, or ones whose pixels or decoded bytes (at ``mode``'s depth) are too many."""
     width, height = size
     if width < MIN_SIDE or height < MIN_SIDE:
         raise SharekanError(f"{name}: image is empty ({width}x{height})")
     if width * height > MAX_PIXELS:
         raise SharekanError(f"{name}: image is too large ({width}x{height} pixels, limit {MAX_PIXELS:,})")
+    decoded = width * height * _bytes_per_pixel(mode)
+    if decoded > MAX_DECODED_BYTES:
+        raise SharekanError(f"{name}: image is too large to decode ({width}x{height} {mode} pixels take "
+                            f"{decoded / 2**20:,.0f} MiB, limit {MAX_DECODED_BYTES / 2**20:,.0f} MiB)")
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    try:
+        bands = Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        return 4
+    return bands * (2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else 1)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Apply the EXIF rotation and convert any mode (CMYK, 16-bit, palette, alpha) to 8-bit RGB."""
     check_size(image.size)
     image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         # 16/32-bit greyscale: Pillow's convert('RGB') clips instead of rescaling to 8 bits.
-        values = np.asarray(image, dtype=np.float64)
-        top = values.max() if values.max() > 0 else 1.0
-        image = Image.fromarray((values * (255.0 / top)).round().astype(np.uint8))
-    elif image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        span = float(values.max() - values.min()) or 1.0
-        image = Image.fromarray(((values - values.min()) * (255.0 / span)).round().astype(np.uint8))
+        # Rescaled in float32, in place: float64 copies of a large 16-bit scan take gigabytes.
+        values = np.asarray(image).astype(np.float32)
+        low = float(values.min()) if image.mode == "F" else 0.0
+        span = float(values.max()) - low
+        values -= low
+        values *= np.float32(255.0 / span) if span > 0 else np.float32(0.0)
+        image = Image.fromarray(np.clip(np.rint(values, out=values), 0, 255, out=values).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Composite on white so transparent areas do not turn into arbitrary colours.
         rgba = image.convert("RGBA")
