@@ -1,14 +1,17 @@
-"""Model: pick a shipped KAN or upload one, and see its architecture, size and coefficient statistics."""
+"""Model: pick a shipped KAN or upload one (and optionally an evaluation set), and see its architecture,
+size and coefficient statistics."""
 import streamlit as st
 
-from pages.common import choose_model, require_model
-from sharekan_core.errors import SharekanError
-from sharekan_core.studio.models import format_bytes, layer_table, model_summary, read_upload, shipped_models
+from pages.common import (UPLOAD, ChosenModel, choose_model, chosen_model, evaluation_set, keep_evaluation_set,
+                          keep_upload, require_model, show_error, uploaded_model)
+from sharekan_core.studio.evaluation import evaluation_set_measure, read_evaluation_set, score
+from sharekan_core.studio.messages import plain_message
+from sharekan_core.studio.models import (content_key, format_bytes, layer_table, model_summary, read_upload,
+                                         safe_filename, shipped_models)
 
 st.title("Model")
 st.caption("Choose a pre-trained KAN to compress. Everything below is computed from the file you pick.")
 
-UPLOAD = "upload"
 options = {str(model.path): model.name for model in shipped_models()}
 options[UPLOAD] = "Upload a checkpoint…"
 current = st.session_state.get("model_key", next(iter(options)))
@@ -16,22 +19,30 @@ choice = st.radio("Model", list(options), format_func=options.get,
                   index=list(options).index(current) if current in options else 0)
 
 if choice == UPLOAD:
-    files = st.file_uploader(
-        "A KAN checkpoint: this project's .safetensors, an efficient-kan state_dict (.pt, .pth, .safetensors) "
-        "or a pykan checkpoint (its *_state file together with its *_config.yml)",
-        accept_multiple_files=True)
-    weights = [f for f in files if not f.name.endswith((".yml", ".yaml"))]
-    configs = [f for f in files if f.name.endswith((".yml", ".yaml"))]
-    if weights:
-        upload = weights[0]
-        try:
-            loaded = read_upload(upload.name, upload.getvalue(), configs[0].getvalue() if configs else None)
-        except SharekanError as error:
-            st.error(f"Could not load {upload.name}: {error}")
-        else:
-            st.session_state["uploaded_model"] = (upload.name, loaded)
-            st.success(f"Loaded {upload.name} ({loaded.source_format}).")
-    if "uploaded_model" not in st.session_state:
+    weights = st.file_uploader(
+        "One KAN checkpoint: this project's .safetensors, an efficient-kan state_dict (.pt, .pth, .safetensors) "
+        "or a pykan checkpoint's *_state file. A new file replaces the one in use.")
+    config = st.file_uploader("For a pykan checkpoint only: its *_config.yml", type=["yml", "yaml"])
+    if weights is not None:
+        name = safe_filename(weights.name)
+        payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
+        attempt = content_key(payload, config_yml or b"")
+        outcome = st.session_state.setdefault("upload_outcomes", {})
+        if attempt not in outcome:
+            try:
+                loaded = read_upload(weights.name, payload, config_yml)
+            except Exception as error:  # any failure of any loader is one plain message, never a traceback
+                outcome[attempt] = plain_message(error, name)
+            else:
+                keep_upload(ChosenModel(attempt, f"{name} (uploaded)", loaded))
+                outcome[attempt] = None
+        if outcome[attempt] is not None:
+            in_use = chosen_model() if uploaded_model() is None else uploaded_model()
+            st.error(f"Could not load this upload. {outcome[attempt]}")
+            st.info(f"Still in use: **{in_use.label if in_use else 'no model'}**. Upload another file to replace it.")
+        elif uploaded_model() is not None:
+            st.success(f"In use: {uploaded_model().label}, read as {uploaded_model().loaded.source_format}.")
+    if uploaded_model() is None:
         st.info("Upload a file to use it; the shipped models stay available above.")
         st.stop()
 choose_model(choice)
@@ -48,7 +59,26 @@ cols[3].metric(f"Coefficients per edge (G={summary['grid_size']}, k={summary['sp
 
 st.markdown("**Per-layer coefficient statistics** of the effective coefficients (spline scaler folded in): "
             "scale (std, |c| p99, gain), tails (excess kurtosis) and support (the spline's input domain).")
-st.dataframe(layer_table(model.loaded.model), hide_index=True, width="stretch")
+st.dataframe(layer_table(model.loaded.model), hide_index=True, width="stretch",
+             column_config={"dense KB": st.column_config.NumberColumn(format="localized")})
+
+with st.expander("Your evaluation set (optional): accuracy or MSE after every compression",
+                 expanded=evaluation_set(model) is not None):
+    st.caption(f"X.npy: inputs of shape (N, {summary['widths'][0]}). y.npy: integer class labels (N,) for "
+               f"accuracy, or targets (N, {summary['widths'][-1]}) for mean squared error. Without one, a model "
+               "with no known task is scored by how closely the compressed outputs follow the dense ones.")
+    left, right = st.columns(2)
+    x_file = left.file_uploader("X.npy", type=["npy"], key=f"x_{model.key}")
+    y_file = right.file_uploader("y.npy", type=["npy"], key=f"y_{model.key}")
+    if x_file is not None and y_file is not None:
+        try:
+            keep_evaluation_set(model, read_evaluation_set(x_file.getvalue(), y_file.getvalue(), model.loaded.model))
+        except Exception as error:  # a bad array is one plain message
+            keep_evaluation_set(model, None)
+            show_error(error, "The evaluation set was not used. ", about_a_file=True)
+    if evaluation_set(model) is not None:
+        measure = evaluation_set_measure(evaluation_set(model))
+        st.metric(f"Dense model: {measure.metric.label}", measure.format(score(measure, model.loaded.model)))
 
 if model.loaded.metadata:
     with st.expander("Model card metadata stored in the file"):

@@ -1,46 +1,59 @@
-"""Compress: choose K, bit-widths, scope and seed; run SHARe-KAN live; see storage, ratio and fidelity."""
+"""Compress: choose K, bit-widths, scope and seed; run SHARe-KAN live; see storage, ratio, fidelity and task
+quality beside the dense model's; keep every run in a history to compare."""
 import altair as alt
 import streamlit as st
 
-from pages.common import latest_run, progress_reporter, remember_run, require_model
+from pages.common import (evaluation_set, latest_run, progress_reporter, remember_run, require_model, run_history,
+                          show_error)
 from sharekan_core.compress import CompressionConfig
-from sharekan_core.errors import SharekanError
+from sharekan_core.format.accounting import COMPONENTS
 from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
-                                              default_codebook_size, dense_vs_compressed_frame, headline,
-                                              layer_fidelity_frame, run_compression, storage_frame, width_name)
-from sharekan_core.studio.models import format_bytes
+                                              default_codebook_size, dense_vs_compressed_frame, fidelity_words,
+                                              headline, layer_fidelity_frame, measure_run, predicted_bytes,
+                                              run_compression, storage_frame, width_name)
+from sharekan_core.studio.history import comparison_frame, history_csv, history_frame
+from sharekan_core.studio.models import format_bytes, model_summary
 
 model = require_model()
-edges = model.loaded.model.num_edges
+kan = model.loaded.model
+edges = kan.num_edges
 st.title("Compress")
 st.caption(f"**{model.label}** · {edges:,} edges. Each edge keeps a codebook index, a gain and a bias; "
            "the spline shapes are shared through the codebook.")
 
-with st.form("compress"):
-    codebook_size = st.select_slider("Codebook size K (shapes per codebook)", codebook_size_choices(edges),
-                                     value=default_codebook_size(edges))
-    bits = st.selectbox("Bit-width of every stored component", BIT_CHOICES, index=BIT_CHOICES.index(8),
-                        format_func=width_name)
-    with st.expander("Advanced: per-component bit-widths, scope, seed"):
-        same = "same as above"
-        per_component = {name: st.selectbox(label, (same, *BIT_CHOICES), key=f"bits_{name}",
-                                            format_func=lambda b: b if b == same else width_name(b))
-                         for name, label in (("codebook_bits", "Codebook"), ("gain_bits", "Gains"),
-                                             ("bias_bits", "Biases"), ("base_bits", "Base weights"))}
-        scope = st.radio("Codebook scope", ("layer", "global"), horizontal=True,
-                         format_func={"layer": "one per layer", "global": "one shared by all layers"}.get)
-        seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
-    submitted = st.form_submit_button("Compress", type="primary")
+codebook_size = st.select_slider("Codebook size K (shapes per codebook)", codebook_size_choices(edges),
+                                 value=default_codebook_size(edges), format_func=lambda size: f"{size:,}")
+bits = st.selectbox("Bit-width of every stored component", BIT_CHOICES, index=BIT_CHOICES.index(8),
+                    format_func=width_name)
+with st.expander("Advanced: per-component bit-widths, scope, seed"):
+    same = "same as above"
+    per_component = {name: st.selectbox(label, (same, *BIT_CHOICES), key=f"bits_{name}",
+                                        format_func=lambda b: b if b == same else width_name(b))
+                     for name, label in (("codebook_bits", "Codebook"), ("gain_bits", "Gains"),
+                                         ("bias_bits", "Biases"), ("base_bits", "Base weights"))}
+    scope = st.radio("Codebook scope", ("layer", "global"), horizontal=True,
+                     format_func={"layer": "one per layer", "global": "one shared by all layers"}.get)
+    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
+overrides = {name: value for name, value in per_component.items() if value != same}
+try:
+    config = CompressionConfig(codebook_size=codebook_size, bits=bits, scope=scope, seed=int(seed), **overrides)
+except Exception as error:  # the one place a config is built; shown, never raised
+    show_error(error, "These settings cannot be used: ")
+    st.stop()
+dense_bytes = model_summary(kan)["dense_bytes"]
+predicted = predicted_bytes(kan, config)
+st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({dense_bytes / predicted:,.1f}× smaller "
+           f"than {format_bytes(dense_bytes)} dense), from the shapes alone; a codebook that finds fewer distinct "
+           "shapes than K is smaller still.")
 
-if submitted:
-    overrides = {name: value for name, value in per_component.items() if value != same}
+if st.button("Compress", type="primary"):
     bar = st.progress(0.0, text="starting")
     try:
-        config = CompressionConfig(codebook_size=codebook_size, bits=bits, scope=scope, seed=int(seed), **overrides)
-        remember_run(run_compression(model.loaded.model, model.key, model.label, config, progress_reporter(bar),
-                                     metadata=model.loaded.metadata))
-    except SharekanError as error:
-        st.error(f"Compression failed: {error}")
+        run = run_compression(kan, model.key, model.label, config, progress_reporter(bar),
+                              metadata=model.loaded.metadata)
+        remember_run(measure_run(run, kan, model.task, evaluation_set(model), progress_reporter(bar)))
+    except Exception as error:  # any failure is one plain message, never a traceback
+        show_error(error, "Compression failed: ")
     bar.empty()
 
 run = latest_run(model)
@@ -59,6 +72,14 @@ cols[1].metric("Compressed tensors", format_bytes(numbers["compressed_bytes"]))
 cols[2].metric("Ratio", f"{numbers['ratio']:.2f}×")
 cols[3].metric("Coefficient rel. L2 error", f"{numbers['coef_rel_l2']:.4f}")
 cols[4].metric("Spline function rel. RMS error", f"{numbers['function_rel_rms']:.4f}")
+if run.scores is not None:
+    cols = st.columns([2, 2, 3])
+    cols[0].metric("Dense model", run.scores.dense_text)
+    cols[1].metric("Compressed model", run.scores.compressed_text,
+                   delta=run.scores.compressed_text_delta, delta_color="normal" if run.scores.higher_is_better
+                   else "inverse")
+    cols[2].caption(f"Task quality: {run.scores.label}, measured right after compressing.")
+st.markdown(fidelity_words(run))
 st.caption(f"File on disk: {format_bytes(numbers['file_bytes'])} (tensors plus the JSON header). "
            f"Compressed in {numbers['seconds']:.2f} s.")
 
@@ -66,17 +87,39 @@ left, right = st.columns(2)
 with left:
     st.markdown("**Compressed bytes per component and layer**")
     st.altair_chart(alt.Chart(storage_frame(run)).mark_bar().encode(
-        x=alt.X("bytes:Q", title="bytes"), y=alt.Y("layer:N", title=None),
-        color=alt.Color("component:N"), tooltip=["layer", "component", alt.Tooltip("bytes:Q", format=",")]),
-        width="stretch")
+        x=alt.X("bytes:Q", title="bytes", axis=alt.Axis(format=",")), y=alt.Y("layer:N", title=None),
+        color=alt.Color("component:N", scale=alt.Scale(domain=list(COMPONENTS)),
+                        legend=alt.Legend(orient="bottom", columns=4, labelLimit=0, symbolLimit=0)),
+        tooltip=["layer", "component", alt.Tooltip("bytes:Q", format=",")]), width="stretch")
 with right:
     st.markdown("**Dense against compressed, per layer**")
     st.altair_chart(alt.Chart(dense_vs_compressed_frame(run)).mark_bar().encode(
-        x=alt.X("bytes:Q", title="bytes"), y=alt.Y("layer:N", title=None), yOffset="form:N",
-        color=alt.Color("form:N", title=None), tooltip=["layer", "form", alt.Tooltip("bytes:Q", format=",")]),
-        width="stretch")
+        x=alt.X("bytes:Q", title="bytes", axis=alt.Axis(format=",")), y=alt.Y("layer:N", title=None),
+        yOffset="form:N", color=alt.Color("form:N", title=None, legend=alt.Legend(orient="bottom")),
+        tooltip=["layer", "form", alt.Tooltip("bytes:Q", format=",")]), width="stretch")
 
 st.markdown("**Fidelity per layer**")
-st.dataframe(layer_fidelity_frame(run), hide_index=True, width="stretch")
+st.dataframe(layer_fidelity_frame(run), hide_index=True, width="stretch",
+             column_config={name: st.column_config.NumberColumn(format="localized")
+                            for name in ("dense KB", "compressed KB")})
 st.download_button("Download the compressed file", run.result.encoded, file_name=run.file_name,
                    mime="application/octet-stream", type="primary")
+
+st.subheader("Run history")
+runs = run_history()
+st.dataframe(history_frame(runs), hide_index=True, width="stretch",
+             column_config={"compressed bytes": st.column_config.NumberColumn(format="localized"),
+                            "ratio": st.column_config.NumberColumn(format="%.2f×"),
+                            "seconds": st.column_config.NumberColumn(format="%.2f")})
+st.download_button("Download the run history (CSV)", history_csv(runs), file_name="sharekan-run-history.csv",
+                   mime="text/csv")
+if len(runs) >= 2:
+    numbers_offered = list(range(1, len(runs) + 1))
+    left, right = st.columns(2)
+    first = left.selectbox("Compare run", numbers_offered, index=len(runs) - 2, key="compare_first")
+    second = right.selectbox("with run", numbers_offered, index=len(runs) - 1, key="compare_second")
+    if first == second:
+        st.caption("Pick two different runs to compare them.")
+    else:
+        st.dataframe(comparison_frame(runs, first, second), hide_index=True, width="stretch")
+    st.caption("Runs of this model also appear on the Trade-offs chart.")

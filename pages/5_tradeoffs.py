@@ -3,8 +3,7 @@ and zero-shot codebook transfer between two models."""
 import altair as alt
 import streamlit as st
 
-from pages.common import progress_reporter, require_model
-from sharekan_core.errors import SharekanError
+from pages.common import evaluation_set, progress_reporter, require_model, run_history, show_error
 from sharekan_core.studio import tradeoffs
 from sharekan_core.studio.models import results_stem
 from sharekan_core.studio.saved_results import saved_result
@@ -25,6 +24,11 @@ if live is not None:
 
 with st.expander("Run a live sweep of " + model.label, expanded=not documents):
     defaults = tradeoffs.live_sweep_defaults(model.loaded.model.num_edges)
+    measures = tradeoffs.sweep_measures(model.loaded.model, model.task, evaluation_set(model))
+    measure = measures[st.selectbox("Metric", list(measures), help="A model without a known task is measured by "
+                                    "how closely the compressed outputs follow the dense ones on inputs drawn "
+                                    "inside its grid, or by accuracy on the evaluation set you uploaded on the "
+                                    "Model page.") if len(measures) > 1 else next(iter(measures))]
     sizes = st.multiselect("Codebook sizes K", defaults["size_choices"], default=defaults["sizes"])
     bits = st.multiselect("Bit-widths", [32, 16, 8, 4], default=defaults["bits"])
     seeds = st.number_input("Seeds per point", 1, 5, defaults["seeds"])
@@ -33,10 +37,10 @@ with st.expander("Run a live sweep of " + model.label, expanded=not documents):
     if st.button("Run live sweep", type="primary"):
         bar = st.progress(0.0, text="starting")
         try:
-            live = tradeoffs.live_sweep(model.loaded.model, model.label, model.task, sorted(sizes), sorted(bits),
+            live = tradeoffs.live_sweep(model.loaded.model, model.label, measure.metric, sorted(sizes), sorted(bits),
                                         list(range(int(seeds))), sorted(sparsities), progress_reporter(bar))
-        except SharekanError as error:
-            st.error(f"The sweep could not run: {error}")
+        except Exception as error:  # any failure is one plain message, never a traceback
+            show_error(error, "The sweep could not run: ")
         else:
             st.session_state.setdefault("sweeps", {})[model.key] = live
             documents["this session's live sweep"] = live
@@ -49,27 +53,39 @@ shown = st.radio("Sweep", list(documents), horizontal=True, index=len(documents)
     else next(iter(documents))
 document = documents[shown]
 summary = tradeoffs.summary_frame(document)
-st.subheader(f"Storage against {tradeoffs.metric_label(document)}")
+label = tradeoffs.metric_label(document)
+st.subheader(f"Storage against {label}")
+session_runs = tradeoffs.session_runs_frame(run_history(), model.key, label)
+paper_points = tradeoffs.paper_frame() if model.task == "detection" else tradeoffs.paper_frame().iloc[:0]
+x_scale = alt.Scale(type="log", domain=tradeoffs.storage_domain(summary["MB"], session_runs["MB"], paper_points["MB"]),
+                    nice=False)
 
 base = alt.Chart(summary).encode(
-    x=alt.X("MB:Q", scale=alt.Scale(type="log"), title="storage (MB, log scale)"),
-    tooltip=["label", "method", alt.Tooltip("MB:Q", format=".4f"), alt.Tooltip("metric_mean:Q", format=".4f"),
+    x=alt.X("MB:Q", scale=x_scale, title="storage (MB, log scale)"),
+    tooltip=["label", "method", alt.Tooltip("MB:Q", format=",.4f"), alt.Tooltip("metric_mean:Q", format=".4f"),
              alt.Tooltip("metric_std:Q", format=".4f"), "seeds"])
 points = base.mark_point(filled=True, size=70).encode(
-    y=alt.Y("metric_mean:Q", title=tradeoffs.axis_title(tradeoffs.metric_label(document)), scale=alt.Scale(zero=False)),
-    color=alt.Color("method:N", title="method"), shape=alt.Shape("bits:N", title="bits"))
+    y=alt.Y("metric_mean:Q", title=tradeoffs.axis_title(label), scale=alt.Scale(zero=False)),
+    color=alt.Color("method:N", title="method"),
+    shape=alt.Shape("bits:N", title="bits", scale=alt.Scale(domain=tradeoffs.bits_order(summary["bits"]))))
 bars = base.mark_rule().encode(y="metric_low:Q", y2="metric_high:Q", color="method:N")
 frontier = alt.Chart(summary[summary["pareto"]]).mark_line(strokeDash=[4, 3], color="black").encode(
     x="MB:Q", y="metric_mean:Q")
 pruning = alt.Chart(summary[summary["method"] == "pruning"]).mark_line(opacity=0.5).encode(
     x="MB:Q", y="metric_mean:Q", color="method:N")
 layers = [bars, points, frontier, pruning]
+if len(session_runs):
+    runs_chart = alt.Chart(session_runs).encode(x="MB:Q", y="metric_mean:Q",
+                                                tooltip=["label", alt.Tooltip("metric_mean:Q", format=".4f")])
+    layers += [runs_chart.mark_point(shape="diamond", size=140, color="black", filled=False, strokeWidth=2),
+               runs_chart.mark_text(dy=-12, color="black").encode(text="label:N")]
 if model.task == "detection":
-    paper = alt.Chart(tradeoffs.paper_frame()).encode(x="MB:Q", tooltip=["detail"])
+    paper = alt.Chart(paper_points).encode(x="MB:Q", tooltip=["detail"])
     layers += [paper.mark_rule(strokeDash=[2, 4], color="grey"),
                paper.mark_text(align="right", dx=-4, baseline="top", y=6, color="grey").encode(text="label:N")]
 st.altair_chart(alt.layer(*layers).properties(height=420), width="stretch")
 st.caption("Dashed line: SHARe-KAN's Pareto frontier (no other point is both smaller and better). "
+           + ("Black diamonds: this session's runs from the Compress page. " if len(session_runs) else "")
            + (f"Computed in {document['seconds']:.0f} s by scripts/make_assets.py. " if "seconds" in document else "")
            + ("Grey rules, from the paper (not measured here): its dense KAN head, 58.67 MB at 82.22 VOC mAP, and "
               "SHARe-KAN Int8, 6.32 MB at 80.22 VOC mAP. That mAP is against VOC's human labels, a different "
@@ -78,7 +94,10 @@ if model.task != "detection":
     st.markdown("**From the paper (not measured here)**: PASCAL VOC detection head, dense 58.67 MB at 82.22 mAP; "
                 "SHARe-KAN Int8 6.32 MB at 80.22 mAP. They measure a different task from this sweep's metric.")
 st.dataframe(summary[["label", "method", "MB", "metric_mean", "metric_std", "seeds", "pareto"]],
-             hide_index=True, width="stretch")
+             hide_index=True, width="stretch",
+             column_config={"MB": st.column_config.NumberColumn(format="%.4f"),
+                            "metric_mean": st.column_config.NumberColumn("metric mean", format="%.4f"),
+                            "metric_std": st.column_config.NumberColumn("metric std", format="%.4f")})
 
 st.subheader("Zero-shot codebook transfer")
 transfer = saved_result("transfer", stem)

@@ -2,6 +2,8 @@
 
 Heavy, read-only objects (models, the detector) go in ``st.cache_resource``; anything one user
 produces (uploads, compression runs) goes in ``st.session_state`` so tabs never see each other's.
+Everything a session keeps about a model is keyed by the model's content hash, so a different file
+uploaded under the same name never meets the first one's results.
 """
 from __future__ import annotations
 
@@ -11,13 +13,17 @@ import streamlit as st
 
 from sharekan_core.io import LoadedModel, read_model
 from sharekan_core.studio.compression import CompressionRun
-from sharekan_core.studio.models import shipped_models
+from sharekan_core.studio.evaluation import EvaluationSet
+from sharekan_core.studio.messages import plain_message
+from sharekan_core.studio.models import file_key, shipped_models
 from sharekan_core.studio.session import configure_threads
+
+UPLOAD = "upload"
 
 
 @dataclass(frozen=True)
 class ChosenModel:
-    """The model this session works on: a key for its results, a display label, the loaded model, its task."""
+    """The model this session works on: its content key, a display label, the loaded model, its task."""
 
     key: str
     label: str
@@ -39,35 +45,76 @@ def load_shipped(path: str) -> LoadedModel:
     return read_model(path)
 
 
-def choose_model(key: str) -> None:
-    """Make ``key`` (a shipped model's path, or 'upload') this session's model."""
-    st.session_state["model_key"] = key
+def choose_model(choice: str) -> None:
+    """Make ``choice`` (a shipped model's path, or 'upload') this session's model."""
+    st.session_state["model_key"] = choice
+
+
+def keep_upload(model: ChosenModel) -> None:
+    """Make an uploaded model this session's upload (replacing any earlier one)."""
+    st.session_state["uploaded_model"] = model
+
+
+def uploaded_model() -> ChosenModel | None:
+    """This session's uploaded model, if one loaded."""
+    return st.session_state.get("uploaded_model")
 
 
 def chosen_model() -> ChosenModel | None:
     """This session's model: its choice, else the first shipped model (the detection head once shipped)."""
     _threads()
-    key = st.session_state.get("model_key")
-    if key == "upload" and "uploaded_model" in st.session_state:
-        name, loaded = st.session_state["uploaded_model"]
-        return ChosenModel(f"upload:{name}", f"{name} (uploaded)", loaded)
+    choice = st.session_state.get("model_key")
+    if choice == UPLOAD and uploaded_model() is not None:
+        return uploaded_model()
     shipped = {str(model.path): model for model in shipped_models()}
-    if key not in shipped:
+    if choice not in shipped:
         if not shipped:
             return None
-        key = next(iter(shipped))
-    return ChosenModel(key, shipped[key].name, load_shipped(key))
+        choice = next(iter(shipped))
+    return ChosenModel(file_key(choice), shipped[choice].name, load_shipped(choice))
+
+
+def _key(model: ChosenModel | str) -> str:
+    """The content key of ``model``; a string is a content key or a shipped model's path."""
+    if isinstance(model, ChosenModel):
+        return model.key
+    shipped = {str(entry.path) for entry in shipped_models()}
+    return file_key(model) if model in shipped else model
 
 
 def remember_run(run: CompressionRun) -> None:
-    """Keep ``run`` as this session's latest result for its model."""
+    """Keep ``run`` as this session's latest result for its model, and add it to the run history."""
     st.session_state.setdefault("runs", {})[run.model_key] = run
+    st.session_state.setdefault("history", []).append(run)
 
 
 def latest_run(model: ChosenModel | str) -> CompressionRun | None:
-    """This session's latest compression of ``model`` (or of the model with that key), if any."""
-    key = model if isinstance(model, str) else model.key
-    return st.session_state.get("runs", {}).get(key)
+    """This session's latest compression of ``model`` (a chosen model, a content key or a shipped path)."""
+    return st.session_state.get("runs", {}).get(_key(model))
+
+
+def run_history() -> list[CompressionRun]:
+    """Every compression this session ran, oldest first."""
+    return st.session_state.get("history", [])
+
+
+def keep_evaluation_set(model: ChosenModel, evaluation: EvaluationSet | None) -> None:
+    """Attach (or with None, drop) the user's evaluation set for ``model``."""
+    sets = st.session_state.setdefault("evaluation_sets", {})
+    if evaluation is None:
+        sets.pop(model.key, None)
+    else:
+        sets[model.key] = evaluation
+
+
+def evaluation_set(model: ChosenModel) -> EvaluationSet | None:
+    """The evaluation set the user uploaded for ``model``, if any."""
+    return st.session_state.get("evaluation_sets", {}).get(model.key)
+
+
+def show_error(error: BaseException, prefix: str, about_a_file: bool = False) -> None:
+    """Show ``error`` as one plain line after ``prefix`` (never a traceback)."""
+    st.error(prefix + plain_message(error, about_a_file=about_a_file))
 
 
 def progress_reporter(bar):
@@ -79,7 +126,8 @@ def require_model() -> ChosenModel:
     """The chosen model, or stop the page with a plain message when none is available."""
     model = chosen_model()
     if model is None:
-        st.error("No model is available: sample_models/ is empty and nothing was uploaded.")
+        st.error("No model is available: sample_models/ is empty and nothing was uploaded. "
+                 "Upload a KAN checkpoint on the Model page.")
         st.stop()
     return model
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -50,6 +51,17 @@ def _cached_maps(path: Path) -> tuple[list[torch.Tensor], tuple[int, int]]:
     """Backbone maps of a held-out image, computed once per process (sweeps try many heads)."""
     image = load_image(path)
     return load_teacher().feature_maps(image), image.size
+
+
+def warm_heldout_maps(progress: Callable[[float, str], None] | None = None,
+                      reference_path: str | Path | None = None) -> int:
+    """Compute the held-out photos' backbone maps once per process, reporting progress; returns the photo count."""
+    images = [REPO_ROOT / entry["path"] for entry in load_reference(reference_path)["images"]]
+    for done, path in enumerate(images):
+        if progress is not None:
+            progress(done / len(images), f"backbone maps of held-out photo {done + 1} of {len(images)}")
+        _cached_maps(path)
+    return len(images)
 
 
 def named_classes(scores: dict) -> dict:

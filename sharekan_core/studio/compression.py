@@ -2,28 +2,47 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from ..compress import CompressionConfig
 from ..compress.compressor import Progress
 from ..compress.config import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
+from ..compress.packing import index_bits, packed_nbytes
+from ..compress.quantize import quantized_nbytes
+from ..format.accounting import FP32
 from ..model import KAN
 from ..results import CompressionResult, compress_and_measure
+from .evaluation import EvaluationSet, measure_for, score
 
 BIT_CHOICES: tuple[int, ...] = SUPPORTED_BITS
 
 
 @dataclass(frozen=True)
+class TaskScores:
+    """The task metric of the dense model and of its compressed form, measured the same way."""
+
+    label: str
+    dense: float
+    compressed: float
+    dense_text: str
+    compressed_text: str
+    compressed_text_delta: str  # the change from dense, as the metric is written
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
 class CompressionRun:
-    """One user's compression: which model, the config, the measured result and how long it took."""
+    """One user's compression: which model, the config, the measured result, how long it took, and the task
+    metric before and after (when measured)."""
 
     model_key: str
     model_label: str
     config: CompressionConfig
     result: CompressionResult
     seconds: float
+    scores: TaskScores | None = None
 
     @property
     def file_name(self) -> str:
@@ -63,6 +82,68 @@ def run_compression(model: KAN, model_key: str, model_label: str, config: Compre
     start = time.perf_counter()
     result = compress_and_measure(model, config, progress, metadata)
     return CompressionRun(model_key, model_label, config, result, time.perf_counter() - start)
+
+
+def predicted_bytes(model: KAN, config: CompressionConfig, kept: list[int] | None = None) -> int:
+    """Bytes the compressed tensors will take, from the shapes alone (closed form, no clustering).
+
+    Each codebook is assumed to keep min(K, its edges) shapes, or ``kept[i]`` when given. Clustering
+    can keep fewer (too few distinct shapes), so the real payload is at most the prediction.
+    """
+    bits = config.component_bits()
+    layers = model.layers
+    groups = [[i] for i in range(len(layers))] if config.scope == "layer" else [list(range(len(layers)))]
+    total = 0
+    for group, members in enumerate(groups):
+        edges = sum(layers[i].in_features * layers[i].out_features for i in members)
+        size = kept[group] if kept is not None else min(config.codebook_size, edges)
+        coefficients = layers[members[0]].num_coefficients
+        total += quantized_nbytes(size * coefficients, coefficients, bits["codebook"])  # one (min, step) per column
+        for i in members:
+            layer = layers[i]
+            count, rows = layer.in_features * layer.out_features, layer.out_features
+            total += packed_nbytes(count, index_bits(size))
+            total += sum(quantized_nbytes(count, rows, bits[name]) for name in ("gains", "biases", "base_weights"))
+            total += (2 * rows + layer.grid.numel()) * FP32  # output scale and bias, knots
+    return total
+
+
+_DENSE_SCORES: dict[tuple[str, str], float] = {}  # (model content key, metric label) -> dense score, per process
+
+
+def measure_run(run: CompressionRun, model: KAN, task: str | None, evaluation: EvaluationSet | None,
+                progress: Progress | None = None) -> CompressionRun:
+    """``run`` with its task quality: the dense model's and the compressed model's score on the model's task,
+    the user's evaluation set, or output fidelity (see ``evaluation.measure_for``)."""
+    measure = measure_for(model, task, evaluation)
+    label = measure.metric.label
+    cache_key = (run.model_key, label)
+    if cache_key not in _DENSE_SCORES:
+        _DENSE_SCORES[cache_key] = score(measure, model, task, _stage(progress, 0.0, 0.5, "dense model"))
+    dense = _DENSE_SCORES[cache_key]
+    compressed = score(measure, run.result.reconstructed, task, _stage(progress, 0.5, 1.0, "compressed model"))
+    change = compressed - dense
+    delta = f"{change * 100:+.1f} points" if measure.percent else f"{change:+.4g}"
+    return replace(run, scores=TaskScores(label, dense, compressed, measure.format(dense), measure.format(compressed),
+                                          delta, measure.higher_is_better))
+
+
+def _stage(progress: Progress | None, start: float, end: float, what: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(start + (end - start) * fraction, f"{what}: {message}")
+
+
+def fidelity_words(run: CompressionRun) -> str:
+    """What the two fidelity numbers mean, in words, with this run's values."""
+    numbers = headline(run)
+    coef, function = numbers["coef_rel_l2"], numbers["function_rel_rms"]
+    return (f"**Reading the errors.** Coefficient rel. L2 {coef:.4f} means the stored spline coefficients are off "
+            f"by about {coef:.0%} of their size; spline function rel. RMS {function:.4f} means each edge's curve "
+            f"moves by about {function:.0%} of its typical height. 0 is exact and 1 is as large as the spline "
+            "itself. The two are whole-model ratios, so a few badly fitted edges can dominate them while the "
+            "model still works: the task quality above is what tells you whether the compressed model is good "
+            "enough.")
 
 
 def codebook_notes(run: CompressionRun) -> list[str]:

@@ -1,14 +1,17 @@
 """Which models the studio offers (shipped files and uploads) and the facts the Model page shows."""
 from __future__ import annotations
 
+import hashlib
+import re
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import SharekanError
-from ..format.accounting import dense_storage
+from ..format.accounting import dense_storage, model_summary  # model_summary: the Model page's facts
 from ..io import LoadedModel, read_model
 from ..metrics import coefficient_statistics
 from ..model import KAN
@@ -17,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "sample_models"
 MAX_UPLOAD_BYTES = 512 * 2**20
 UPLOAD_SUFFIXES = (".safetensors", ".pt", ".pth", "_state")
+MAX_NAME_CHARS = 80
+UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -39,37 +44,55 @@ def shipped_models() -> list[ShippedModel]:
     return [model for model in candidates if model.path.is_file()]
 
 
+def content_key(*payloads: bytes) -> str:
+    """A key for what a session keeps about a model: the SHA-256 of its bytes (config included), shortened."""
+    digest = hashlib.sha256()
+    for payload in payloads:
+        digest.update(hashlib.sha256(payload).digest())
+    return f"sha256:{digest.hexdigest()[:24]}"
+
+
+@lru_cache(maxsize=16)
+def _file_key(path: str, mtime_ns: int, size: int) -> str:
+    return content_key(Path(path).read_bytes())
+
+
+def file_key(path: str | Path) -> str:
+    """``content_key`` of the file at ``path``, hashed once per version of the file."""
+    stat = Path(path).stat()
+    return _file_key(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def safe_filename(filename: str, default: str = "upload") -> str:
+    """``filename`` reduced to a short name safe on any disk: its last path part, only [A-Za-z0-9._-],
+    no leading dots, at most ``MAX_NAME_CHARS`` characters, keeping a known checkpoint suffix."""
+    base = re.split(r"[/\\\x00]", str(filename))[-1]
+    base = UNSAFE_NAME_CHARS.sub("_", base).lstrip(".")
+    suffix = next((s for s in (*UPLOAD_SUFFIXES, "_config.yml", ".yml", ".yaml", ".npy") if base.endswith(s)), "")
+    stem = base[: len(base) - len(suffix)].strip("._-")[: MAX_NAME_CHARS - len(suffix)]
+    return f"{stem or default}{suffix}"
+
+
 def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None) -> LoadedModel:
     """Load an uploaded checkpoint through ``read_model`` from a private temporary folder.
 
-    A pykan ``*_state`` file needs its ``*_config.yml`` beside it; pass it as ``config_yml``.
+    The file lands on disk under ``safe_filename(filename)``. A pykan ``*_state`` file needs its
+    ``*_config.yml`` beside it; pass it as ``config_yml``.
     """
+    safe_name = safe_filename(filename)
+    if not payload:
+        raise SharekanError(f"{safe_name}: the file is empty")
     if len(payload) > MAX_UPLOAD_BYTES:
-        raise SharekanError(f"{filename}: file is too large ({len(payload) / 2**20:.0f} MiB, limit "
+        raise SharekanError(f"{safe_name}: file is too large ({len(payload) / 2**20:.0f} MiB, limit "
                             f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB)")
-    safe_name = Path(filename).name or "upload.safetensors"
+    if config_yml is not None and not safe_name.endswith("_state"):
+        safe_name = f"{Path(safe_name).stem}_state"  # pykan's own naming: <prefix>_state beside <prefix>_config.yml
     with tempfile.TemporaryDirectory(prefix="sharekan-upload-") as folder:
         path = Path(folder) / safe_name
         path.write_bytes(payload)
         if config_yml is not None:
-            stem = safe_name[: -len("_state")] if safe_name.endswith("_state") else Path(safe_name).stem
-            (Path(folder) / f"{stem}_config.yml").write_bytes(config_yml)
+            (Path(folder) / f"{safe_name[: -len('_state')]}_config.yml").write_bytes(config_yml)
         return read_model(path)
-
-
-def model_summary(model: KAN) -> dict:
-    """Architecture, edge count, coefficients per edge and dense FP32 bytes of ``model``."""
-    dense = dense_storage(model)
-    first = model.layers[0]
-    return {
-        "widths": [first.in_features, *(layer.out_features for layer in model.layers)],
-        "layers": len(model.layers),
-        "edges": model.num_edges,
-        "grid_size": first.grid_size,
-        "spline_order": first.spline_order,
-        "coefficients_per_edge": first.num_coefficients,
-        "dense_bytes": sum(sum(row.values()) for row in dense.values()),
-    }
 
 
 def layer_table(model: KAN) -> pd.DataFrame:
@@ -105,8 +128,10 @@ def format_bytes(size: float) -> str:
 
 
 def results_stem(model_key: str) -> str | None:
-    """The saved-results file stem of the shipped model at path ``model_key``; None for uploads."""
-    return next((model.results_stem for model in shipped_models() if str(model.path) == model_key), None)
+    """The saved-results file stem of the shipped model whose path or content key is ``model_key``; None for
+    uploads."""
+    return next((model.results_stem for model in shipped_models()
+                 if model_key in (str(model.path), file_key(model.path))), None)
 
 
 def shipped_detection_head() -> ShippedModel | None:

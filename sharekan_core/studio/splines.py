@@ -34,6 +34,7 @@ class EdgeStory:
     component_bits: dict
     coef_rel_l2: float
     function_rel_rms: float
+    layer_bits_per_edge: float  # the layer's share of the file's payload (shared codebook included), per edge
 
     @property
     def dense_bits(self) -> int:
@@ -42,8 +43,8 @@ class EdgeStory:
 
     @property
     def stored_bits(self) -> int:
-        """Bits this edge owns in the compressed file: its index, gain and bias (codebook shared)."""
-        return self.index_bits + self.component_bits["gains"] + self.component_bits["biases"]
+        """Bits this edge owns in the compressed file: its index, gain, bias and base weight (codebook shared)."""
+        return self.index_bits + sum(self.component_bits[name] for name in ("gains", "biases", "base_weights"))
 
 
 def edge_story(model: KAN, result: CompressionResult, layer: int, output: int, input_: int) -> EdgeStory:
@@ -59,6 +60,10 @@ def edge_story(model: KAN, result: CompressionResult, layer: int, output: int, i
     shape = parts.shapes[0].astype(np.float64)
     norms = np.linalg.norm(shape) * np.linalg.norm(codeword)
     edges = result.fidelity.layers[layer].edges
+    storage = result.storage.compressed
+    layer_bits = 8 * sum(storage[str(layer)].values())
+    if "shared" in storage:  # one codebook for the whole model: each edge carries an equal share of it
+        layer_bits += 8 * sum(storage["shared"].values()) * stored.num_edges / compressed.num_edges
     return EdgeStory(
         layer=layer, output=output, input=input_, coefficients=coefficients,
         bias=float(parts.biases[0]), gain=float(parts.gains[0]), shape=shape,
@@ -70,6 +75,7 @@ def edge_story(model: KAN, result: CompressionResult, layer: int, output: int, i
         component_bits=compressed.config.component_bits(),
         coef_rel_l2=float(edges.coef_rel_l2[output, input_]),
         function_rel_rms=float(edges.function_rel_rms[output, input_]),
+        layer_bits_per_edge=layer_bits / stored.num_edges,
     )
 
 
@@ -137,3 +143,87 @@ def atlas_frame(result: CompressionResult, codebook_id: int, top: int = 12) -> p
         frames.append(pd.DataFrame({"rank": rank, "codeword": int(index), "usage": int(usage[index]),
                                     "x": xs[0], "value": basis[0] @ codebook[index]}))
     return pd.concat(frames, ignore_index=True)
+
+
+def original_decomposition(model: KAN, layer: int, output: int, input_: int) -> tuple[pd.DataFrame, float, float]:
+    """Before compression: one edge's spline, its bias line and its unit shape, with the bias and gain.
+
+    Returns (frame with columns x, original, bias, unit shape; bias; gain).
+    """
+    spline = model.layers[layer]
+    coefficients = spline.scaled_spline_weight()[output, input_].detach().double().numpy()
+    parts = decompose(coefficients[None, :])
+    xs, basis = spline_samples(spline.grid[input_:input_ + 1].detach().double().numpy(), spline.spline_order)
+    frame = pd.DataFrame({"x": xs[0], "original": basis[0] @ coefficients,
+                          "bias": np.full_like(xs[0], parts.biases[0]), "unit shape": basis[0] @ parts.shapes[0]})
+    return frame, float(parts.biases[0]), float(parts.gains[0])
+
+
+def decomposition_frame(model: KAN, story: EdgeStory) -> pd.DataFrame:
+    """The decomposition drawn on the edge's own input domain, step by step.
+
+    Columns: x; original; bias (the constant spline b: B-splines sum to one, so constant coefficients draw a
+    line); unit shape (spline of u); codeword (spline of w); gain-scaled codeword (b' + g' w, the
+    reconstruction); error (original - reconstruction).
+    """
+    layer = model.layers[story.layer]
+    xs, basis = spline_samples(layer.grid[story.input:story.input + 1].detach().double().numpy(), layer.spline_order)
+    xs, basis = xs[0], basis[0]
+    original, reconstructed = basis @ story.coefficients, basis @ story.reconstructed
+    return pd.DataFrame({"x": xs, "original": original, "bias": np.full_like(xs, story.bias),
+                         "unit shape": basis @ story.shape, "codeword": basis @ story.codeword,
+                         "gain-scaled codeword": reconstructed, "error": original - reconstructed})
+
+
+def knots(model: KAN, layer: int, input_: int) -> np.ndarray:
+    """The knots of one input's spline that fall inside its domain."""
+    spline = model.layers[layer]
+    grid = spline.grid[input_].detach().double().numpy()
+    return grid[spline.spline_order:len(grid) - spline.spline_order]
+
+
+def typical_edge(result: CompressionResult, layer: int) -> tuple[int, int]:
+    """(output, input) of the edge whose function error is the median of the layer's (finite) errors."""
+    errors = result.fidelity.layers[layer].edges.function_rel_rms
+    return _median_position(errors)
+
+
+def typical_original_edge(model: KAN, layer: int) -> tuple[int, int]:
+    """(output, input) of the edge with the median gain (the size of its bend) before compression."""
+    coefficients = model.layers[layer].scaled_spline_weight().detach().double().numpy()
+    return _median_position(decompose(coefficients.reshape(-1, coefficients.shape[-1])).gains
+                            .reshape(coefficients.shape[:2]))
+
+
+def _median_position(values: np.ndarray) -> tuple[int, int]:
+    flat = np.where(np.isfinite(values), values, np.nan).reshape(-1)
+    order = np.argsort(np.nan_to_num(flat, nan=np.inf), kind="stable")
+    finite = int(np.isfinite(flat).sum()) or len(flat)
+    position = int(order[(finite - 1) // 2])
+    return position // values.shape[1], position % values.shape[1]
+
+
+def ranked_gains(model: KAN, layer: int, count: int = 10, largest: bool = True) -> pd.DataFrame:
+    """Before compression: the ``count`` edges of ``layer`` with the largest (or smallest) gain."""
+    coefficients = model.layers[layer].scaled_spline_weight().detach().double().numpy()
+    in_features = coefficients.shape[1]
+    parts = decompose(coefficients.reshape(-1, coefficients.shape[-1]))
+    order = np.argsort(-parts.gains if largest else parts.gains, kind="stable")[:count]
+    return pd.DataFrame({"output": order // in_features, "input": order % in_features,
+                         "gain": parts.gains[order], "bias": parts.biases[order]})
+
+
+def coefficient_histogram(model: KAN, layer: int, bins: int = 60) -> pd.DataFrame:
+    """Histogram of one layer's effective coefficients: columns low, high, count (edges are bin ends)."""
+    values = model.layers[layer].scaled_spline_weight().detach().double().numpy().reshape(-1)
+    counts, edges = np.histogram(values[np.isfinite(values)], bins=bins)
+    return pd.DataFrame({"low": edges[:-1], "high": edges[1:], "count": counts})
+
+
+def edges_using(result: CompressionResult, layer: int, codeword: int) -> tuple[int, int] | None:
+    """(output, input) of the typical (median-error) edge of ``layer`` pointing at ``codeword``; None if none."""
+    indices = result.compressed.layers[layer].indices
+    errors = result.fidelity.layers[layer].edges.function_rel_rms
+    if not (indices == codeword).any():
+        return None
+    return _median_position(np.where(indices == codeword, errors, np.nan))

@@ -11,7 +11,11 @@ import pandas as pd
 
 from ..compress.compressor import Progress
 from ..model import KAN
-from .compression import width_name
+from ..tasks import TaskMetric
+from .compression import CompressionRun, width_name
+from .evaluation import EvaluationSet, Measure, evaluation_set_measure, fidelity_measure, task_measure
+
+NEGLIGIBLE_STD = 1e-9  # a spread this small is rounding in the metric, shown as 0
 
 # SHARe-KAN (arXiv 2512.15742), PASCAL VOC detection head: drawn as references, never as our results.
 # Their mAP is against VOC's human labels, a different quantity from any metric measured here, so only
@@ -24,13 +28,13 @@ PAPER_POINTS = (
 )
 
 
-def live_sweep(model: KAN, name: str, task: str | None, sizes: list[int], bits: list[int], seeds: list[int],
+def live_sweep(model: KAN, name: str, metric: TaskMetric, sizes: list[int], bits: list[int], seeds: list[int],
                sparsities: list[float], progress: Progress | None = None) -> dict:
-    """Run a small sweep of ``model`` now and return it as a sweep document (like the saved ones)."""
-    from ..experiments import run_sweep, task_metric
+    """Run a small sweep of ``model`` on ``metric`` (higher is better) now; returns a sweep document like the
+    saved ones."""
+    from ..experiments import run_sweep
     from ..experiments.sweep import sweep_document
 
-    metric = task_metric(task)
     points = run_sweep(model, metric, sizes, bits, seeds, sparsities, progress)
     return sweep_document(name, metric, points)
 
@@ -44,6 +48,7 @@ def summary_frame(document: dict) -> pd.DataFrame:
     frontier = {_key(row) for row in pareto_frontier([row for row in rows if row["method"] == "sharekan"])}
     frame = pd.DataFrame(rows)
     frame["MB"] = frame["stored_bytes"] / 1e6
+    frame["metric_std"] = frame["metric_std"].where(frame["metric_std"].abs() > NEGLIGIBLE_STD, 0.0)
     frame["metric_low"] = frame["metric_mean"] - frame["metric_std"]
     frame["metric_high"] = frame["metric_mean"] + frame["metric_std"]
     frame["pareto"] = [_key(row) in frontier for row in rows]
@@ -111,3 +116,37 @@ def metric_label(document: dict) -> str:
     """What a sweep's or a transfer's metric measures, as its file states it."""
     rows = document.get("rows") or [document]
     return str(rows[0].get("metric_label") or rows[0].get("metric") or "metric")
+
+
+def sweep_measures(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> dict[str, Measure]:
+    """The metrics a live sweep of ``model`` can use, by label: its task's; else output fidelity, and accuracy
+    on the user's evaluation set when it holds class labels (sweeps need a metric where higher is better)."""
+    known = task_measure(task)
+    if known is not None:
+        return {known.metric.label: known}
+    measures = [fidelity_measure(model)]
+    if evaluation is not None and evaluation.kind == "classification":
+        measures.insert(0, evaluation_set_measure(evaluation))
+    return {measure.metric.label: measure for measure in measures}
+
+
+def session_runs_frame(runs: list[CompressionRun], model_key: str, label: str) -> pd.DataFrame:
+    """This session's compressions of the model whose task metric is ``label``: run, MB, metric, text label."""
+    rows = [{"run": number, "MB": run.result.storage.compressed_bytes / 1e6, "metric_mean": run.scores.compressed,
+             "label": f"run {number}: K={run.config.codebook_size:,}"}
+            for number, run in enumerate(runs, start=1)
+            if run.model_key == model_key and run.scores is not None and run.scores.label == label]
+    return pd.DataFrame(rows, columns=["run", "MB", "metric_mean", "label"])
+
+
+def storage_domain(*sizes: pd.Series, margin: float = 1.25) -> list[float]:
+    """A log-scale axis domain in MB that just holds every value of ``sizes`` (with a small margin)."""
+    values = pd.concat([series for series in sizes if len(series)])
+    values = values[values > 0]
+    return [float(values.min()) / margin, float(values.max()) * margin]
+
+
+def bits_order(bits: pd.Series) -> list[str]:
+    """The distinct bit-widths as text, in numeric order (4, 8, 16, 32), for a chart legend."""
+    return sorted({str(value) for value in bits if str(value).isdigit()}, key=int) + \
+        sorted({str(value) for value in bits if not str(value).isdigit()})

@@ -1,0 +1,130 @@
+"""Task quality in the studio: which metric a model gets, the user's own evaluation set, and
+function-space fidelity for a model without a known task.
+
+A model with a known task gets its task metric (digits accuracy, detection agreement with the
+teacher); a user model gets accuracy or MSE on an uploaded ``X.npy`` / ``y.npy``; any model can be
+measured by how closely the compressed model's outputs follow the dense model's on sample inputs.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..compress.compressor import Progress
+from ..errors import SharekanError
+from ..tasks import TaskMetric, task_metric
+from ..model import KAN
+
+KNOWN_TASKS = ("digits", "detection")
+SAMPLE_INPUTS = 512
+MAX_EVALUATION_ROWS = 1_000_000
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """A user's labelled inputs: X (N, in_features) float32 and y (N,) labels or (N, out) targets."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    kind: str  # 'classification' (integer labels, accuracy) or 'regression' (MSE)
+
+@dataclass(frozen=True)
+class Measure:
+    """How a model is scored: the metric, whether higher is better, and how its number is written."""
+
+    metric: TaskMetric
+    higher_is_better: bool = True
+    percent: bool = False
+
+    def format(self, value: float) -> str:
+        """The value as the studio writes it: 97.6 % for accuracies, 4 significant digits otherwise."""
+        return f"{value:.1%}" if self.percent else f"{value:.4g}"
+
+def read_evaluation_set(x_payload: bytes, y_payload: bytes, model: KAN) -> EvaluationSet:
+    """Parse uploaded ``X.npy`` and ``y.npy`` (no pickles) and check them against ``model``'s widths."""
+    inputs, targets = (_read_npy(payload, name) for payload, name in ((x_payload, "X.npy"), (y_payload, "y.npy")))
+    in_features, out_features = model.layers[0].in_features, model.layers[-1].out_features
+    if inputs.ndim != 2 or inputs.shape[1] != in_features:
+        raise SharekanError(f"X.npy must have shape (N, {in_features}) for this model, got {inputs.shape}")
+    if not 0 < len(inputs) <= MAX_EVALUATION_ROWS:
+        raise SharekanError(f"X.npy must have 1 to {MAX_EVALUATION_ROWS:,} rows, got {len(inputs):,}")
+    if len(targets) != len(inputs):
+        raise SharekanError(f"y.npy has {len(targets):,} rows but X.npy has {len(inputs):,}")
+    if not (np.issubdtype(inputs.dtype, np.number) and np.isfinite(inputs).all()):
+        raise SharekanError("X.npy must hold finite numbers")
+    if np.issubdtype(targets.dtype, np.integer) and targets.ndim == 1:
+        if targets.min() < 0 or targets.max() >= out_features:
+            raise SharekanError(f"y.npy class labels must lie in 0..{out_features - 1} (the model's outputs)")
+        return EvaluationSet(inputs.astype(np.float32), targets.astype(np.int64), "classification")
+    targets = targets.reshape(len(targets), -1) if targets.ndim == 1 else targets
+    if targets.shape[1] != out_features or not np.issubdtype(targets.dtype, np.number) \
+            or not np.isfinite(targets).all():
+        raise SharekanError(f"y.npy must be integer class labels (N,) or finite targets (N, {out_features})")
+    return EvaluationSet(inputs.astype(np.float32), targets.astype(np.float32), "regression")
+
+def _read_npy(payload: bytes, name: str) -> np.ndarray:
+    try:
+        return np.load(io.BytesIO(payload), allow_pickle=False)
+    except Exception:  # numpy raises ValueError, OSError or EOFError depending on the damage
+        raise SharekanError(f"{name} is not a readable .npy array (object arrays are refused)") from None
+
+def evaluation_set_measure(evaluation: EvaluationSet) -> Measure:
+    """Accuracy on a classification set, MSE on a regression set."""
+    inputs = torch.from_numpy(evaluation.inputs)
+    targets = torch.from_numpy(evaluation.targets)
+    rows = f"{len(inputs):,} rows"
+    if evaluation.kind == "classification":
+        def accuracy(module: torch.nn.Module) -> float:
+            with torch.no_grad():
+                return float((module(inputs).argmax(dim=1) == targets).double().mean())
+        return Measure(TaskMetric("accuracy", f"accuracy on your evaluation set ({rows})", accuracy), percent=True)
+
+    def mse(module: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return float(((module(inputs) - targets) ** 2).mean())
+    return Measure(TaskMetric("mse", f"mean squared error on your evaluation set ({rows})", mse), higher_is_better=False)
+
+def sample_inputs(model: KAN, count: int = SAMPLE_INPUTS, seed: int = 0) -> np.ndarray:
+    """``count`` inputs drawn uniformly inside each input's spline grid (the domain the model was fit on)."""
+    first = model.layers[0]
+    grid = first.grid.detach().double().numpy()  # (in, G + 2k + 1)
+    order = first.spline_order
+    low, high = grid[:, order], grid[:, -order - 1]
+    return np.random.default_rng(seed).uniform(low, high, size=(count, len(low))).astype(np.float32)
+
+def fidelity_measure(model: KAN, inputs: np.ndarray | None = None) -> Measure:
+    """Output fidelity against the dense ``model``: 1 − ‖f̂(x) − f(x)‖ / ‖f(x)‖ over ``inputs`` (sampled if None)."""
+    inputs = torch.from_numpy(sample_inputs(model) if inputs is None else inputs.astype(np.float32))
+    with torch.no_grad():
+        reference = model.eval()(inputs)
+    scale = float(reference.norm()) or 1.0
+
+    def fidelity(module: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return 1.0 - float((module(inputs) - reference).norm()) / scale
+    label = f"output fidelity: 1 − relative L2 error of the outputs against the dense model ({len(inputs):,} inputs)"
+    return Measure(TaskMetric("output_fidelity", label, fidelity))
+
+def task_measure(task: str | None) -> Measure | None:
+    """The known task's metric (digits accuracy, detection agreement with the teacher); None for other tasks."""
+    if task not in KNOWN_TASKS:
+        return None
+    return Measure(task_metric(task), percent=task == "digits")
+
+def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> Measure:
+    """What the studio scores a model by: its task, else the user's evaluation set, else output fidelity."""
+    return task_measure(task) or (evaluation_set_measure(evaluation) if evaluation is not None
+                                  else fidelity_measure(model))
+
+def score(measure: Measure, module: torch.nn.Module, task: str | None = None,
+          progress: Progress | None = None) -> float:
+    """``measure`` on ``module``; for detection, first computes (once per process) the held-out backbone maps."""
+    if task == "detection":
+        from ..detection.evaluate import warm_heldout_maps  # heavy; detection only
+
+        warm_heldout_maps(progress)
+    if progress is not None:
+        progress(1.0, f"measuring {measure.metric.label}")
+    return measure.metric.evaluate(module.eval())
