@@ -24,6 +24,10 @@ _EXPORTS = {
     "KAN": "sharekan_core.model.kan",
     "KANConfig": "sharekan_core.model.kan",
     "CompressionConfig": "sharekan_core.compress.config",
+    "UniformConfig": "sharekan_core.compress.methods.uniform",
+    "GPTQConfig": "sharekan_core.compress.methods.gptq",
+    "KMeansConfig": "sharekan_core.compress.methods.kmeans",
+    "PruneConfig": "sharekan_core.compress.methods.prune",
     "CompressedKAN": "sharekan_core.compress.compressed",
     "compress": "sharekan_core.compress.api",
     "decompress": "sharekan_core.compress.compressed",
@@ -38,6 +42,7 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .compress.api import compress
     from .compress.compressed import CompressedKAN, decompress
     from .compress.config import CompressionConfig
+    from .compress.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
     from .io.model_file import load_model, save_model

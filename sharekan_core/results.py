@@ -1,14 +1,16 @@
 """One compression run with everything measured about it, and its JSON report."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from .compress import CompressedKAN, CompressionConfig, compress, decompress
-from .compress.compressor import Progress
+import numpy as np
+
+from .compress import CompressedKAN, CompressionConfig, MethodConfig, compress, decompress
 from .format import StorageReport, storage_report
 from .format.compressed_file import encode_compressed
 from .metrics import FidelityReport, fidelity_report
 from .model import KAN
+from .progress import Progress
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,8 @@ class CompressionResult:
                 "shape": [layer.out_features, layer.in_features],
                 "edges": layer.num_edges,
                 "codebook_id": layer.codebook_id,
-                "codebook_size": int(self.compressed.codebooks[layer.codebook_id].shape[0]),
-                "index_bits": self.compressed.index_bits(layer.codebook_id),
+                "codebook_size": None if layer.codebook_id is None else int(self.compressed.codebooks[layer.codebook_id].shape[0]),
+                "index_bits": None if layer.codebook_id is None else self.compressed.index_bits(layer.codebook_id),
                 "dense_bytes": sum(self.storage.dense[str(index)].values()),
                 "compressed_bytes": sum(row.values()),
                 "components": row,
@@ -58,17 +60,24 @@ class CompressionResult:
             "function_rel_rms": self.fidelity.function_rel_rms,
             "components": self.storage.by_component(),
             "shared_codebook_bytes": sum(self.storage.compressed.get("shared", {}).values()),
-            "config": {"codebook_size": config.codebook_size, "bits": config.component_bits(),
-                       "scope": config.scope, "seed": config.seed, "weighted": config.weighted,
-                       "refit_gain": config.refit_gain},
+            "method": self.compressed.method,
+            "config": config_summary(config),
             "layers": layers,
         }
 
 
-def compress_and_measure(model: KAN, config: CompressionConfig, progress: Progress | None = None,
-                         metadata: dict | None = None) -> CompressionResult:
-    """Compress ``model``, encode the file bytes, and measure storage and fidelity."""
-    compressed = compress(model, config, progress, metadata)
+def config_summary(config: MethodConfig) -> dict:
+    """The config's fields for a JSON report; SHARe-KAN's ``bits`` as the effective bits per component."""
+    fields = asdict(config)
+    if isinstance(config, CompressionConfig):
+        fields["bits"] = config.component_bits()
+    return fields
+
+
+def compress_and_measure(model: KAN, config: MethodConfig, progress: Progress | None = None,
+                         metadata: dict | None = None, calibration: np.ndarray | None = None) -> CompressionResult:
+    """Compress ``model`` (with optional calibration inputs), encode the file bytes, and measure storage and fidelity."""
+    compressed = compress(model, config, calibration, progress=progress, metadata=metadata)
     encoded = encode_compressed(compressed)
     reconstructed = decompress(compressed)
     return CompressionResult(compressed, reconstructed, storage_report(model, compressed),

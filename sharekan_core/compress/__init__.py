@@ -1,12 +1,36 @@
-"""SHARe-KAN compression: gain-shape-bias -> codebook -> quantize -> pack. Each stage is callable alone."""
+"""Compression of trained KANs: SHARe-KAN (gain-shape-bias -> codebook -> quantize -> pack) and the
+baseline methods, each chosen by its config type. Each SHARe-KAN stage is callable alone (``compressor``)."""
+import sys
+import types
+
+from .api import compress
+from .codebook import ShapeCodebook
 from .compressed import CompressedKAN, CompressedLayer, decompress
-from .compressor import compress, effective_coefficients
+from .compressor import compress_with_codebooks, effective_coefficients
 from .config import SUPPORTED_BITS, CompressionConfig
 from .decompose import GainShapeBias, decompose, recompose, refit_gains
+from .methods import METHOD_CONFIGS, GPTQConfig, KMeansConfig, MethodConfig, PruneConfig, UniformConfig
 from .packing import index_bits, pack_bits, unpack_bits
 from .pruning import PrunedKAN, prune_by_magnitude
 from .quantize import QuantizedTensor, quantize
 
-__all__ = ["SUPPORTED_BITS", "CompressedKAN", "CompressedLayer", "CompressionConfig", "GainShapeBias",
-           "PrunedKAN", "QuantizedTensor", "compress", "decompose", "decompress", "effective_coefficients",
-           "index_bits", "pack_bits", "prune_by_magnitude", "quantize", "recompose", "refit_gains", "unpack_bits"]
+__all__ = ["METHOD_CONFIGS", "SUPPORTED_BITS", "CompressedKAN", "CompressedLayer", "CompressionConfig",
+           "GPTQConfig", "GainShapeBias", "KMeansConfig", "MethodConfig", "PruneConfig", "PrunedKAN",
+           "QuantizedTensor", "ShapeCodebook", "UniformConfig", "compress", "compress_with_codebooks", "decompose",
+           "decompress", "effective_coefficients", "index_bits", "pack_bits", "prune_by_magnitude", "quantize",
+           "recompose", "refit_gains", "unpack_bits"]
+
+
+class _CallableSubpackage(types.ModuleType):
+    """This subpackage, callable as ``compress``.
+
+    Importing ``sharekan_core.compress`` rebinds the package root's name ``compress`` from the
+    function to this subpackage (the import system sets it on the parent), so
+    ``sharekan_core.compress(model, config)`` must work on the subpackage too.
+    """
+
+    def __call__(self, *args, **kwargs) -> CompressedKAN:
+        return compress(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableSubpackage

@@ -1,24 +1,29 @@
 """``compress(model, config, calibration=None)``: the one entry point, dispatching on the config's type."""
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
 from ..errors import SharekanError
 from ..model import KAN
+from ..progress import Progress
 from .compressed import CompressedKAN
 from .compressor import compress as compress_sharekan
 from .config import CompressionConfig
+from .methods import GPTQConfig, KMeansConfig, MethodConfig, PruneConfig, UniformConfig
+from .methods.gptq import compress_gptq
+from .methods.kmeans import compress_kmeans
+from .methods.prune import compress_pruned
+from .methods.uniform import compress_uniform
 
-Progress = Callable[[float, str], None]
 
 
-def compress(model: KAN, config: CompressionConfig | None = None, calibration: np.ndarray | None = None,
+def compress(model: KAN, config: MethodConfig | None = None, calibration: np.ndarray | None = None,
              *, progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Compress ``model`` with the method named by ``config``'s type; return the compressed model.
 
-    ``calibration`` is an optional (N, in_features) sample of model inputs for data-aware methods.
+    ``calibration`` is an optional (N, in_features) sample of model inputs: SHARe-KAN then
+    minimises function-space error on it, and GPTQ needs it. Uniform, k-means and pruning
+    are data-blind and ignore it.
 
     Example::
 
@@ -30,7 +35,13 @@ def compress(model: KAN, config: CompressionConfig | None = None, calibration: n
     """
     config = CompressionConfig() if config is None else config
     if isinstance(config, CompressionConfig):
-        if calibration is not None:
-            raise SharekanError("data-aware SHARe-KAN is not available in this version; omit calibration")
-        return compress_sharekan(model, config, progress=progress, metadata=metadata)
+        return compress_sharekan(model, config, calibration, progress=progress, metadata=metadata)
+    if isinstance(config, GPTQConfig):
+        return compress_gptq(model, config, calibration, progress, metadata)
+    if isinstance(config, UniformConfig):
+        return compress_uniform(model, config, metadata)
+    if isinstance(config, KMeansConfig):
+        return compress_kmeans(model, config, progress, metadata)
+    if isinstance(config, PruneConfig):
+        return compress_pruned(model, config, metadata)
     raise SharekanError(f"unknown compression config {type(config).__name__}")

@@ -20,15 +20,16 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 import faiss
 import numpy as np
 
 from ..errors import SharekanError
+from ..progress import Progress, silent
+from .config import KMEANS_METHODS as METHODS
 from .config import MAX_CODEBOOK, MIN_CODEBOOK
 
-METHODS = ("auto", "two-level", "flat", "exact")
 SMALL_PROBLEM = 2**22         # N*K at or below which "auto" runs "exact": well under a second
 FLAT_ITERATIONS = 20          # method="flat": the issue's baseline, random seeding
 
@@ -43,7 +44,6 @@ SMALL_SEARCH_BLAS_THRESHOLD = 20  # faiss's own default before 1.15
 
 _BLAS_SETTING_LOCK = threading.Lock()
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def build_codebook(shapes: np.ndarray, codebook_size: int, *, seed: int = 0,
     for a given seed. With ``spherical`` the centroids are unit-norm ("exact" normalises its means).
     """
     shapes, weights = _validate(shapes, codebook_size, seed, weights, method)
-    report = progress or _silent
+    report = progress or silent
     report(0.0, "checking distinct shapes")
     distinct = _distinct_rows_if_at_most(shapes, codebook_size)
     if distinct is not None:
@@ -93,9 +93,6 @@ def build_codebook(shapes: np.ndarray, codebook_size: int, *, seed: int = 0,
                                 spherical)
     return _finish(shapes, weights, centroids, assignments, method, report)
 
-
-def _silent(fraction: float, message: str) -> None:
-    """Progress sink used when the caller passes none."""
 
 
 def _validate(shapes: np.ndarray, codebook_size: int, seed: int, weights: np.ndarray | None,
@@ -387,3 +384,51 @@ def _finish(shapes: np.ndarray, weights: np.ndarray | None, centroids: np.ndarra
     inertia = float(errors.sum() if weights is None else np.sum(errors * weights))
     report(1.0, f"{centroids.shape[0]} centroids")
     return Codebook(centroids, assignments, inertia, method)
+
+
+class ShapeCodebook:
+    """A codebook with faiss's verbs: ``fit`` it on rows, then ``assign`` rows to their nearest codeword.
+
+    Example::
+
+        >>> codebook = ShapeCodebook(256, seed=0).fit(shapes, weights=gains**2)
+        >>> indices = codebook.assign(other_shapes)   # zero-shot: nearest codeword, no clustering
+    """
+
+    def __init__(self, size: int, *, seed: int = 0, method: str = "auto", spherical: bool = False):
+        self.size, self.seed, self.method, self.spherical = size, seed, method, spherical
+        self.centroids: np.ndarray | None = None     # (K_eff, D) float32 once fitted
+        self.assignments: np.ndarray | None = None   # (N,) int64, the fitted rows' codewords
+        self.inertia: float | None = None
+
+    @classmethod
+    def from_centroids(cls, centroids: np.ndarray) -> ShapeCodebook:
+        """A fitted codebook holding the given (K, D) codewords, for assignment only."""
+        centroids = np.asarray(centroids)
+        if centroids.ndim != 2 or not 1 <= centroids.shape[0] <= MAX_CODEBOOK or centroids.shape[1] == 0:
+            raise SharekanError(f"a codebook must have shape (K, D) with 1 <= K <= {MAX_CODEBOOK:,}, "
+                                f"got {tuple(centroids.shape)}")
+        if not np.isfinite(centroids).all():
+            raise SharekanError("codebook contains NaN or Inf values")
+        codebook = cls(max(MIN_CODEBOOK, centroids.shape[0]))
+        codebook.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        return codebook
+
+    def fit(self, rows: np.ndarray, weights: np.ndarray | None = None,
+            progress: Progress | None = None) -> ShapeCodebook:
+        """Cluster ``rows`` (N, D) into at most ``size`` codewords (``build_codebook``); return self."""
+        result = build_codebook(rows, self.size, seed=self.seed, weights=weights, method=self.method,
+                                spherical=self.spherical, progress=progress)
+        self.centroids, self.assignments, self.inertia = result.centroids, result.assignments, result.inertia
+        return self
+
+    def assign(self, rows: np.ndarray) -> np.ndarray:
+        """Index (N,) int64 of each row's nearest codeword in squared Euclidean distance (exact faiss search)."""
+        if self.centroids is None:
+            raise SharekanError("the codebook is not fitted: call fit() first")
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.centroids.shape[1]:
+            raise SharekanError(f"rows must have shape (N, {self.centroids.shape[1]}), got {tuple(rows.shape)}")
+        if rows.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        return _nearest(rows, self.centroids)[1].astype(np.int64)

@@ -1,20 +1,48 @@
-"""compress(model, config) -> CompressedKAN: decompose, cluster, refit, quantize."""
+"""SHARe-KAN compression as named stages that read top to bottom:
+
+    decompose      each layer's effective coefficients c = bias + gain * shape      decompose_layers
+    cluster        fit one shared codebook per group of layers                       fit_codebook
+      or assign    ... or take given codebooks and only assign to them               assign_edges
+    refit          gains (and, with calibration, biases) against the chosen codewords  refit_edges
+    quantize       codebook, gains, biases and base weights                          quantize_codebook, pack
+    pack           the CompressedKAN                                                 pack
+
+``compress`` runs them all; ``compress_with_codebooks`` runs every stage but clustering (zero-shot
+transfer). With calibration inputs every distance is measured in function space (see ``data_aware``).
+"""
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..errors import SharekanError
 from ..model import KAN
-from .codebook import build_codebook
-from .compressed import CompressedKAN, CompressedLayer
+from ..progress import Progress, silent
+from .calibration import basis_moments, layer_inputs
+from .codebook import ShapeCodebook
+from .compressed import CompressedKAN, CompressedLayer, layer_frame
 from .config import CompressionConfig
+from .data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
 from .decompose import GainShapeBias, decompose, refit_gains
 from .quantize import QuantizedTensor, quantize
 
-Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class EdgeGroup:
+    """The edges that share one codebook, concatenated over the group's layers (E edges, D coefficients)."""
+
+    layers: tuple[int, ...]
+    coefficients: np.ndarray    # (E, D) float64, effective coefficients r * c
+    parts: GainShapeBias        # gains (E,), unit shapes (E, D), biases (E,)
+    metric: EdgeMetric | None   # with calibration: each edge's basis second moment H_i
+
+    def split(self, values: np.ndarray, model: KAN) -> dict[int, np.ndarray]:
+        """Per-edge ``values`` (E, ...) cut back into the group's layers."""
+        counts = [model.layers[i].in_features * model.layers[i].out_features for i in self.layers]
+        return dict(zip(self.layers, np.split(values, np.cumsum(counts)[:-1])))
 
 
 def effective_coefficients(model: KAN) -> list[np.ndarray]:
@@ -28,110 +56,148 @@ def effective_coefficients(model: KAN) -> list[np.ndarray]:
     return result
 
 
-def compress(model: KAN, config: CompressionConfig, progress: Progress | None = None,
-             metadata: dict | None = None,
-             given_codebooks: list[np.ndarray | QuantizedTensor] | None = None) -> CompressedKAN:
+def compress(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None, *,
+             progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Compress every layer of ``model`` with a shared codebook per layer or for the whole model.
 
-    ``given_codebooks`` (one (K, D) array per layer, or one for scope 'global') skips clustering and
-    assigns each shape to its nearest given codeword: zero-shot transfer of another model's codebook.
-    A given QuantizedTensor is kept bit for bit, so heads can share it exactly.
+    ``calibration`` (N, in_features) makes every stage minimise function-space error on those inputs.
     """
-    report = progress or (lambda fraction, message: None)
+    report = progress or silent
+    report(0.0, "decomposing splines into gain, shape and bias")
+    groups = decompose_layers(model, config, calibration)
+    codebooks = []
+    for group_id, group in enumerate(groups):
+        start, span = 0.05 + 0.85 * group_id / len(groups), 0.85 / len(groups)
+        codebooks.append(fit_codebook(group, config, lambda f, m: report(start + span * f, m)))
+    return _assign_refit_pack(model, config, groups, codebooks, report, metadata)
+
+
+def compress_with_codebooks(model: KAN, config: CompressionConfig,
+                            codebooks: list[ShapeCodebook | QuantizedTensor],
+                            calibration: np.ndarray | None = None, *, progress: Progress | None = None,
+                            metadata: dict | None = None) -> CompressedKAN:
+    """Compress ``model`` against given codebooks (one per layer, or one for scope 'global'): assignment only.
+
+    A given QuantizedTensor is stored bit for bit, so several heads can share it exactly.
+    """
+    report = progress or silent
+    groups = decompose_layers(model, config, calibration)
+    if len(codebooks) != len(groups):
+        raise SharekanError(f"expected {len(groups)} codebook(s) for this scope, got {len(codebooks)}")
+    for group_id, (group, given) in enumerate(zip(groups, codebooks)):
+        width = given.shape[1] if isinstance(given, QuantizedTensor) else given.centroids.shape[1]
+        if width != group.coefficients.shape[1]:
+            raise SharekanError(f"codebook {group_id} has {width} coefficients per codeword, "
+                                f"the model's layers have {group.coefficients.shape[1]}")
+    return _assign_refit_pack(model, config, groups, codebooks, report, metadata)
+
+
+def _assign_refit_pack(model: KAN, config: CompressionConfig, groups: list[EdgeGroup],
+                       codebooks: list[ShapeCodebook | QuantizedTensor], report: Progress,
+                       metadata: dict | None) -> CompressedKAN:
+    """The stages after clustering: assign, quantize the codebook, refit, quantize and pack."""
+    bits = config.component_bits()
+    stored, indices, gains, biases = [], {}, {}, {}
+    report(0.9, "assigning, refitting and quantizing")
+    for group_id, (group, codebook) in enumerate(zip(groups, codebooks)):
+        quantized = codebook if isinstance(codebook, QuantizedTensor) else quantize_codebook(codebook, bits["codebook"], group_id)
+        codewords = quantized.dequantize()
+        fitted = None if isinstance(codebook, QuantizedTensor) else codebook.assignments
+        assigned = assign_edges(group, codewords, fitted)
+        group_gains, group_biases = refit_edges(group, codewords[assigned], config)
+        stored.append(quantized)
+        indices.update(group.split(assigned, model))
+        gains.update(group.split(group_gains, model))
+        biases.update(group.split(group_biases, model))
+    compressed = pack(model, config, stored, indices, gains, biases, metadata)
+    report(1.0, "done")
+    return compressed
+
+
+def decompose_layers(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None) -> list[EdgeGroup]:
+    """Stage 1: every layer's edges split into gain, shape and bias, grouped by shared codebook."""
     coefficients = effective_coefficients(model)
     widths = {c.shape[-1] for c in coefficients}
     if config.scope == "global" and len(widths) > 1:
         raise SharekanError(f"scope 'global' needs one coefficient count in all layers, found {sorted(widths)}")
-    report(0.0, "decomposing splines into gain, shape and bias")
-    parts = [decompose(c.reshape(-1, c.shape[-1])) for c in coefficients]
-    groups = [[i] for i in range(len(parts))] if config.scope == "layer" else [list(range(len(parts)))]
-    if given_codebooks is not None:
-        _check_given_codebooks(given_codebooks, len(groups), coefficients)
-    bits = config.component_bits()
-    codebooks: list[QuantizedTensor] = []
-    assignments: dict[int, np.ndarray] = {}
-    for group_id, members in enumerate(groups):
-        start, span = 0.05 + 0.85 * group_id / len(groups), 0.85 / len(groups)
-        group_parts = [parts[i] for i in members]
-        if given_codebooks is None:
-            codebook, assigned = _cluster(group_parts, config, lambda f, m: report(start + span * f, m))
-        else:
-            given = given_codebooks[group_id]
-            if isinstance(given, QuantizedTensor):
-                codebooks.append(given)
-                assigned = assign_to_codebook(group_parts, given.dequantize())
-            else:
-                codebook = np.asarray(given, np.float32)
-                assigned = assign_to_codebook(group_parts, codebook)
-        if len(codebooks) == group_id:
-            codebooks.append(quantize(codebook, bits["codebook"], f"codebook {group_id}", grouping="columns"))
-        offset = 0
-        for member in members:
-            count = len(parts[member].gains)
-            assignments[member] = assigned[offset:offset + count]
-            offset += count
-    report(0.9, "quantizing gains, biases and base weights")
-    layers = []
-    for index, (layer, part) in enumerate(zip(model.layers, parts)):
-        codebook_id = index if config.scope == "layer" else 0
-        indices = assignments[index]
-        gains = part.gains
-        if config.refit_gain:
-            codewords = codebooks[codebook_id].dequantize()[indices]
-            gains = np.where(part.flat, 0.0, refit_gains(coefficients[index].reshape(len(indices), -1), part.biases, codewords))
-        shape2d = (layer.out_features, layer.in_features)
-        layers.append(CompressedLayer(
-            grid=layer.grid.detach().numpy().astype(np.float32).copy(),
-            spline_order=layer.spline_order,
-            codebook_id=codebook_id,
-            indices=indices.reshape(shape2d),
-            gains=quantize(gains.reshape(shape2d), bits["gains"], f"layer {index} gains"),
-            biases=quantize(part.biases.reshape(shape2d), bits["biases"], f"layer {index} biases"),
-            base_weights=quantize(layer.base_weight.detach().numpy(), bits["base_weights"], f"layer {index} base weights"),
-            output_scale=layer.output_scale.detach().numpy().astype(np.float32).copy(),
-            output_bias=layer.output_bias.detach().numpy().astype(np.float32).copy(),
-        ))
-    report(1.0, "done")
-    return CompressedKAN(codebooks, layers, config, dict(metadata or {}))
+    moments = None
+    if calibration is not None:
+        moments = [basis_moments(layer, x) for layer, x in zip(model.layers, layer_inputs(model, calibration))]
+    members = [[i] for i in range(len(coefficients))] if config.scope == "layer" else [list(range(len(coefficients)))]
+    groups = []
+    for layers in members:
+        flat = np.concatenate([coefficients[i].reshape(-1, coefficients[i].shape[-1]) for i in layers])
+        metric = None if moments is None else EdgeMetric.for_layers([moments[i] for i in layers],
+                                                                    [model.layers[i].out_features for i in layers])
+        groups.append(EdgeGroup(tuple(layers), flat, decompose(flat), metric))
+    return groups
 
 
-def _cluster(parts: list[GainShapeBias], config: CompressionConfig, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
-    """Return (codebook (K_eff, D), assignment per edge) for the concatenated edges of ``parts``."""
-    shapes = np.concatenate([p.shapes for p in parts])
-    gains = np.concatenate([p.gains for p in parts])
-    live = gains > 0
-    assigned = np.zeros(len(gains), dtype=np.int64)
+def fit_codebook(group: EdgeGroup, config: CompressionConfig, progress: Progress | None = None) -> ShapeCodebook:
+    """Stage 2, cluster: k-means of the live shapes (weighted by gain**2), refined under the metric if any."""
+    parts = group.parts
+    live = parts.gains > 0
     if not live.any():  # every spline is flat: one zero codeword serves all edges
-        return np.zeros((1, shapes.shape[1]), np.float32), assigned
-    weights = (gains[live] ** 2).astype(np.float32) if config.weighted else None
-    result = build_codebook(shapes[live], config.codebook_size, seed=config.seed,
-                            weights=weights, progress=progress)
-    assigned[live] = result.assignments
-    return result.centroids.astype(np.float32), assigned
+        return ShapeCodebook.from_centroids(np.zeros((1, parts.shapes.shape[1]), np.float32))
+    weights = (parts.gains[live] ** 2).astype(np.float32) if config.weighted else None
+    codebook = ShapeCodebook(config.codebook_size, seed=config.seed, method=config.kmeans_method,
+                             spherical=config.spherical)
+    codebook.fit(parts.shapes[live], weights, progress)
+    if group.metric is None or config.data_aware_passes == 0:
+        return codebook
+    centroids = fit_codewords(group.coefficients[live], parts, live, codebook.centroids, group.metric,
+                              config.data_aware_passes, config.weighted)
+    return ShapeCodebook.from_centroids(centroids)
 
 
-def assign_to_codebook(parts: list[GainShapeBias], codebook: np.ndarray) -> np.ndarray:
-    """Nearest codeword (squared Euclidean) for every live shape; flat edges get index 0."""
-    import faiss  # exact flat search: deterministic and fast
+def quantize_codebook(codebook: ShapeCodebook, bits: int, codebook_id: int = 0) -> QuantizedTensor:
+    """Stage 4 for the codebook: one affine pair per coefficient column."""
+    return quantize(codebook.centroids, bits, f"codebook {codebook_id}", grouping="columns")
 
-    shapes = np.concatenate([p.shapes for p in parts]).astype(np.float32)
-    live = np.concatenate([p.gains for p in parts]) > 0
-    assigned = np.zeros(len(shapes), dtype=np.int64)
+
+def assign_edges(group: EdgeGroup, codewords: np.ndarray, fitted: np.ndarray | None = None) -> np.ndarray:
+    """Stage 2, assign: each live edge's codeword (nearest shape, or least function error); flat edges get 0.
+
+    ``fitted``: the live edges' assignments from the k-means that made the codebook, kept as they are.
+    """
+    live = group.parts.gains > 0
+    assigned = np.zeros(len(live), dtype=np.int64)
     if live.any():
-        index = faiss.IndexFlatL2(codebook.shape[1])
-        index.add(np.ascontiguousarray(codebook, np.float32))
-        assigned[live] = index.search(np.ascontiguousarray(shapes[live]), 1)[1][:, 0]
+        if fitted is not None and group.metric is None:
+            assigned[live] = fitted
+        elif group.metric is None:
+            assigned[live] = ShapeCodebook.from_centroids(codewords).assign(group.parts.shapes[live])
+        else:
+            assigned[live] = metric_assign(group.coefficients[live], group.parts.biases[live], codewords,
+                                           group.metric.subset(live))
     return assigned
 
 
-def _check_given_codebooks(codebooks: list[np.ndarray | QuantizedTensor], groups: int, coefficients: list[np.ndarray]) -> None:
-    if len(codebooks) != groups:
-        raise SharekanError(f"expected {groups} codebook(s) for this scope, got {len(codebooks)}")
-    for group_id, given in enumerate(codebooks):
-        codebook = given.dequantize() if isinstance(given, QuantizedTensor) else given
-        width = coefficients[group_id].shape[-1]
-        if np.ndim(codebook) != 2 or np.shape(codebook)[1] != width or not 1 <= len(codebook) <= 65_536:
-            raise SharekanError(f"codebook {group_id} must have shape (K, {width}) with 1 <= K <= 65,536, "
-                                f"got {tuple(np.shape(codebook))}")
-        if not np.isfinite(codebook).all():
-            raise SharekanError(f"codebook {group_id} contains NaN or Inf values")
+def refit_edges(group: EdgeGroup, codewords: np.ndarray, config: CompressionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Stage 3: (gains, biases) of every edge against its codeword (E, D); flat edges keep gain 0."""
+    parts, flat = group.parts, group.parts.flat
+    if group.metric is not None:
+        gains, biases = refit_gain_bias(group.coefficients, codewords, group.metric,
+                                        None if config.refit_gain else parts.gains)
+        return np.where(flat, 0.0, gains), np.where(flat, parts.biases, biases)
+    if not config.refit_gain:
+        return parts.gains, parts.biases
+    return np.where(flat, 0.0, refit_gains(group.coefficients, parts.biases, codewords)), parts.biases
+
+
+def pack(model: KAN, config: CompressionConfig, codebooks: list[QuantizedTensor], indices: dict[int, np.ndarray],
+         gains: dict[int, np.ndarray], biases: dict[int, np.ndarray], metadata: dict | None = None) -> CompressedKAN:
+    """Stage 5: quantize gains, biases and base weights and assemble the CompressedKAN."""
+    bits = config.component_bits()
+    layers = []
+    for index, layer in enumerate(model.layers):
+        shape2d = (layer.out_features, layer.in_features)
+        layers.append(CompressedLayer(
+            codebook_id=index if config.scope == "layer" else 0,
+            indices=indices[index].reshape(shape2d),
+            gains=quantize(gains[index].reshape(shape2d), bits["gains"], f"layer {index} gains"),
+            biases=quantize(biases[index].reshape(shape2d), bits["biases"], f"layer {index} biases"),
+            base_weights=quantize(layer.base_weight.detach().numpy(), bits["base_weights"], f"layer {index} base weights"),
+            **layer_frame(layer)))
+    return CompressedKAN(codebooks, layers, config, dict(metadata or {}))
+

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..errors import SharekanError
 
 SUPPORTED_BITS = (32, 16, 8, 4)
 MIN_CODEBOOK, MAX_CODEBOOK = 2, 65_536
 SCOPES = ("layer", "global")
+KMEANS_METHODS = ("auto", "two-level", "flat", "exact")  # the codebook builder's algorithms
+MAX_DATA_AWARE_PASSES = 50
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,21 @@ class CompressionConfig:
     ``bits`` sets every component; ``codebook_bits``, ``gain_bits``, ``bias_bits`` and
     ``base_bits`` override it one by one. ``weighted`` clusters shapes weighted by gain**2,
     which minimises coefficient-space error; ``refit_gain`` replaces each gain by its
-    least-squares value against the chosen codeword.
+    least-squares value against the chosen codeword. ``kmeans_method`` and ``spherical`` pick the
+    codebook builder's algorithm (see ``compress.codebook``). With calibration data,
+    ``data_aware_passes`` alternations of assignment, gain/bias refit and codeword update run
+    under each input's basis second moment (see ``compress.data_aware``).
+
+    Example::
+
+        >>> import sharekan_core as sk
+        >>> config = sk.CompressionConfig(codebook_size=256, bits=8)
+        >>> compressed = sk.compress(sk.load_model("sample_models/digits_kan.safetensors"), config)
+        >>> compressed.method
+        'sharekan'
     """
+
+    method: ClassVar[str] = "sharekan"
 
     codebook_size: int = 4096
     bits: int = 8
@@ -30,9 +46,14 @@ class CompressionConfig:
     seed: int = 0
     weighted: bool = True
     refit_gain: bool = True
+    kmeans_method: str = "auto"
+    spherical: bool = False
+    data_aware_passes: int = 4
 
     def __post_init__(self) -> None:
-        _check_int("codebook_size", self.codebook_size, MIN_CODEBOOK, MAX_CODEBOOK)
+        check_int("codebook_size", self.codebook_size, MIN_CODEBOOK, MAX_CODEBOOK)
+        check_choice("kmeans_method", self.kmeans_method, KMEANS_METHODS)
+        check_int("data_aware_passes", self.data_aware_passes, 0, MAX_DATA_AWARE_PASSES)
         for name in ("bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits"):
             value = getattr(self, name)
             if value is None and name != "bits":
@@ -41,7 +62,7 @@ class CompressionConfig:
                 raise SharekanError(f"{name} must be one of {', '.join(map(str, SUPPORTED_BITS))}, got {value!r}")
         if self.scope not in SCOPES:
             raise SharekanError(f"scope must be 'layer' or 'global', got {self.scope!r}")
-        _check_int("seed", self.seed, 0, 2**31 - 1)
+        check_int("seed", self.seed, 0, 2**31 - 1)
 
     def component_bits(self) -> dict[str, int]:
         """Return the effective bit-width of each quantized component."""
@@ -53,6 +74,13 @@ class CompressionConfig:
         }
 
 
-def _check_int(name: str, value: object, low: int, high: int) -> None:
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise SharekanError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise SharekanError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_int(name: str, value: object, low: int, high: int) -> None:
+    """Raise SharekanError unless ``value`` is an integer in [low, high], naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise SharekanError(f"{name} must be an integer from {low:,} to {high:,}, got {value!r}")

@@ -1,9 +1,18 @@
-"""Bit-packing of unsigned integers at any width from 1 to 32 bits (big-endian bit order)."""
+"""Sizes of stored values: bit-packing of unsigned integers at any width from 1 to 32 bits (big-endian
+bit order), bits per index, bytes per float32, and totals of per-layer byte tables."""
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import numpy as np
+
+FP32 = 4  # bytes per float32 value
+
+
+def total_bytes(table: Mapping[str, Mapping[str, int]]) -> int:
+    """Sum of a byte table (layer label -> component -> bytes)."""
+    return sum(sum(row.values()) for row in table.values())
 
 
 def packed_nbytes(count: int, bits: int) -> int:

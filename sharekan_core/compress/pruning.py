@@ -9,9 +9,7 @@ import torch
 
 from ..errors import SharekanError
 from ..model import KAN
-from .packing import packed_nbytes
-
-FP32 = 4
+from .packing import FP32, packed_nbytes, total_bytes
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class PrunedKAN:
     @property
     def stored_bytes(self) -> int:
         """Bytes of the sparse FP32 form: kept edges plus an edge bitmap."""
-        return sum(sum(row.values()) for row in self.storage.values())
+        return total_bytes(self.storage)
 
 
 def prune_by_magnitude(model: KAN, sparsity: float) -> PrunedKAN:

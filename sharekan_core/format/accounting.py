@@ -5,12 +5,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ..compress.compressed import CompressedKAN
+from ..compress.packing import FP32, total_bytes
 from ..model import KAN
 from .compressed_file import stored_tensors
 
-COMPONENTS = ("codebook", "indices", "gains", "biases", "base_weights", "scales", "grids")
+COMPONENTS = ("codebook", "indices", "gains", "biases", "coefficients", "mask", "base_weights", "scales", "grids")
 DENSE_COMPONENTS = ("splines", "base_weights", "scales", "grids")
-FP32 = 4
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,12 @@ class StorageReport:
     @property
     def dense_bytes(self) -> int:
         """Total FP32 bytes of the dense model."""
-        return sum(sum(row.values()) for row in self.dense.values())
+        return total_bytes(self.dense)
 
     @property
     def compressed_bytes(self) -> int:
         """Total bytes of the compressed tensors (equals the file's payload)."""
-        return sum(sum(row.values()) for row in self.compressed.values())
+        return total_bytes(self.compressed)
 
     @property
     def ratio(self) -> float:
@@ -56,6 +56,28 @@ def dense_storage(model: KAN) -> dict[str, dict[str, int]]:
             "grids": layer.grid.numel() * FP32,
         }
     return rows
+
+
+def dense_bytes(model: KAN) -> int:
+    """Total FP32 bytes of the dense ``model``."""
+    return total_bytes(dense_storage(model))
+
+
+def model_summary(model: KAN) -> dict:
+    """Widths, per-layer edges and dense bytes, grid, spline order and dense FP32 bytes of ``model``."""
+    dense = dense_storage(model)
+    first = model.layers[0]
+    return {
+        "widths": [first.in_features, *(layer.out_features for layer in model.layers)],
+        "layers": [{"layer": i, "in": layer.in_features, "out": layer.out_features,
+                    "edges": layer.in_features * layer.out_features, "dense_bytes": sum(dense[str(i)].values())}
+                   for i, layer in enumerate(model.layers)],
+        "edges": model.num_edges,
+        "grid_size": first.grid_size,
+        "spline_order": first.spline_order,
+        "coefficients_per_edge": first.num_coefficients,
+        "dense_bytes": total_bytes(dense),
+    }
 
 
 def storage_report(model: KAN, compressed: CompressedKAN) -> StorageReport:

@@ -1,7 +1,8 @@
 """The compressed file: one safetensors file whose tensors are exactly the accounted bytes.
 
-Tensor names: ``codebooks.C.{payload,minimum,step}``, ``layers.N.{indices,grid,output_scale,
-output_bias}`` and ``layers.N.{gains,biases,base_weights}.{payload,minimum,step}``. Everything
+Tensor names: ``codebooks.C.{payload,minimum,step}``, ``layers.N.{indices,kept,grid,output_scale,
+output_bias}`` and ``layers.N.{coefficients,gains,biases,base_weights}.{payload,minimum,step}``; which
+of them a layer holds depends on the header's ``method`` (see ``compress.compressed``). Everything
 else (shapes, bit-widths, config) lives in the JSON header, so the file's size is the
 accounted payload plus the safetensors header.
 """
@@ -13,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from ..compress.compressed import CompressedKAN, CompressedLayer
-from ..compress.config import CompressionConfig
-from ..compress.packing import pack_bits, packed_nbytes, unpack_bits
+from ..compress.methods import METHOD_CONFIGS
+from ..compress.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
 from ..compress.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
 from .integrity import (check_codebook_shape, check_finite, check_header_numbers, check_payload, encode_checked,
@@ -26,6 +27,7 @@ from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetens
 FORMAT_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")  # version 1 has no codebook "grouping": its affine pairs are per row
 _QUANTIZED = ("gains", "biases", "base_weights")
+_PER_EDGE = ("coefficients", *_QUANTIZED)  # the quantized tensors a layer may hold, in file order
 
 
 @dataclass(frozen=True)
@@ -40,16 +42,20 @@ class StoredTensor:
 
 def stored_tensors(compressed: CompressedKAN) -> list[StoredTensor]:
     """Every tensor the file holds, in file order, tagged for accounting."""
-    shared = compressed.config.scope == "global"
+    shared = getattr(compressed.config, "scope", "layer") == "global"
     out: list[StoredTensor] = []
     for cid, codebook in enumerate(compressed.codebooks):
         out += _quantized(f"codebooks.{cid}", "codebook", None if shared else cid, codebook)
     for index, layer in enumerate(compressed.layers):
         prefix = f"layers.{index}."
-        bits = compressed.index_bits(layer.codebook_id)
-        out.append(StoredTensor(prefix + "indices", "indices", index, pack_bits(layer.indices, bits)))
-        for component in _QUANTIZED:
-            out += _quantized(prefix + component, component, index, getattr(layer, component))
+        if layer.indices is not None:
+            bits = compressed.index_bits(layer.codebook_id)
+            out.append(StoredTensor(prefix + "indices", "indices", index, pack_bits(layer.indices, bits)))
+        if layer.kept is not None:
+            out.append(StoredTensor(prefix + "kept", "mask", index, pack_bits(layer.kept.astype(np.uint8), 1)))
+        for component in _PER_EDGE:
+            if getattr(layer, component) is not None:
+                out += _quantized(prefix + component, component, index, getattr(layer, component))
         out.append(StoredTensor(prefix + "output_scale", "scales", index, layer.output_scale))
         out.append(StoredTensor(prefix + "output_bias", "scales", index, layer.output_bias))
         out.append(StoredTensor(prefix + "grid", "grids", index, layer.grid))
@@ -69,6 +75,7 @@ def encode_compressed(compressed: CompressedKAN) -> bytes:
     fields = {
         "format": COMPRESSED_FORMAT,
         "version": FORMAT_VERSION,
+        "method": compressed.method,
         "config": asdict(compressed.config),
         "codebooks": [codebook_header(c) for c in compressed.codebooks],
         "layers": [layer_header(layer) for layer in compressed.layers],
@@ -96,13 +103,18 @@ def codebook_header(codebook: QuantizedTensor) -> dict:
 
 
 def layer_header(layer: CompressedLayer) -> dict:
-    """The JSON description of one layer: codebook, order, shape and bit-widths."""
-    return {
+    """The JSON description of one layer: codebook, order, shape, bit-widths and the method's tensors."""
+    header = {
         "codebook": layer.codebook_id,
         "spline_order": layer.spline_order,
         "shape": [layer.out_features, layer.in_features],
-        "bits": {c: getattr(layer, c).bits for c in _QUANTIZED},
+        "bits": {c: getattr(layer, c).bits for c in _QUANTIZED if getattr(layer, c) is not None},
     }
+    if layer.coefficients is not None:
+        header["coefficients"] = {"bits": layer.coefficients.bits, "shape": list(layer.coefficients.shape)}
+    if layer.kept is not None:
+        header["kept"] = int(layer.kept.sum())
+    return header
 
 
 def is_compressed_file(path: str | Path) -> bool:
@@ -133,7 +145,9 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     verify_checksum(header, arrays, path.name)
     check_header_numbers(header, path.name)
     try:
-        config = CompressionConfig(**header_field(header, "config", dict, path))
+        method = header.get("method", "sharekan")
+        _expect(method in METHOD_CONFIGS, f"unknown compression method {method!r}")
+        config = METHOD_CONFIGS[method](**header_field(header, "config", dict, path))
         codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
                      for i, c in enumerate(header_field(header, "codebooks", list, path))]
         layers = [_read_layer(arrays, index, spec, codebooks)
@@ -175,27 +189,54 @@ def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
                 codebooks: list[QuantizedTensor]) -> CompressedLayer:
     prefix = f"layers.{index}."
     out_f, in_f = (int(v) for v in spec["shape"])
-    codebook_id = spec["codebook"]
-    _expect(isinstance(codebook_id, int) and 0 <= codebook_id < len(codebooks), f"layer {index} refers to missing codebook {codebook_id}")
-    check_codebook_shape(f"codebooks.{codebook_id}", codebooks[codebook_id].shape)
-    k_eff, coeffs = codebooks[codebook_id].shape
-    bits = max(1, int(np.ceil(np.log2(k_eff))))
-    packed = _need(arrays, prefix + "indices")
-    _expect(packed.dtype == np.uint8, f"layer {index} indices are stored as {packed.dtype}, expected packed uint8")
-    _expect(packed.size == packed_nbytes(out_f * in_f, bits), f"layer {index} indices are truncated")
-    indices = unpack_bits(packed, bits, out_f * in_f).reshape(out_f, in_f)
-    _expect(int(indices.max(initial=0)) < k_eff, f"layer {index} indices exceed the codebook size {k_eff}")
-    grid = _need(arrays, prefix + "grid")
     order = int(spec["spline_order"])
-    _expect(grid.shape == (in_f, coeffs + order + 1), f"layer {index} grid has shape {grid.shape}")
+    grid = _need(arrays, prefix + "grid")
+    _expect(grid.ndim == 2 and grid.shape[0] == in_f and grid.shape[1] > order + 1, f"layer {index} grid has shape {grid.shape}")
+    coeffs = grid.shape[1] - order - 1
     _expect(np.isfinite(grid).all() and (np.diff(grid, axis=1) > 0).all(), f"layer {index} grid is not finite and increasing")
-    quantized = {c: _read_quantized(arrays, prefix + c, int(spec["bits"][c]), (out_f, in_f)) for c in _QUANTIZED}
+    codebook_id, indices = spec["codebook"], None
+    if codebook_id is not None:
+        indices = _read_indices(arrays, prefix, index, codebook_id, codebooks, (out_f, in_f), coeffs)
+    kept, per_edge_shape = None, (out_f, in_f)
+    if "kept" in spec:
+        packed = _need(arrays, prefix + "kept")
+        _expect(packed.dtype == np.uint8 and packed.size == packed_nbytes(out_f * in_f, 1), f"layer {index} edge mask is truncated")
+        kept = unpack_bits(packed, 1, out_f * in_f).reshape(out_f, in_f).astype(bool)
+        _expect(int(kept.sum()) == int(spec["kept"]), f"layer {index} edge mask disagrees with its header")
+        per_edge_shape = (int(kept.sum()),)
+    quantized = {c: _read_quantized(arrays, prefix + c, int(spec["bits"][c]), per_edge_shape if c == "base_weights" else (out_f, in_f))
+                 for c in _QUANTIZED if c in spec["bits"]}
+    _expect("base_weights" in quantized, f"layer {index} has no base weights")
+    _expect((indices is None) == ("coefficients" in spec), f"layer {index} must hold either codebook indices or coefficients")
+    coefficients = None
+    if "coefficients" in spec:
+        shape = tuple(int(v) for v in spec["coefficients"]["shape"])
+        expected = (kept.sum() * coeffs) if kept is not None else out_f * in_f * coeffs
+        _expect(len(shape) == 2 and int(np.prod(shape)) == expected, f"layer {index} coefficients have shape {shape}")
+        coefficients = _read_quantized(arrays, prefix + "coefficients", int(spec["coefficients"]["bits"]), shape)
     scale, bias = _need(arrays, prefix + "output_scale"), _need(arrays, prefix + "output_bias")
     _expect(scale.shape == (out_f,) and bias.shape == (out_f,), f"layer {index} output affine has the wrong shape")
     _expect(grid.dtype == scale.dtype == bias.dtype == np.float32, f"layer {index} grid and output affine must be float32")
     check_finite(f"layer {index} output affine", scale, bias)
     return CompressedLayer(grid=grid, spline_order=order, codebook_id=codebook_id, indices=indices,
-                           output_scale=scale, output_bias=bias, **quantized)
+                           gains=quantized.get("gains"), biases=quantized.get("biases"),
+                           base_weights=quantized["base_weights"], output_scale=scale, output_bias=bias,
+                           coefficients=coefficients, kept=kept)
+
+
+def _read_indices(arrays: dict[str, np.ndarray], prefix: str, index: int, codebook_id: object,
+                  codebooks: list[QuantizedTensor], shape: tuple[int, int], coeffs: int) -> np.ndarray:
+    _expect(isinstance(codebook_id, int) and 0 <= codebook_id < len(codebooks), f"layer {index} refers to missing codebook {codebook_id}")
+    check_codebook_shape(f"codebooks.{codebook_id}", codebooks[codebook_id].shape)
+    k_eff, width = codebooks[codebook_id].shape
+    _expect(width == coeffs, f"layer {index} grid implies {coeffs} coefficients, its codebook has {width}")
+    bits = index_bits(k_eff)
+    packed = _need(arrays, prefix + "indices")
+    _expect(packed.dtype == np.uint8, f"layer {index} indices are stored as {packed.dtype}, expected packed uint8")
+    _expect(packed.size == packed_nbytes(shape[0] * shape[1], bits), f"layer {index} indices are truncated")
+    indices = unpack_bits(packed, bits, shape[0] * shape[1]).reshape(shape)
+    _expect(int(indices.max(initial=0)) < k_eff, f"layer {index} indices exceed the codebook size {k_eff}")
+    return indices
 
 
 def _need(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
