@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sharekan_core.evaluate import digits_accuracy, load_digits_split  # noqa: E402
+from sharekan_core.tasks import digits_accuracy, load_digits_split  # noqa: E402
 from sharekan_core.io import save_model  # noqa: E402
 from sharekan_core.model import KAN, KANConfig  # noqa: E402
 

@@ -14,9 +14,10 @@ from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model, save_model
 from sharekan_core.studio import compression, detection, scaling, splines, tradeoffs
 from sharekan_core.studio.saved_results import saved_result
-from sharekan_core.studio.models import SAMPLE_DIR, layer_table, model_summary, read_upload
+from sharekan_core.studio.models import layer_table, model_summary, read_upload
+from sharekan_core.studio.settings import settings
 
-DIGITS = SAMPLE_DIR / "digits_kan.safetensors"
+DIGITS = settings().models_dir / "digits_kan.safetensors"
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""The command line end to end, in subprocesses: JSON contract, one-line errors, no half-written files."""
+"""The command line through ``main(argv)`` in-process: JSON contract, one-line errors, no half-written files,
+and one real ``python -m sharekan_core`` process (help without torch, progress kept off a pipe)."""
 import json
 import subprocess
 import sys
@@ -8,14 +9,20 @@ import pytest
 import torch
 
 from conftest import prototype_kan
+from sharekan_core.cli.main import main
 from sharekan_core.io import save_model
 
 REPORT_KEYS = {"dense_bytes", "compressed_bytes", "file_bytes", "ratio", "coef_rel_l2", "layers"}
 
 
-def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sharekan_core", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+def cli(capsys, *args):
+    """Run one command in this process; return (exit status, stdout, stderr)."""
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exit_:  # argparse exits on --help and on bad arguments
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -25,50 +32,98 @@ def model_path(tmp_path_factory):
     return path
 
 
-def test_help_is_useful():
-    result = cli("--help")
-    assert result.returncode == 0
+def test_help_answers_in_a_fresh_process_without_importing_torch():
+    probe = ("import sys, runpy; sys.argv = ['sharekan_core', '--help']\n"
+             "try:\n    runpy.run_module('sharekan_core', run_name='__main__')\n"
+             "except SystemExit as e:\n    assert e.code == 0\n"
+             "heavy = sorted({'torch', 'executorch', 'sklearn', 'sharekan_core.experiments'} & set(sys.modules))\n"
+             "print('heavy:', heavy)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout
     for word in ("compress", "inspect", "decompress", "predict", "codebook", "pykan"):
         assert word in result.stdout
-    sub = cli("compress", "--help")
-    assert "--codebook-size" in sub.stdout and "--scope" in sub.stdout and "--bits" in sub.stdout
 
 
-def test_compress_inspect_predict_decompress(model_path, tmp_path):
+def test_subcommand_help(capsys):
+    status, out, _ = cli(capsys, "compress", "--help")
+    assert status == 0
+    assert "--codebook-size" in out and "--scope" in out and "--bits" in out and "2..65536" in out
+
+
+def test_compress_in_a_real_process_prints_json_and_no_progress_on_a_pipe(model_path, tmp_path):
     out = tmp_path / "m.skan"
-    result = cli("compress", model_path, "--codebook-size", 8, "--bits", 32, "--seed", 3, "--out", out)
+    result = subprocess.run([sys.executable, "-m", "sharekan_core", "compress", str(model_path), "-K", "8",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    assert json.loads(result.stdout)["file_bytes"] == out.stat().st_size
+    assert result.stderr == ""  # stderr is a pipe: no progress bar, no library warnings
+
+
+def test_progress_reaches_a_terminal_only(model_path, tmp_path, monkeypatch, capsys):
+    from sharekan_core.cli.terminal import progress_bar
+
+    class Terminal:
+        def __init__(self):
+            self.text = ""
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    with progress_bar(terminal) as progress:
+        progress(0.5, "halfway")
+    assert "50%" in terminal.text and "halfway" in terminal.text
+    status, _, err = cli(capsys, "compress", model_path, "-K", 4, "--out", tmp_path / "q.skan")
+    assert status == 0 and err == ""  # capsys's stderr is not a terminal
+
+
+def test_compress_inspect_predict_decompress(model_path, tmp_path, capsys):
+    out = tmp_path / "m.skan"
+    status, stdout, err = cli(capsys, "compress", model_path, "--codebook-size", 8, "--bits", 32, "--seed", 3,
+                              "--out", out)
+    assert status == 0, err
+    report = json.loads(stdout)
     assert REPORT_KEYS <= set(report)
     assert report["file_bytes"] == out.stat().st_size
-    assert report["ratio"] == pytest.approx(report["dense_bytes"] / report["compressed_bytes"])
     assert report["coef_rel_l2"] < 1e-4
     assert len(report["layers"]) == 2
 
-    info = json.loads(cli("inspect", model_path).stdout)
+    status, stdout, _ = cli(capsys, "inspect", model_path)
+    info = json.loads(stdout)
     assert info["edges"] == 10 * 8 + 8 * 4 and info["grid_size"] == 10 and info["spline_order"] == 3
-    assert info["dense_bytes"] == report["dense_bytes"]
+    assert info["widths"] == [10, 8, 4] and [layer["edges"] for layer in info["layers"]] == [80, 32]
+    # FP32: per edge 13 coefficients + base weight + scaler; per output 2 affine values; grids of 17 knots per input
+    assert info["dense_bytes"] == report["dense_bytes"] == 4 * (112 * 15 + 2 * 12 + 17 * 18)
 
     x = np.random.default_rng(0).uniform(-1, 1, size=(7, 10)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     for source, name in ((model_path, "dense.npy"), (out, "comp.npy")):
-        run = cli("predict", source, "--input", tmp_path / "x.npy", "--out", tmp_path / name)
-        assert run.returncode == 0, run.stderr
+        status, _, err = cli(capsys, "predict", source, "--input", tmp_path / "x.npy", "--out", tmp_path / name)
+        assert status == 0, err
     np.testing.assert_allclose(np.load(tmp_path / "comp.npy"), np.load(tmp_path / "dense.npy"), rtol=1e-4, atol=1e-4)
 
-    run = cli("decompress", out, "--out", tmp_path / "back.safetensors")
-    assert run.returncode == 0, run.stderr
-    again = cli("predict", tmp_path / "back.safetensors", "--input", tmp_path / "x.npy", "--out", tmp_path / "b.npy")
-    assert again.returncode == 0
+    status, _, err = cli(capsys, "decompress", out, "--out", tmp_path / "back.safetensors")
+    assert status == 0, err
+    status, _, _ = cli(capsys, "predict", tmp_path / "back.safetensors", "--input", tmp_path / "x.npy",
+                       "--out", tmp_path / "b.npy")
+    assert status == 0
     np.testing.assert_allclose(np.load(tmp_path / "b.npy"), np.load(tmp_path / "comp.npy"), rtol=1e-5, atol=1e-5)
 
 
 def _assert_one_line_error(result, fragment):
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    status, _, err = result
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
     assert fragment in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -76,48 +131,56 @@ def _assert_one_line_error(result, fragment):
     (["--codebook-size", 70000], "codebook_size"),
     (["--codebook-size", 16, "--seed", -3], "seed"),
 ])
-def test_bad_parameters(model_path, tmp_path, args, fragment):
+def test_bad_parameters(model_path, tmp_path, args, fragment, capsys):
     out = tmp_path / "never.skan"
-    _assert_one_line_error(cli("compress", model_path, *args, "--out", out), fragment)
+    _assert_one_line_error(cli(capsys, "compress", model_path, *args, "--out", out), fragment)
     assert not out.exists()
 
 
-def test_bad_bits_is_rejected_by_argparse(model_path, tmp_path):
-    result = cli("compress", model_path, "--codebook-size", 4, "--bits", 6, "--out", tmp_path / "x")
-    assert result.returncode == 2 and "invalid choice" in result.stderr
+def test_bad_bits_is_rejected_by_argparse(model_path, tmp_path, capsys):
+    status, _, err = cli(capsys, "compress", model_path, "--codebook-size", 4, "--bits", 6, "--out", tmp_path / "x")
+    assert status == 2 and "invalid choice" in err
 
 
-def test_bad_files(tmp_path, model_path):
+def test_bad_files(tmp_path, model_path, capsys):
     (tmp_path / "junk.bin").write_bytes(b"\x00garbage" * 10)
-    _assert_one_line_error(cli("inspect", tmp_path / "junk.bin"), "unknown format")
+    _assert_one_line_error(cli(capsys, "inspect", tmp_path / "junk.bin"), "unknown format")
     blob = model_path.read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(blob[: len(blob) // 3])
-    _assert_one_line_error(cli("inspect", tmp_path / "cut.safetensors"), "cut.safetensors")
-    _assert_one_line_error(cli("decompress", model_path, "--out", tmp_path / "o"), "not a compressed")
-    _assert_one_line_error(cli("inspect", tmp_path / "nope.safetensors"), "no such file")
+    _assert_one_line_error(cli(capsys, "inspect", tmp_path / "cut.safetensors"), "cut.safetensors")
+    _assert_one_line_error(cli(capsys, "decompress", model_path, "--out", tmp_path / "o"), "not a compressed")
+    _assert_one_line_error(cli(capsys, "inspect", tmp_path / "nope.safetensors"), "no such file")
 
 
-def test_nan_model_and_existing_output_kept(tmp_path):
+def test_nan_model_and_existing_output_kept(tmp_path, capsys):
     model = prototype_kan((4, 3), prototypes=2)
     with torch.no_grad():
         model.layers[0].spline_weight[0, 0, 0] = float("nan")
     save_model(model, tmp_path / "nan.safetensors")
     out = tmp_path / "existing.skan"
     out.write_bytes(b"keep me")
-    _assert_one_line_error(cli("compress", tmp_path / "nan.safetensors", "-K", 4, "--out", out), "NaN")
+    _assert_one_line_error(cli(capsys, "compress", tmp_path / "nan.safetensors", "-K", 4, "--out", out), "NaN")
     assert out.read_bytes() == b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing.skan", "nan.safetensors"]
 
 
-def test_predict_bad_inputs(model_path, tmp_path):
+def test_predict_bad_inputs(model_path, tmp_path, capsys):
     np.save(tmp_path / "wide.npy", np.zeros((3, 11), np.float32))
-    _assert_one_line_error(cli("predict", model_path, "--input", tmp_path / "wide.npy", "--out", tmp_path / "y.npy"),
-                           "expected shape (batch, 10)")
+    _assert_one_line_error(cli(capsys, "predict", model_path, "--input", tmp_path / "wide.npy",
+                               "--out", tmp_path / "y.npy"), "expected shape (batch, 10)")
     np.save(tmp_path / "nan.npy", np.full((2, 10), np.nan, np.float32))
-    _assert_one_line_error(cli("predict", model_path, "--input", tmp_path / "nan.npy", "--out", tmp_path / "y.npy"), "NaN")
+    _assert_one_line_error(cli(capsys, "predict", model_path, "--input", tmp_path / "nan.npy",
+                               "--out", tmp_path / "y.npy"), "NaN")
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    _assert_one_line_error(cli("predict", model_path, "--input", tmp_path / "obj.npy", "--out", tmp_path / "y.npy"),
-                           "obj.npy")
+    _assert_one_line_error(cli(capsys, "predict", model_path, "--input", tmp_path / "obj.npy",
+                               "--out", tmp_path / "y.npy"), "obj.npy")
     assert not (tmp_path / "y.npy").exists()
-    _assert_one_line_error(cli("predict", model_path, "--input", tmp_path / "wide.npy", "--out", tmp_path / "no/dir/y.npy"),
-                           "expected shape")
+    _assert_one_line_error(cli(capsys, "predict", model_path, "--input", tmp_path / "wide.npy",
+                               "--out", tmp_path / "no/dir/y.npy"), "output folder does not exist")
+
+
+def test_scaling_and_export_batch_ranges(model_path, capsys):
+    _assert_one_line_error(cli(capsys, "scaling", model_path, "-K", 4, "--max-heads", 0),
+                           "max_heads must be an integer from 1 to 10,000")
+    _assert_one_line_error(cli(capsys, "export", model_path, "--pte", "never.pte", "--batch", 5000),
+                           "--batch must be an integer from 1 to 4,096")

@@ -1,17 +1,19 @@
 """Sweeps, Pareto frontier, codebook transfer and multi-head scaling."""
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compress import CompressionConfig, compress, compress_with_codebooks
 from sharekan_core.errors import SharekanError
-from sharekan_core.experiments import (TaskMetric, codebook_transfer, default_codebook_sizes,
-                                       multihead_storage_curve, pareto_frontier, run_sweep, summarize_sweep)
+from sharekan_core.cli.main import main
+from sharekan_core.experiments import (codebook_transfer, default_codebook_sizes, multihead_storage_curve,
+                                       pareto_frontier, run_sweep, shared_codebook_scaling, summarize_sweep)
+from sharekan_core.format import dense_bytes
 from sharekan_core.format.multihead_file import save_multihead, shared_and_per_head_bytes
+from sharekan_core.studio.settings import settings
+from sharekan_core.tasks import TaskMetric
 
 
 def agreement_metric(reference):
@@ -66,7 +68,7 @@ def test_multihead_bundle_matches_accounting(tmp_path):
     config = CompressionConfig(codebook_size=16, bits=8, scope="global")
     heads_dense = [prototype_kan((12, 8, 4), prototypes=10, seed=s) for s in range(3)]
     first = compress(heads_dense[0], config)
-    heads = [first] + [compress(m, config, given_codebooks=first.codebooks) for m in heads_dense[1:]]
+    heads = [first] + [compress_with_codebooks(m, config, first.codebooks) for m in heads_dense[1:]]
     shared, per_head = shared_and_per_head_bytes(heads)
     sizes = [save_multihead(heads[:n], tmp_path / f"b{n}.st") for n in (1, 2, 3)]
     for n, size in zip((1, 2, 3), sizes):
@@ -78,12 +80,25 @@ def test_multihead_bundle_matches_accounting(tmp_path):
         shared_and_per_head_bytes([first, compress(heads_dense[1], config)])
 
 
-def test_sweep_cli_on_digits(tmp_path):
+def test_shared_codebook_scaling_checks_real_bundles():
+    heads = [prototype_kan((12, 8, 4), prototypes=10, seed=s) for s in range(2)]
+    result = shared_codebook_scaling(heads, CompressionConfig(codebook_size=16, bits=8), max_heads=5)
+    assert result["dense_bytes_per_head"] == dense_bytes(heads[0])
+    assert [row["heads"] for row in result["curve"]] == [1, 2, 3, 4, 5]
+    assert [check["heads"] for check in result["file_checks"]] == [1, 2]
+    for check in result["file_checks"]:
+        assert check["accounted_bytes"] == result["shared_codebook_bytes"] + sum(result["per_head_bytes"][:check["heads"]])
+        assert 0 < check["header_bytes"] < 16_384
+    with pytest.raises(SharekanError, match="one architecture"):
+        shared_codebook_scaling([heads[0], prototype_kan((12, 4), prototypes=3)], CompressionConfig(codebook_size=4))
+
+
+def test_sweep_cli_on_digits(tmp_path, capsys):
     out = tmp_path / "sweep.json"
-    result = subprocess.run([sys.executable, "-m", "sharekan_core", "sweep", "sample_models/digits_kan.safetensors",
-                             "--ks", "16", "--bits", "8", "--seeds", "0", "--sparsities", "0.5", "--out", str(out)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    digits = settings().models_dir / "digits_kan.safetensors"
+    status = main(["sweep", str(digits), "--ks", "16", "--bits", "8", "--seeds", "0", "--sparsities", "0.5",
+                   "--out", str(out)])
+    assert status == 0, capsys.readouterr().err
     document = json.loads(out.read_text())
     assert document["metric"] == "accuracy"
     dense = [p for p in document["points"] if p["method"] == "dense"][0]

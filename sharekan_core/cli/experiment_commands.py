@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..compress import SUPPORTED_BITS, CompressionConfig, compress
-from ..errors import SharekanError
-from ..experiments import (codebook_transfer, default_codebook_sizes, multihead_storage_curve, run_sweep,
-                           task_metric)
-from ..experiments.sweep import sweep_document
-from ..format import dense_storage
-from ..format.multihead_file import save_multihead, shared_and_per_head_bytes
-from ..io import read_model, write_bytes_atomic
+from ..ranges import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, check_int
+from .terminal import progress_bar
+
+if TYPE_CHECKING:
+    from ..compress import CompressionConfig
+
+TASKS = ("digits", "detection")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,10 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "several sparsities, and save raw points, mean/std summary and the "
                                           "Pareto frontier as JSON.")
     p.add_argument("model")
-    p.add_argument("--task", choices=("digits", "detection"), help="default: the model's stored task")
+    p.add_argument("--task", choices=TASKS, help="default: the model's stored task")
     p.add_argument("--data", help="detection only: VOCdevkit folder")
     p.add_argument("--k-min", type=int, default=16)
-    p.add_argument("--k-max", type=int, default=65_536)
+    p.add_argument("--k-max", type=int, default=MAX_CODEBOOK)
     p.add_argument("--ks", type=int, nargs="+", help="explicit codebook sizes instead of powers of two")
     p.add_argument("--bits", type=int, nargs="+", default=[32, 8, 4], choices=SUPPORTED_BITS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -39,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("source")
     p.add_argument("target")
     _add_config_arguments(p)
-    p.add_argument("--task", choices=("digits", "detection"))
+    p.add_argument("--task", choices=TASKS)
     p.add_argument("--data")
     p.set_defaults(handler=run_transfer)
 
@@ -61,11 +60,21 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> CompressionConfig:
+    from ..compress import CompressionConfig
+
     return CompressionConfig(codebook_size=args.codebook_size, bits=args.bits, scope=args.scope, seed=args.seed)
 
 
 def run_sweep_command(args: argparse.Namespace) -> dict:
     """Run the sweep, save its JSON atomically, and return the summary."""
+    from ..compress import CompressionConfig
+    from ..experiments import default_codebook_sizes, run_sweep
+    from ..experiments.sweep import sweep_document
+    from ..io import read_model, write_bytes_atomic
+    from ..tasks import task_metric
+
+    check_int("--k-min", args.k_min, MIN_CODEBOOK, MAX_CODEBOOK)
+    check_int("--k-max", args.k_max, args.k_min, MAX_CODEBOOK)
     loaded = read_model(args.model)
     for bits in args.bits:
         CompressionConfig(codebook_size=2, bits=bits)
@@ -73,7 +82,8 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
     sizes = args.ks or default_codebook_sizes(loaded.model.num_edges, args.k_min, args.k_max)
     for k in sizes:
         CompressionConfig(codebook_size=k)  # validate every K before the long run
-    points = run_sweep(loaded.model, metric, sizes, args.bits, args.seeds, args.sparsities)
+    with progress_bar() as progress:
+        points = run_sweep(loaded.model, metric, sizes, args.bits, args.seeds, args.sparsities, progress)
     document = sweep_document(Path(args.model).name, metric, points)
     write_bytes_atomic(args.out, json.dumps(document, indent=1).encode())
     return {"out": args.out, "summary": document["summary"], "pareto": document["pareto"]}
@@ -81,6 +91,10 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
 
 def run_transfer(args: argparse.Namespace) -> dict:
     """Compare the target's own codebook with the source's."""
+    from ..experiments import codebook_transfer
+    from ..io import read_model
+    from ..tasks import task_metric
+
     source, target = read_model(args.source), read_model(args.target)
     metric = task_metric(args.task or target.metadata.get("task"), args.data)
     return {"source": args.source, "target": args.target,
@@ -88,24 +102,8 @@ def run_transfer(args: argparse.Namespace) -> dict:
 
 
 def run_scaling(args: argparse.Namespace) -> dict:
-    """Compute the N-head storage curve and check it against real bundles for the given heads."""
-    if not 1 <= args.max_heads <= 10_000:
-        raise SharekanError(f"--max-heads must be from 1 to 10,000, got {args.max_heads}")
-    models = [read_model(path).model for path in args.heads]
-    widths = {tuple([m.layers[0].in_features] + [l.out_features for l in m.layers]) for m in models}
-    if len(widths) > 1:
-        raise SharekanError(f"all heads must share one architecture, got {sorted(widths)}")
-    config = _config(args)
-    first = compress(models[0], config)
-    heads = [first] + [compress(m, config, given_codebooks=first.codebooks) for m in models[1:]]
-    shared, per_head = shared_and_per_head_bytes(heads)
-    dense_per_head = sum(sum(row.values()) for row in dense_storage(models[0]).values())
-    curve = multihead_storage_curve(dense_per_head, shared, per_head[0], args.max_heads)
-    checks = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in range(1, len(heads) + 1):
-            size = save_multihead(heads[:n], Path(tmp) / f"bundle{n}.safetensors")
-            payload = shared + sum(per_head[:n])
-            checks.append({"heads": n, "file_bytes": size, "accounted_bytes": payload, "header_bytes": size - payload})
-    return {"dense_bytes_per_head": dense_per_head, "shared_codebook_bytes": shared, "per_head_bytes": per_head,
-            "curve": curve, "file_checks": checks}
+    """Print the N-head storage curve, checked against real bundles for the given heads."""
+    from ..experiments import shared_codebook_scaling
+    from ..io import read_model
+
+    return shared_codebook_scaling([read_model(path).model for path in args.heads], _config(args), args.max_heads)

@@ -6,12 +6,15 @@ import json
 import math
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
-from ..errors import SharekanError
+from ..errors import SharekanError, os_error_message
 from . import experiment_commands, model_commands, runtime_commands, task_commands
+from .terminal import quiet_libraries
 
 # Each module adds its subcommands; a subcommand's handler returns a JSON-able object or None.
+# Command modules import only argparse and light constants at the top; torch, executorch and the
+# experiments are imported inside the handlers that need them, so ``--help`` answers at once.
 COMMAND_MODULES = [model_commands, task_commands, experiment_commands, runtime_commands]
 
 DESCRIPTION = """SHARe-KAN Studio: compress pre-trained Kolmogorov-Arnold Networks after training.
@@ -34,23 +37,63 @@ errors print one line 'error: ...' and exit with status 2; set SHAREKAN_DEBUG=1 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="python -m sharekan_core", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m sharekan_core", description=DESCRIPTION, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors follow the CLI's contract: one ``error:`` line, status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``error: message`` and exit with status 2."""
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+# Arguments naming files a command reads, and files it writes: an output may not be an input.
+INPUT_ARGUMENTS = ("model", "compressed", "source", "target", "heads", "input", "image", "head")
+OUTPUT_ARGUMENTS = ("out", "pte")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable outputs before any work, and clear temporary files that killed runs left beside them."""
+    from ..io.atomic import remove_stale_parts, resolve_output
+
+    inputs = []
+    for name in INPUT_ARGUMENTS:
+        value = getattr(args, name, None)
+        inputs += value if isinstance(value, list) else [value] if value else []
+    for name in OUTPUT_ARGUMENTS:
+        if getattr(args, name, None) is not None:
+            remove_stale_parts(resolve_output(getattr(args, name), inputs).parent)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the process exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed as one line
+        return exc.code if isinstance(exc.code, int) else 2
     handler: Callable[[argparse.Namespace], object] = args.handler
     try:
-        result = handler(args)
+        with quiet_libraries():
+            check_outputs(args)
+            result = handler(args)
     except SharekanError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unreadable, missing or unwritable user files
+        print(f"error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print("error: a file that should hold text is not UTF-8", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("error: an input file is nested too deeply to read", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

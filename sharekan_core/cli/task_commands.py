@@ -4,8 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import SharekanError
-from ..evaluate import digits_accuracy
-from ..runtime import load_runnable
+from .terminal import progress_bar
 
 TASKS = ("digits", "detection")
 
@@ -15,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("evaluate", help="measure a dense or compressed model on its task; prints JSON",
                               description="digits: held-out accuracy on scikit-learn's digits. detection: mAP@0.5 "
                                           "and mAP@[.5:.95] (COCOeval from faster-coco-eval) against the reference named in the output.")
-    p.add_argument("model", help="dense KAN or compressed file")
+    p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
+    p.add_argument("--head", help="the head of a multi-head bundle to evaluate")
     p.add_argument("--task", choices=TASKS, help="default: the task stored in the model's metadata")
     p.add_argument("--data", help="detection only: a VOCdevkit folder (Annotations/, JPEGImages/) to evaluate on")
     p.set_defaults(handler=run_evaluate)
@@ -44,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> dict:
     """Evaluate on the requested or stored task."""
-    runnable = load_runnable(args.model)
+    from ..runtime import load_runnable
+    from ..tasks.digits import digits_accuracy
+
+    runnable = load_runnable(args.model, args.head)
     task = args.task or runnable.metadata.get("task")
     if task not in TASKS:
         raise SharekanError(f"cannot tell the task of {args.model}; pass --task {' or --task '.join(TASKS)}")
@@ -54,12 +57,19 @@ def run_evaluate(args: argparse.Namespace) -> dict:
         if runnable.in_features != 64 or runnable.out_features != 10:
             raise SharekanError(f"digits needs a 64 -> 10 model, this one is {runnable.in_features} -> {runnable.out_features}")
         return {**digits_accuracy(runnable.module), "model": str(args.model), "kind": runnable.kind}
-    from ..detection.evaluate import compressed_vs_dense, evaluate_detection  # heavy; detection only
+    from ..detection.evaluate import compressed_vs_dense, evaluate_detection, warm_heldout_maps
 
-    result = {**evaluate_detection(runnable.module, args.data), "model": str(args.model), "kind": runnable.kind}
-    if runnable.kind == "compressed" and args.data is None:
-        versus = compressed_vs_dense(runnable.module)
-        result["versus_dense_head"] = {"map50": versus["map50"], "map": versus["map"], "reference": versus["reference"]}
+    with progress_bar() as progress:
+        if args.data is None:
+            warm_heldout_maps(progress)
+        else:
+            progress(0.0, f"detecting on the VOC images at {args.data}")
+        result = {**evaluate_detection(runnable.module, args.data), "model": str(args.model), "kind": runnable.kind}
+        if runnable.kind == "compressed" and args.data is None:
+            progress(1.0, "agreement with the dense head")
+            versus = compressed_vs_dense(runnable.module)
+            result["versus_dense_head"] = {"map50": versus["map50"], "map": versus["map"],
+                                           "reference": versus["reference"]}
     return result
 
 
@@ -79,9 +89,14 @@ def run_export_detector(args: argparse.Namespace) -> dict:
 
     if not 0.0 <= args.score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {args.score}")
-    detector = load_detector(args.head)
-    size = export_detector(detector, args.pte, xnnpack=not args.no_xnnpack)
-    image = sample_image(args.image)
-    comparison = compare_detections(detector.detect(image, args.score), PteDetector(args.pte, detector).detect(image, args.score))
+    with progress_bar() as progress:
+        progress(0.0, "loading the detector")
+        detector = load_detector(args.head)
+        progress(0.1, "exporting the ExecuTorch program")
+        size = export_detector(detector, args.pte, xnnpack=not args.no_xnnpack)
+        progress(0.8, "comparing the program's detections with eager PyTorch")
+        image = sample_image(args.image)
+        comparison = compare_detections(detector.detect(image, args.score),
+                                        PteDetector(args.pte, detector).detect(image, args.score))
     return {"out": str(args.pte), "pte_bytes": size, "head": args.head or "shipped dense KAN head",
             "image_size": list(image.size), "xnnpack": not args.no_xnnpack, **comparison}

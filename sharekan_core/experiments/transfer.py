@@ -1,18 +1,19 @@
 """Zero-shot codebook transfer: compress model B with the codebook learned on model A."""
 from __future__ import annotations
 
-from ..compress import CompressionConfig, compress, decompress
+from ..compress import CompressionConfig, decompress
+from ..compress.compressor import compress, compress_with_codebooks
 from ..metrics import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
-from .task_metric import TaskMetric
+from ..tasks import TaskMetric
 
 
 def codebook_transfer(source: KAN, target: KAN, config: CompressionConfig, metric: TaskMetric) -> dict:
     """Metric and coefficient error of ``target``: dense, with its own codebook, and with ``source``'s."""
     source_codebooks = compress(source, config).codebooks
     own = compress_and_measure(target, config)
-    transferred = compress(target, config, given_codebooks=source_codebooks)
+    transferred = compress_with_codebooks(target, config, source_codebooks)
     transferred_dense = decompress(transferred).eval()
     dense_metric = metric.evaluate(target.eval())
     transferred_metric = metric.evaluate(transferred_dense)

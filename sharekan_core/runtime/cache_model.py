@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..compress.compressed import CompressedKAN
-from ..compress.packing import packed_nbytes
+from ..compress.packing import FP32, packed_nbytes
 from .cache_parts import CACHE_PARTS
 
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
-FP32 = 4
 
 
 @dataclass(frozen=True)

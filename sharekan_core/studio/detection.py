@@ -16,12 +16,11 @@ from PIL import Image, ImageDraw, ImageFont
 from ..detection.boxes import box_iou
 from ..detection.labels import VOC_CLASSES
 from ..detection.preprocess import load_image
-from ..detection.weights import ADAPTER_FILE, DETECTOR_DIR, HEAD_FILE
+from ..detection.weights import ADAPTER_FILE, HEAD_FILE
 from ..errors import SharekanError
 from ..results import CompressionResult
-from .models import REPO_ROOT
+from .settings import settings
 
-PHOTO_DIR = REPO_ROOT / "assets" / "photos"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MATCH_IOU = 0.5
 MAX_IMAGE_BYTES = 50 * 2**20
@@ -38,8 +37,9 @@ class DetectionRun:
     milliseconds: float
 
 
-def head_files_present(directory: Path = DETECTOR_DIR) -> bool:
-    """True when the trained KAN head and its location adapter are on disk."""
+def head_files_present(directory: Path | None = None) -> bool:
+    """True when the trained KAN head and its location adapter are in ``directory`` (the settings' detector folder)."""
+    directory = directory or settings().detector_dir
     return (directory / HEAD_FILE).is_file() and (directory / ADAPTER_FILE).is_file()
 
 
@@ -102,8 +102,9 @@ def timed_heads(detectors: list, image: Image.Image, score: float, maps: list[to
     return [DetectionRun(each[-1].detections, statistics.median(run.milliseconds for run in each)) for each in runs]
 
 
-def bundled_photos(folder: Path = PHOTO_DIR) -> list[Path]:
-    """The real photos shipped in assets/photos, sorted by name."""
+def bundled_photos(folder: Path | None = None) -> list[Path]:
+    """The real photos in ``folder`` (the settings' photos folder), sorted by name."""
+    folder = folder or settings().photos_dir
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
 
 

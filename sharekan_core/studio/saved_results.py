@@ -8,18 +8,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .models import REPO_ROOT
+from .settings import settings
 
-RESULTS_DIR = REPO_ROOT / "assets"
 REQUIRED_KEYS = {"sweeps": ("points", "metric_label"), "transfer": ("source", "target", "rows"),
                  "scaling": ("curve", "file_checks", "codebook_size", "bits")}
 
 
 def saved_result(kind: str, stem: str | None, folder: Path | None = None) -> dict | None:
-    """The document ``<folder>/<kind>/<stem>.json``; None when absent, unreadable or missing its keys."""
+    """The document ``<folder>/<kind>/<stem>.json`` (``folder``: the settings' assets folder by default);
+    None when absent, unreadable or missing its keys."""
     if stem is None:
         return None
-    path = (folder or RESULTS_DIR) / kind / f"{stem}.json"
+    path = (folder or settings().assets_dir) / kind / f"{stem}.json"
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError):

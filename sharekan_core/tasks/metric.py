@@ -21,7 +21,7 @@ class TaskMetric:
 def task_metric(task: str | None, data: str | None = None) -> TaskMetric:
     """Return the metric for ``task`` ('digits' or 'detection')."""
     if task == "digits":
-        from ..evaluate import digits_accuracy, load_digits_split
+        from .digits import digits_accuracy, load_digits_split
 
         split = load_digits_split()
         return TaskMetric("accuracy", "held-out accuracy on scikit-learn digits",

@@ -1,0 +1,50 @@
+"""What the command line shows on stderr: a progress bar on a terminal, and no library chatter."""
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, TextIO
+
+from ..progress import Progress
+
+# torchao logs one "Failed to load ... .so" warning per optional GPU kernel when executorch
+# imports it; torch's pytree logs a deprecation note. Neither is anything a user can act on.
+QUIET_LOGGERS = ("torchao", "torch.utils._pytree", "torch._export", "torch.export")
+
+
+@contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Hide third-party FutureWarnings/DeprecationWarnings and the loggers above while a command runs."""
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextmanager
+def progress_bar(stream: TextIO | None = None) -> Iterator[Progress]:
+    """A ``Progress`` callback drawing a tqdm bar on ``stream`` (stderr); it draws nothing unless that is a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, file=stream or sys.stderr, disable=None, leave=False,
+               bar_format="{percentage:3.0f}% |{bar:24}| {elapsed} {desc}")
+
+    def report(fraction: float, message: str) -> None:
+        bar.n = round(100 * min(max(fraction, 0.0), 1.0), 1)
+        bar.set_description_str(message, refresh=False)
+        bar.refresh()
+
+    try:
+        yield report
+    finally:
+        bar.close()
