@@ -11,6 +11,7 @@ from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_
                                               default_codebook_size, dense_vs_compressed_frame, fidelity_words,
                                               headline, layer_fidelity_frame, measure_run, predicted_bytes,
                                               run_compression, storage_frame, width_name)
+from sharekan_core.studio.evaluation import measure_description
 from sharekan_core.studio.history import comparison_frame, history_csv, history_frame
 from sharekan_core.studio.models import format_bytes, model_summary
 
@@ -46,12 +47,18 @@ st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({dense
            f"than {format_bytes(dense_bytes)} dense), from the shapes alone; a codebook that finds fewer distinct "
            "shapes than K is smaller still.")
 
+measure = st.checkbox(
+    "Measure task quality right after compressing", value=True,
+    help="Scores the dense and the compressed model the same way: " + measure_description(model.task)
+    + ". Turn it off for size and fidelity only.")
 if st.button("Compress", type="primary"):
     bar = st.progress(0.0, text="starting")
     try:
         run = run_compression(kan, model.key, model.label, config, progress_reporter(bar),
                               metadata=model.loaded.metadata)
-        remember_run(measure_run(run, kan, model.task, evaluation_set(model), progress_reporter(bar)))
+        if measure:
+            run = measure_run(run, kan, model.task, evaluation_set(model), progress_reporter(bar))
+        remember_run(run)
     except Exception as error:  # any failure is one plain message, never a traceback
         show_error(error, "Compression failed: ")
     bar.empty()

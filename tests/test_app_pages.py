@@ -7,25 +7,23 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sharekan_core.io import read_model
-from sharekan_core.studio import saved_results
-from sharekan_core.studio.models import SAMPLE_DIR
+from sharekan_core.studio.settings import settings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-DIGITS = str(SAMPLE_DIR / "digits_kan.safetensors")
-DIGITS_SEED1 = str(SAMPLE_DIR / "digits_kan_seed1.safetensors")
+DIGITS = str(settings().models_dir / "digits_kan.safetensors")
+DIGITS_SEED1 = str(settings().models_dir / "digits_kan_seed1.safetensors")
 TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def digits_results(tmp_path_factory):
     """Saved sweep, transfer and scaling results for the digits KAN, made by the same code as scripts/make_assets.py."""
-    import argparse
     import json
 
-    from sharekan_core.cli.experiment_commands import run_scaling
     from sharekan_core.compress import CompressionConfig
-    from sharekan_core.experiments import codebook_transfer, run_sweep, task_metric
+    from sharekan_core.experiments import codebook_transfer, run_sweep, shared_codebook_scaling
     from sharekan_core.experiments.sweep import sweep_document
+    from sharekan_core.tasks import task_metric
 
     folder = tmp_path_factory.mktemp("assets")
     metric, model = task_metric("digits"), read_model(DIGITS).model
@@ -35,8 +33,8 @@ def digits_results(tmp_path_factory):
                      "rows": [codebook_transfer(model, read_model(DIGITS_SEED1).model,
                                                 CompressionConfig(codebook_size=16, bits=8), metric)]},
         "scaling": {"heads": ["digits_kan.safetensors", "digits_kan_seed1.safetensors"], "codebook_size": 16,
-                    "bits": 8, **run_scaling(argparse.Namespace(heads=[DIGITS, DIGITS_SEED1], codebook_size=16, bits=8,
-                                                                scope="layer", seed=0, max_heads=50))},
+                    "bits": 8, **shared_codebook_scaling([model, read_model(DIGITS_SEED1).model],
+                                                         CompressionConfig(codebook_size=16, bits=8))},
     }
     for kind, document in documents.items():
         (folder / kind).mkdir()
@@ -47,14 +45,14 @@ def digits_results(tmp_path_factory):
 @pytest.fixture
 def saved(digits_results, monkeypatch):
     """The app reads the digits KAN's saved results from ``digits_results``."""
-    monkeypatch.setattr(saved_results, "RESULTS_DIR", digits_results)
+    monkeypatch.setenv("SHAREKAN_ASSETS_DIR", str(digits_results))
     return digits_results
 
 
 @pytest.fixture
 def nothing_saved(tmp_path, monkeypatch):
     """The app finds no saved results at all."""
-    monkeypatch.setattr(saved_results, "RESULTS_DIR", tmp_path)
+    monkeypatch.setenv("SHAREKAN_ASSETS_DIR", str(tmp_path))
 
 
 def app_on(page: str | None = None, model: str = DIGITS) -> AppTest:
@@ -62,8 +60,7 @@ def app_on(page: str | None = None, model: str = DIGITS) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["model_key"] = model
     at.run()
-    if page:
-        at.switch_page(page).run()
+    at.switch_page(page or "pages/1_model.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -94,6 +91,7 @@ def test_default_model_is_the_first_shipped_one():
     from sharekan_core.studio.models import shipped_detection_head
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/1_model.py").run()
     assert not at.exception
     assert at.radio[0].index == 0
     if shipped_detection_head() is not None:  # the detection head, once shipped, is the one preselected
@@ -107,7 +105,7 @@ def test_compress_page_produces_a_result_for_small_k():
     assert float(shown["Ratio"].rstrip("×")) > 1.0
     assert 0.0 <= float(shown["Coefficient rel. L2 error"]) < 1.0
     assert at.dataframe[0].value["codebook K"].tolist() == [16, 16]
-    assert len(at.get("download_button")) == 1
+    assert len(at.get("download_button")) == 2  # the compressed file and the run history as CSV
     assert len(at.get("vega_lite_chart")) == 2  # storage per component, dense vs compressed
 
 
@@ -136,9 +134,12 @@ def test_splines_page_teaches_with_the_chosen_edge():
     assert len(at.dataframe) >= 2  # worst and best edges
 
 
-def test_splines_page_asks_for_a_compression_first():
+def test_splines_page_works_before_compressing():
     at = app_on("pages/3_splines.py")
-    assert any("Compress" in info.value for info in at.info)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 2  # the edge's original spline and its layer's coefficient histogram
+    assert len(at.dataframe[0].value) == 2  # per-layer statistics
+    assert "before compression" in at.caption[0].value
 
 
 def test_detect_page_draws_boxes_for_a_bundled_photo():
@@ -184,7 +185,7 @@ def test_tradeoffs_page_labels_detection_metrics_as_teacher_agreement(saved, sma
     """A detection head's sweep is titled with its file's metric label and carries the paper's storage as references."""
     import json
 
-    from sharekan_core.experiments import task_metric
+    from sharekan_core.tasks import task_metric
 
     document = json.loads((saved / "sweeps" / "digits_kan.json").read_text())
     document["metric_label"] = task_metric("detection").label
@@ -240,7 +241,7 @@ def test_scaling_page_offers_the_saved_result_and_this_sessions_compression(save
     assert "(K = 32, Int8)" in " ".join(md.value for md in at.markdown)
 
 
-@pytest.mark.parametrize("page", ["pages/3_splines.py", "pages/6_runtime.py", "pages/7_scaling.py"])
+@pytest.mark.parametrize("page", ["pages/6_runtime.py", "pages/7_scaling.py"])
 def test_pages_needing_a_result_say_so(page, nothing_saved):
     at = app_on(page)
     assert any("Compress" in info.value for info in at.info) and at.get("page_link")
@@ -304,3 +305,85 @@ def test_detect_page_says_plainly_when_the_head_files_are_missing(monkeypatch):
     at = app_on("pages/4_detect.py")
     assert "is missing" in at.warning[0].value
     assert len(at.get("image")) == 1  # the SSD teacher's detections instead
+
+
+def test_start_page_offers_three_paths():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "SHARe-KAN Studio"
+    assert [link.label for link in at.get("page_link")] == ["Choose or upload a model", "Open the Splines page",
+                                                           "Open the Detect page"]
+
+
+def test_compress_page_predicts_the_size_before_compressing():
+    at = app_on("pages/2_compress.py")
+    at.select_slider[0].set_value(16).run()
+    predicted = next(c.value for c in at.caption if c.value.startswith("Predicted"))
+    at.button[0].click().run()
+    assert metrics(at)["Compressed tensors"] in predicted  # the closed form matches the file's tensors
+
+
+def test_run_history_keeps_two_runs_with_task_quality_and_compares_them():
+    at = compressed(16)
+    assert metrics(at)["Dense model"].endswith("%") and metrics(at)["Compressed model"].endswith("%")
+    assert "Reading the errors" in " ".join(md.value for md in at.markdown)
+    at.select_slider[0].set_value(64).run()
+    at.button[0].click().run()
+    history = at.dataframe[1].value
+    assert history["K"].tolist() == [16, 64] and history["task metric"].iloc[0].startswith("held-out accuracy")
+    comparison = at.dataframe[2].value.set_index("quantity")
+    assert comparison.loc["K"].tolist() == ["16", "64"]
+    assert len(at.get("download_button")) == 2
+    at.switch_page("pages/5_tradeoffs.py").run()  # both runs are drawn on the live sweep's chart
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _as_upload(at: AppTest, path: str, name: str = "mykan.safetensors") -> None:
+    """Put the model at ``path`` in ``at``'s session as if uploaded under ``name`` (AppTest cannot upload files)."""
+    from pathlib import Path as _Path
+
+    from pages.common import ChosenModel
+    from sharekan_core.studio.models import content_key, read_upload
+
+    payload = _Path(path).read_bytes()
+    loaded = read_upload(name, payload)
+    loaded.metadata.pop("task", None)  # a user's model with no known task
+    at.session_state["uploaded_model"] = ChosenModel(content_key(payload), f"{name} (uploaded)", loaded)
+    at.session_state["model_key"] = "upload"
+
+
+def test_a_different_model_under_the_same_name_never_shows_the_first_ones_results():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    _as_upload(at, DIGITS)
+    at.run()
+    at.switch_page("pages/2_compress.py").run()
+    at.select_slider[0].set_value(16).run()
+    at.button[0].click().run()
+    first = metrics(at)["Coefficient rel. L2 error"]
+    _as_upload(at, DIGITS_SEED1)
+    at.switch_page("pages/2_compress.py").run()
+    assert "Coefficient rel. L2 error" not in metrics(at)  # no stale result for the new file
+    at.select_slider[0].set_value(16).run()
+    at.button[0].click().run()
+    assert metrics(at)["Coefficient rel. L2 error"] != first
+
+
+def test_an_uploaded_model_without_a_task_sweeps_output_fidelity(nothing_saved):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    _as_upload(at, DIGITS)
+    at.run()
+    at.switch_page("pages/2_compress.py").run()
+    at.select_slider[0].set_value(16).run()
+    at.button[0].click().run()
+    assert metrics(at)["Dense model"] == "1"  # output fidelity of the dense model against itself
+    at.switch_page("pages/5_tradeoffs.py").run()
+    at.multiselect[0].set_value([16])
+    at.multiselect[1].set_value([8])
+    at.number_input[0].set_value(1)
+    at.multiselect[2].set_value([0.5])
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.subheader[0].value.startswith("Storage against output fidelity")
+    for page in ("pages/3_splines.py", "pages/6_runtime.py", "pages/7_scaling.py", "pages/1_model.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])

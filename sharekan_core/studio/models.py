@@ -15,9 +15,8 @@ from ..format.accounting import dense_storage, model_summary  # model_summary: t
 from ..io import LoadedModel, read_model
 from ..metrics import coefficient_statistics
 from ..model import KAN
+from .settings import settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = REPO_ROOT / "sample_models"
 MAX_UPLOAD_BYTES = 512 * 2**20
 UPLOAD_SUFFIXES = (".safetensors", ".pt", ".pth", "_state")
 MAX_NAME_CHARS = 80
@@ -35,11 +34,13 @@ class ShippedModel:
 
 
 def shipped_models() -> list[ShippedModel]:
-    """Shipped models that exist on disk, the detection head first (the studio's default)."""
+    """Shipped models in the settings' folders that exist on disk, the detection head first (the studio's default)."""
+    folders = settings()
     candidates = [
-        ShippedModel("SSD detection head (KAN, 20 VOC classes)", SAMPLE_DIR / "ssd_mobilenet_v2" / "kan_head.safetensors",
+        ShippedModel("SSD detection head (KAN, 20 VOC classes)", folders.detector_dir / "kan_head.safetensors",
                      "detection", "detection_head"),
-        ShippedModel("Digits classifier (KAN 64-32-10)", SAMPLE_DIR / "digits_kan.safetensors", "digits", "digits_kan"),
+        ShippedModel("Digits classifier (KAN 64-32-10)", folders.models_dir / "digits_kan.safetensors", "digits",
+                     "digits_kan"),
     ]
     return [model for model in candidates if model.path.is_file()]
 
@@ -67,9 +68,9 @@ def safe_filename(filename: str, default: str = "upload") -> str:
     """``filename`` reduced to a short name safe on any disk: its last path part, only [A-Za-z0-9._-],
     no leading dots, at most ``MAX_NAME_CHARS`` characters, keeping a known checkpoint suffix."""
     base = re.split(r"[/\\\x00]", str(filename))[-1]
-    base = UNSAFE_NAME_CHARS.sub("_", base).lstrip(".")
+    base = UNSAFE_NAME_CHARS.sub("_", base)
     suffix = next((s for s in (*UPLOAD_SUFFIXES, "_config.yml", ".yml", ".yaml", ".npy") if base.endswith(s)), "")
-    stem = base[: len(base) - len(suffix)].strip("._-")[: MAX_NAME_CHARS - len(suffix)]
+    stem = base[: len(base) - len(suffix)].strip("._-")[: MAX_NAME_CHARS - len(suffix)].rstrip("._-")
     return f"{stem or default}{suffix}"
 
 
