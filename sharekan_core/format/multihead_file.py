@@ -1,18 +1,58 @@
-"""N task heads that share one set of codebooks, serialised once: the multi-head bundle."""
+"""N task heads that share one set of codebooks, serialised once: the multi-head bundle.
+
+Tensor names: the codebooks as in a compressed file (``codebooks.C.*``), then each head's own
+tensors under ``heads.H.`` (``heads.H.layers.N.*``). The JSON header names every head and holds
+its config, layer descriptions and metadata.
+"""
 from __future__ import annotations
 
-from dataclasses import asdict
+import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..compress.compressed import CompressedKAN
+from ..compress.config import CompressionConfig
+from ..compress.quantize import QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
-from .integrity import encode_checked
-from .compressed_file import FORMAT_VERSION, codebook_header, layer_header, stored_tensors
+from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
+from .compressed_file import (FORMAT_VERSION, READABLE_VERSIONS, _read_layer, _read_quantized, codebook_header,
+                              layer_header, stored_tensors)
+from .integrity import encode_checked, verify_checksum
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
+HEAD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class MultiHeadBundle:
+    """Heads read from one bundle; every head's ``codebooks`` is the same list object, read once."""
+
+    codebooks: list[QuantizedTensor]
+    heads: dict[str, CompressedKAN]  # by name, in file order
+
+    def head(self, name: str) -> CompressedKAN:
+        """The head called ``name``; a SharekanError listing the names if there is none."""
+        if name not in self.heads:
+            raise SharekanError(f"no head {name!r} in this bundle; it holds {', '.join(self.heads)}")
+        return self.heads[name]
+
+
+def head_names(heads: list, names: list[str] | None = None) -> list[str]:
+    """``names``, or each head's source file stem (``head{h}`` where stems are missing or repeat), checked."""
+    if names is None:
+        stems = [Path(str(h.metadata.get("source", ""))).name.split(".")[0] for h in heads]
+        names = stems if all(stems) and len(set(stems)) == len(stems) else [f"head{h}" for h in range(len(heads))]
+    if len(names) != len(heads):
+        raise SharekanError(f"{len(heads)} heads but {len(names)} names")
+    bad = [n for n in names if not isinstance(n, str) or not HEAD_NAME.match(n)]
+    if bad:
+        raise SharekanError(f"head names may use letters, digits, '_', '.' and '-' (1-64 characters), got {bad[0]!r}")
+    if len(set(names)) != len(names):
+        raise SharekanError(f"head names must be unique, got {names}")
+    return names
 
 
 def shared_and_per_head_bytes(heads: list[CompressedKAN]) -> tuple[int, list[int]]:
@@ -23,9 +63,10 @@ def shared_and_per_head_bytes(heads: list[CompressedKAN]) -> tuple[int, list[int
     return int(shared), [int(b) for b in per_head]
 
 
-def encode_multihead(heads: list[CompressedKAN]) -> bytes:
-    """Serialise the shared codebooks once, then every head's per-edge tensors."""
+def encode_multihead(heads: list[CompressedKAN], names: list[str] | None = None) -> bytes:
+    """Serialise the shared codebooks once, then every head's per-edge tensors (heads named by ``head_names``)."""
     _check_shared(heads)
+    names = head_names(heads, names)
     tensors = {t.name: t.array for t in stored_tensors(heads[0]) if t.component == "codebook"}
     for h, head in enumerate(heads):
         tensors.update({f"heads.{h}.{t.name}": t.array for t in stored_tensors(head) if t.component != "codebook"})
@@ -33,17 +74,70 @@ def encode_multihead(heads: list[CompressedKAN]) -> bytes:
         "format": MULTIHEAD_FORMAT,
         "version": FORMAT_VERSION,
         "codebooks": [codebook_header(c) for c in heads[0].codebooks],
-        "heads": [{"config": asdict(h.config), "layers": [layer_header(l) for l in h.layers], "metadata": h.metadata}
-                  for h in heads],
+        "heads": [{"name": name, "config": asdict(h.config), "layers": [layer_header(l) for l in h.layers],
+                   "metadata": h.metadata} for name, h in zip(names, heads)],
     }
     return encode_checked(fields, tensors)
 
 
-def save_multihead(heads: list[CompressedKAN], path: str | Path) -> int:
+def save_multihead(heads: list[CompressedKAN], path: str | Path, names: list[str] | None = None) -> int:
     """Write the bundle atomically; return its size in bytes."""
-    payload = encode_multihead(heads)
+    payload = encode_multihead(heads, names)
     write_bytes_atomic(path, payload)
     return len(payload)
+
+
+def is_multihead_file(path: str | Path) -> bool:
+    """True if ``path`` is a safetensors file written by ``save_multihead``."""
+    try:
+        if sniff_format(path) != SAFETENSORS:
+            return False
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            return decode_header(handle.metadata() or {}, path).get("format") == MULTIHEAD_FORMAT
+    except Exception:
+        return False
+
+
+def load_multihead(path: str | Path) -> MultiHeadBundle:
+    """Read a bundle: its codebooks once, then every head's layers against those same codebooks."""
+    path = Path(path)
+    if sniff_format(path) != SAFETENSORS:
+        raise SharekanError(f"{path.name}: not a SHARe-KAN multi-head bundle")
+    tensors, raw = read_safetensors(path)
+    header = decode_header(raw, path)
+    if header.get("format") != MULTIHEAD_FORMAT:
+        raise SharekanError(f"{path.name}: not a SHARe-KAN multi-head bundle")
+    if header.get("version") not in READABLE_VERSIONS:
+        raise SharekanError(f"{path.name}: unsupported bundle format version {header.get('version')!r}")
+    arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
+    verify_checksum(header, arrays, path.name)
+    try:
+        codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
+                     for i, c in enumerate(header_field(header, "codebooks", list, path))]
+        specs = header_field(header, "heads", list, path)
+        names = head_names([None] * len(specs), [spec.get("name", f"head{h}") for h, spec in enumerate(specs)])
+        heads = {name: _read_head(arrays, h, spec, codebooks) for h, (name, spec) in enumerate(zip(names, specs))}
+    except SharekanError as exc:
+        raise SharekanError(f"{path.name}: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SharekanError(f"{path.name}: corrupt multi-head bundle ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not heads:
+        raise SharekanError(f"{path.name}: the bundle holds no heads")
+    return MultiHeadBundle(codebooks, heads)
+
+
+def _read_head(arrays: dict[str, np.ndarray], h: int, spec: dict, codebooks: list[QuantizedTensor]) -> CompressedKAN:
+    prefix = f"heads.{h}."
+    own = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
+    layers = [_read_layer(own, index, layer, codebooks) for index, layer in enumerate(spec["layers"])]
+    if not layers:
+        raise SharekanError(f"head {h} has no layers")
+    for index in range(1, len(layers)):
+        if layers[index].in_features != layers[index - 1].out_features:
+            raise SharekanError(f"head {h}: layer {index} does not take layer {index - 1}'s outputs")
+    return CompressedKAN(codebooks, layers, CompressionConfig(**spec["config"]), dict(spec.get("metadata", {})))
 
 
 def _check_shared(heads: list[CompressedKAN]) -> None:
@@ -57,3 +151,17 @@ def _check_shared(heads: list[CompressedKAN]) -> None:
             for a, b in zip(first, head.codebooks))
         if not same:
             raise SharekanError(f"head {index} does not use the same codebooks as head 0")
+
+
+def bundle_summary(bundle: MultiHeadBundle) -> dict:
+    """JSON-ready description: the shared codebooks once, then each head's widths, edges, own bytes and source."""
+    heads = list(bundle.heads.values())
+    shared, per_head = shared_and_per_head_bytes(heads)
+    return {
+        "format": MULTIHEAD_FORMAT,
+        "codebooks": [codebook_header(c) for c in bundle.codebooks],
+        "shared_codebook_bytes": shared,
+        "heads": [{"name": name, "widths": [h.layers[0].in_features, *(l.out_features for l in h.layers)],
+                   "edges": h.num_edges, "own_bytes": own, "source": h.metadata.get("source")}
+                  for (name, h), own in zip(bundle.heads.items(), per_head)],
+    }

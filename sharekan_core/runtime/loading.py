@@ -1,4 +1,4 @@
-"""Load whatever a user points at (dense model or compressed file) as a runnable module."""
+"""Load whatever a user points at (dense model, compressed file or multi-head bundle) as a runnable module."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,8 +6,10 @@ from pathlib import Path
 
 import torch
 
-from ..compress.compressed import decompress
+from ..compress.compressed import CompressedKAN, decompress
+from ..errors import SharekanError
 from ..format.compressed_file import is_compressed_file, load_compressed
+from ..format.multihead_file import is_multihead_file, load_multihead
 from ..io import read_model
 from .compressed_kan import CompressedDomainKAN
 
@@ -23,14 +25,32 @@ class Runnable:
     kind: str = "dense"
 
 
-def load_runnable(path: str | Path) -> Runnable:
-    """Return a dense model, or a compressed file: SHARe-KAN files run in the compressed domain (never
-    decompressed); the other methods have no compressed-domain kernel and run their decoded dense model."""
+def compressed_runnable(compressed: CompressedKAN) -> Runnable:
+    """A compressed KAN ready to run: SHARe-KAN in the compressed domain (never decompressed); the other methods
+    have no compressed-domain kernel and run their decoded dense model."""
+    module = CompressedDomainKAN(compressed) if compressed.method == "sharekan" else decompress(compressed)
+    return Runnable(module.eval(), compressed.layers[0].in_features, compressed.layers[-1].out_features,
+                    compressed.metadata, "compressed")
+
+
+def load_heads(path: str | Path) -> dict[str, Runnable]:
+    """Every head of a multi-head bundle by name; the bundle's codebooks are read once and shared by all."""
+    bundle = load_multihead(path)
+    return {name: compressed_runnable(head) for name, head in bundle.heads.items()}
+
+
+def load_runnable(path: str | Path, head: str | None = None) -> Runnable:
+    """Return a dense model, a compressed file, or the head ``head`` of a multi-head bundle, ready to run."""
+    if is_multihead_file(path):
+        bundle = load_multihead(path)
+        if head is None and len(bundle.heads) > 1:
+            raise SharekanError(f"{Path(path).name} is a bundle of {len(bundle.heads)} heads; pass --head with one "
+                                f"of {', '.join(bundle.heads)}")
+        return compressed_runnable(bundle.head(head or next(iter(bundle.heads))))
+    if head is not None:
+        raise SharekanError(f"--head applies to multi-head bundles; {Path(path).name} holds one model")
     if is_compressed_file(path):
-        compressed = load_compressed(path)
-        module = CompressedDomainKAN(compressed) if compressed.method == "sharekan" else decompress(compressed)
-        return Runnable(module.eval(), compressed.layers[0].in_features, compressed.layers[-1].out_features,
-                        compressed.metadata, "compressed")
+        return compressed_runnable(load_compressed(path))
     loaded = read_model(path)
     model = loaded.model.eval()
     return Runnable(model, model.layers[0].in_features, model.layers[-1].out_features, loaded.metadata, "dense")

@@ -1,0 +1,83 @@
+"""Multi-head bundles load back: one codebook object for every head, each head equal to its own compressed file,
+and the CLI lists the heads, runs one with --head, and refuses a missing or absent head with one line."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import prototype_kan
+from sharekan_core.cli.main import main
+from sharekan_core.compress import CompressionConfig, compress, compress_with_codebooks
+from sharekan_core.errors import SharekanError
+from sharekan_core.format.multihead_file import head_names, load_multihead, save_multihead
+from sharekan_core.runtime import CompressedDomainKAN
+from sharekan_core.runtime.loading import load_heads, load_runnable
+
+CONFIG = CompressionConfig(codebook_size=8, bits=8)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """Three 6 -> 5 -> 3 heads sharing the first head's codebooks, written as one bundle."""
+    first = compress(prototype_kan((6, 5, 3), prototypes=4, seed=0), CONFIG, metadata={"task": "test"})
+    others = [compress_with_codebooks(prototype_kan((6, 5, 3), prototypes=4, seed=s), CONFIG, first.codebooks)
+              for s in (1, 2)]
+    path = tmp_path_factory.mktemp("bundle") / "heads.safetensors"
+    save_multihead([first, *others], path, names=["cars", "people", "signs"])
+    return path, [first, *others]
+
+
+def test_loader_shares_one_codebook_and_matches_each_head(bundle):
+    path, heads = bundle
+    loaded = load_multihead(path)
+    assert list(loaded.heads) == ["cars", "people", "signs"]
+    assert all(head.codebooks is loaded.codebooks for head in loaded.heads.values())
+    x = torch.rand(7, 6) * 2.4 - 1.2
+    for original, (name, head) in zip(heads, loaded.heads.items()):
+        np.testing.assert_array_equal(head.layers[1].indices, original.layers[1].indices)
+        with torch.no_grad():
+            torch.testing.assert_close(CompressedDomainKAN(head)(x), CompressedDomainKAN(original)(x))
+    assert loaded.heads["cars"].metadata == {"task": "test"}
+    assert set(load_heads(path)) == {"cars", "people", "signs"}
+
+
+def test_head_names_are_checked():
+    assert head_names([None, None], ["a", "b"]) == ["a", "b"]
+    with pytest.raises(SharekanError, match="unique"):
+        head_names([None, None], ["a", "a"])
+    with pytest.raises(SharekanError, match="letters"):
+        head_names([None], ["a b"])
+
+
+def test_runnable_needs_a_head_name(bundle):
+    path, _ = bundle
+    with pytest.raises(SharekanError, match="pass --head with one of cars, people, signs"):
+        load_runnable(path)
+    with pytest.raises(SharekanError, match="no head 'bikes'"):
+        load_runnable(path, "bikes")
+    assert load_runnable(path, "people").out_features == 3
+
+
+def test_cli_inspect_lists_heads(bundle, capsys):
+    path, heads = bundle
+    assert main(["inspect", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [h["name"] for h in report["heads"]] == ["cars", "people", "signs"]
+    assert all(h["widths"] == [6, 5, 3] and h["edges"] == 45 for h in report["heads"])
+    assert report["shared_codebook_bytes"] > 0
+
+
+def test_cli_predict_runs_one_head(bundle, tmp_path, capsys):
+    path, heads = bundle
+    x = (np.random.default_rng(0).random((4, 6)) * 2 - 1).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["predict", str(path), "--head", "signs", "--input", str(tmp_path / "x.npy"),
+                 "--out", str(tmp_path / "y.npy")]) == 0
+    with torch.no_grad():
+        expected = CompressedDomainKAN(heads[2])(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-6, atol=1e-6)
+    capsys.readouterr()
+    assert main(["predict", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "z.npy")]) == 2
+    assert capsys.readouterr().err.startswith("error: heads.safetensors is a bundle of 3 heads")
+    assert not (tmp_path / "z.npy").exists()
