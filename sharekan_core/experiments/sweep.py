@@ -1,25 +1,40 @@
-"""The storage-versus-metric sweep: K x bits x seeds for SHARe-KAN, sparsities for pruning."""
+"""The storage-versus-metric sweep: every method's configurations x seeds, measured on one task metric.
+
+A sweep is a list of ``SweepJob`` (a method name and the config it runs). Each job becomes one
+``SweepPoint`` (stored bytes, task metric, coefficient error). Jobs are independent, so they run on
+Dask distributed: a ``LocalCluster`` of one single-threaded worker process per core by default, or
+an existing cluster given by its scheduler address. Points come back in job order and every job is
+seeded by its config, so a distributed sweep returns exactly what a serial one does.
+"""
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..compress import CompressionConfig, prune_by_magnitude
-from ..format import dense_storage
+from ..compress import CompressionConfig, decompress, prune_by_magnitude
+from ..compress.api import compress
+from ..format import dense_bytes, storage_report
 from ..metrics import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
-from .task_metric import TaskMetric
-
-Progress = Callable[[float, str], None]
+from ..progress import Progress
+from ..ranges import MAX_CODEBOOK
+from ..tasks import TaskMetric
+SERIAL = "serial"
 
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One measured configuration: method 'dense', 'sharekan' or 'pruning'."""
+    """One measured configuration: method 'dense', 'pruning', 'sharekan' or another registered method.
+
+    ``variant`` names what else sets the configuration apart (e.g. 'data-aware', 'group 64');
+    ``bits`` is the width of the stored values (the codebook's for SHARe-KAN).
+    """
 
     method: str
     codebook_size: int | None
@@ -29,46 +44,147 @@ class SweepPoint:
     stored_bytes: int
     metric: float
     coef_rel_l2: float
+    variant: str = ""
 
 
-def default_codebook_sizes(num_edges: int, low: int = 16, high: int = 65_536) -> list[int]:
+@dataclass(frozen=True)
+class SweepJob:
+    """One configuration to measure: ``method`` and its ``config`` (a sparsity for pruning, None for dense).
+
+    Any config that ``compress.api.compress`` accepts runs as method ``config.method``;
+    ``calibrated`` passes the sweep's calibration inputs to it (data-aware SHARe-KAN, GPTQ).
+    """
+
+    method: str
+    config: Any = None
+    calibrated: bool = False
+    variant: str = ""
+
+
+def config_job(config: Any, calibrated: bool = False, variant: str = "") -> SweepJob:
+    """The job that runs ``config`` (a method config) through ``compress.api.compress``."""
+    return SweepJob(config.method, config, calibrated, variant)
+
+
+def _run(model: KAN, job: SweepJob, calibration: np.ndarray | None) -> tuple[int, KAN]:
+    """(stored bytes, dense module to evaluate) for one job."""
+    if job.method == "dense":
+        return dense_bytes(model), model
+    if job.method == "pruning":  # the sparse FP32 baseline of the first sweeps
+        pruned = prune_by_magnitude(model, job.config)
+        return pruned.stored_bytes, pruned.model
+    if calibration is None and isinstance(job.config, CompressionConfig):
+        result = compress_and_measure(model, job.config)
+        return result.storage.compressed_bytes, result.reconstructed
+    compressed = compress(model, job.config, calibration)
+    return storage_report(model, compressed).compressed_bytes, decompress(compressed)
+
+
+def measure_job(model: KAN, metric: TaskMetric, job: SweepJob, calibration: np.ndarray | None = None) -> SweepPoint:
+    """Run one job and measure its stored bytes, task metric and coefficient error against ``model``."""
+    stored, module = _run(model, job, calibration if job.calibrated else None)
+    module = module.eval()
+    config = job.config
+    sparsity = float(config) if job.method == "pruning" else getattr(config, "sparsity", None)
+    bits = 32 if config is None or job.method == "pruning" else getattr(config, "bits", None)
+    error = 0.0 if job.method == "dense" else fidelity_report(model, module).coef_rel_l2
+    return SweepPoint(job.method, getattr(config, "codebook_size", None), bits, getattr(config, "seed", None),
+                      sparsity, int(stored), float(metric.evaluate(module)), float(error), job.variant)
+
+
+def default_codebook_sizes(num_edges: int, low: int = 16, high: int = MAX_CODEBOOK) -> list[int]:
     """Powers of two from ``low`` to ``high``, capped at the number of edges (which is kept as the last K)."""
     sizes = [2 ** p for p in range(int(np.log2(low)), int(np.log2(high)) + 1) if 2 ** p < num_edges]
     return sizes + ([min(num_edges, high)] if num_edges >= low else [])
 
 
+def sharekan_jobs(codebook_sizes: Sequence[int], bits: Sequence[int] = (32, 8, 4), seeds: Sequence[int] = (0, 1, 2),
+                  sparsities: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.5)) -> list[SweepJob]:
+    """Dense, every (K, bits, seed) SHARe-KAN compression, and magnitude pruning at each sparsity."""
+    jobs = [SweepJob("dense")]
+    jobs += [SweepJob("sharekan", CompressionConfig(codebook_size=k, bits=b, seed=s))
+             for k in codebook_sizes for b in bits for s in seeds]
+    return jobs + [SweepJob("pruning", sparsity) for sparsity in sparsities]
+
+
+def run_jobs(model: KAN, metric: TaskMetric, jobs: Sequence[SweepJob], calibration: np.ndarray | None = None,
+             scheduler: str | None = None, workers: int | None = None,
+             progress: Progress | None = None) -> list[SweepPoint]:
+    """Measure every job; return the points in job order.
+
+    ``scheduler``: None starts a ``LocalCluster`` of ``workers`` single-threaded processes (default one
+    per core), an address such as 'tcp://host:8786' uses that running cluster, 'serial' runs here.
+    """
+    report = progress or (lambda fraction, message: None)
+    if scheduler == SERIAL:
+        points = []
+        for done, job in enumerate(jobs):
+            report(done / len(jobs), describe(job))
+            points.append(measure_job(model, metric, job, calibration))
+        report(1.0, "sweep done")
+        return points
+    with dask_client(scheduler, workers) as client:
+        return run_on_client(client, model, metric, jobs, calibration, report)
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None, processes: bool = True) -> Iterator[Any]:
+    """A Dask client on the cluster at ``scheduler``, or on a new LocalCluster closed on exit."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    count = workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=count, threads_per_worker=1, processes=processes,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def run_on_client(client: Any, model: KAN, metric: TaskMetric, jobs: Sequence[SweepJob],
+                  calibration: np.ndarray | None = None, progress: Progress | None = None) -> list[SweepPoint]:
+    """Submit every job to ``client`` (model, metric and calibration sent once) and gather them in order."""
+    from distributed import as_completed
+
+    report = progress or (lambda fraction, message: None)
+    shared = client.scatter([model, metric, calibration], broadcast=True)
+    futures = [client.submit(measure_job, *shared[:2], job, shared[2], pure=False, key=f"sweep-{i}")
+               for i, job in enumerate(jobs)]
+    report(0.0, f"{len(jobs)} points on {len(client.scheduler_info()['workers'])} Dask workers")
+    for done, future in enumerate(as_completed(futures), start=1):
+        report(done / len(futures), describe(jobs[futures.index(future)]))
+    return client.gather(futures)
+
+
+def describe(job: SweepJob) -> str:
+    """A short label for progress messages."""
+    if job.method == "dense":
+        return "dense"
+    if job.method == "pruning":
+        return f"magnitude pruning at {job.config:.0%} sparsity"
+    fields = {k: v for k, v in asdict(job.config).items() if v is not None} if job.config is not None else {}
+    return f"{job.method}{' ' + job.variant if job.variant else ''} {fields}"
+
+
 def run_sweep(model: KAN, metric: TaskMetric, codebook_sizes: Sequence[int], bits: Sequence[int] = (32, 8, 4),
               seeds: Sequence[int] = (0, 1, 2), sparsities: Sequence[float] = (0.05, 0.1, 0.2, 0.3, 0.5),
-              progress: Progress | None = None) -> list[SweepPoint]:
+              progress: Progress | None = None, scheduler: str | None = SERIAL,
+              workers: int | None = None) -> list[SweepPoint]:
     """Measure dense, every (K, bits, seed) compression, and magnitude pruning at each sparsity."""
-    report = progress or (lambda fraction, message: None)
-    dense_bytes = sum(sum(row.values()) for row in dense_storage(model).values())
-    points = [SweepPoint("dense", None, 32, None, None, dense_bytes, metric.evaluate(model.eval()), 0.0)]
-    jobs = [(k, b, s) for k in codebook_sizes for b in bits for s in seeds]
-    total = len(jobs) + len(sparsities)
-    for done, (k, b, s) in enumerate(jobs):
-        report(done / total, f"K={k}, {b} bits, seed {s}")
-        result = compress_and_measure(model, CompressionConfig(codebook_size=k, bits=b, seed=s))
-        points.append(SweepPoint("sharekan", k, b, s, None, result.storage.compressed_bytes,
-                                 metric.evaluate(result.reconstructed.eval()), result.fidelity.coef_rel_l2))
-    for done, sparsity in enumerate(sparsities, start=len(jobs)):
-        report(done / total, f"magnitude pruning at {sparsity:.0%} sparsity")
-        pruned = prune_by_magnitude(model, sparsity)
-        points.append(SweepPoint("pruning", None, 32, None, sparsity, pruned.stored_bytes,
-                                 metric.evaluate(pruned.model.eval()), fidelity_report(model, pruned.model).coef_rel_l2))
-    report(1.0, "sweep done")
-    return points
+    return run_jobs(model, metric, sharekan_jobs(codebook_sizes, bits, seeds, sparsities),
+                    scheduler=scheduler, workers=workers, progress=progress)
 
 
 def summarize_sweep(points: Sequence[SweepPoint]) -> list[dict]:
     """Group points by configuration and return mean/std of metric and bytes over seeds."""
     groups: dict[tuple, list[SweepPoint]] = defaultdict(list)
     for point in points:
-        groups[(point.method, point.codebook_size, point.bits, point.sparsity)].append(point)
+        groups[(point.method, point.variant, point.codebook_size, point.bits, point.sparsity)].append(point)
     rows = []
-    for (method, k, bits, sparsity), members in groups.items():
+    for (method, variant, k, bits, sparsity), members in groups.items():
         metrics = np.array([p.metric for p in members])
-        rows.append({"method": method, "codebook_size": k, "bits": bits, "sparsity": sparsity,
+        rows.append({"method": method, "variant": variant, "codebook_size": k, "bits": bits, "sparsity": sparsity,
                      "seeds": len(members), "stored_bytes": int(np.mean([p.stored_bytes for p in members])),
                      "metric_mean": float(metrics.mean()), "metric_std": float(metrics.std()),
                      "coef_rel_l2_mean": float(np.mean([p.coef_rel_l2 for p in members]))})
@@ -86,9 +202,24 @@ def pareto_frontier(rows: Sequence[dict]) -> list[dict]:
     return frontier
 
 
+def method_name(row: dict) -> str:
+    """The method and its variant as one name, e.g. 'sharekan (data-aware)'."""
+    return f"{row['method']} ({row['variant']})" if row.get("variant") else row["method"]
+
+
+def pareto_by_method(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """The Pareto frontier of each method (and variant) on its own, dense left out."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row["method"] != "dense":
+            groups[method_name(row)].append(row)
+    return {name: pareto_frontier(members) for name, members in groups.items()}
+
+
 def sweep_document(name: str, metric: TaskMetric, points: Sequence[SweepPoint]) -> dict:
-    """The JSON saved under assets/sweeps/: raw points, per-configuration summary and frontier."""
+    """The JSON saved under assets/sweeps/: raw points, per-configuration summary and frontiers."""
     summary = summarize_sweep(points)
     return {"model": name, "metric": metric.name, "metric_label": metric.label,
             "points": [asdict(p) for p in points], "summary": summary,
-            "pareto": pareto_frontier([r for r in summary if r["method"] != "dense"])}
+            "pareto": pareto_frontier([r for r in summary if r["method"] != "dense"]),
+            "pareto_by_method": pareto_by_method(summary)}

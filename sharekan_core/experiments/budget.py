@@ -1,0 +1,219 @@
+"""Byte-budget search: the best compressed file that fits in ``max_bytes``, over methods, K and bit-widths.
+
+Quality is the relative output error of the reconstructed model against the dense one on the
+calibration inputs, or, without them, on inputs drawn uniformly inside every first-layer input's grid.
+
+Candidates (each sized by the closed-form accounting below, then checked on the real file):
+  * the default configuration of that size: SHARe-KAN at Int8 (Int4 if no Int8 file fits) with the
+    largest K that fits;
+  * a mixed-precision path: components (gains, biases, base weights, codebook) lowered to Int4 one at
+    a time, least sensitive first (sensitivity: output error when that component alone is rounded to
+    Int4), each step with the largest K that fits; data-aware SHARe-KAN too when calibration is given;
+  * uniform round-to-nearest and GPTQ at the most bits that fit; MetaCluster k-means at the largest K.
+The lowest error wins; the default is always a candidate, so the search never returns anything worse
+by its own measure than the default configuration of the same size.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..compress import CompressionConfig, decompress
+from ..compress.api import compress
+from ..compress.compressed import CompressedKAN
+from ..compress.methods import GPTQConfig, KMeansConfig, UniformConfig
+from ..compress.packing import FP32, index_bits, packed_nbytes
+from ..compress.quantize import quantize, quantized_nbytes
+from ..errors import SharekanError
+from ..format import storage_report
+from ..model import KAN
+from ..progress import Progress
+from ..ranges import MAX_CODEBOOK
+
+SAMPLED_INPUTS = 2048
+COMPONENTS = ("gain_bits", "bias_bits", "base_bits", "codebook_bits")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration tried: its method, whether it used calibration, bytes and output error."""
+
+    method: str
+    config: dict
+    calibrated: bool
+    stored_bytes: int
+    output_error: float
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """The chosen compressed model, the default configuration's result and every candidate tried."""
+
+    compressed: CompressedKAN
+    best: Candidate
+    default: Candidate
+    candidates: list[Candidate]
+    max_bytes: int
+
+    def report(self) -> dict:
+        """JSON-ready: budget, the chosen configuration, the default of the same size, all candidates."""
+        return {"max_bytes": self.max_bytes, "chosen": asdict(self.best), "default": asdict(self.default),
+                "candidates": [asdict(c) for c in self.candidates],
+                "objective": "relative output error on the calibration inputs (or inputs sampled inside the grid)"}
+
+
+def sharekan_bytes(model: KAN, config: CompressionConfig) -> int:
+    """Closed-form stored bytes of SHARe-KAN with scope 'layer', assuming min(K, edges) codewords per layer."""
+    bits = config.component_bits()
+    total = 0
+    for layer in model.layers:
+        edges, rows, width = layer.in_features * layer.out_features, layer.out_features, layer.num_coefficients
+        size = min(config.codebook_size, edges)
+        total += quantized_nbytes(size * width, width, bits["codebook"])  # one affine pair per column
+        total += packed_nbytes(edges, index_bits(size))
+        total += sum(quantized_nbytes(edges, rows, bits[name]) for name in ("gains", "biases", "base_weights"))
+        total += _frame_bytes(layer)
+    return total
+
+
+def kmeans_bytes(model: KAN, config: KMeansConfig) -> int:
+    """Closed-form stored bytes of per-layer k-means: codebook, indices and base weights."""
+    total = 0
+    for layer in model.layers:
+        edges, rows, width = layer.in_features * layer.out_features, layer.out_features, layer.num_coefficients
+        size = min(config.codebook_size, edges)
+        total += quantized_nbytes(size * width, width, config.bits) + packed_nbytes(edges, index_bits(size))
+        total += quantized_nbytes(edges, rows, config.bits) + _frame_bytes(layer)
+    return total
+
+
+def _frame_bytes(layer: Any) -> int:
+    return (2 * layer.out_features + layer.grid.numel()) * FP32  # output scale and bias, knots
+
+
+def largest_fitting_k(model: KAN, config: CompressionConfig | KMeansConfig, max_bytes: int) -> int | None:
+    """The largest power-of-two K (capped at the largest layer's edges) whose file fits, or None."""
+    sizing = sharekan_bytes if isinstance(config, CompressionConfig) else kmeans_bytes
+    cap = min(MAX_CODEBOOK, max(layer.in_features * layer.out_features for layer in model.layers))
+    sizes = sorted({2 ** p for p in range(1, 17) if 2 ** p <= cap} | {cap}, reverse=True)
+    return next((k for k in sizes if sizing(model, replace(config, codebook_size=k)) <= max_bytes), None)
+
+
+def grid_inputs(model: KAN, count: int = SAMPLED_INPUTS, seed: int = 0) -> np.ndarray:
+    """Inputs drawn uniformly inside each first-layer input's grid range: (count, in_features) float32."""
+    layer = model.layers[0]
+    knots = layer.grid.detach().numpy()
+    low, high = knots[:, layer.spline_order], knots[:, -layer.spline_order - 1]
+    rng = np.random.default_rng(seed)
+    return (low + (high - low) * rng.random((count, layer.in_features))).astype(np.float32)
+
+
+def output_error(model: KAN, candidate: KAN, inputs: np.ndarray) -> float:
+    """Relative output error ||f(x) - g(x)||^2 / ||f(x)||^2 summed over ``inputs``."""
+    x = torch.from_numpy(inputs)
+    with torch.no_grad():
+        reference, approximate = model.eval()(x), candidate.eval()(x)
+    return float(((reference - approximate) ** 2).sum() / (reference ** 2).sum().clamp_min(1e-30))
+
+
+def component_sensitivity(model: KAN, inputs: np.ndarray, base: CompressionConfig) -> dict[str, float]:
+    """Output error when one component alone drops from Int8 to Int4 at the base configuration's K.
+
+    Measured on one compression at ``base`` by requantizing that component, so it costs one clustering.
+    """
+    compressed = compress(model, base)
+    errors = {}
+    for name, field in (("gain_bits", "gains"), ("bias_bits", "biases"), ("base_bits", "base_weights")):
+        layers = [replace(layer, **{field: quantize(getattr(layer, field).dequantize(), 4, field)})
+                  for layer in compressed.layers]
+        errors[name] = output_error(model, decompress(replace(compressed, layers=layers)), inputs)
+    codebooks = [quantize(c.dequantize(), 4, "codebook", grouping="columns") for c in compressed.codebooks]
+    errors["codebook_bits"] = output_error(model, decompress(replace(compressed, codebooks=codebooks)), inputs)
+    return errors
+
+
+def search_budget(model: KAN, max_bytes: int, calibration: np.ndarray | None = None, seed: int = 0,
+                  progress: Progress | None = None) -> BudgetResult:
+    """The configuration with the lowest output error whose stored bytes fit in ``max_bytes``."""
+    report = progress or (lambda fraction, message: None)
+    inputs = calibration if calibration is not None else grid_inputs(model, seed=seed)
+    default_config = (_fitting(model, CompressionConfig(bits=8, seed=seed), max_bytes)
+                      or _fitting(model, CompressionConfig(bits=4, seed=seed), max_bytes))
+    if default_config is None:
+        smallest = sharekan_bytes(model, CompressionConfig(codebook_size=2, bits=4))
+        raise SharekanError(f"--max-bytes {max_bytes:,} is below the smallest SHARe-KAN file of this model "
+                            f"({smallest:,} bytes at K = 2, Int4)")
+    plans: list[tuple[Any, bool]] = [(default_config, False)]
+    report(0.05, "measuring each component's sensitivity to Int4")
+    sensitivity = component_sensitivity(model, inputs, default_config)
+    lowered = CompressionConfig(bits=8, seed=seed)
+    for name in sorted(COMPONENTS, key=sensitivity.get):
+        lowered = replace(lowered, **{name: 4})
+        fitted = _fitting(model, lowered, max_bytes)
+        if fitted is not None:
+            plans.append((fitted, False))
+    if calibration is not None:
+        plans += [(config, True) for config, _ in list(plans)]
+    plans += [(config, calibration is not None) for config in _baselines(model, max_bytes, seed)]
+    plans = list(dict.fromkeys(plans))
+    tried: list[tuple[Candidate, CompressedKAN]] = []
+    for done, (config, calibrated) in enumerate(plans):
+        report(0.1 + 0.9 * done / len(plans), f"{config.method} {_fields(config)}")
+        compressed = compress(model, config, calibration if calibrated else _gptq_inputs(config, inputs))
+        stored = storage_report(model, compressed).compressed_bytes
+        if stored > max_bytes:
+            continue
+        error = output_error(model, decompress(compressed), inputs)
+        tried.append((Candidate(config.method, _fields(config), calibrated, stored, error), compressed))
+    best, compressed = min(tried, key=lambda pair: (pair[0].output_error, pair[0].stored_bytes))
+    default = tried[0][0]
+    report(1.0, "done")
+    return BudgetResult(compressed, best, default, [c for c, _ in tried], int(max_bytes))
+
+
+def _fitting(model: KAN, config: CompressionConfig, max_bytes: int) -> CompressionConfig | None:
+    k = largest_fitting_k(model, config, max_bytes)
+    return None if k is None else replace(config, codebook_size=k)
+
+
+def _baselines(model: KAN, max_bytes: int, seed: int) -> list[Any]:
+    """Uniform and GPTQ at the most bits that fit (per output channel), k-means at the largest K at Int8."""
+    configs: list[Any] = []
+    for bits in range(8, 1, -1):
+        if _stored(model, UniformConfig(bits=bits)) <= max_bytes:
+            configs += [UniformConfig(bits=bits), GPTQConfig(bits=bits)]
+            break
+    k = largest_fitting_k(model, KMeansConfig(bits=8, seed=seed), max_bytes)
+    return configs + ([KMeansConfig(codebook_size=k, bits=8, seed=seed)] if k is not None else [])
+
+
+def _stored(model: KAN, config: UniformConfig) -> int:
+    return storage_report(model, compress(model, config)).compressed_bytes
+
+
+def _gptq_inputs(config: Any, inputs: np.ndarray) -> np.ndarray | None:
+    """GPTQ always needs inputs: the sampled ones stand in when no calibration was given."""
+    return inputs if isinstance(config, GPTQConfig) else None
+
+
+def _fields(config: Any) -> dict:
+    return {key: value for key, value in asdict(config).items() if value is not None}
+
+
+def smallest_within_points(rows: Sequence[dict], points: float) -> dict | None:
+    """From a sweep summary: the smallest configuration whose mean metric is within ``points`` (x100) of dense."""
+    dense = next((r for r in rows if r["method"] == "dense"), None)
+    if dense is None:
+        raise SharekanError("the sweep has no dense row to measure points against")
+    floor = dense["metric_mean"] - points / 100.0
+    fitting = [r for r in rows if r["method"] != "dense" and r["metric_mean"] >= floor]
+    return min(fitting, key=lambda r: (r["stored_bytes"], -r["metric_mean"]), default=None)
+
+
+def best_within_bytes(rows: Sequence[dict], max_bytes: int) -> dict | None:
+    """From a sweep summary: the configuration with the best mean metric stored in at most ``max_bytes``."""
+    fitting = [r for r in rows if r["method"] != "dense" and r["stored_bytes"] <= max_bytes]
+    return max(fitting, key=lambda r: (r["metric_mean"], -r["stored_bytes"]), default=None)

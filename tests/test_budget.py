@@ -1,0 +1,64 @@
+"""Byte-budget search: within budget, never worse than the default configuration of the same size."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import prototype_kan
+from sharekan_core.compress import CompressionConfig, decompress
+from sharekan_core.compress.api import compress
+from sharekan_core.compress.methods import KMeansConfig
+from sharekan_core.errors import SharekanError
+from sharekan_core.experiments.budget import (best_within_bytes, grid_inputs, kmeans_bytes, output_error,
+                                              search_budget, sharekan_bytes, smallest_within_points)
+from sharekan_core.format import storage_report
+from sharekan_core.format.compressed_file import encode_compressed
+
+MODEL = prototype_kan((12, 10, 4), prototypes=40, seed=3)
+
+
+@settings(max_examples=8, deadline=None)
+@given(k=st.sampled_from([2, 8, 32]), bits=st.sampled_from([32, 8, 4]), gain=st.sampled_from([None, 4, 16]))
+def test_closed_form_bytes_equal_the_accounting(k, bits, gain):
+    # exact while K is at most the distinct shapes of every layer (here K <= 8); an upper bound beyond
+    config = CompressionConfig(codebook_size=k, bits=bits, gain_bits=gain)
+    kmeans = KMeansConfig(codebook_size=k, bits=8 if bits == 32 else bits)
+    for predicted, config in ((sharekan_bytes(MODEL, config), config), (kmeans_bytes(MODEL, kmeans), kmeans)):
+        actual = storage_report(MODEL, compress(MODEL, config)).compressed_bytes
+        assert actual == predicted if k <= 8 else actual <= predicted
+
+
+@pytest.mark.parametrize("fraction", [0.3])
+def test_search_stays_within_budget_and_beats_or_ties_the_default(fraction):
+    budget = int(fraction * storage_report(MODEL, compress(MODEL, CompressionConfig(codebook_size=2, bits=32))).dense_bytes)
+    calibration = np.random.default_rng(0).uniform(-0.5, 0.5, size=(256, 12)).astype(np.float32)
+    result = search_budget(MODEL, budget, calibration)
+    assert result.best.stored_bytes <= budget
+    assert len(encode_compressed(result.compressed)) - result.best.stored_bytes < 8192  # payload fits; header aside
+    assert storage_report(MODEL, result.compressed).compressed_bytes == result.best.stored_bytes
+    # the default of this size is SHARe-KAN Int8 (or Int4) at the largest K that fits, and is beaten or tied
+    assert result.default.method == "sharekan" and result.default.stored_bytes <= budget
+    assert result.best.output_error <= result.default.output_error
+    assert output_error(MODEL, decompress(result.compressed), calibration) == pytest.approx(result.best.output_error)
+    assert len({c.method for c in result.candidates}) >= 3
+
+
+def test_budget_below_the_smallest_file_is_a_clear_error():
+    with pytest.raises(SharekanError, match="below the smallest"):
+        search_budget(MODEL, 100)
+
+
+def test_grid_inputs_stay_inside_the_grid():
+    x = grid_inputs(MODEL, 500)
+    assert x.shape == (500, 12) and x.min() >= -1.0 and x.max() <= 1.0
+
+
+def test_sweep_lookups():
+    rows = [{"method": "dense", "stored_bytes": 100, "metric_mean": 0.90},
+            {"method": "a", "stored_bytes": 10, "metric_mean": 0.85},
+            {"method": "b", "stored_bytes": 20, "metric_mean": 0.895},
+            {"method": "c", "stored_bytes": 40, "metric_mean": 0.91}]
+    assert smallest_within_points(rows, 1.0)["method"] == "b"
+    assert smallest_within_points(rows, 10.0)["method"] == "a"
+    assert smallest_within_points(rows, -5.0) is None
+    assert best_within_bytes(rows, 30)["method"] == "b"
+    assert best_within_bytes(rows, 5) is None
