@@ -22,12 +22,11 @@ import faiss
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from sharekan_core.compress import decompose, effective_coefficients  # noqa: E402
-from sharekan_core.compress.codebook import build_codebook  # noqa: E402
-from sharekan_core.detection.weights import DETECTOR_DIR, HEAD_FILE  # noqa: E402
-from sharekan_core.errors import SharekanError  # noqa: E402
-from sharekan_core.io.model_file import load_model  # noqa: E402
+from sharekan_core.compress import decompose, effective_coefficients
+from sharekan_core.compress.codebook import build_codebook
+from sharekan_core.detection.weights import DETECTOR_DIR, HEAD_FILE
+from sharekan_core.errors import SharekanError
+from sharekan_core.io.model_file import load_model
 
 RESAMPLE_NOISE = 0.03   # per-coefficient noise added to resampled real shapes, before renormalising
 MINIBATCH_MAX_K = 16384  # above this MiniBatchKMeans' sequential k-means++ seeding takes many minutes

@@ -9,20 +9,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sharekan_core.compress import CompressionConfig, compress, decompress  # noqa: E402
-from sharekan_core.compress import codebook as codebook_module  # noqa: E402
-from sharekan_core.format import storage_report  # noqa: E402
-from sharekan_core.format.compressed_file import encode_compressed  # noqa: E402
-from sharekan_core.metrics import fidelity_report  # noqa: E402
-from sharekan_core.model import KAN, KANConfig  # noqa: E402
+from sharekan_core.compress import CompressionConfig, compress, decompress
+from sharekan_core.compress import codebook as codebook_module
+from sharekan_core.format import storage_report
+from sharekan_core.format.compressed_file import encode_compressed
+from sharekan_core.metrics import fidelity_report
+from sharekan_core.model import KAN, KANConfig
 
 
 def synthetic_kan(side: int, seed: int = 0) -> KAN:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -22,15 +21,14 @@ from PIL import Image
 from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from sharekan_core.detection.anchors import generate_anchors  # noqa: E402
-from sharekan_core.detection.boxes import box_iou, decode_boxes, postprocess  # noqa: E402
-from sharekan_core.detection.conv_predictor import ConvBoxPredictor  # noqa: E402
-from sharekan_core.detection.labels import VOC_COCO_SLOTS  # noqa: E402
-from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor  # noqa: E402
-from sharekan_core.detection.preprocess import load_image, resize_for_ssd, to_input  # noqa: E402
-from sharekan_core.detection.weights import DETECTOR_DIR, FEATURES_FILE, TEACHER_FILE  # noqa: E402
+from sharekan_core.detection.anchors import generate_anchors
+from sharekan_core.detection.boxes import box_iou, decode_boxes, postprocess
+from sharekan_core.detection.conv_predictor import ConvBoxPredictor
+from sharekan_core.detection.labels import VOC_COCO_SLOTS
+from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
+from sharekan_core.detection.preprocess import load_image, resize_for_ssd, to_input
+from sharekan_core.detection.weights import DETECTOR_DIR, FEATURES_FILE, TEACHER_FILE
 
 BN_EPS = 1e-3
 TF = "FeatureExtractor/MobilenetV2/"

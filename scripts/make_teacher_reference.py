@@ -9,20 +9,17 @@ held-out image and writes its VOC-class detections with score >= 0.5 as JSON.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from detection_data import HELDOUT_FRAME_DIR, HELDOUT_PHOTOS, PHOTO_DIR, heldout_frames  # noqa: E402
-from sharekan_core.detection.detector import load_teacher  # noqa: E402
-from sharekan_core.detection.evaluate import REFERENCE_SCORE  # noqa: E402
-from sharekan_core.detection.preprocess import load_image  # noqa: E402
-from sharekan_core.detection.weights import DETECTOR_DIR, HELDOUT_REFERENCE_FILE  # noqa: E402
+from detection_data import HELDOUT_FRAME_DIR, HELDOUT_PHOTOS, PHOTO_DIR, heldout_frames
+from sharekan_core.detection.detector import load_teacher
+from sharekan_core.detection.evaluate import REFERENCE_SCORE
+from sharekan_core.detection.preprocess import load_image
+from sharekan_core.detection.weights import DETECTOR_DIR, HELDOUT_REFERENCE_FILE
 
 
 def export_frames() -> list[Path]:

@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -23,21 +22,18 @@ import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageOps
 from safetensors.torch import save_file
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from detection_data import training_frames, training_photo_paths  # noqa: E402
-from sharekan_core.detection.anchors import ANCHORS_PER_LOCATION, NUM_ANCHORS  # noqa: E402
-from sharekan_core.detection.conv_predictor import ConvBoxPredictor  # noqa: E402
-from sharekan_core.detection.kan_head import (LOCATIONS_PER_MAP, LocationAdapter, build_kan_head,  # noqa: E402
+from detection_data import training_frames, training_photo_paths
+from sharekan_core.detection.anchors import ANCHORS_PER_LOCATION, NUM_ANCHORS
+from sharekan_core.detection.conv_predictor import ConvBoxPredictor
+from sharekan_core.detection.kan_head import (LOCATIONS_PER_MAP, LocationAdapter, build_kan_head,
                                               merge_anchor_outputs)
-from sharekan_core.detection.labels import NUM_VOC_SLOTS  # noqa: E402
-from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor  # noqa: E402
-from sharekan_core.detection.preprocess import load_image, to_input, to_rgb  # noqa: E402
-from sharekan_core.detection.weights import (ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE,  # noqa: E402
+from sharekan_core.detection.labels import NUM_VOC_SLOTS
+from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
+from sharekan_core.detection.preprocess import load_image, to_input, to_rgb
+from sharekan_core.detection.weights import (ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE,
                                              TEACHER_FILE, load_weights)
-from sharekan_core.io import save_model  # noqa: E402
+from sharekan_core.io import save_model
 
 
 def augment(image: Image.Image, rng: random.Random) -> Image.Image:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sharekan_core.tasks import digits_accuracy, load_digits_split  # noqa: E402
-from sharekan_core.io import save_model  # noqa: E402
-from sharekan_core.model import KAN, KANConfig  # noqa: E402
+from sharekan_core.tasks import digits_accuracy, load_digits_split
+from sharekan_core.io import save_model
+from sharekan_core.model import KAN, KANConfig
 
 
 def main() -> None:

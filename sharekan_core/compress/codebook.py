@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import SharekanError
 from ..progress import Progress, silent
 from .config import KMEANS_METHODS as METHODS
-from .config import MAX_CODEBOOK, MIN_CODEBOOK
+from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, check_int
 
 SMALL_PROBLEM = 2**22         # N*K at or below which "auto" runs "exact": well under a second
 FLAT_ITERATIONS = 20          # method="flat": the issue's baseline, random seeding
@@ -100,10 +100,8 @@ def _validate(shapes: np.ndarray, codebook_size: int, seed: int, weights: np.nda
     """Return (shapes as contiguous float32, weights as float64 or None), or raise SharekanError."""
     if method not in METHODS:
         raise SharekanError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    for name, value, low, high in (("codebook_size", codebook_size, MIN_CODEBOOK, MAX_CODEBOOK),
-                                   ("seed", seed, 0, 2**31 - 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-            raise SharekanError(f"{name} must be an integer from {low:,} to {high:,}, got {value!r}")
+    check_int("codebook_size", codebook_size, MIN_CODEBOOK, MAX_CODEBOOK)
+    check_int("seed", seed, 0, MAX_SEED)
     shapes = np.asarray(shapes)
     if shapes.ndim != 2 or shapes.shape[0] == 0 or shapes.shape[1] == 0:
         raise SharekanError(f"shapes must be a non-empty (N, D) array, got shape {shapes.shape}")

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 from ..errors import SharekanError
 
-SUPPORTED_BITS = (32, 16, 8, 4)
-MIN_CODEBOOK, MAX_CODEBOOK = 2, 65_536
+from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, SUPPORTED_BITS, check_int  # noqa: F401 (shared by method configs)
+
 SCOPES = ("layer", "global")
 KMEANS_METHODS = ("auto", "two-level", "flat", "exact")  # the codebook builder's algorithms
 MAX_DATA_AWARE_PASSES = 50
@@ -62,7 +62,7 @@ class CompressionConfig:
                 raise SharekanError(f"{name} must be one of {', '.join(map(str, SUPPORTED_BITS))}, got {value!r}")
         if self.scope not in SCOPES:
             raise SharekanError(f"scope must be 'layer' or 'global', got {self.scope!r}")
-        check_int("seed", self.seed, 0, 2**31 - 1)
+        check_int("seed", self.seed, 0, MAX_SEED)
 
     def component_bits(self) -> dict[str, int]:
         """Return the effective bit-width of each quantized component."""
@@ -79,8 +79,3 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise SharekanError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
-
-def check_int(name: str, value: object, low: int, high: int) -> None:
-    """Raise SharekanError unless ``value`` is an integer in [low, high], naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SharekanError(f"{name} must be an integer from {low:,} to {high:,}, got {value!r}")

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..compress.packing import FP32
 from ..errors import SharekanError
 from .cache_model import fits_in
 
-FP32 = 4
 INT64 = 8
 BATCHED_FROM_ROWS = 4  # the fused kernel decodes each codeword once per edge from this many rows up
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from ..compress import CompressionConfig
-from ..compress.compressor import Progress
+from ..progress import Progress
 from ..compress.config import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
 from ..compress.packing import index_bits, packed_nbytes
 from ..compress.quantize import quantized_nbytes

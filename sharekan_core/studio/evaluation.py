@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..compress.compressor import Progress
+from ..progress import Progress
 from ..errors import SharekanError
 from ..tasks import TaskMetric, task_metric
 from ..model import KAN

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..compress.compressor import Progress
+from ..progress import Progress
 from ..model import KAN
 from ..results import CompressionResult
 from .session import median_forward_ms

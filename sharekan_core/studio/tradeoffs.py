@@ -9,7 +9,7 @@ import textwrap
 
 import pandas as pd
 
-from ..compress.compressor import Progress
+from ..progress import Progress
 from ..model import KAN
 from ..tasks import TaskMetric
 from .compression import CompressionRun, width_name
