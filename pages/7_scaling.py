@@ -2,11 +2,13 @@
 import altair as alt
 import streamlit as st
 
-from pages.common import latest_run, require_model, require_run
+from pages.common import latest_run, progress_reporter, require_model, require_run, show_error
+from sharekan_core.errors import SharekanError
 from sharekan_core.studio import scaling
 from sharekan_core.studio.compression import bits_label, width_name
 from sharekan_core.studio.models import format_bytes, results_stem
 from sharekan_core.studio.saved_results import saved_result
+from sharekan_core.studio.settings import settings as studio_settings
 
 model = require_model()
 st.title("Scaling")
@@ -57,6 +59,32 @@ else:
     right.caption(f"Bundles of the first N of {', '.join(f'`{name}`' for name in saved['heads'])} sharing one "
                   "codebook, written as real safetensors files: each file's bytes are the accounted tensor bytes "
                   "plus its header (tensor names, shapes, offsets and the JSON metadata).")
+
+st.subheader("Run the heads of a real bundle")
+if saved is None:
+    st.caption("The saved scaling result names the heads to bundle; there is none for this model.")
+else:
+    st.caption(f"Compresses `{saved['heads'][0]}` at {settings['saved']}, assigns the other heads to its "
+               "codebooks, writes one bundle file, loads it back (the codebooks are read once and every head "
+               "holds the same ones) and runs each head on the same 64 inputs against its own dense head.")
+    if st.button("Build the bundle and run its heads"):
+        bar = st.progress(0.0, text="compressing")
+        try:
+            st.session_state.setdefault("bundle_run", {})[model.key] = scaling.run_bundle_heads(
+                scaling.head_files(saved["heads"], studio_settings().models_dir), saved["codebook_size"], saved["bits"],
+                progress=progress_reporter(bar))
+        except SharekanError as error:  # a missing or unreadable head file
+            show_error(error, "Could not run the bundle: ")
+        bar.empty()
+    bundle_run = st.session_state.get("bundle_run", {}).get(model.key)
+    if bundle_run is not None:
+        st.dataframe(bundle_run.heads, hide_index=True, width="stretch",
+                     column_config={"same arg-max": st.column_config.NumberColumn(format="percent"),
+                                    "relative output error": st.column_config.NumberColumn(format="%.2e")})
+        st.caption(f"One bundle file of {format_bytes(bundle_run.file_bytes)}; codebooks shared by every loaded head: "
+                   f"**{'yes' if bundle_run.codebooks_shared else 'no'}**. Relative output error is "
+                   "‖compressed − dense‖ / ‖dense‖ over the 64 inputs; same arg-max is the share of inputs whose "
+                   "largest output is the same (the predicted class, for a classifier).")
 
 st.subheader("From the paper (not measured here)")
 paper = alt.Chart(scaling.paper_frame()).encode(

@@ -241,6 +241,16 @@ def test_scaling_page_offers_the_saved_result_and_this_sessions_compression(save
     assert "(K = 32, Int8)" in " ".join(md.value for md in at.markdown)
 
 
+def test_scaling_page_runs_every_head_of_a_real_bundle(saved):
+    at = app_on("pages/7_scaling.py")
+    next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    heads = at.dataframe[1].value
+    assert heads["head"].tolist() == ["digits_kan", "digits_kan_seed1"]
+    assert (heads["relative output error"] < 0.5).all() and (heads["own bytes"] > 0).all()
+    assert "codebooks shared by every loaded head: **yes**" in " ".join(c.value for c in at.caption)
+
+
 @pytest.mark.parametrize("page", ["pages/6_runtime.py", "pages/7_scaling.py"])
 def test_pages_needing_a_result_say_so(page, nothing_saved):
     at = app_on(page)

@@ -1,8 +1,16 @@
-"""The Scaling page's view model: storage of N task heads, dense against one shared codebook."""
+"""The Scaling page's view model: storage of N task heads, dense against one shared codebook, and a real bundle run."""
 from __future__ import annotations
 
-import pandas as pd
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
+import pandas as pd
+import torch
+
+from ..errors import SharekanError
+from ..model import KAN
+from ..progress import Progress
 from ..results import CompressionResult
 
 # SHARe-KAN (arXiv 2512.15742): 50 detection heads; a reference only, not measured here.
@@ -55,3 +63,69 @@ def paper_frame() -> pd.DataFrame:
         {"heads": PAPER_HEADS, "form": "shared codebook, 211 MB (from the paper, not measured here)",
          "MB": PAPER_SHARED_MB},
     ])
+
+
+def head_files(names: list[str], models_dir: Path) -> list[Path]:
+    """The shipped files called ``names`` (searched under ``models_dir``); a SharekanError names a missing one."""
+    paths = []
+    for name in names:
+        found = sorted(models_dir.rglob(name))
+        if not found:
+            raise SharekanError(f"head file {name} is not under {models_dir}")
+        paths.append(found[0])
+    return paths
+
+
+@dataclass(frozen=True)
+class BundleRun:
+    """A real bundle built from dense heads, loaded back and run: one row per head, and the file's facts."""
+
+    heads: pd.DataFrame
+    file_bytes: int
+    codebooks_shared: bool  # every loaded head holds the very same codebook objects
+
+
+def run_bundle_heads(paths: list[Path], codebook_size: int, bits: int, rows: int = 64,
+                     progress: Progress | None = None) -> BundleRun:
+    """Compress ``paths[0]``, assign the other heads to its codebooks, write one bundle, load it back, and run
+    every head on the same ``rows`` inputs (uniform over each input's grid) against its own dense head."""
+    from ..compress import CompressionConfig, compress, compress_with_codebooks
+    from ..format.multihead_file import load_multihead, save_multihead, shared_and_per_head_bytes
+    from ..io import read_model
+    from ..runtime.loading import compressed_runnable
+
+    report = progress or (lambda fraction, message: None)
+    config = CompressionConfig(codebook_size=codebook_size, bits=bits)
+    models = [read_model(path).model.eval() for path in paths]
+    report(0.0, f"compressing {paths[0].name} (its codebook is shared)")
+    compressed = [compress(models[0], config)]
+    for index, model in enumerate(models[1:], start=1):
+        report(0.6 * index / len(models), f"assigning {paths[index].name} to the shared codebook")
+        compressed.append(compress_with_codebooks(model, config, compressed[0].codebooks))
+    names = [path.name.split(".")[0] for path in paths]
+    _, own = shared_and_per_head_bytes(compressed)
+    report(0.7, "writing the bundle and loading it back")
+    with tempfile.TemporaryDirectory(prefix="sharekan-bundle-") as folder:
+        size = save_multihead(compressed, Path(folder) / "bundle.safetensors", names)
+        bundle = load_multihead(Path(folder) / "bundle.safetensors")
+    x = grid_inputs(models[0], rows)
+    table = []
+    for (name, head), model, own_bytes in zip(bundle.heads.items(), models, own):
+        report(0.8, f"running head {name}")
+        with torch.no_grad():
+            dense, ran = model(x), compressed_runnable(head).module(x)
+        table.append({"head": name, "own bytes": own_bytes,
+                      "relative output error": float((ran - dense).norm() / dense.norm()),
+                      "same arg-max": float((ran.argmax(dim=1) == dense.argmax(dim=1)).float().mean())})
+    report(1.0, "done")
+    shared = all(head.codebooks is bundle.codebooks for head in bundle.heads.values())
+    return BundleRun(pd.DataFrame(table), size, shared)
+
+
+def grid_inputs(model: KAN, rows: int, seed: int = 0) -> torch.Tensor:
+    """(rows, in) inputs uniform over each input's grid range (the knots' interior)."""
+    layer = model.layers[0]
+    order = layer.spline_order
+    low, high = layer.grid[:, order], layer.grid[:, -order - 1]
+    generator = torch.Generator().manual_seed(seed)
+    return low + (high - low) * torch.rand(rows, layer.in_features, generator=generator)
