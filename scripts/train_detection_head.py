@@ -23,7 +23,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from safetensors.torch import save_file
 
 
-from detection_data import training_frames, training_photo_paths
+from detection_data import random_crop, training_frames, training_photo_paths
 from sharekan_core.detection.anchors import ANCHORS_PER_LOCATION, NUM_ANCHORS
 from sharekan_core.detection.conv_predictor import ConvBoxPredictor
 from sharekan_core.detection.kan_head import (LOCATIONS_PER_MAP, LocationAdapter, build_kan_head,
@@ -38,15 +38,7 @@ from sharekan_core.io import save_model
 
 def augment(image: Image.Image, rng: random.Random) -> Image.Image:
     """Random crop (35-100% of the area), horizontal flip and colour jitter."""
-    width, height = image.size
-    for _ in range(10):
-        area = rng.uniform(0.35, 1.0) * width * height
-        aspect = math.exp(rng.uniform(math.log(0.6), math.log(1.6)))
-        w, h = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
-        if 8 <= w <= width and 8 <= h <= height:
-            x0, y0 = rng.randint(0, width - w), rng.randint(0, height - h)
-            image = image.crop((x0, y0, x0 + w, y0 + h))
-            break
+    image = random_crop(image, rng, 0.35, (0.6, 1.6), 8)
     if rng.random() < 0.5:
         image = ImageOps.mirror(image)
     for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):

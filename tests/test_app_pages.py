@@ -1,6 +1,7 @@
 """Every studio page rendered through Streamlit's AppTest on the shipped models."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sharekan_core.studio.settings import settings
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DIGITS = str(settings().models_dir / "digits_kan.safetensors")
 DIGITS_SEED1 = str(settings().models_dir / "digits_kan_seed1.safetensors")
+DETECTION_HEAD = str(settings().detector_dir / "kan_head.safetensors")
 TIMEOUT = 300
 
 
@@ -94,9 +96,10 @@ def test_default_model_is_the_first_shipped_one():
     at.switch_page("pages/1_model.py").run()
     assert not at.exception
     assert at.radio[0].index == 0
-    if shipped_detection_head() is not None:  # the detection head, once shipped, is the one preselected
-        assert at.radio[0].value == str(shipped_detection_head().path)
-        assert at.subheader[0].value == shipped_detection_head().name
+    head = shipped_detection_head()  # the shipped detection head is the one preselected
+    assert head is not None and head.path.is_file()
+    assert at.radio[0].value == str(head.path)
+    assert at.subheader[0].value == head.name
 
 
 def test_compress_page_produces_a_result_for_small_k():
@@ -143,14 +146,41 @@ def test_splines_page_works_before_compressing():
 
 
 def test_detect_page_draws_boxes_for_a_bundled_photo():
-    at = app_on("pages/4_detect.py")
+    at = app_on("pages/4_detect.py", DETECTION_HEAD)
     at.selectbox[0].set_value("messi5.jpg").run()  # people in plain view: the teacher finds a person at 0.98
-    at.slider[0].set_value(0.3).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.get("image"), "no image drawn"
-    detections = at.dataframe[0].value
-    assert len(detections) >= 1 and detections["score"].min() >= 0.3
-    assert "person" in set(detections["label"])
+    assert at.slider[0].value == 0.5  # the default threshold
+    assert len(at.get("image")) == 2  # the dense head, and the SSD teacher as the reference column
+    dense, teacher = at.dataframe[0].value, at.dataframe[1].value
+    assert len(dense) >= 1 and dense["score"].min() >= 0.5
+    assert "person" in set(dense["label"]) and "person" in set(teacher["label"])
+    assert {b.label for b in at.get("download_button")} >= {"Download Dense KAN head image (PNG)",
+                                                            "Download the detections (JSON)"}
+    at.toggle[1].set_value(False).run()  # the teacher column is switchable
+    assert len(at.get("image")) == 1
+
+
+def test_detect_page_refuses_a_model_without_a_detection_task():
+    at = app_on("pages/4_detect.py")  # the digits classifier
+    assert not at.exception, [e.value for e in at.exception]
+    assert "has no detection task" in at.error[0].value and "digits" in at.error[0].value
+    assert not at.get("image")  # nothing drawn, and no silent fall-back to the shipped head
+
+
+def test_detect_page_keeps_an_uploaded_photo_across_page_visits():
+    from sharekan_core.studio.models import content_key
+
+    payload = (settings().photos_dir / "messi5.jpg").read_bytes()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["model_key"] = DETECTION_HEAD
+    at.session_state["detect_upload"] = (content_key(payload), "my_photo.jpg", payload)  # as an upload leaves it
+    at.run()
+    for page in ("pages/4_detect.py", "pages/1_model.py", "pages/4_detect.py"):
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio[0].value == "Upload"
+    assert "my_photo.jpg" in " ".join(c.value for c in at.caption)
+    assert len(at.get("image")) == 2
 
 
 def test_tradeoffs_page_runs_a_live_sweep(nothing_saved):
@@ -199,15 +229,31 @@ def test_tradeoffs_page_labels_detection_metrics_as_teacher_agreement(saved, sma
     assert "not measured here" in " ".join(c.value for c in at.caption)
 
 
-def test_runtime_page_measures_latency():
+def test_runtime_page_measures_latency(tmp_path, monkeypatch):
+    import json
+
+    form = lambda ms: {"median_ms": ms, "q1_ms": 0.9 * ms, "q3_ms": 1.1 * ms}  # noqa: E731
+    (tmp_path / "runtime").mkdir()
+    (tmp_path / "runtime" / "working_set.json").write_text(json.dumps({
+        "host": {"caches": {"L2": 1 << 19, "L3": 1 << 23}}, "threads": 1, "repeats": 3, "codebook_size": 4096,
+        "dense_form": "dense", "compressed_form": "compressed",
+        "rows": [{"edges": e, "dense": form(e / 1e5), "compressed": form(e / 4e5), "dense_touched_bytes": 56 * e,
+                  "compressed_touched_bytes": 5 * e, "dense_fits": "L3", "compressed_fits": "L2"}
+                 for e in (4096, 65536)]}))
+    monkeypatch.setenv("SHAREKAN_ASSETS_DIR", str(tmp_path))
     at = compressed(16)
     at.switch_page("pages/6_runtime.py").run()
     at.multiselect[0].set_value([1])
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     latency = at.dataframe[0].value
-    assert set(latency["form"]) == {"dense eager", "compressed-domain eager"} and (latency["ms"] > 0).all()
-    assert len(at.get("vega_lite_chart")) == 3  # file sizes, latency, cache fit
+    assert len(set(latency["form"])) == 2 and (latency["median ms"] > 0).all()
+    assert (latency["q1 ms"] <= latency["median ms"]).all() and (latency["median ms"] <= latency["q3 ms"]).all()
+    words = " ".join(md.value for md in at.markdown)
+    assert re.search(r"Batch 1: the compressed head is \*\*\d+\.\d x (faster|slower)\*\*", words)
+    energy = at.dataframe[-1].value
+    assert "compressed, fused kernel" in set(energy["form"]) and "Horowitz" in " ".join(c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 4  # file sizes, latency, cache fit, working-set curve
 
 
 def test_scaling_page_shows_fifty_heads_of_this_sessions_compression(nothing_saved):
@@ -267,7 +313,7 @@ def small_shipped_head(tmp_path, monkeypatch):
     from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head
     from sharekan_core.detection.weights import ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE, TEACHER_FILE
     from sharekan_core.io import save_model
-    from sharekan_core.studio import detection, models
+    from sharekan_core.studio import detection
 
     folder = tmp_path / "sample_models" / DETECTOR_DIR.name
     folder.mkdir(parents=True)
@@ -276,7 +322,7 @@ def small_shipped_head(tmp_path, monkeypatch):
     torch.manual_seed(0)
     save_model(build_kan_head(hidden=4), folder / HEAD_FILE, {"task": "detection"})
     save_file(LocationAdapter().state_dict(), str(folder / ADAPTER_FILE))
-    monkeypatch.setattr(models, "SAMPLE_DIR", tmp_path / "sample_models")
+    monkeypatch.setenv("SHAREKAN_MODELS_DIR", str(tmp_path / "sample_models"))
     monkeypatch.setattr(detector_module, "DETECTOR_DIR", folder)
     monkeypatch.setattr(detection, "head_files_present", lambda directory=folder: True)
     detector_module._features.cache_clear()
@@ -291,7 +337,7 @@ def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
     at.switch_page("pages/4_detect.py").run()
     at.slider[0].set_value(0.05).run()  # an untrained head scores low; show what it finds
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("image")) == 2  # dense and compressed, side by side
+    assert len(at.get("image")) == 3  # dense and compressed side by side, the SSD teacher as reference
     shown = metrics(at)
     assert 0.0 <= float(shown["Agreement (F1, IoU ≥ 0.5, same label)"]) <= 1.0
     assert shown["Dense head time"].endswith("ms") and shown["Compressed head time"].endswith("ms")
@@ -304,7 +350,7 @@ def test_detect_page_can_run_the_compressed_head_from_decompressed_weights(small
     at.switch_page("pages/4_detect.py").run()
     at.toggle[0].set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("image")) == 2
+    assert len(at.get("image")) == 3
     assert "run by its decompressed (rebuilt dense) weights" in " ".join(c.value for c in at.caption)
 
 
@@ -312,7 +358,7 @@ def test_detect_page_says_plainly_when_the_head_files_are_missing(monkeypatch):
     from sharekan_core.studio import detection
 
     monkeypatch.setattr(detection, "head_files_present", lambda directory=None: False)
-    at = app_on("pages/4_detect.py")
+    at = app_on("pages/4_detect.py", DETECTION_HEAD)
     assert "is missing" in at.warning[0].value
     assert len(at.get("image")) == 1  # the SSD teacher's detections instead
 

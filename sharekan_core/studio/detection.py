@@ -4,6 +4,8 @@ Boxes are in pixels of the upright original image; labels are VOC names.
 """
 from __future__ import annotations
 
+import io
+import json
 import statistics
 import tempfile
 import time
@@ -44,9 +46,12 @@ def head_files_present(directory: Path | None = None) -> bool:
 
 
 def dense_detector(head: torch.nn.Module):
-    """The shipped detector with ``head`` (the dense KAN) as its per-location predictor."""
+    """The shipped detector with ``head`` (a dense KAN mapping 576 -> 150) as its per-location predictor."""
     from ..detection.detector import load_detector
+    from ..detection.kan_head import check_head_shape
 
+    widths = head.config.widths
+    check_head_shape(widths[0], widths[-1])
     return load_detector(head.eval())
 
 
@@ -124,20 +129,29 @@ def read_image_upload(filename: str, payload: bytes) -> Image.Image:
         return load_image(path)
 
 
-def agreement(reference: list, candidate: list, iou: float = MATCH_IOU) -> dict:
-    """Greedy one-to-one matching by label and IoU: matched count, precision, recall and F1 of ``candidate``."""
-    used, matched = set(), 0
-    for ref in sorted(reference, key=lambda d: -d.score):
+def matched_pairs(reference: list, candidate: list, iou: float = MATCH_IOU) -> list[tuple[int, int]]:
+    """Greedy one-to-one matches (reference index, candidate index): same label, IoU >= ``iou``,
+    the most confident reference detections first, each taking its best-overlapping candidate."""
+    if not reference or not candidate:
+        return []
+    overlaps = box_iou(torch.tensor([r.box for r in reference]), torch.tensor([c.box for c in candidate]))
+    used, pairs = set(), []
+    for ref_index in sorted(range(len(reference)), key=lambda i: -reference[i].score):
         best, best_iou = None, iou
         for index, cand in enumerate(candidate):
-            if index in used or cand.label != ref.label:
+            if index in used or cand.label != reference[ref_index].label:
                 continue
-            overlap = float(box_iou(torch.tensor([ref.box]), torch.tensor([cand.box]))[0, 0])
-            if overlap >= best_iou:
-                best, best_iou = index, overlap
+            if float(overlaps[ref_index, index]) >= best_iou:
+                best, best_iou = index, float(overlaps[ref_index, index])
         if best is not None:
             used.add(best)
-            matched += 1
+            pairs.append((ref_index, best))
+    return pairs
+
+
+def agreement(reference: list, candidate: list, iou: float = MATCH_IOU) -> dict:
+    """Greedy one-to-one matching by label and IoU: matched count, precision, recall and F1 of ``candidate``."""
+    matched = len(matched_pairs(reference, candidate, iou))
     precision = matched / len(candidate) if candidate else 1.0
     recall = matched / len(reference) if reference else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -145,23 +159,79 @@ def agreement(reference: list, candidate: list, iou: float = MATCH_IOU) -> dict:
             "precision": precision, "recall": recall, "f1": f1}
 
 
-def draw_detections(image: Image.Image, detections: list) -> Image.Image:
-    """A copy of ``image`` with each box, label and score drawn."""
+def disagreements(first: list, second: list, iou: float = MATCH_IOU) -> tuple[set[int], set[int]]:
+    """Indices of the detections in ``first`` and in ``second`` that the other list has no match for."""
+    pairs = matched_pairs(first, second, iou)
+    return (set(range(len(first))) - {a for a, _ in pairs}, set(range(len(second))) - {b for _, b in pairs})
+
+
+def class_colour(label: str) -> str:
+    """The one colour a VOC class is drawn in, on every image."""
+    return PALETTE[VOC_CLASSES.index(label) % len(PALETTE)]
+
+
+def _label_position(box: tuple[float, ...], size: tuple[int, int], canvas: tuple[int, int],
+                    taken: list[tuple[float, float, float, float]]) -> tuple[float, float]:
+    """Where a label of ``size`` goes: above the box, else inside its top, else below it, moved down
+    past labels already placed so that labels on crowded (group) photos do not cover each other."""
+    width, height = size
+    x1, y1, _, y2 = box
+    left = min(max(0.0, x1), max(0.0, canvas[0] - width))
+    candidates = [y1 - height, y1, y2]
+    for top in candidates:
+        top = min(max(0.0, top), max(0.0, canvas[1] - height))
+        for _ in range(len(taken) + 1):
+            clash = next((t for t in taken if left < t[2] and t[0] < left + width and top < t[3] and t[1] < top + height), None)
+            if clash is None:
+                return left, top
+            top = clash[3]
+            if top + height > canvas[1]:
+                break
+    return left, min(max(0.0, y1), max(0.0, canvas[1] - height))
+
+
+def draw_detections(image: Image.Image, detections: list, highlight: set[int] | frozenset = frozenset()) -> Image.Image:
+    """A copy of ``image`` with each box, label and score drawn in its class's colour.
+
+    Detections whose indices are in ``highlight`` (the ones the other head disagrees with) get a
+    thick double outline and a "≠" before their label. Labels are drawn after every box and placed
+    so that they do not overlap each other.
+    """
     canvas = image.copy()
     draw = ImageDraw.Draw(canvas)
     width = max(2, round(min(canvas.size) / 200))
-    font = ImageFont.load_default(size=max(12, round(min(canvas.size) / 30)))
-    for det in detections:
-        colour = PALETTE[VOC_CLASSES.index(det.label) % len(PALETTE)]
+    font = ImageFont.load_default(size=max(11, min(22, round(min(canvas.size) / 32))))
+    for index, det in enumerate(detections):
         x1, y1, x2, y2 = det.box
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
-        text = f"{det.label} {det.score:.2f}"
-        left, top, right, bottom = draw.textbbox((x1, y1), text, font=font)
-        offset = bottom - top + 2 * width
-        label_top = y1 - offset if y1 - offset >= 0 else y1
-        draw.rectangle((x1, label_top, x1 + right - left + 2 * width, label_top + offset), fill=colour)
-        draw.text((x1 + width, label_top + width), text, fill=_text_colour(colour), font=font)
+        if index in highlight:
+            draw.rectangle((x1, y1, x2, y2), outline="white", width=3 * width)
+        draw.rectangle((x1, y1, x2, y2), outline=class_colour(det.label), width=width)
+    taken: list[tuple[float, float, float, float]] = []
+    for index, det in sorted(enumerate(detections), key=lambda pair: -pair[1].score):
+        colour = class_colour(det.label)
+        text = f"{'≠ ' if index in highlight else ''}{det.label} {det.score:.2f}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        size = (right - left + 2 * width, bottom - top + 2 * width)
+        x, y = _label_position(det.box, size, canvas.size, taken)
+        taken.append((x, y, x + size[0], y + size[1]))
+        draw.rectangle((x, y, x + size[0], y + size[1]), fill=colour, outline="white" if index in highlight else None)
+        draw.text((x + width - left, y + width - top), text, fill=_text_colour(colour), font=font)
     return canvas
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """``image`` encoded as PNG, for a download button."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def detections_document(image_name: str, score: float, runs: dict[str, DetectionRun]) -> str:
+    """JSON of every shown head's detections: {"image", "score_threshold", "heads": {name: [...]}}."""
+    heads = {name: {"milliseconds": round(run.milliseconds, 2), "detections": [d.to_dict() for d in run.detections]}
+             for name, run in runs.items()}
+    return json.dumps({"image": image_name, "score_threshold": score, "boxes": "x1, y1, x2, y2 in image pixels",
+                       "heads": heads}, indent=1)
 
 
 def _text_colour(background: str) -> str:

@@ -1,0 +1,104 @@
+"""Measure a detection head against the issue's targets and write a JSON report.
+
+- held-out agreement with the SSD teacher (mAP@0.5, mAP@[.5:.95], per-class AP@0.5), the same
+  numbers as ``python -m sharekan_core evaluate HEAD --task detection``;
+- on every bundled photo (assets/photos/) at the default threshold 0.5: each teacher detection
+  (score >= 0.5) must be found with the same class at IoU >= 0.5, and no head detection >= 0.5 may
+  lack a teacher detection of its class at IoU >= 0.5 (teacher scores down to ``--teacher-floor``);
+- score calibration: head score / teacher score over the matched pairs;
+- the Int8, K = 4096 compressed head (evaluated in the compressed domain) against the teacher.
+
+    .venv/bin/python scripts/check_detection_head.py --head HEAD --out report.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from sharekan_core.compress import CompressionConfig
+from sharekan_core.detection.boxes import box_iou
+from sharekan_core.detection.detector import load_detector, load_teacher
+from sharekan_core.detection.evaluate import teacher_agreement
+from sharekan_core.detection.preprocess import load_image
+from sharekan_core.io import read_model, write_bytes_atomic
+from sharekan_core.results import compress_and_measure
+from sharekan_core.runtime import CompressedDomainKAN
+from sharekan_core.studio.detection import agreement, bundled_photos
+
+THRESHOLD = 0.5
+
+
+def photo_checks(head: torch.nn.Module, teacher_floor: float) -> list[dict]:
+    """Per bundled photo: teacher detections missed at 0.5 and confident detections the teacher lacks."""
+    detector, teacher = load_detector(head), load_teacher()
+    rows = []
+    for path in bundled_photos(ROOT / "assets" / "photos"):
+        image = load_image(path)
+        maps = teacher.feature_maps(image)
+        reference = teacher.detect_from_maps(maps, image.size, THRESHOLD)
+        loose_reference = teacher.detect_from_maps(maps, image.size, teacher_floor)
+        found = detector.detect_from_maps(maps, image.size, THRESHOLD)
+        recall = agreement(reference, found)
+        extra = agreement(loose_reference, found)
+        candidates, pairs = detector.detect_from_maps(maps, image.size, 0.01), []
+        for ref in reference:
+            same = [d for d in candidates if d.label == ref.label]
+            best = max(same, key=lambda d: _iou(d.box, ref.box), default=None)
+            if best is not None and _iou(best.box, ref.box) >= 0.5:
+                pairs.append((ref.score, best.score))
+        rows.append({"photo": path.name, "teacher": [_short(d) for d in reference], "head": [_short(d) for d in found],
+                     "teacher_found": recall["matched"], "teacher_detections": recall["reference"],
+                     "unmatched_confident": len(found) - extra["matched"],
+                     "score_pairs": [[round(t, 3), round(s, 3)] for t, s in pairs]})
+    return rows
+
+
+def _iou(a, b) -> float:
+    return float(box_iou(torch.tensor([a]), torch.tensor([b]))[0, 0])
+
+
+def _short(det) -> str:
+    return f"{det.label} {det.score:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--head", type=Path, required=True)
+    parser.add_argument("--teacher-floor", type=float, default=0.3,
+                        help="a head detection >= 0.5 counts as one the teacher makes if the teacher has it at this score")
+    parser.add_argument("--skip-compressed", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    start = time.time()
+    head = read_model(args.head).model.eval()
+    dense = teacher_agreement(load_detector(head))
+    photos = photo_checks(head, args.teacher_floor)
+    ratios = [s / t for row in photos for t, s in row["score_pairs"]]
+    report = {
+        "head": str(args.head), "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
+        "photos": photos,
+        "photos_all_teacher_found": all(r["teacher_found"] == r["teacher_detections"] for r in photos),
+        "photos_no_unmatched_confident": all(r["unmatched_confident"] == 0 for r in photos),
+        "score_ratio_median": round(statistics.median(ratios), 3) if ratios else None,
+        "teacher_floor": args.teacher_floor,
+    }
+    if not args.skip_compressed:
+        result = compress_and_measure(head, CompressionConfig(codebook_size=4096, bits=8))
+        compressed = teacher_agreement(load_detector(CompressedDomainKAN(result.compressed).eval()))
+        report["int8_k4096"] = {k: compressed[k] for k in ("map50", "map", "class_map50")} | {
+            "ratio": result.storage.ratio, "gap_points": round(100 * (dense["map50"] - compressed["map50"]), 2)}
+    report["seconds"] = round(time.time() - start, 1)
+    write_bytes_atomic(args.out, (json.dumps(report, indent=1) + "\n").encode())
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
