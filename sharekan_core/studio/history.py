@@ -5,6 +5,8 @@ A run's method is read from its config's type, so another compression method (a 
 """
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 
 from .compression import CompressionRun, width_name
@@ -63,6 +65,15 @@ def history_csv(runs: list[CompressionRun]) -> bytes:
 def comparison_frame(runs: list[CompressionRun], first: int, second: int) -> pd.DataFrame:
     """Two runs (numbered from 1) side by side: one row per quantity, one column per run."""
     table = history_frame(runs).set_index("run")
-    pair = table.loc[[first, second]].T
+    pair = table.loc[[first, second]].T.map(_readable)
     pair.columns = [f"run {first}", f"run {second}"]
-    return pair.reset_index(names="quantity").astype({f"run {first}": str, f"run {second}": str})
+    return pair.reset_index(names="quantity")
+
+
+def _readable(value: object) -> str:
+    """A table cell as text: integers with thousands separators, other numbers to 4 significant digits."""
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        return "—" if value != value else f"{int(value):,}" if float(value).is_integer() else f"{float(value):.4g}"
+    return "—" if value is None else str(value)

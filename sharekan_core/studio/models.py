@@ -124,8 +124,9 @@ def format_bytes(size: float) -> str:
     """Human-readable decimal size: 1.23 MB, 456 kB, 78 B."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if abs(size) >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size:.0f} B"
+            value = size / scale
+            return f"{value:,.{2 if abs(value) < 10 else 1 if abs(value) < 100 else 0}f} {unit}"
+    return f"{size:,.0f} B"
 
 
 def results_stem(model_key: str) -> str | None:
