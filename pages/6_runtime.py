@@ -9,6 +9,7 @@ from pages.common import progress_reporter, require_model, require_run
 from sharekan_core.studio.compression import bits_label
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import runtime
+from sharekan_core.studio.settings import settings as studio_settings
 
 model = require_model()
 st.title("Runtime")
@@ -29,15 +30,23 @@ if st.button("Measure latency", type="primary"):
     bar.empty()
 latency = st.session_state.get("latency", {}).get(model.key)
 if latency is not None:
-    st.altair_chart(alt.Chart(latency).mark_bar().encode(
-        x=alt.X("form:N", title=None, axis=alt.Axis(labels=False)), y=alt.Y("ms:Q", title="median ms"),
-        color="form:N", column=alt.Column("batch:O", title="batch size"),
-        tooltip=["form", "batch", alt.Tooltip("ms:Q", format=".2f"), alt.Tooltip("speed-up vs dense:Q", format=".2f")]))
+    for sentence in runtime.speed_sentences(latency):
+        st.markdown(sentence)
+    base = alt.Chart(latency).encode(x=alt.X("form:N", title=None, axis=alt.Axis(labels=False)),
+                                     color=alt.Color("form:N", legend=alt.Legend(orient="bottom", labelLimit=400)))
+    bars = base.mark_bar().encode(y=alt.Y("median ms:Q", title="median ms (whiskers: interquartile range)"),
+                                  tooltip=["form", "batch", alt.Tooltip("median ms:Q", format=".3f"),
+                                           alt.Tooltip("q1 ms:Q", format=".3f"), alt.Tooltip("q3 ms:Q", format=".3f")])
+    whiskers = base.mark_rule(color="black").encode(y="q1 ms:Q", y2="q3 ms:Q")
+    st.altair_chart(alt.layer(bars, whiskers).facet(column=alt.Column("batch:O", title="batch size")))
     st.dataframe(latency, hide_index=True)
-    st.caption("Median of 5 calls after a warm-up, in this app's process; the host's other work adds noise.")
+    st.caption("Median and interquartile range of 15 calls per form, the two forms timed alternately after a "
+               "warm-up, in this app's process; the host's other work adds noise. bench/runtime.py measures "
+               "against the strongest dense baselines.")
 
 st.subheader("ExecuTorch .pte")
 xnnpack = st.checkbox("Lower to XNNPACK where it helps", value=True)
+st.caption("Each program's forward takes any batch from 1 to 1,024 rows (a dynamic batch dimension).")
 if st.button("Export both heads to .pte and run them"):
     bar = st.progress(0.0, text="importing ExecuTorch (takes a few seconds)")
     with tempfile.TemporaryDirectory(prefix="sharekan-pte-") as folder:
@@ -74,3 +83,33 @@ st.caption("Dashed lines: this host's caches (CPU 0, from sysfs). Colour: the sm
 st.markdown("**Against the published L2 of named parts**")
 st.dataframe(fit.parts, hide_index=True, width="stretch",
              column_config={"source": st.column_config.LinkColumn("source")})
+
+st.subheader("Working set on this host (measured)")
+curve_document = runtime.saved_working_set(studio_settings().assets_dir)
+if curve_document is None:
+    st.caption("No saved curve; `python bench/working_set.py` measures one on this host and saves it under "
+               "assets/runtime/.")
+else:
+    curve = runtime.working_set_frame(curve_document)
+    axis = alt.X("edges:Q", scale=alt.Scale(type="log"), title="edges in the head (log scale)")
+    line = alt.Chart(curve).mark_line(point=True).encode(
+        x=axis, y=alt.Y("median ms:Q", scale=alt.Scale(type="log"), title="median ms, batch 1 (log scale)"),
+        color=alt.Color("form:N", legend=alt.Legend(orient="bottom", labelLimit=400)),
+        tooltip=["edges", "form", alt.Tooltip("median ms:Q", format=".3f"), alt.Tooltip("bytes touched:Q", format=","),
+                 "fits in"])
+    band = alt.Chart(curve).mark_area(opacity=0.25).encode(x=axis, y="q1 ms:Q", y2="q3 ms:Q", color="form:N")
+    st.altair_chart(alt.layer(band, line).properties(height=320), width="stretch")
+    caches = ", ".join(f"{name} {size / 2**20:g} MiB" for name, size in curve_document["host"]["caches"].items())
+    st.caption(f"Square one-layer heads with random codes (K = {curve_document['codebook_size']:,}, Int8); the "
+               f"dense form is each head's own decompression. Band: interquartile range of "
+               f"{curve_document['repeats']} interleaved samples, {curve_document['threads']} thread(s). Host caches: "
+               f"{caches}. Compressed: {curve_document['compressed_form']}.")
+    st.dataframe(curve, hide_index=True, width="stretch")
+
+st.subheader("Energy per inference (an estimate)")
+energy = runtime.energy_frame(run.result, batch=1)
+st.dataframe(energy, hide_index=True, width="stretch")
+st.caption(f"An estimate, not a measurement: bytes each form touches in one batch-1 call, charged to the cache "
+           f"level that holds them on this host, priced at 45 nm per-access energies, plus FP32 multiply-adds. "
+           f"Source: {runtime.ENERGY_SOURCE}. The paper has no SRAM figure above 1 MB, so L3 reads are priced "
+           f"at its 1 MB figure (a lower bound); DRAM spans its 1.3 to 2.6 nJ per 64-bit access.")

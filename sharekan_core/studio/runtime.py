@@ -1,40 +1,82 @@
-"""The Runtime page's view model: latency of dense against compressed-domain heads (eager and .pte), cache fit."""
+"""The Runtime page's view model: latency of dense against compressed heads (eager and .pte), cache fit, the
+working-set curve measured on this host, and the energy estimate."""
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from ..progress import Progress
 from ..model import KAN
 from ..results import CompressionResult
+from ..runtime.energy import SOURCE as ENERGY_SOURCE
 from .session import median_forward_ms
 
 
-def eager_latency(model: KAN, result: CompressionResult, batches: list[int], repeats: int = 5,
-                  progress: Progress | None = None) -> pd.DataFrame:
-    """Median eager latency (ms) per batch size of the dense model and of the compressed-domain model.
+DENSE_FORM = "dense head, eager PyTorch (efficient-kan forward)"
 
-    Inputs are uniform in the grid range [-1, 1].
+
+def compressed_form(module: torch.nn.Module) -> str:
+    """How a compressed-domain module runs eager calls: the fused numba kernel, or the pure-torch path."""
+    if getattr(module, "fused", None) is not None:
+        return "compressed head, fused numba kernel"
+    return "compressed head, eager PyTorch"
+
+
+def eager_latency(model: KAN, result: CompressionResult, batches: list[int], repeats: int = 15,
+                  progress: Progress | None = None) -> pd.DataFrame:
+    """Median and interquartile range (ms) per batch size of the dense and the compressed head.
+
+    The two forms are timed alternately, one call each per round, after a warm-up call each;
+    inputs are uniform in the grid range [-1, 1].
     """
     from ..runtime.compressed_kan import CompressedDomainKAN
 
     report = progress or (lambda fraction, message: None)
-    forms = {"dense eager": model.eval(), "compressed-domain eager": CompressedDomainKAN(result.compressed).eval()}
+    compressed = CompressedDomainKAN(result.compressed).eval()
+    forms = {DENSE_FORM: model.eval(), compressed_form(compressed): compressed}
     generator = torch.Generator().manual_seed(0)
-    rows, total = [], len(batches) * len(forms)
-    for batch in batches:
+    rows = []
+    for step, batch in enumerate(batches):
+        report(step / len(batches), f"batch {batch}: {repeats} interleaved rounds")
         inputs = torch.rand(batch, model.layers[0].in_features, generator=generator) * 2 - 1
-        for name, module in forms.items():
-            report(len(rows) / total, f"{name}, batch {batch}")
-            rows.append({"batch": batch, "form": name, "ms": median_forward_ms(module, inputs, repeats)})
+        samples = {name: [] for name in forms}
+        with torch.no_grad():
+            for module in forms.values():
+                module(inputs)
+            for _ in range(repeats):
+                for name, module in forms.items():
+                    start = time.perf_counter()
+                    module(inputs)
+                    samples[name].append((time.perf_counter() - start) * 1e3)
+        for name, times in samples.items():
+            q1, median, q3 = np.percentile(times, [25, 50, 75])
+            rows.append({"batch": batch, "form": name, "median ms": median, "q1 ms": q1, "q3 ms": q3})
     report(1.0, "done")
-    frame = pd.DataFrame(rows)
-    dense = frame[frame["form"] == "dense eager"].set_index("batch")["ms"]
-    frame["speed-up vs dense"] = [dense[b] / ms for b, ms in zip(frame["batch"], frame["ms"])]
-    return frame
+    return pd.DataFrame(rows)
+
+
+def speed_words(dense_ms: float, compressed_ms: float) -> str:
+    """'N.N x faster' or 'N.N x slower': the compressed head's speed against the dense head's, in words."""
+    ratio = dense_ms / compressed_ms
+    return f"{ratio:.1f} x faster" if ratio >= 1 else f"{1 / ratio:.1f} x slower"
+
+
+def speed_sentences(latency: pd.DataFrame) -> list[str]:
+    """One sentence per batch size comparing the medians of ``eager_latency``'s two forms."""
+    sentences = []
+    for batch, rows in latency.groupby("batch", sort=True):
+        medians = rows.set_index("form")["median ms"]
+        dense = medians[DENSE_FORM]
+        compressed = medians.drop(DENSE_FORM).iloc[0]
+        sentences.append(f"Batch {batch}: the compressed head is **{speed_words(dense, compressed)}** than the dense "
+                         f"head (median {compressed:.3f} ms against {dense:.3f} ms).")
+    return sentences
 
 
 def file_sizes(result: CompressionResult) -> pd.DataFrame:
@@ -66,7 +108,7 @@ def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack
     for step, (name, module) in enumerate(forms.items()):
         report(step / (2 * len(forms)), f"exporting {name}")
         paths[name] = folder / f"{name.split()[0]}.pte"
-        size = export_pte(module, in_features, paths[name], batch=1, xnnpack=xnnpack)
+        size = export_pte(module, in_features, paths[name], xnnpack=xnnpack)
         sizes.append({"form": name, "MB": size / 1e6})
         report((step + 0.5) / len(forms), f"running {name} with ExecuTorch")
         program = load_pte(paths[name])
@@ -105,3 +147,41 @@ def cache_fit(result: CompressionResult) -> CacheFit:
                            "codebooks fit in L2": p["codebooks_fit_l2"], "compressed head fits": p["compressed_fits_l2"],
                            "dense head fits": p["dense_fits_l2"], "source": p["source"]} for p in report["parts"]])
     return CacheFit(working, caches, parts)
+
+
+def saved_working_set(assets_dir: Path) -> dict | None:
+    """The curve ``bench/working_set.py`` saved under ``assets_dir/runtime``; None when absent or unreadable."""
+    try:
+        document = json.loads((assets_dir / "runtime" / "working_set.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return document if isinstance(document, dict) and isinstance(document.get("rows"), list) else None
+
+
+def working_set_frame(document: dict) -> pd.DataFrame:
+    """Long table (edges, form, median/q1/q3 ms, bytes touched, where it fits) from a saved working-set curve."""
+    names = {"dense": document["dense_form"], "compressed": document["compressed_form"]}
+    return pd.DataFrame([{"edges": row["edges"], "form": names[form], "median ms": row[form]["median_ms"],
+                          "q1 ms": row[form]["q1_ms"], "q3 ms": row[form]["q3_ms"],
+                          "bytes touched": row[f"{form}_touched_bytes"], "fits in": row[f"{form}_fits"]}
+                         for row in document["rows"] for form in names])
+
+
+def energy_frame(result: CompressionResult, batch: int = 1, caches: dict[str, int] | None = None) -> pd.DataFrame:
+    """Bytes touched per call and the estimated energy per inference of each dense form and the compressed head."""
+    from ..runtime.cache_model import host_caches
+    from ..runtime.energy import dense_vs_compressed
+
+    rows = dense_vs_compressed(result.compressed, batch, host_caches() if caches is None else caches)
+    return pd.DataFrame([{"form": r["form"], "bytes touched": r["touched_bytes"],
+                          "streamed bytes per edge": r["streamed_bytes_per_edge"],
+                          "read from": ", ".join(f"{level} {nbytes / 1e3:,.1f} kB"
+                                                 for level, nbytes in r["bytes_by_level"].items()),
+                          "memory nJ (estimate)": _span(r["memory_nj"]),
+                          "arithmetic nJ (estimate)": round(r["arithmetic_nj"], 1),
+                          "total nJ (estimate)": _span(r["total_nj"])} for r in rows])
+
+
+def _span(values: list[float]) -> str:
+    low, high = values
+    return f"{low:,.1f}" if abs(high - low) < 0.05 else f"{low:,.1f} to {high:,.1f}"
