@@ -138,7 +138,7 @@ def test_bad_parameters(model_path, tmp_path, args, fragment, capsys):
 
 
 def test_bad_bits_is_rejected_by_argparse(model_path, tmp_path, capsys):
-    status, _, err = cli(capsys, "compress", model_path, "--codebook-size", 4, "--bits", 6, "--out", tmp_path / "x")
+    status, _, err = cli(capsys, "compress", model_path, "--codebook-size", 4, "--bits", 9, "--out", tmp_path / "x")
     assert status == 2 and "invalid choice" in err
 
 

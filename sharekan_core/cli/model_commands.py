@@ -12,19 +12,41 @@ from .terminal import progress_bar
 if TYPE_CHECKING:
     import numpy as np
 
+METHODS = ("sharekan", "uniform", "gptq", "kmeans", "prune")
+METHOD_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)  # every method's widths; each config checks its own
+METHOD_OPTIONS = {  # the compress options each method reads
+    "sharekan": {"codebook_size", "bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits", "scope", "seed",
+                 "unweighted", "no_refit", "calibration"},
+    "uniform": {"bits", "group_size", "base_bits"},
+    "gptq": {"bits", "group_size", "base_bits", "calibration"},
+    "kmeans": {"codebook_size", "bits", "scope", "seed"},
+    "prune": {"sparsity", "bits"},
+}
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
               "saveckpt, its _state or its _config.yml)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this module's subcommands."""
-    p = subparsers.add_parser("compress", help="compress a KAN with a shared codebook; prints a JSON report",
-                              description="Compress MODEL with SHARe-KAN and write the compressed file. Prints a JSON "
-                                          "report with dense_bytes, compressed_bytes, file_bytes, ratio, coef_rel_l2 "
-                                          "and per-layer details.")
+    p = subparsers.add_parser("compress", help="compress a KAN (SHARe-KAN or a baseline method); prints a JSON report",
+                              description="Compress MODEL with SHARe-KAN (or --method) and write the compressed file. "
+                                          "Prints a JSON report with dense_bytes, compressed_bytes, file_bytes, ratio, "
+                                          "coef_rel_l2 and per-layer details.")
     p.add_argument("model", help=MODEL_HELP)
-    p.add_argument("--codebook-size", "-K", type=int, required=True, help=f"codebook size K, {MIN_CODEBOOK}..{MAX_CODEBOOK}")
-    p.add_argument("--bits", type=int, default=8, choices=SUPPORTED_BITS, help="bit-width for all components (default 8)")
+    p.add_argument("--method", choices=METHODS, default="sharekan",
+                   help="sharekan (default): shared codebook of gain-shape-bias splines; uniform: round-to-nearest "
+                        "coefficients; gptq: GPTQ (needs --calibration); kmeans: k-means of raw coefficient vectors; "
+                        "prune: magnitude pruning of edges")
+    p.add_argument("--codebook-size", "-K", type=int, help=f"codebook size K, {MIN_CODEBOOK}..{MAX_CODEBOOK} "
+                                                            "(required for sharekan and kmeans)")
+    p.add_argument("--bits", type=int, default=None, choices=METHOD_BITS,
+                   help=f"bit-width: every component for sharekan/kmeans ({'/'.join(map(str, SUPPORTED_BITS))}, default 8), "
+                        "coefficients and base weights for uniform/gptq (2..8, default 4), kept values for prune (default 32)")
+    p.add_argument("--calibration", help="(N, in_features) .npy sample of model inputs: data-aware SHARe-KAN, "
+                                         "and GPTQ's Hessian; keep it apart from any evaluation set")
+    p.add_argument("--group-size", type=int, help="uniform/gptq: one scale per group of this many edges (inputs) of "
+                                                  "an output instead of one per output channel")
+    p.add_argument("--sparsity", type=float, help="prune: fraction of edges removed per layer, [0, 1) (default 0.5)")
     for component in ("codebook", "gain", "bias", "base"):
         p.add_argument(f"--{component}-bits", type=int, choices=SUPPORTED_BITS, help=f"override --bits for {component}s")
     p.add_argument("--scope", choices=("layer", "global"), default="layer", help="codebook per layer or one for the model")
@@ -54,20 +76,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_compress(args: argparse.Namespace) -> dict:
     """Compress, write atomically, and return the JSON report."""
-    from ..compress import CompressionConfig
     from ..io import read_model, write_bytes_atomic
     from ..results import compress_and_measure
 
-    config = CompressionConfig(codebook_size=args.codebook_size, bits=args.bits, codebook_bits=args.codebook_bits,
-                               gain_bits=args.gain_bits, bias_bits=args.bias_bits, base_bits=args.base_bits,
-                               scope=args.scope, seed=args.seed, weighted=not args.unweighted,
-                               refit_gain=not args.no_refit)
+    config = method_config(args)
     loaded = read_model(args.model)
+    calibration = None
+    if args.calibration is not None:
+        calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
     with progress_bar() as progress:
         result = compress_and_measure(loaded.model, config, progress,
-                                      metadata={**loaded.metadata, "source": Path(args.model).name})
+                                      metadata={**loaded.metadata, "source": Path(args.model).name},
+                                      calibration=calibration)
     write_bytes_atomic(args.out, result.encoded)
     return {**result.report(), "out": str(args.out)}
+
+
+def method_config(args: argparse.Namespace):
+    """The config of ``--method`` from the compress options; options of another method are refused."""
+    from ..compress import CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
+
+    defaults = {"scope": "layer", "seed": 0, "unweighted": False, "no_refit": False}
+    for option in sorted(set().union(*METHOD_OPTIONS.values()) - METHOD_OPTIONS[args.method]):
+        if getattr(args, option, None) not in (None, defaults.get(option)):
+            raise SharekanError(f"--{option.replace('_', '-')} does not apply to --method {args.method}")
+    if args.method in ("sharekan", "kmeans") and args.codebook_size is None:
+        raise SharekanError(f"--method {args.method} needs --codebook-size (-K)")
+    if args.method == "sharekan":
+        return CompressionConfig(codebook_size=args.codebook_size, bits=args.bits or 8, codebook_bits=args.codebook_bits,
+                                 gain_bits=args.gain_bits, bias_bits=args.bias_bits, base_bits=args.base_bits,
+                                 scope=args.scope, seed=args.seed, weighted=not args.unweighted,
+                                 refit_gain=not args.no_refit)
+    if args.method in ("uniform", "gptq"):
+        kind = UniformConfig if args.method == "uniform" else GPTQConfig
+        return kind(bits=args.bits or 4, group_size=args.group_size, base_bits=args.base_bits)
+    if args.method == "kmeans":
+        return KMeansConfig(codebook_size=args.codebook_size, bits=args.bits or 8, scope=args.scope, seed=args.seed)
+    return PruneConfig(sparsity=0.5 if args.sparsity is None else args.sparsity, bits=args.bits or 32)
 
 
 def run_inspect(args: argparse.Namespace) -> dict:
