@@ -170,18 +170,21 @@ def test_drawing_marks_the_box_edges():
     assert canvas.getpixel((10, 70)) != (255, 255, 255) and canvas.getpixel((35, 70)) == (255, 255, 255)
 
 
-def test_timed_heads_interleaves_and_keeps_each_heads_detections():
-    calls = []
+def test_timed_heads_interleaves_and_reports_each_heads_median_time(monkeypatch):
+    calls, clock = [], [0.0]
+    monkeypatch.setattr(detection.time, "perf_counter", lambda: clock[0])
 
     class Head:
-        def __init__(self, name):
-            self.name = name
+        def __init__(self, name, seconds):
+            self.name, self.seconds = name, list(seconds)
 
         def detect_from_maps(self, maps, size, score):
             calls.append(self.name)
+            clock[0] += self.seconds.pop(0)  # each call takes a scripted time on the fake clock
             return [self.name]
 
-    runs = detection.timed_heads([Head("dense"), Head("compressed")], Image.new("RGB", (4, 4)), 0.5, maps=[], repeats=3)
+    heads = [Head("dense", [0.010, 0.030, 0.020]), Head("compressed", [0.005, 0.001, 0.003])]
+    runs = detection.timed_heads(heads, Image.new("RGB", (4, 4)), 0.5, maps=[], repeats=3)
     assert calls == ["dense", "compressed"] * 3
     assert [run.detections for run in runs] == [["dense"], ["compressed"]]
-    assert all(run.milliseconds >= 0 for run in runs)
+    assert [run.milliseconds for run in runs] == pytest.approx([20.0, 3.0])  # medians, in milliseconds

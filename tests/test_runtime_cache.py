@@ -35,7 +35,9 @@ def test_report_counts_components():
     assert sets[0].streamed["indices"] == (120 * 3 + 7) // 8  # 3-bit indices
     assert sets[0].streamed["gains"] == compressed.layers[0].gains.nbytes
     report = residency_report(compressed, {"L2": 1 << 20})
-    assert report["head"]["dense_bytes"] == sum(s.dense_bytes for s in sets)
+    # dense FP32 per edge: 13 spline coefficients, scaler and base weight; 120 + 40 edges
+    assert [s.dense_bytes for s in sets] == [120 * 15 * 4, 40 * 15 * 4]
+    assert report["head"]["dense_bytes"] == 160 * 15 * 4
     assert report["layers"][0]["codebook_fits"] == "L2"
     assert len(report["parts"]) == len(CACHE_PARTS)
 
