@@ -81,3 +81,18 @@ def test_cli_predict_runs_one_head(bundle, tmp_path, capsys):
     assert main(["predict", str(path), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "z.npy")]) == 2
     assert capsys.readouterr().err.startswith("error: heads.safetensors is a bundle of 3 heads")
     assert not (tmp_path / "z.npy").exists()
+
+
+def test_cli_bundle_writes_named_heads(tmp_path, capsys):
+    from sharekan_core.io import save_model
+
+    for seed in (0, 1):
+        save_model(prototype_kan((6, 5, 3), prototypes=4, seed=seed), tmp_path / f"head_{seed}.safetensors")
+    out = tmp_path / "two.safetensors"
+    assert main(["bundle", str(tmp_path / "head_0.safetensors"), str(tmp_path / "head_1.safetensors"),
+                 "-K", "8", "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["heads"] == ["head_0", "head_1"] and report["file_bytes"] == out.stat().st_size
+    loaded = load_multihead(out)
+    assert loaded.heads["head_1"].metadata["source"] == "head_1.safetensors"
+    assert loaded.heads["head_0"].codebooks is loaded.heads["head_1"].codebooks

@@ -1,4 +1,4 @@
-"""Subcommands that run experiments: sweep, transfer, scaling."""
+"""Subcommands that run experiments: sweep, transfer, scaling; and bundle (N heads on one codebook)."""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_config_arguments(p)
     p.add_argument("--max-heads", type=int, default=50)
     p.set_defaults(handler=run_scaling)
+
+    p = subparsers.add_parser("bundle", help="write N heads as one multi-head bundle sharing one set of codebooks",
+                              description="Compresses the first head, assigns the others to its codebooks and writes "
+                                          "one bundle, each head named after its file. 'inspect' lists the heads; "
+                                          "'predict', 'evaluate' and 'export' run one with --head NAME.")
+    p.add_argument("heads", nargs="+", help="dense KANs of one architecture (the first one trains the codebook)")
+    _add_config_arguments(p)
+    p.add_argument("--out", required=True, help="output bundle (.safetensors, written atomically)")
+    p.set_defaults(handler=run_bundle)
 
 
 def _add_config_arguments(p: argparse.ArgumentParser) -> None:
@@ -107,3 +116,18 @@ def run_scaling(args: argparse.Namespace) -> dict:
     from ..io import read_model
 
     return shared_codebook_scaling([read_model(path).model for path in args.heads], _config(args), args.max_heads)
+
+
+def run_bundle(args: argparse.Namespace) -> dict:
+    """Compress the heads onto one set of codebooks and write them as one bundle."""
+    from ..format.multihead_file import compress_heads, save_multihead
+    from ..io import read_model
+
+    loaded = [read_model(path) for path in args.heads]
+    names = [Path(path).name.split(".")[0] for path in args.heads]
+    metadata = [{**item.metadata, "source": Path(path).name} for item, path in zip(loaded, args.heads)]
+    with progress_bar() as progress:
+        progress(0.0, f"compressing {names[0]} and assigning the other heads to its codebooks")
+        heads = compress_heads([item.model for item in loaded], _config(args), metadata)
+    size = save_multihead(heads, args.out, names)
+    return {"out": str(args.out), "file_bytes": size, "heads": names}

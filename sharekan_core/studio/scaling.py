@@ -89,19 +89,16 @@ def run_bundle_heads(paths: list[Path], codebook_size: int, bits: int, rows: int
                      progress: Progress | None = None) -> BundleRun:
     """Compress ``paths[0]``, assign the other heads to its codebooks, write one bundle, load it back, and run
     every head on the same ``rows`` inputs (uniform over each input's grid) against its own dense head."""
-    from ..compress import CompressionConfig, compress, compress_with_codebooks
-    from ..format.multihead_file import load_multihead, save_multihead, shared_and_per_head_bytes
+    from ..compress import CompressionConfig
+    from ..format.multihead_file import compress_heads, load_multihead, save_multihead, shared_and_per_head_bytes
     from ..io import read_model
     from ..runtime.loading import compressed_runnable
 
     report = progress or (lambda fraction, message: None)
     config = CompressionConfig(codebook_size=codebook_size, bits=bits)
     models = [read_model(path).model.eval() for path in paths]
-    report(0.0, f"compressing {paths[0].name} (its codebook is shared)")
-    compressed = [compress(models[0], config)]
-    for index, model in enumerate(models[1:], start=1):
-        report(0.6 * index / len(models), f"assigning {paths[index].name} to the shared codebook")
-        compressed.append(compress_with_codebooks(model, config, compressed[0].codebooks))
+    report(0.0, f"compressing {paths[0].name} and assigning the other heads to its codebooks")
+    compressed = compress_heads(models, config)
     names = [path.name.split(".")[0] for path in paths]
     _, own = shared_and_per_head_bytes(compressed)
     report(0.7, "writing the bundle and loading it back")
