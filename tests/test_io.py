@@ -48,12 +48,16 @@ def test_real_pykan_checkpoint(tmp_path):
         reference.saveckpt(str(tmp_path / "pk"))
     finally:
         os.chdir(cwd)
-    loaded = read_model(tmp_path / "pk_state")
-    assert loaded.source_format == "pykan"
     with torch.no_grad():
         expected = reference(samples)
-        got = loaded.model(samples)
-    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for name in ("pk_state", "pk", "pk_config.yml"):  # the state file, saveckpt's prefix, the config
+        loaded = read_model(tmp_path / name)
+        assert loaded.source_format == "pykan"
+        with torch.no_grad():
+            torch.testing.assert_close(loaded.model(samples), expected, rtol=1e-5, atol=1e-5)
+    (tmp_path / "pk_state").rename(tmp_path / "moved")
+    with pytest.raises(SharekanError, match="pk_config.yml: a pykan config, but its weights file pk_state"):
+        read_model(tmp_path / "pk_config.yml")
 
 
 def test_pykan_symbolic_edges_rejected(tmp_path):

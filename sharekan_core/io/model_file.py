@@ -10,7 +10,7 @@ from ..errors import SharekanError
 from ..model import KAN
 from .atomic import write_bytes_atomic
 from .efficient_kan import kan_from_state, looks_like_efficient_kan
-from .pykan import looks_like_pykan, pykan_to_layers, read_pykan_config
+from .pykan import looks_like_pykan, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
 from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
                       read_torch_checkpoint, sniff_format)
 
@@ -39,8 +39,9 @@ def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> No
 
 
 def read_model(path: str | Path) -> LoadedModel:
-    """Load a KAN from the project's format, an efficient-kan state_dict or a pykan checkpoint."""
-    path = Path(path)
+    """Load a KAN from the project's format, an efficient-kan state_dict or a pykan checkpoint (by the prefix
+    given to ``saveckpt``, its ``_state`` file or its ``_config.yml``)."""
+    path = pykan_checkpoint_file(Path(path))
     kind = sniff_format(path)
     if kind == SAFETENSORS:
         tensors, raw = read_safetensors(path)

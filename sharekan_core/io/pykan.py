@@ -20,6 +20,21 @@ def looks_like_pykan(tensors: dict[str, torch.Tensor]) -> bool:
     return "act_fun.0.coef" in tensors
 
 
+def pykan_checkpoint_file(path: Path) -> Path:
+    """The file to read for ``path``: a pykan checkpoint named as ``saveckpt`` and ``loadckpt`` name it (its
+    prefix) or by its ``{prefix}_config.yml`` resolves to ``{prefix}_state``; any other path is returned as is."""
+    name = path.name
+    if name.endswith("_config.yml"):
+        state = path.with_name(name[: -len("_config.yml")] + "_state")
+        if not state.is_file():
+            raise SharekanError(f"{name}: a pykan config, but its weights file {state.name} is not beside it")
+        return state
+    prefixed = path.with_name(name + "_state")
+    if not path.exists() and prefixed.is_file():
+        return prefixed
+    return path
+
+
 def read_pykan_config(state_path: Path) -> dict | None:
     """Return the ``{prefix}_config.yml`` next to a ``{prefix}_state`` file, if present."""
     name = state_path.name
