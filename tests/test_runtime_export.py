@@ -1,4 +1,5 @@
-"""ExecuTorch export: the .pte equals eager, the CLI writes it, bad programs give a clean error."""
+"""ExecuTorch export: the .pte takes any batch up to its maximum and equals predict, the CLI writes it, bad programs
+give a clean error."""
 import json
 import subprocess
 import sys
@@ -10,27 +11,43 @@ from conftest import prototype_kan
 from sharekan_core.compress import CompressionConfig, compress
 from sharekan_core.errors import SharekanError
 from sharekan_core.format import save_compressed
-from sharekan_core.runtime import CompressedDomainKAN
-from sharekan_core.runtime.executorch_export import export_pte, load_pte
+from sharekan_core.runtime import load_runnable
+from sharekan_core.runtime.executorch_export import DEFAULT_MAX_BATCH, export_pte, load_pte
 
 
 @pytest.fixture(scope="module")
 def compressed_pte(tmp_path_factory):
+    """A small compressed head (K = 8: the eager route changes with the batch) saved, loaded and exported."""
+    folder = tmp_path_factory.mktemp("pte")
     compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
-    module = CompressedDomainKAN(compressed)
-    path = tmp_path_factory.mktemp("pte") / "head.pte"
-    export_pte(module, 12, path, batch=4, xnnpack=True)
-    return module, path
+    save_compressed(compressed, folder / "head.skan")
+    runnable = load_runnable(folder / "head.skan")  # what 'predict' runs
+    export_pte(runnable.module, 12, folder / "head.pte", xnnpack=True)
+    return runnable.module, folder / "head.pte"
 
 
-def test_compressed_pte_equals_eager(compressed_pte):
+def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((actual - expected).abs().max() / expected.abs().max())
+
+
+def test_dynamic_batch_program_equals_predict(compressed_pte):
     module, path = compressed_pte
     program = load_pte(path)
-    x = torch.rand(9, 12) * 3.2 - 1.6  # 9 rows through a batch-4 program: pieces and padding
-    with torch.no_grad():
-        torch.testing.assert_close(program(x), module(x), rtol=1e-5, atol=1e-5)
+    assert program.dynamic and program.batch == DEFAULT_MAX_BATCH
+    generator = torch.Generator().manual_seed(0)
+    for batch in (1, 32, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH + 3):  # the last runs as two pieces
+        x = torch.rand(batch, 12, generator=generator) * 3.2 - 1.6  # inside and outside the grid
+        with torch.no_grad():
+            expected = module(x)
+        assert program(x).shape == (batch, 4)
+        assert relative_error(program(x), expected) <= 1e-5, batch
     with pytest.raises(SharekanError, match=r"\(batch, 12\)"):
         program(torch.zeros(2, 5))
+
+
+def test_max_batch_is_validated(tmp_path):
+    with pytest.raises(SharekanError, match="max batch"):
+        export_pte(torch.nn.Identity(), 3, tmp_path / "x.pte", max_batch=0)
 
 
 def test_truncated_or_foreign_pte_is_a_clean_error(compressed_pte, tmp_path):
@@ -42,7 +59,7 @@ def test_truncated_or_foreign_pte_is_a_clean_error(compressed_pte, tmp_path):
     code = ("import sys\nfrom sharekan_core.runtime.executorch_export import load_pte\n"
             "from sharekan_core.errors import SharekanError\n"
             "try:\n    load_pte(sys.argv[1])\nexcept SharekanError as e:\n    print(e)\n")
-    for bad, words in ((truncated, "corrupted or truncated"), (foreign, "not an ExecuTorch program")):
+    for bad, words in ((truncated, "corrupted"), (foreign, "not an ExecuTorch program")):
         run = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True, timeout=120)
         assert run.returncode == 0 and words in run.stdout, run.stderr
 
@@ -52,11 +69,12 @@ def test_cli_export_dense(tmp_path):
 
     save_model(prototype_kan((6, 5, 3), prototypes=3), tmp_path / "m.safetensors")
     run = subprocess.run([sys.executable, "-m", "sharekan_core", "export", str(tmp_path / "m.safetensors"),
-                          "--pte", str(tmp_path / "m.pte"), "--batch", "2"], capture_output=True, text=True, timeout=300)
+                          "--pte", str(tmp_path / "m.pte"), "--max-batch", "8"], capture_output=True, text=True,
+                         timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["pte_bytes"] == (tmp_path / "m.pte").stat().st_size and report["kind"] == "dense"
-    assert report["max_abs_difference_vs_eager"] < 1e-5
+    assert report["max_batch"] == 8 and report["max_relative_difference_vs_eager"] < 1e-5
     assert not list(tmp_path.glob("*.part"))
 
 

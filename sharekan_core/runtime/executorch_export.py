@@ -1,54 +1,118 @@
 """ExecuTorch programs: export a module to ``.pte`` (optionally XNNPACK-lowered) and run one from Python.
 
-ExecuTorch plans memory for static shapes, so a program's batch is fixed at export;
-``PteProgram.__call__`` feeds inputs of any batch through it in fixed-size pieces.
+A KAN program's ``forward`` takes any batch from 1 to a maximum chosen at export: the batch is a
+``torch.export.Dim``, and ExecuTorch plans its memory for that upper bound (memory planning
+evaluates symbolic shapes at their bounds). The program also carries a constant method
+``max_batch``; ``PteProgram.__call__`` feeds longer inputs through it in pieces of that size.
+Programs exported without it (older files) have a fixed batch and get padded pieces.
 Importing executorch takes seconds, so every import here is inside a function.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
+from unittest import mock
 
 import torch
 
 from ..errors import SharekanError
-from ..io.atomic import atomic_path
+from ..io.atomic import write_bytes_atomic
 
 PTE_IDENTIFIER = b"ET12"   # flatbuffer file identifier at bytes 4..8 of every .pte
 MIN_PTE_BYTES = 64
+DEFAULT_MAX_BATCH = 1024
+MAX_BATCH_LIMIT = 65_536
+MAX_BATCH_METHOD = "max_batch"
 
 
-def export_pte(module: torch.nn.Module, in_features: int, path: str | Path, batch: int = 1,
+def export_pte(module: torch.nn.Module, in_features: int, path: str | Path, max_batch: int = DEFAULT_MAX_BATCH,
                xnnpack: bool = False) -> int:
-    """Export ``module`` for float32 (batch, in_features) inputs to a ``.pte`` written atomically; return its size."""
-    return export_program(module, (torch.rand(batch, in_features) * 2 - 1,), path, xnnpack)
+    """Export ``module`` for float32 (batch, in_features) inputs, any batch from 1 to ``max_batch``; return the size.
+
+    The ``.pte`` is written atomically.
+    """
+    if not isinstance(max_batch, int) or not 1 <= max_batch <= MAX_BATCH_LIMIT:
+        raise SharekanError(f"max batch must be an integer from 1 to {MAX_BATCH_LIMIT:,}, got {max_batch}")
+    # torch.export specializes a dimension whose example size is 0 or 1, so trace on 2 rows
+    example = (torch.rand(min(2, max_batch), in_features) * 2 - 1,)
+    dynamic = ({0: torch.export.Dim("batch", min=1, max=max_batch)},) if max_batch > 1 else None
+    with batch_independent_route():
+        return export_program(module, example, path, xnnpack, dynamic, {MAX_BATCH_METHOD: max_batch})
+
+
+@contextmanager
+def batch_independent_route() -> Iterator[None]:
+    """While tracing: the compressed-domain forward takes its tile route at every batch and never chunks.
+
+    Eager calls pick the response or the tile route (and chunk large batches) from the batch size
+    by a cost model. A dynamic-batch program cannot branch on its batch: torch.export stops with
+    'Constraints violated (batch)' on the cost model's comparison. The tile route's memory is one
+    cache-sized tile whatever the codebook size, so the program's plan for its largest batch stays
+    small; the response route would plan batch * in * K floats.
+    """
+    from . import compressed_kan
+
+    with mock.patch.object(compressed_kan, "use_tiles", lambda *shape: True), \
+            mock.patch.object(compressed_kan, "RESPONSE_BUDGET", 1 << 62):
+        yield
 
 
 def export_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: str | Path,
-                   xnnpack: bool = False) -> int:
-    """Export ``module`` traced on ``example`` inputs to a ``.pte`` written atomically; return its size."""
+                   xnnpack: bool = False, dynamic_shapes: tuple | None = None,
+                   constants: dict[str, int] | None = None) -> int:
+    """Export ``module`` traced on ``example`` inputs to a ``.pte`` written atomically; return its size.
+
+    ``dynamic_shapes`` is passed to ``torch.export.export``; ``constants`` become constant methods.
+    """
     from executorch.exir import to_edge_transform_and_lower
 
     with torch.no_grad():
-        exported = torch.export.export(module.eval(), example)
+        try:
+            exported = torch.export.export(module.eval(), example, dynamic_shapes=dynamic_shapes)
+        except torch._dynamo.exc.UserError as exc:  # a dynamic dimension the module cannot honour
+            raise SharekanError(f"cannot export with a dynamic batch: {str(exc).splitlines()[0][:200]}") from None
     partitioners = []
     if xnnpack:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
         partitioners.append(XnnpackPartitioner())
-    program = to_edge_transform_and_lower(exported, partitioner=partitioners).to_executorch()
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(program.buffer)
-    return Path(path).stat().st_size
+    program = to_edge_transform_and_lower(exported, partitioner=partitioners,
+                                          constant_methods=constants).to_executorch()
+    return write_program(path, program.buffer)
+
+
+def write_program(path: str | Path, buffer: bytes) -> int:
+    """Write a program atomically with its ``NAME.sha256`` beside it, remembered as written here; return its size."""
+    digest = hashlib.sha256(buffer).hexdigest()
+    write_bytes_atomic(path, buffer)
+    write_bytes_atomic(checksum_path(path), f"{digest}  {Path(path).name}\n".encode())
+    _WRITTEN_HERE[os.path.realpath(path)] = digest
+    return len(buffer)
+
+
+def checksum_path(path: str | Path) -> Path:
+    """The sidecar holding a program's SHA-256 (``sha256sum`` format): ``NAME.pte.sha256``."""
+    return Path(path).with_name(Path(path).name + ".sha256")
+
+
+# Programs this process exported, by real path, with their SHA-256: these skip the trial run.
+_WRITTEN_HERE: dict[str, str] = {}
 
 
 def check_pte_file(path: str | Path) -> None:
-    """Raise SharekanError unless ``path`` looks like a complete ExecuTorch program.
+    """Raise SharekanError unless ``path`` is an intact ExecuTorch program that runs.
 
-    The loader itself is run in a child process first (``probe_pte``), because a malformed
-    flatbuffer can abort the process that parses it.
+    Its SHA-256 must match ``NAME.sha256`` when that exists. Unless this process wrote these
+    exact bytes, the program is then loaded and run once on zeros in a child process, because
+    a malformed program can crash or abort the process that runs it.
     """
     path = Path(path)
     if not path.is_file():
@@ -57,39 +121,71 @@ def check_pte_file(path: str | Path) -> None:
         head = handle.read(8)
     if path.stat().st_size < MIN_PTE_BYTES or head[4:8] != PTE_IDENTIFIER:
         raise SharekanError(f"{path.name}: not an ExecuTorch program (.pte)")
-    probe = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=120)
-    if probe.returncode != 0:
-        detail = (probe.stderr.strip().splitlines() or ["the loader crashed"])[-1][:160]
-        raise SharekanError(f"{path.name}: corrupted or truncated ExecuTorch program ({detail})")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    sidecar = checksum_path(path)
+    if sidecar.is_file():
+        recorded = sidecar.read_text(errors="replace").split(maxsplit=1)
+        if not recorded or recorded[0].lower() != digest:
+            raise SharekanError(f"{path.name}: corrupted program (its bytes do not match {sidecar.name})")
+    if _WRITTEN_HERE.get(os.path.realpath(path)) == digest:
+        return
+    _trial_run(path)
 
 
+def _trial_run(path: Path) -> None:
+    try:
+        probe = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        raise SharekanError(f"{path.name}: the program did not finish a trial run in 300 s; not loaded") from None
+    if probe.returncode < 0:
+        detail = f"it crashed with {signal.Signals(-probe.returncode).name}"
+    elif probe.returncode != 0:
+        lines = [line for line in probe.stderr.strip().splitlines() if line.strip()] or ["it failed"]
+        detail = re.sub(r"^[\w.]*(Error|Exception|Exit): ", "", lines[-1].strip())[:160]
+    else:
+        return
+    raise SharekanError(f"{path.name}: corrupted or unusable ExecuTorch program: a trial run in a separate process "
+                        f"failed ({detail}); not loaded")
+
+
+# Load the program, then run 'forward' once on zeros of its planned input sizes.
 _PROBE = """
 import sys
 from pathlib import Path
+import torch
 from executorch.runtime import Runtime
 program = Runtime.get().load_program(Path(sys.argv[1]))
-if program.load_method("forward") is None:
+method = program.load_method("forward")
+if method is None:
     sys.exit("no method 'forward'")
+meta = method.metadata
+method.execute([torch.zeros(tuple(meta.input_tensor_meta(i).sizes())) for i in range(meta.num_inputs())])
 """
 
 
 @dataclass
 class PteProgram:
-    """A loaded ``.pte`` whose ``forward`` maps float32 (batch, in) -> (batch, out), batch fixed at export."""
+    """A loaded ``.pte`` whose ``forward`` maps float32 (batch, in) -> (batch, out).
+
+    ``batch`` is the most rows one call takes; ``dynamic`` says whether fewer rows may be passed
+    as they are (programs from ``export_pte``) or must be padded to ``batch`` (fixed-batch programs).
+    """
 
     path: Path
     method: object
     batch: int
     in_features: int
+    dynamic: bool = False
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Run any number of rows, padding the last piece to the program's batch."""
+        """Run any number of rows in pieces of at most ``batch`` rows."""
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise SharekanError(f"expected input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
         outputs = []
         for rows in x.to(torch.float32).split(self.batch):
-            padded = torch.cat((rows, rows.new_zeros(self.batch - len(rows), self.in_features)))
-            outputs.append(self.method.execute((padded.contiguous(),))[0][: len(rows)])
+            if not self.dynamic:
+                rows = torch.cat((rows, rows.new_zeros(self.batch - len(rows), self.in_features)))
+            outputs.append(self.method.execute((rows.contiguous(),))[0][: len(rows)])
         return torch.cat(outputs)
 
 
@@ -101,7 +197,10 @@ def load_pte(path: str | Path) -> PteProgram:
     program = Runtime.get().load_program(Path(path))
     method = program.load_method("forward")
     meta = method.metadata.input_tensor_meta(0)
-    sizes = tuple(meta.sizes())
+    sizes = tuple(meta.sizes())  # the planned (upper-bound) sizes
     if len(sizes) != 2:
         raise SharekanError(f"{Path(path).name}: forward takes shape {sizes}, expected (batch, features)")
-    return PteProgram(Path(path), method, sizes[0], sizes[1])
+    if MAX_BATCH_METHOD not in program.method_names:
+        return PteProgram(Path(path), method, sizes[0], sizes[1])
+    max_batch = int(program.load_method(MAX_BATCH_METHOD).execute([])[0])
+    return PteProgram(Path(path), method, max_batch, sizes[1], dynamic=True)
