@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharekan_core.compress.codebook import Codebook, build_codebook
+from sharekan_core.compress.codebook import Codebook, ShapeCodebook, build_codebook
 from sharekan_core.errors import SharekanError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,3 +214,29 @@ def test_any_input_gives_a_consistent_deterministic_codebook(rows, dim, distinct
     assert codebook.centroids.shape[0] <= len(np.unique(shapes, axis=0))
     again = build_codebook(shapes, k, seed=seed % 1000, weights=weights, method=method)
     assert fingerprint(codebook) == fingerprint(again)
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.integers(1, 400), k=st.integers(2, 40), seed=st.integers(0, 1000))
+def test_shape_codebook_fit_then_assign(rows, k, seed):
+    """fit keeps build_codebook's result; assign gives every row a codeword at the least squared distance."""
+    shapes = clustered_shapes(rows, prototypes=8, seed=seed)
+    codebook = ShapeCodebook(k, seed=seed, method="exact").fit(shapes)
+    reference = build_codebook(shapes, k, seed=seed, method="exact")
+    np.testing.assert_array_equal(codebook.centroids, reference.centroids)
+    np.testing.assert_array_equal(codebook.assignments, reference.assignments)
+    others = uniform_shapes(50, seed=seed)
+    assigned = codebook.assign(others)
+    distances = ((others[:, None, :] - codebook.centroids[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(distances[np.arange(50), assigned], distances.min(axis=1), rtol=1e-5, atol=1e-6)
+
+
+def test_shape_codebook_refuses_bad_use():
+    with pytest.raises(SharekanError, match="not fitted"):
+        ShapeCodebook(4).assign(np.zeros((3, 13)))
+    codebook = ShapeCodebook.from_centroids(np.eye(4, 13))
+    with pytest.raises(SharekanError, match="rows must have shape"):
+        codebook.assign(np.zeros((3, 5)))
+    for bad in (np.zeros((0, 13)), np.full((2, 13), np.nan), np.zeros(13)):
+        with pytest.raises(SharekanError):
+            ShapeCodebook.from_centroids(bad)
