@@ -1,12 +1,14 @@
 """End-to-end compression at paper scale: a ~1M-edge KAN (D = 13) at K = 4096.
 
-Prints, per stage, the median wall time over --repeats runs and its share of the total, for the
-default codebook builder and (with --compare-flat) faiss flat k-means side by side.
+Prints, per named stage of the compressor (decompose, cluster, quantize, assign, refit, pack: each
+called and timed here directly), the median wall time over --repeats runs, for the default codebook
+builder and (with --compare-flat, CompressionConfig(kmeans_method="flat")) faiss flat k-means side by side.
 Usage: python bench/compress.py [--edges-side 1000] [--k 4096] [--repeats 1] [--compare-flat]
 """
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import os
 import statistics
 import time
@@ -14,8 +16,9 @@ import time
 import numpy as np
 import torch
 
-from sharekan_core.compress import CompressionConfig, compress, decompress
-from sharekan_core.compress import codebook as codebook_module
+from sharekan_core.compress import CompressionConfig, decompress
+from sharekan_core.compress.compressor import (assign_edges, decompose_layers, fit_codebook, pack, quantize_codebook,
+                                               refit_edges)
 from sharekan_core.format import storage_report
 from sharekan_core.format.compressed_file import encode_compressed
 from sharekan_core.metrics import fidelity_report
@@ -38,32 +41,33 @@ def synthetic_kan(side: int, seed: int = 0) -> KAN:
     return model
 
 
-def timed_run(model: KAN, config: CompressionConfig, method: str) -> dict[str, float]:
-    """One compression with each stage timed; the codebook stage is timed inside the builder."""
-    original = codebook_module.build_codebook
-    spent = {"codebook": 0.0}
+def timed_run(model: KAN, config: CompressionConfig) -> dict[str, float]:
+    """One compression with each named stage of the compressor timed as it is called, then file and metrics."""
+    stages: dict[str, float] = {}
 
-    def timed_builder(*args, **kwargs):
+    def timed(name: str, step):
         start = time.perf_counter()
-        result = original(*args, **{**kwargs, "method": method})
-        spent["codebook"] += time.perf_counter() - start
+        result = step()
+        stages[name] = stages.get(name, 0.0) + time.perf_counter() - start
         return result
 
-    import sharekan_core.compress.compressor as compressor_module
-    compressor_module.build_codebook = timed_builder
-    try:
-        start = time.perf_counter()
-        compressed = compress(model, config)
-        total_compress = time.perf_counter() - start
-    finally:
-        compressor_module.build_codebook = original
-    stages = {"codebook (k-means)": spent["codebook"], "decompose+refit+quantize": total_compress - spent["codebook"]}
-    for name, step in (("encode file", lambda: encode_compressed(compressed)),
-                       ("storage accounting", lambda: storage_report(model, compressed)),
-                       ("fidelity metrics", lambda: fidelity_report(model, decompress(compressed)))):
-        start = time.perf_counter()
-        step()
-        stages[name] = time.perf_counter() - start
+    bits = config.component_bits()
+    groups = timed("decompose", lambda: decompose_layers(model, config))
+    indices, gains, biases, stored = {}, {}, {}, []
+    for group_id, group in enumerate(groups):
+        codebook = timed("cluster (k-means)", lambda: fit_codebook(group, config))
+        quantized = timed("quantize codebook", lambda: quantize_codebook(codebook, bits["codebook"], group_id))
+        codewords = quantized.dequantize()
+        assigned = timed("assign", lambda: assign_edges(group, codewords, codebook.assignments))
+        refitted = timed("refit", lambda: refit_edges(group, codewords[assigned], config))
+        stored.append(quantized)
+        indices.update(group.split(assigned, model))
+        gains.update(group.split(refitted[0], model))
+        biases.update(group.split(refitted[1], model))
+    compressed = timed("quantize + pack", lambda: pack(model, config, stored, indices, gains, biases))
+    timed("encode file", lambda: encode_compressed(compressed))
+    timed("storage accounting", lambda: storage_report(model, compressed))
+    timed("fidelity metrics", lambda: fidelity_report(model, decompress(compressed)))
     return stages
 
 
@@ -79,7 +83,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; model: {model.num_edges:,} edges x D=13; K={args.k}, Int8; "
           f"median of {args.repeats} run(s)")
     methods = ["auto"] + (["flat"] if args.compare_flat else [])
-    results = {m: [timed_run(model, config, m) for _ in range(args.repeats)] for m in methods}
+    results = {m: [timed_run(model, replace(config, kmeans_method=m)) for _ in range(args.repeats)] for m in methods}
     print(f"{'stage':28s}" + "".join(f"{m + ' [s]':>14s}" for m in methods)
           + ("" if len(methods) == 1 else f"{'flat/auto':>12s}"))
     for stage in results["auto"][0]:
