@@ -13,6 +13,7 @@ import torch
 from ..errors import SharekanError, os_error_message
 
 MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_NESTING = 32  # pykan writes flat settings and [n, 0] pairs
 
 
 def looks_like_pykan(tensors: dict[str, torch.Tensor]) -> bool:
@@ -49,6 +50,7 @@ def read_pykan_config(state_path: Path) -> dict | None:
         if config_path.stat().st_size > MAX_CONFIG_BYTES:
             raise SharekanError(f"{config_path.name}: pykan config is larger than {MAX_CONFIG_BYTES // 1024} KiB")
         text = config_path.read_bytes().decode("utf-8")
+        _check_nesting(text, config_path.name)
         config = yaml.safe_load(text)
     except UnicodeDecodeError:
         raise SharekanError(f"{config_path.name}: pykan config is not UTF-8 text") from None
@@ -61,6 +63,20 @@ def read_pykan_config(state_path: Path) -> dict | None:
     if config is not None and not isinstance(config, dict):
         raise SharekanError(f"{config_path.name}: pykan config is not a mapping of settings")
     return config
+
+
+def _check_nesting(text: str, name: str) -> None:
+    """Refuse deep nesting from the parser's event stream, before the (recursive) composer builds anything."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_CONFIG_NESTING:
+                raise SharekanError(f"{name}: pykan config is nested more than {MAX_CONFIG_NESTING} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _config_widths(config: dict, source: str) -> list:
