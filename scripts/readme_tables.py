@@ -98,26 +98,32 @@ def working_set_table() -> str:
     if document is None:
         return "(no working-set curve saved; run `python bench/working_set.py`)"
     caches = ", ".join(f"{name} {size / 2**20:g} MiB" for name, size in document["host"]["caches"].items())
-    lines = [f"Batch 1, {document['threads']} thread(s), host caches {caches}. Dense: {document['dense_form']}; "
-             f"compressed: {document['compressed_form']}, K = {document['codebook_size']:,}, Int{document['bits']}. "
+    lines = [f"Batch 1, {document['threads']} thread(s), host caches {caches}. Dense eager: {document['dense_form']}; "
+             f"dense kernel: {document.get('forms', {}).get('dense_kernel', '-')}; compressed: {document['compressed_form']}, K = {document['codebook_size']:,}, Int{document['bits']}. "
              f"Median [interquartile range] of {document['repeats']} interleaved samples; synthetic square heads "
              "with random codes, the dense form being each head's decompression.", "",
-             "| edges | dense bytes touched (fits in) | compressed bytes touched (fits in) | dense ms | compressed ms | "
-             "compressed is | energy per inference, dense / compressed (nJ, estimate) |",
-             "|---:|---|---|---|---|---|---|"]
+             "| edges | dense bytes needed (fits in) | compressed bytes needed (fits in) | dense eager ms | "
+             "dense kernel ms | compressed ms | compressed vs dense eager | compressed vs dense kernel | "
+             "energy per inference, dense / compressed (nJ, estimate) |",
+             "|---:|---|---|---|---|---|---|---|---|"]
     from sharekan_core.studio.runtime import speed_words
+
+    def timing(r: dict, key: str) -> str:
+        return f"{r[key]['median_ms']:.3f} [{r[key]['q1_ms']:.3f}-{r[key]['q3_ms']:.3f}]" if key in r else "-"
 
     for r in document["rows"]:
         words = speed_words(r["dense"]["median_ms"], r["compressed"]["median_ms"])
+        versus_kernel = speed_words(r["dense_kernel"]["median_ms"], r["compressed"]["median_ms"]) \
+            if "dense_kernel" in r else "-"
         dense_nj, compressed_nj = (f"{low:,.0f}" if high - low < 0.5 else f"{low:,.0f}-{high:,.0f}"
                                    for low, high in (r["dense_energy_nj"], r["compressed_energy_nj"]))
-        lines.append(f"| {r['edges']:,} | {r['dense_touched_bytes']:,} ({r['dense_fits']}) | "
-                     f"{r['compressed_touched_bytes']:,} ({r['compressed_fits']}) | "
-                     f"{r['dense']['median_ms']:.3f} [{r['dense']['q1_ms']:.3f}-{r['dense']['q3_ms']:.3f}] | "
-                     f"{r['compressed']['median_ms']:.3f} [{r['compressed']['q1_ms']:.3f}-{r['compressed']['q3_ms']:.3f}] | "
-                     f"{words} | {dense_nj} / {compressed_nj} |")
-    lines.append(f"
-Energy is an estimate, not a measurement: bytes touched per cache level priced with "
+        lines.append(f"| {r['edges']:,} | {r['dense_footprint_bytes']:,} ({r['dense_fits']}) | "
+                     f"{r['compressed_footprint_bytes']:,} ({r['compressed_fits']}) | "
+                     f"{timing(r, 'dense')} | {timing(r, 'dense_kernel')} | {timing(r, 'compressed')} | "
+                     f"{words} | {versus_kernel} | {dense_nj} / {compressed_nj} |")
+    lines.append("\nBytes needed: the distinct bytes a call keeps in cache at once (weights or codes and codebook, "
+                 "per-row tables, outputs), placed in the smallest host cache that holds them.")
+    lines.append(f"\nEnergy is an estimate, not a measurement: bytes touched per cache level priced with "
                  f"{document['energy_source']} (L3 at its 1 MB SRAM figure, a lower bound; DRAM 1.3-2.6 nJ per "
                  "64-bit access), plus FP32 multiply-adds. All rows in `assets/runtime/working_set.json`.")
     return "\n".join(lines)

@@ -102,3 +102,17 @@ def test_dense_against_compressed_rows():
     assert rows["dense, efficient-kan eager"]["streamed_bytes_per_edge"] == 164
     assert rows["compressed, fused kernel"]["streamed_bytes_per_edge"] == 4  # 1 B index + 3 codes at 8 bits
     assert rows["compressed, fused kernel"]["touched_bytes"] < rows["dense, pre-scaled eager"]["touched_bytes"]
+
+
+def test_footprint_counts_each_set_once():
+    from sharekan_core.runtime.working_set import compressed_sets, dense_sets, footprint
+
+    sets = dense_sets(TINY, batch=2)
+    assert sets["stream"] == 6 * 56 and sets["tables"] == 3 * 2 * 32 and sets["output"] == 2 * 2 * 4
+    assert footprint(sets) == 6 * 56 + 3 * 2 * 32 + 2 * 2 * 4
+    compressed = compress(prototype_kan((5, 4, 3), prototypes=3), CompressionConfig(codebook_size=8, bits=8))
+    sets = compressed_sets(compressed, batch=1)
+    codebooks = sum(c.shape[0] * 13 * 1 + 2 * 13 * 4 for c in compressed.codebooks)  # codes + column affine
+    assert sets["resident"] == codebooks
+    assert sets["stream"] == (20 + 12) * 4 + codebooks  # 1 B index + 3 codes per edge, plus the codebooks
+    assert sets["tables"] == 5 * 1 * 36 and sets["output"] == 4 * 4

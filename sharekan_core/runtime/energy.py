@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SharekanError
-from .working_set import (BATCHED_FROM_ROWS, LayerShape, Touched, compressed_report, compressed_shapes_and_widths,
-                          dense_report)
+from .working_set import (BATCHED_FROM_ROWS, LayerShape, Touched, compressed_report, compressed_sets,
+                          compressed_shapes_and_widths, dense_report, dense_sets, footprint)
 
 SOURCE = ('M. Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, '
           "pp. 10-14, 45 nm")
@@ -95,18 +95,22 @@ COMPRESSED_FORM = "compressed, fused kernel"
 
 
 def dense_vs_compressed(compressed, batch: int, caches: dict[str, int]) -> list[dict]:
-    """Per form of the same head at ``batch`` rows: bytes touched (total, per edge streamed, by level) and energy."""
+    """Per form of the same head at ``batch`` rows: bytes touched (total, per edge streamed, by level), the distinct
+    bytes it needs cached at once (footprint), and the energy estimate."""
     shapes, _ = compressed_shapes_and_widths(compressed)
-    forms = [(label, dense_report(shapes, batch, caches, items), ops) for label, items, ops in DENSE_FORMS]
-    forms.append((COMPRESSED_FORM, compressed_report(compressed, batch, caches), "compressed"))
+    forms = [(label, dense_report(shapes, batch, caches, items), ops, footprint(dense_sets(shapes, batch, items)))
+             for label, items, ops in DENSE_FORMS]
+    forms.append((COMPRESSED_FORM, compressed_report(compressed, batch, caches), "compressed",
+                  footprint(compressed_sets(compressed, batch))))
     edges = sum(s.edges for s in shapes)
     rows = []
-    for label, items, ops in forms:
+    for label, items, ops, needed in forms:
         energy = estimate(items, multiply_adds(shapes, batch, ops), caches)
         levels: dict[str, int] = {}
         for t in items:
             levels[t.level] = levels.get(t.level, 0) + t.nbytes
         rows.append({"form": label, "batch": batch, "touched_bytes": sum(t.nbytes for t in items),
+                     "footprint_bytes": needed,
                      "streamed_bytes_per_edge": sum(t.nbytes for t in items if t.working_set == "stream") / edges,
                      "bytes_by_level": levels, "memory_nj": list(energy.memory_nj),
                      "arithmetic_nj": energy.arithmetic_nj, "total_nj": list(energy.total_nj),

@@ -171,17 +171,31 @@ def compressed_shapes_and_widths(compressed) -> tuple[list[LayerShape], list[Cod
     return shapes, widths
 
 
+def dense_sets(shapes: list[LayerShape], batch: int, form: str = "pre-scaled") -> dict[str, int]:
+    """Bytes each set of a dense call occupies (``set_sizes``); the per-call stream is its weights."""
+    stream = sum(t.nbytes for t in dense_touched(shapes, batch, form) if t.working_set == "stream")
+    return set_sizes(shapes, batch, stream, 0, order_tables=False)
+
+
+def compressed_sets(compressed, batch: int) -> dict[str, int]:
+    """Bytes each set of a fused-kernel call occupies: per-edge codes plus the resident codebooks, tables, outputs."""
+    shapes, widths = compressed_shapes_and_widths(compressed)
+    stream = sum(t.nbytes for t in compressed_touched(shapes, widths, batch) if t.working_set == "stream")
+    resident = resident_codebook_bytes(shapes, widths, len(compressed.codebooks) == 1)
+    return set_sizes(shapes, batch, stream, resident, batch < BATCHED_FROM_ROWS)
+
+
+def footprint(sets: dict[str, int]) -> int:
+    """Distinct bytes a call needs cached at once: the stream (with any resident codebook), tables and outputs."""
+    return sets["stream"] + sets["tables"] + sets["output"]
+
+
 def dense_report(shapes: list[LayerShape], batch: int, caches: dict[str, int], form: str = "pre-scaled") -> list[Touched]:
     """Dense items placed in this host's (or the given) caches."""
-    items = dense_touched(shapes, batch, form)
-    stream = sum(t.nbytes for t in items if t.working_set == "stream")
-    return place(items, set_sizes(shapes, batch, stream, 0, order_tables=False), caches)
+    return place(dense_touched(shapes, batch, form), dense_sets(shapes, batch, form), caches)
 
 
 def compressed_report(compressed, batch: int, caches: dict[str, int]) -> list[Touched]:
     """Fused-kernel items of ``compressed`` placed in the given caches."""
     shapes, widths = compressed_shapes_and_widths(compressed)
-    items = compressed_touched(shapes, widths, batch)
-    stream = sum(t.nbytes for t in items if t.working_set == "stream")
-    resident = resident_codebook_bytes(shapes, widths, len(compressed.codebooks) == 1)
-    return place(items, set_sizes(shapes, batch, stream, resident, batch < BATCHED_FROM_ROWS), caches)
+    return place(compressed_touched(shapes, widths, batch), compressed_sets(compressed, batch), caches)

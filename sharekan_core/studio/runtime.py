@@ -160,10 +160,11 @@ def saved_working_set(assets_dir: Path) -> dict | None:
 
 def working_set_frame(document: dict) -> pd.DataFrame:
     """Long table (edges, form, median/q1/q3 ms, bytes touched, where it fits) from a saved working-set curve."""
-    names = {"dense": document["dense_form"], "compressed": document["compressed_form"]}
+    names = document.get("forms") or {"dense": document["dense_form"], "compressed": document["compressed_form"]}
     return pd.DataFrame([{"edges": row["edges"], "form": names[form], "median ms": row[form]["median_ms"],
                           "q1 ms": row[form]["q1_ms"], "q3 ms": row[form]["q3_ms"],
-                          "bytes touched": row[f"{form}_touched_bytes"], "fits in": row[f"{form}_fits"]}
+                          "bytes touched": row[f"{form}_touched_bytes"],
+                          "bytes needed in cache": row.get(f"{form}_footprint_bytes"), "fits in": row[f"{form}_fits"]}
                          for row in document["rows"] for form in names])
 
 
@@ -174,6 +175,7 @@ def energy_frame(result: CompressionResult, batch: int = 1, caches: dict[str, in
 
     rows = dense_vs_compressed(result.compressed, batch, host_caches() if caches is None else caches)
     return pd.DataFrame([{"form": r["form"], "bytes touched": r["touched_bytes"],
+                          "bytes needed in cache": r["footprint_bytes"],
                           "streamed bytes per edge": r["streamed_bytes_per_edge"],
                           "read from": ", ".join(f"{level} {nbytes / 1e3:,.1f} kB"
                                                  for level, nbytes in r["bytes_by_level"].items()),
