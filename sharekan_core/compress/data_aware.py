@@ -72,20 +72,32 @@ class EdgeMetric:
 
 def metric_assign(coefficients: np.ndarray, biases: np.ndarray, codewords: np.ndarray,
                   metric: EdgeMetric) -> np.ndarray:
-    """Index (E,) of the codeword that, at its best gain, leaves each edge the least function error."""
+    """Index (E,) of the codeword that, at its best gain, leaves each edge the least function error.
+
+    Edges are taken input by input: all edges on input m share H_m, so one (edges, D) @ (D, K)
+    product against the codewords scaled by 1 / sqrt(w^T H_m w) scores them all, with no gather.
+    """
     projected = torch.from_numpy(metric.apply(coefficients - biases[:, None]).astype(np.float32))
     words = torch.from_numpy(np.asarray(codewords, np.float64))
     moments = torch.from_numpy(metric.moments)
     # energy[m, k] = w_k^T H_m w_k, chunked over inputs to bound the (chunk, K, D) intermediate
     chunk = max(1, SCORE_FLOATS // (words.shape[0] * words.shape[1]))
     energy = torch.cat([torch.einsum("kd,mde,ke->mk", words, part, words) for part in moments.split(chunk)])
-    energy = energy.clamp_min(torch.finfo(torch.float64).tiny).to(torch.float32)
+    inverse_norm = energy.clamp_min(torch.finfo(torch.float64).tiny).rsqrt().to(torch.float32)
     words32 = words.to(torch.float32)
-    owner = torch.from_numpy(metric.input_of_edge)
+    owner = metric.input_of_edge
+    order = np.argsort(owner, kind="stable")
+    bounds = np.flatnonzero(np.diff(owner[order])) + 1
     rows = max(1, SCORE_FLOATS // words.shape[0])
-    best = [((part @ words32.t()) ** 2 / energy[owner[start:start + rows]]).argmax(dim=1)
-            for start, part in zip(range(0, len(projected), rows), projected.split(rows))]
-    return torch.cat(best).numpy().astype(np.int64) if best else np.zeros(0, np.int64)
+    assigned = np.zeros(len(owner), dtype=np.int64)
+    for edges in np.split(order, bounds):
+        if edges.size == 0:
+            continue
+        scaled = words32 * inverse_norm[owner[edges[0]]][:, None]
+        for part in np.array_split(edges, -(-edges.size // rows)):
+            scores = projected[torch.from_numpy(part)] @ scaled.t()
+            assigned[part] = (scores * scores).argmax(dim=1).numpy()
+    return assigned
 
 
 def refit_gain_bias(coefficients: np.ndarray, codewords: np.ndarray, metric: EdgeMetric,
