@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -108,6 +109,7 @@ def main() -> None:
     except ImportError:
         pass
     caches = host_caches()
+    load_before = os.getloadavg()
     heads = []
     for width in (int(w) for w in args.widths.split(",")):
         compressed = synthetic_head(width)
@@ -146,6 +148,7 @@ def main() -> None:
     labels = {key: label for key, (label, _) in heads[0]["forms"].items()}
     document = {
         "host": {"caches": caches, "processor": platform.processor() or platform.machine()},
+        "load_average": {"before": load_before[0], "after": os.getloadavg()[0], "cores": os.cpu_count()},
         "threads": args.threads, "batch": 1, "repeats": args.repeats, "codebook_size": CODEBOOK_SIZE, "bits": BITS,
         "forms": labels, "dense_form": labels["dense"], "compressed_form": labels["compressed"],
         "note": "synthetic square one-layer heads with random codes; dense = their decompression; "

@@ -121,6 +121,16 @@ def working_set_table() -> str:
                      f"{r['compressed_footprint_bytes']:,} ({r['compressed_fits']}) | "
                      f"{timing(r, 'dense')} | {timing(r, 'dense_kernel')} | {timing(r, 'compressed')} | "
                      f"{words} | {versus_kernel} | {dense_nj} / {compressed_nj} |")
+    faster = [r["edges"] for r in document["rows"] if r["compressed_over_dense_speed"] >= 1]
+    slower = [r["edges"] for r in document["rows"] if r["compressed_over_dense_speed"] < 1]
+    summary = (f"On this run the compressed kernel beat the pre-scaled eager dense head at {len(faster)} of "
+               f"{len(document['rows'])} sizes" + (f" (up to {max(faster):,} edges)" if faster else "")
+               + (f" and lost from {min(slower):,} edges" if slower else "") + ".")
+    if "load_average" in document:
+        busy = document["load_average"]
+        summary += (f" The host's 1-minute load average was {busy['before']:.1f} before and {busy['after']:.1f} "
+                    f"after the run on {busy['cores']} cores (other jobs shared them).")
+    lines.append("\n" + summary)
     lines.append("\nBytes needed: the distinct bytes a call keeps in cache at once (weights or codes and codebook, "
                  "per-row tables, outputs), placed in the smallest host cache that holds them.")
     lines.append(f"\nEnergy is an estimate, not a measurement: bytes touched per cache level priced with "
