@@ -22,8 +22,8 @@ def compress(model: KAN, config: MethodConfig | None = None, calibration: np.nda
     """Compress ``model`` with the method named by ``config``'s type; return the compressed model.
 
     ``calibration`` is an optional (N, in_features) sample of model inputs: SHARe-KAN then
-    minimises function-space error on it, and GPTQ needs it. Uniform, k-means and pruning
-    are data-blind and ignore it.
+    minimises function-space error on it, and GPTQ needs it; their metadata then records
+    ``calibration_rows``. Uniform, k-means and pruning are data-blind and ignore it.
 
     Example::
 
@@ -34,6 +34,8 @@ def compress(model: KAN, config: MethodConfig | None = None, calibration: np.nda
         2368
     """
     config = CompressionConfig() if config is None else config
+    if calibration is not None and isinstance(config, (CompressionConfig, GPTQConfig)):
+        metadata = {**(metadata or {}), "calibration_rows": int(len(calibration))}  # the file says it is data-aware
     if isinstance(config, CompressionConfig):
         return compress_sharekan(model, config, calibration, progress=progress, metadata=metadata)
     if isinstance(config, GPTQConfig):
