@@ -96,3 +96,15 @@ def test_cli_bundle_writes_named_heads(tmp_path, capsys):
     loaded = load_multihead(out)
     assert loaded.heads["head_1"].metadata["source"] == "head_1.safetensors"
     assert loaded.heads["head_0"].codebooks is loaded.heads["head_1"].codebooks
+
+
+def test_cli_evaluate_runs_one_head_of_a_digits_bundle(tmp_path, capsys):
+    from sharekan_core.studio.settings import settings
+
+    models = [settings().models_dir / f"digits_kan{suffix}.safetensors" for suffix in ("", "_seed1")]
+    out = tmp_path / "digits.safetensors"
+    assert main(["bundle", *map(str, models), "-K", "16", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--head", "digits_kan_seed1"]) == 0  # the task comes from the head's metadata
+    report = json.loads(capsys.readouterr().out)
+    assert report["kind"] == "compressed" and 0.5 < report["accuracy"] <= 1.0

@@ -84,4 +84,8 @@ def test_cli_cache_report(tmp_path):
     run = subprocess.run([sys.executable, "-m", "sharekan_core", "cache", str(tmp_path / "c.skan")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert {"host_caches", "layers", "head", "parts"} <= set(json.loads(run.stdout))
+    report = json.loads(run.stdout)
+    assert {"host_caches", "layers", "head", "parts"} <= set(report)
+    per_call = {row["form"]: row for row in report["per_call_batch_1"]}
+    assert per_call["dense, pre-scaled eager"]["streamed_bytes_per_edge"] == 56
+    assert per_call["compressed, fused kernel"]["streamed_bytes_per_edge"] == 4  # K = 4: 1 B index, 3 Int8 codes

@@ -28,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("cache", help="cache-residency model of a compressed file; prints JSON",
                               description="Per layer and for the whole head: codebook bytes (resident) and indices, "
                                           "gains, biases, base weights (streamed per call), the host cache level each "
-                                          "fits in, and the published L2 of named edge and datacenter parts.")
+                                          "fits in, and the published L2 of named edge and datacenter parts. "
+                                          "per_call_batch_1: the bytes one call touches per cache level for the "
+                                          "dense forms and the fused compressed kernel, with an energy estimate "
+                                          "(Horowitz, ISSCC 2014, 45 nm).")
     p.add_argument("compressed", help="file written by 'compress'")
     p.set_defaults(handler=run_cache)
 
@@ -60,8 +63,11 @@ def run_export(args: argparse.Namespace) -> dict:
 
 
 def run_cache(args: argparse.Namespace) -> dict:
-    """Return the residency report."""
+    """Return the residency report, and per form the bytes one batch-1 call touches with its energy estimate."""
     from ..format.compressed_file import load_compressed
     from ..runtime.cache_model import residency_report
+    from ..runtime.energy import dense_vs_compressed
 
-    return residency_report(load_compressed(args.compressed))
+    compressed = load_compressed(args.compressed)
+    report = residency_report(compressed)
+    return {**report, "per_call_batch_1": dense_vs_compressed(compressed, 1, report["host_caches"])}
