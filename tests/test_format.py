@@ -123,3 +123,55 @@ def test_dense_model_is_not_a_compressed_file(tmp_path, proto_kan):
     save_model(proto_kan, tmp_path / "d.safetensors")
     with pytest.raises(SharekanError, match="not a compressed"):
         load_compressed(tmp_path / "d.safetensors")
+
+
+def _restamped(saved, tmp_path, edit):
+    """``saved`` re-encoded with its header fields changed by ``edit`` (tensors untouched)."""
+    from safetensors.torch import load as load_bytes
+    from safetensors.torch import save as save_bytes
+
+    from sharekan_core.io.tensors import HEADER_KEY, encode_header
+
+    blob = saved.read_bytes()
+    header_len = int.from_bytes(blob[:8], "little")
+    fields = json.loads(json.loads(blob[8:8 + header_len])["__metadata__"][HEADER_KEY])
+    edit(fields)
+    path = tmp_path / "restamped.skan"
+    path.write_bytes(save_bytes(load_bytes(blob), metadata=encode_header(fields)))
+    return path
+
+
+def test_checksum_names_what_changed(saved, tmp_path):
+    blob = bytearray(saved.read_bytes())
+    blob[-3] ^= 0x10  # inside the last tensor's bytes
+    (tmp_path / "payload.skan").write_bytes(bytes(blob))
+    with pytest.raises(SharekanError, match="tensor data does not match its checksum"):
+        load_compressed(tmp_path / "payload.skan")
+    seeded = _restamped(saved, tmp_path, lambda f: f["config"].__setitem__("seed", 7))
+    with pytest.raises(SharekanError, match="header fields do not match their checksum"):
+        load_compressed(seeded)
+
+
+def test_files_without_a_checksum_load_with_a_note(saved, tmp_path, caplog):
+    old = _restamped(saved, tmp_path, lambda f: f.pop("checksum"))
+    loaded = load_compressed(old)
+    original = load_compressed(saved)
+    np.testing.assert_array_equal(loaded.layer_coefficients(0), original.layer_coefficients(0))
+    notes = [r.getMessage() for r in caplog.records if "checksum" in r.getMessage()]
+    assert notes == ["note: restamped.skan has no checksum (written before integrity checks); loaded without verifying it"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: f["layers"][0]["bits"].__setitem__("gains", 16), "stored as uint8 but its header says 16 bits"),
+    (lambda f: f["layers"][0]["bits"].__setitem__("gains", 12), "bit-widths must be"),
+    (lambda f: f["layers"][0]["bits"].__setitem__("gains", 3), "has 120 bytes, expected 45"),
+    (lambda f: f["layers"][0].__setitem__("spline_order", -1), "expected 0..10"),
+    (lambda f: f["layers"][0].__setitem__("shape", [10.0, 12.0]), "positive integers"),
+])
+def test_old_files_are_still_validated(saved, tmp_path, edit, message):
+    def strip_and_edit(fields):
+        fields.pop("checksum")
+        edit(fields)
+
+    with pytest.raises(SharekanError, match=message):
+        load_compressed(_restamped(saved, tmp_path, strip_and_edit))

@@ -1,6 +1,9 @@
 """Importers and the project format: efficient-kan, pykan (a real checkpoint), and bad files."""
 import os
 import pickle
+import signal
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -8,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from sharekan_core.errors import SharekanError
-from sharekan_core.io import load_model, read_model, save_model
+from sharekan_core.io import atomic, load_model, read_model, save_model, write_bytes_atomic
 
 
 def test_project_format_roundtrip(tmp_path, small_kan):
@@ -144,12 +147,10 @@ def test_not_a_kan(tmp_path):
 def test_save_is_atomic_when_it_fails(tmp_path, small_kan, monkeypatch):
     target = tmp_path / "keep.safetensors"
     target.write_bytes(b"previous")
-    import sharekan_core.io.model_file as model_file
-
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(model_file, "save_bytes", explode)
+    monkeypatch.setattr(atomic.os, "replace", explode)  # fails at the rename, after the bytes are written
     with pytest.raises(RuntimeError):
         save_model(small_kan, target)
     assert target.read_bytes() == b"previous"
@@ -163,3 +164,63 @@ def test_outputs_get_umask_permissions(tmp_path, small_kan):
     finally:
         os.umask(previous)
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+def test_existing_output_keeps_its_permissions(tmp_path):
+    target = tmp_path / "secret.bin"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    write_bytes_atomic(target, b"new")
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o600
+
+
+def test_symlink_output_is_written_through(tmp_path):
+    real = tmp_path / "real.bin"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(real)
+    write_bytes_atomic(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("target", ["", "/dev/null", "FOLDER", "INPUT"])
+def test_unusable_outputs_refused(tmp_path, target):
+    source = tmp_path / "input.bin"
+    source.write_bytes(b"input")
+    target = {"FOLDER": str(tmp_path), "INPUT": str(source)}.get(target, target)
+    with pytest.raises(SharekanError, match="empty|folder|device|input file itself"):
+        write_bytes_atomic(target, b"x", inputs=[source])
+    assert source.read_bytes() == b"input" and not list(tmp_path.glob(f"*{atomic.PART_MARK}*"))
+
+
+def test_sigterm_during_a_write_removes_the_temporary_file(tmp_path):
+    class Stopped(Exception):
+        pass
+
+    def stop(signum, frame):
+        raise Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stopped):
+            with atomic.atomic_path(tmp_path / "out.bin") as tmp:
+                tmp.write_bytes(b"half")
+                os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) is stop  # the previous handler is back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_writer_leaves_nothing_once_the_next_write_starts(tmp_path):
+    code = ("import os, signal, sys\nfrom sharekan_core.io.atomic import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_bytes(b'half')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out.bin")])
+    assert child.returncode == -signal.SIGKILL
+    stale = list(tmp_path.glob(f"*{atomic.PART_MARK}*"))
+    assert len(stale) == 1 and not (tmp_path / "out.bin").exists()
+    live = tmp_path / f".other.bin{atomic.PART_MARK}{os.getpid()}-x"  # a writer still running: kept
+    live.write_bytes(b"busy")
+    assert atomic.remove_stale_parts(tmp_path) == stale
+    assert live.exists() and not stale[0].exists()
