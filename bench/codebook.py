@@ -24,9 +24,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 from sharekan_core.compress import decompose, effective_coefficients
 from sharekan_core.compress.codebook import build_codebook
-from sharekan_core.detection.weights import DETECTOR_DIR, HEAD_FILE
+from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.errors import SharekanError
 from sharekan_core.io.model_file import load_model
+from sharekan_core.studio.settings import settings
+
+DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 
 RESAMPLE_NOISE = 0.03   # per-coefficient noise added to resampled real shapes, before renormalising
 MINIBATCH_MAX_K = 16384  # above this MiniBatchKMeans' sequential k-means++ seeding takes many minutes

@@ -116,7 +116,7 @@ if compression is None:
 else:
     detector, how = compressed_detector(compression, decompressed)
     dense, compressed = detection.timed_heads([dense_model, detector], image, score, maps, HEAD_REPEATS)
-    agree = detection.agreement(dense.detections, compressed.detections)
+    agree = detection.match_f1(dense.detections, compressed.detections)
     only_dense, only_compressed = detection.disagreements(dense.detections, compressed.detections)
     cols = st.columns(4)
     cols[0].metric("Agreement (F1, IoU ≥ 0.5, same label)", f"{agree['f1']:.2f}")
@@ -133,7 +133,7 @@ else:
     show_column(columns[1], "Compressed KAN head", image, compressed, only_compressed)
     runs = {"dense KAN head": dense, "compressed KAN head": compressed}
 if teacher is not None:
-    versus = detection.agreement(teacher.detections, dense.detections)
+    versus = detection.match_f1(teacher.detections, dense.detections)
     show_column(columns[-1], "SSD teacher", image, teacher)
     columns[-1].caption(f"The dense head finds {versus['matched']} of the teacher's {versus['reference']} "
                         "detections at this threshold (same label, IoU ≥ 0.5).")

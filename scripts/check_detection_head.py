@@ -20,33 +20,35 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.detection.boxes import box_iou
 from sharekan_core.detection.detector import load_detector, load_teacher
-from sharekan_core.detection.evaluate import teacher_agreement
 from sharekan_core.detection.preprocess import load_image
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.results import compress_and_measure
 from sharekan_core.runtime import CompressedDomainKAN
-from sharekan_core.studio.detection import agreement, bundled_photos
+from sharekan_core.studio.detection import bundled_photos
+from sharekan_core.studio.settings import settings
+from sharekan_core.tasks.detection import teacher_agreement
+from sharekan_core.tasks.detection_match import match_f1
+
+FOLDERS = settings()
 
 THRESHOLD = 0.5
 
 
 def photo_checks(head: torch.nn.Module, teacher_floor: float) -> list[dict]:
     """Per bundled photo: teacher detections missed at 0.5 and confident detections the teacher lacks."""
-    detector, teacher = load_detector(head), load_teacher()
+    detector, teacher = load_detector(head, FOLDERS.detector_dir), load_teacher(FOLDERS.detector_dir)
     rows = []
-    for path in bundled_photos(ROOT / "assets" / "photos"):
+    for path in bundled_photos(FOLDERS.photos_dir):
         image = load_image(path)
         maps = teacher.feature_maps(image)
         reference = teacher.detect_from_maps(maps, image.size, THRESHOLD)
         loose_reference = teacher.detect_from_maps(maps, image.size, teacher_floor)
         found = detector.detect_from_maps(maps, image.size, THRESHOLD)
-        recall = agreement(reference, found)
-        extra = agreement(loose_reference, found)
+        recall = match_f1(reference, found)
+        extra = match_f1(loose_reference, found)
         candidates, pairs = detector.detect_from_maps(maps, image.size, 0.01), []
         for ref in reference:
             same = [d for d in candidates if d.label == ref.label]
@@ -79,7 +81,7 @@ def main() -> None:
     torch.set_num_threads(2)
     start = time.time()
     head = read_model(args.head).model.eval()
-    dense = teacher_agreement(load_detector(head))
+    dense = teacher_agreement(load_detector(head, FOLDERS.detector_dir), FOLDERS.detector_files)
     photos = photo_checks(head, args.teacher_floor)
     ratios = [s / t for row in photos for t, s in row["score_pairs"]]
     report = {
@@ -92,7 +94,8 @@ def main() -> None:
     }
     if not args.skip_compressed:
         result = compress_and_measure(head, CompressionConfig(codebook_size=4096, bits=8))
-        compressed = teacher_agreement(load_detector(CompressedDomainKAN(result.compressed).eval()))
+        compressed = teacher_agreement(load_detector(CompressedDomainKAN(result.compressed).eval(), FOLDERS.detector_dir),
+                                       FOLDERS.detector_files)
         report["int8_k4096"] = {k: compressed[k] for k in ("map50", "map", "class_map50")} | {
             "ratio": result.storage.ratio, "gap_points": round(100 * (dense["map50"] - compressed["map50"]), 2)}
     report["seconds"] = round(time.time() - start, 1)

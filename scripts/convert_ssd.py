@@ -28,7 +28,10 @@ from sharekan_core.detection.conv_predictor import ConvBoxPredictor
 from sharekan_core.detection.labels import VOC_COCO_SLOTS
 from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
 from sharekan_core.detection.preprocess import load_image, resize_for_ssd, to_input
-from sharekan_core.detection.weights import DETECTOR_DIR, FEATURES_FILE, TEACHER_FILE
+from sharekan_core.detection.weights import FEATURES_FILE, TEACHER_FILE
+from sharekan_core.studio.settings import settings
+
+DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 
 BN_EPS = 1e-3
 TF = "FeatureExtractor/MobilenetV2/"

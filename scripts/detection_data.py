@@ -19,10 +19,11 @@ from pathlib import Path
 import cv2
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from sharekan_core.studio.settings import settings
+
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-PHOTO_DIR = ROOT / "assets" / "photos"
-HELDOUT_FRAME_DIR = ROOT / "sample_models" / "ssd_mobilenet_v2" / "heldout_frames"
+PHOTO_DIR = settings().photos_dir
+HELDOUT_FRAME_DIR = settings().detector_dir / "heldout_frames"
 
 # Held-out photos, bundled in assets/photos (re-encoded as JPEG, at most 640 px).
 HELDOUT_PHOTOS: tuple[str, ...] = ("messi5.jpg", "grace_hopper.jpg", "chelsea.jpg", "basketball2.jpg",

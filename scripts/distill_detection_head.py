@@ -44,9 +44,12 @@ from sharekan_core.detection.kan_head import LocationAdapter, merge_anchor_outpu
 from sharekan_core.detection.labels import NUM_VOC_SLOTS, VOC_CLASSES
 from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
 from sharekan_core.detection.preprocess import load_image, to_input, to_rgb
-from sharekan_core.detection.weights import (ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE,
+from sharekan_core.detection.weights import (ADAPTER_FILE, FEATURES_FILE, HEAD_FILE,
                                              TEACHER_FILE, load_weights)
 from sharekan_core.io import load_model, save_model
+from sharekan_core.studio.settings import settings
+
+DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 
 SIDE = 300          # the detector's input size
 MAX_SOURCE_SIDE = 640  # sources are kept at most this large in memory

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from detection_data import HELDOUT_FRAME_DIR, HELDOUT_PHOTOS, PHOTO_DIR, heldout_frames
 from sharekan_core.detection.detector import load_teacher
-from sharekan_core.detection.evaluate import REFERENCE_SCORE
 from sharekan_core.detection.preprocess import load_image
-from sharekan_core.detection.weights import DETECTOR_DIR, HELDOUT_REFERENCE_FILE
+from sharekan_core.studio.settings import settings
+from sharekan_core.tasks.detection import REFERENCE_SCORE
+
+FILES = settings().detector_files
 
 
 def export_frames() -> list[Path]:
@@ -37,18 +37,18 @@ def export_frames() -> list[Path]:
 def main() -> None:
     torch.set_num_threads(2)
     images = [PHOTO_DIR / name for name in HELDOUT_PHOTOS] + export_frames()
-    teacher = load_teacher()
+    teacher = load_teacher(FILES.detector_dir)
     entries = []
     for path in images:
         image = load_image(path)
         detections = [d.to_dict() for d in teacher.detect(image, REFERENCE_SCORE)]
-        entries.append({"path": str(path.relative_to(ROOT)), "width": image.width, "height": image.height,
+        entries.append({"path": str(path.relative_to(FILES.image_root)), "width": image.width, "height": image.height,
                         "detections": detections})
         print(path.name, [(d["label"], round(d["score"], 2)) for d in detections])
     reference = {"description": "SSD-MobileNetV2-COCO teacher (PyTorch port of the original box predictor) "
                                 "on held-out real images: VOC classes, score >= 0.5, boxes in pixels",
                  "score_threshold": REFERENCE_SCORE, "images": entries}
-    (DETECTOR_DIR / HELDOUT_REFERENCE_FILE).write_text(json.dumps(reference, indent=1) + "\n")
+    FILES.reference_path.write_text(json.dumps(reference, indent=1) + "\n")
     counts: dict[str, int] = {}
     for entry in entries:
         for d in entry["detections"]:

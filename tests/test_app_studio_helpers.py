@@ -157,9 +157,9 @@ def test_agreement_of_known_detections():
 
     dense = [Det("cat", 0.9, (0, 0, 10, 10)), Det("dog", 0.8, (20, 20, 30, 30))]
     compressed = [Det("cat", 0.85, (1, 0, 10, 10)), Det("cat", 0.7, (20, 20, 30, 30))]
-    result = detection.agreement(dense, compressed)
+    result = detection.match_f1(dense, compressed)
     assert result["matched"] == 1 and result["precision"] == 0.5 and result["recall"] == 0.5
-    assert detection.agreement([], [])["f1"] == 1.0
+    assert detection.match_f1([], [])["f1"] == 1.0
 
 
 def test_drawing_marks_the_box_edges():

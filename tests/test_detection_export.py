@@ -7,16 +7,18 @@ from sharekan_core.detection.export import PteDetector, compare_detections, expo
 from sharekan_core.detection.kan_head import HEAD_INPUTS, HEAD_OUTPUTS
 from sharekan_core.model import KAN, KANConfig
 from sharekan_core.runtime import CompressedDomainKAN
+from sharekan_core.studio.settings import settings
 
 
 def test_detector_program_matches_eager(tmp_path):
     torch.manual_seed(0)
     head = KAN(KANConfig((HEAD_INPUTS, 8, HEAD_OUTPUTS)))  # small stand-in: same interface, fast to export
     compressed = compress(head, CompressionConfig(codebook_size=64, bits=8))
-    detector = load_detector(CompressedDomainKAN(compressed).eval())
+    folders = settings()
+    detector = load_detector(CompressedDomainKAN(compressed).eval(), folders.detector_dir)
     size = export_detector(detector, tmp_path / "detector.pte", xnnpack=True)
     assert size > 1_000_000
-    image = sample_image()
+    image = sample_image(None, folders.photos_dir)
     assert image.size == (320, 320)
     program = PteDetector(tmp_path / "detector.pte", detector)
     eager_boxes, eager_scores = detector.raw_outputs(image)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sharekan_core.detection.coco_map import mean_average_precision
+from sharekan_core.tasks.coco_map import mean_average_precision
 
 TARGET = [{"boxes": torch.tensor([[0.0, 0, 10, 10], [20, 20, 40, 40]]), "labels": torch.tensor([1, 1])}]
 

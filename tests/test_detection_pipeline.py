@@ -2,22 +2,25 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
-from sharekan_core.detection import detect_image, load_detector, load_teacher, teacher_agreement
+from sharekan_core.detection import detect_image, load_detector, load_teacher
 from sharekan_core.detection.kan_head import HEAD_INPUTS, HEAD_OUTPUTS
 from sharekan_core.detection.preprocess import load_image
-from sharekan_core.detection.weights import DETECTOR_DIR, HEAD_FILE, HELDOUT_REFERENCE_FILE
+from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model, save_model
 from sharekan_core.model import KAN, KANConfig
+from sharekan_core.studio.settings import settings
+from sharekan_core.tasks.detection import teacher_agreement
 
-ROOT = Path(__file__).resolve().parents[1]
-PHOTO = ROOT / "assets" / "photos" / "messi5.jpg"
+FOLDERS = settings()
+DETECTOR_DIR = FOLDERS.detector_dir
+PHOTO = FOLDERS.photos_dir / "messi5.jpg"
 
 
 def test_dense_head_is_a_plain_kan_model_file():
@@ -30,7 +33,7 @@ def test_dense_head_is_a_plain_kan_model_file():
 
 
 def test_detect_image_gives_labelled_pixel_boxes():
-    detections = detect_image(PHOTO, score=0.3)
+    detections = detect_image(PHOTO, DETECTOR_DIR, score=0.3)
     assert detections and all(set(d) == {"label", "score", "box"} for d in detections)
     assert "person" in {d["label"] for d in detections}
     for d in detections:
@@ -45,20 +48,21 @@ def test_any_module_can_be_the_head():
         def forward(self, x):
             return torch.full((x.shape[0], HEAD_OUTPUTS), -8.0)
 
-    assert load_detector(Silent()).detect(load_image(PHOTO), score=0.01) == []
+    assert load_detector(Silent(), DETECTOR_DIR).detect(load_image(PHOTO), score=0.01) == []
 
 
 def test_wrong_shape_head_is_refused(tmp_path):
     save_model(KAN(KANConfig((4, 3))), tmp_path / "small.safetensors")
     with pytest.raises(SharekanError, match="576 -> 150"):
-        load_detector(tmp_path / "small.safetensors")
+        load_detector(tmp_path / "small.safetensors", DETECTOR_DIR)
 
 
 def test_teacher_agrees_with_its_own_reference(tmp_path):
-    reference = json.loads((DETECTOR_DIR / HELDOUT_REFERENCE_FILE).read_text())
+    files = FOLDERS.detector_files
+    reference = json.loads(files.reference_path.read_text())
     reference["images"] = reference["images"][:3]
     path = tmp_path / "reference.json"
     path.write_text(json.dumps(reference))
-    result = teacher_agreement(load_teacher(), path)
+    result = teacher_agreement(load_teacher(DETECTOR_DIR), replace(files, reference_path=path))
     assert result["map50"] == pytest.approx(1.0) and result["map"] == pytest.approx(1.0)
     assert result["images"] == 3 and "SSD teacher" in result["reference"]

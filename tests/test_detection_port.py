@@ -13,6 +13,7 @@ from sharekan_core.detection.boxes import box_iou, postprocess
 from sharekan_core.detection.detector import load_teacher
 from sharekan_core.detection.labels import VOC_COCO_SLOTS
 from sharekan_core.detection.preprocess import load_image
+from sharekan_core.studio.settings import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "ssd_opencv_reference.json").read_text())
@@ -20,7 +21,7 @@ FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "ssd_opencv_reference.json")
 
 @pytest.fixture(scope="module")
 def teacher_outputs():
-    return load_teacher().raw_outputs(load_image(ROOT / FIXTURE["image"]))
+    return load_teacher(settings().detector_dir).raw_outputs(load_image(ROOT / FIXTURE["image"]))
 
 
 def test_anchor_count_and_values():

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from sharekan_core.detection.detector import Detection
-from sharekan_core.detection.evaluate import voc_map
+from sharekan_core.tasks.detection import voc_map
 from sharekan_core.detection.voc import load_voc
 from sharekan_core.errors import SharekanError
 
@@ -71,7 +71,7 @@ def test_voc_map_with_perfect_detector_is_one(tmp_path, monkeypatch):
                                "000002": [("car", (5, 5, 60, 40), 0)]})
     samples = load_voc(root, split=None)
     # load_image drops the filename when converting; keep it so the oracle can look the image up.
-    monkeypatch.setattr("sharekan_core.detection.evaluate.load_image", lambda p: _named(p))
+    monkeypatch.setattr("sharekan_core.tasks.detection.load_image", lambda p: _named(p))
     result = voc_map(OracleDetector(samples), root, split="test")
     assert result["map50"] == pytest.approx(1.0) and result["map"] == pytest.approx(1.0)
     assert result["images"] == 2 and "PASCAL VOC" in result["reference"]

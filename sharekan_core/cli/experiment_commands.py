@@ -80,6 +80,7 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
     from ..experiments import default_codebook_sizes, run_sweep
     from ..experiments.sweep import sweep_document
     from ..io import read_model, write_bytes_atomic
+    from ..studio.settings import settings
     from ..tasks import task_metric
 
     check_int("--k-min", args.k_min, MIN_CODEBOOK, MAX_CODEBOOK)
@@ -87,7 +88,7 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
     loaded = read_model(args.model)
     for bits in args.bits:
         CompressionConfig(codebook_size=2, bits=bits)
-    metric = task_metric(args.task or loaded.metadata.get("task"), args.data)
+    metric = task_metric(args.task or loaded.metadata.get("task"), args.data, settings().detector_files)
     sizes = args.ks or default_codebook_sizes(loaded.model.num_edges, args.k_min, args.k_max)
     for k in sizes:
         CompressionConfig(codebook_size=k)  # validate every K before the long run
@@ -102,10 +103,11 @@ def run_transfer(args: argparse.Namespace) -> dict:
     """Compare the target's own codebook with the source's."""
     from ..experiments import codebook_transfer
     from ..io import read_model
+    from ..studio.settings import settings
     from ..tasks import task_metric
 
     source, target = read_model(args.source), read_model(args.target)
-    metric = task_metric(args.task or target.metadata.get("task"), args.data)
+    metric = task_metric(args.task or target.metadata.get("task"), args.data, settings().detector_files)
     return {"source": args.source, "target": args.target,
             **codebook_transfer(source.model, target.model, _config(args), metric)}
 

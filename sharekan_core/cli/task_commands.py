@@ -57,17 +57,20 @@ def run_evaluate(args: argparse.Namespace) -> dict:
         if runnable.in_features != 64 or runnable.out_features != 10:
             raise SharekanError(f"digits needs a 64 -> 10 model, this one is {runnable.in_features} -> {runnable.out_features}")
         return {**digits_accuracy(runnable.module), "model": str(args.model), "kind": runnable.kind}
-    from ..detection.evaluate import compressed_vs_dense, evaluate_detection, warm_heldout_maps
+    from ..studio.settings import settings
+    from ..tasks.detection import compressed_vs_dense, evaluate_detection, warm_heldout_maps
 
+    files = settings().detector_files
     with progress_bar() as progress:
         if args.data is None:
-            warm_heldout_maps(progress)
+            warm_heldout_maps(files, progress)
         else:
             progress(0.0, f"detecting on the VOC images at {args.data}")
-        result = {**evaluate_detection(runnable.module, args.data), "model": str(args.model), "kind": runnable.kind}
+        result = {**evaluate_detection(files, runnable.module, args.data), "model": str(args.model),
+                  "kind": runnable.kind}
         if runnable.kind == "compressed" and args.data is None:
             progress(1.0, "agreement with the dense head")
-            versus = compressed_vs_dense(runnable.module)
+            versus = compressed_vs_dense(runnable.module, files)
             result["versus_dense_head"] = {"map50": versus["map50"], "map": versus["map"],
                                            "reference": versus["reference"]}
     return result
@@ -76,26 +79,29 @@ def run_evaluate(args: argparse.Namespace) -> dict:
 def run_detect(args: argparse.Namespace) -> list[dict]:
     """Detections on one image as JSON-ready dicts."""
     from ..detection.detector import detect_image  # heavy; detection only
+    from ..studio.settings import settings
 
     if not 0.0 <= args.score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {args.score}")
-    return detect_image(args.image, args.head, args.score)
+    return detect_image(args.image, settings().detector_dir, args.head, args.score)
 
 
 def run_export_detector(args: argparse.Namespace) -> dict:
     """Export the detector, then compare the program's detections with eager on one image."""
     from ..detection.detector import load_detector
     from ..detection.export import PteDetector, compare_detections, export_detector, sample_image
+    from ..studio.settings import settings
 
     if not 0.0 <= args.score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {args.score}")
     with progress_bar() as progress:
         progress(0.0, "loading the detector")
-        detector = load_detector(args.head)
+        folders = settings()
+        detector = load_detector(args.head, folders.detector_dir)
         progress(0.1, "exporting the ExecuTorch program")
         size = export_detector(detector, args.pte, xnnpack=not args.no_xnnpack)
         progress(0.8, "comparing the program's detections with eager PyTorch")
-        image = sample_image(args.image)
+        image = sample_image(args.image, folders.photos_dir)
         comparison = compare_detections(detector.detect(image, args.score),
                                         PteDetector(args.pte, detector).detect(image, args.score))
     return {"out": str(args.pte), "pte_bytes": size, "head": args.head or "shipped dense KAN head",

@@ -1,14 +1,10 @@
-"""SSD-MobileNetV2 detection task: backbone port, anchors, boxes, KAN head wiring, evaluation.
+"""SSD-MobileNetV2 detection task: backbone port, anchors, boxes, KAN head wiring, VOC reader.
 
-The compressor never imports this package; it only sees the KAN head, a normal model file.
+Its metrics live in ``sharekan_core.tasks.detection``. The compressor never imports this package;
+it only sees the KAN head, a normal model file.
 """
-from .coco_map import mean_average_precision
 from .detector import Detection, Detector, detect_image, load_detector, load_head, load_teacher
-from .evaluate import compressed_vs_dense, evaluate_detection, teacher_agreement, voc_map
 from .voc import VOCSample, load_voc
 
-__all__ = [
-    "Detection", "Detector", "VOCSample", "compressed_vs_dense", "detect_image", "evaluate_detection",
-    "load_detector", "load_head", "load_teacher", "load_voc", "mean_average_precision", "teacher_agreement",
-    "voc_map",
-]
+__all__ = ["Detection", "Detector", "VOCSample", "detect_image", "load_detector", "load_head", "load_teacher",
+           "load_voc"]

@@ -17,7 +17,7 @@ from .kan_head import HeadPredictor, LocationAdapter, check_head_shape
 from .labels import NUM_VOC_SLOTS, VOC_CLASSES
 from .mobilenet_ssd import SSDFeatureExtractor
 from .preprocess import load_image, to_input, to_rgb
-from .weights import ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE, TEACHER_FILE, load_weights
+from .weights import ADAPTER_FILE, FEATURES_FILE, HEAD_FILE, TEACHER_FILE, load_weights
 
 
 @dataclass(frozen=True)
@@ -85,42 +85,46 @@ class Detector:
                 for b, s, c in zip(pixels, det_scores, classes) if float(s) >= score]
 
 
-@lru_cache(maxsize=1)
-def _features() -> SSDFeatureExtractor:
-    return load_weights(SSDFeatureExtractor(), DETECTOR_DIR / FEATURES_FILE)
+@lru_cache(maxsize=4)
+def _features(detector_dir: Path) -> SSDFeatureExtractor:
+    return load_weights(SSDFeatureExtractor(), detector_dir / FEATURES_FILE)
 
 
-@lru_cache(maxsize=1)
-def _adapter() -> LocationAdapter:
-    return load_weights(LocationAdapter(), DETECTOR_DIR / ADAPTER_FILE)
+@lru_cache(maxsize=4)
+def _adapter(detector_dir: Path) -> LocationAdapter:
+    return load_weights(LocationAdapter(), detector_dir / ADAPTER_FILE)
 
 
-def load_head(path: str | Path | None = None) -> nn.Module:
-    """Load a head file, dense KAN or compressed (the shipped dense head by default)."""
+def load_head(path: str | Path) -> nn.Module:
+    """Load a head file, dense KAN or compressed."""
     from ..runtime import load_runnable  # deferred: the runtime pulls in the compressed format
 
-    path = Path(path) if path is not None else DETECTOR_DIR / HEAD_FILE
+    path = Path(path)
     runnable = load_runnable(path)
     check_head_shape(runnable.in_features, runnable.out_features, path.name)
     return runnable.module.eval()
 
 
-def load_detector(head: nn.Module | str | Path | None = None) -> Detector:
-    """The shipped detector with a per-location head: the dense KAN by default, a file, or any module.
+def load_detector(head: nn.Module | str | Path | None, detector_dir: str | Path) -> Detector:
+    """The detector in ``detector_dir`` with a per-location head: its dense KAN head file when ``head``
+    is None, another head file, or any module.
 
     A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head.
     """
+    detector_dir = Path(detector_dir)
     if head is None or isinstance(head, (str, Path)):
-        head = load_head(head)
-    return Detector(_features(), HeadPredictor(_adapter(), head))
+        head = load_head(detector_dir / HEAD_FILE if head is None else head)
+    return Detector(_features(detector_dir), HeadPredictor(_adapter(detector_dir), head))
 
 
-def load_teacher() -> Detector:
-    """The original SSD predictor (background + VOC slots): the reference the KAN head distils."""
-    return Detector(_features(), load_weights(ConvBoxPredictor(NUM_VOC_SLOTS), DETECTOR_DIR / TEACHER_FILE))
+def load_teacher(detector_dir: str | Path) -> Detector:
+    """The original SSD predictor in ``detector_dir`` (background + VOC slots): the reference the KAN head distils."""
+    detector_dir = Path(detector_dir)
+    return Detector(_features(detector_dir), load_weights(ConvBoxPredictor(NUM_VOC_SLOTS), detector_dir / TEACHER_FILE))
 
 
-def detect_image(path: str | Path, head_path: str | Path | None = None, score: float = 0.5) -> list[dict]:
+def detect_image(path: str | Path, detector_dir: str | Path, head_path: str | Path | None = None,
+                 score: float = 0.5) -> list[dict]:
     """Detect objects in an image file: [{"label", "score", "box": [x1, y1, x2, y2] pixels}]."""
     image = load_image(path)
-    return [d.to_dict() for d in load_detector(head_path).detect(image, score)]
+    return [d.to_dict() for d in load_detector(head_path, detector_dir).detect(image, score)]

@@ -66,16 +66,15 @@ class PteDetector:
         return self.postprocessing.detections_from_outputs(*self.raw_outputs(image), image.size, score)
 
 
-def sample_image(path: str | Path | None = None) -> Image.Image:
-    """An image to check a program on: ``path``, or the first bundled photo resized to 320x320."""
+def sample_image(path: str | Path | None, photos_dir: str | Path) -> Image.Image:
+    """An image to check a program on: ``path``, or the first photo in ``photos_dir`` resized to 320x320."""
     from .preprocess import load_image
-    from .weights import DETECTOR_DIR
 
     if path is not None:
         return load_image(path)
-    photos = sorted((DETECTOR_DIR.parents[1] / "assets" / "photos").glob("*.jpg"))
+    photos = sorted(Path(photos_dir).glob("*.jpg"))
     if not photos:
-        raise SharekanError("no bundled photos under assets/photos; pass --image")
+        raise SharekanError(f"no photos under {photos_dir}; pass --image")
     return load_image(photos[0]).resize((320, 320))
 
 

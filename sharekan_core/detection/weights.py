@@ -1,4 +1,6 @@
-"""Where the shipped detector's files live and how they are read (safetensors only)."""
+"""The names of the detector's files inside its folder, and how they are read (safetensors only).
+
+The folder itself is always an argument (the studio's settings name the shipped one)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +10,6 @@ from torch import nn
 
 from ..errors import SharekanError
 
-DETECTOR_DIR = Path(__file__).resolve().parents[2] / "sample_models" / "ssd_mobilenet_v2"
 FEATURES_FILE = "feature_extractor.safetensors"
 TEACHER_FILE = "teacher_predictor_voc.safetensors"
 ADAPTER_FILE = "location_adapter.safetensors"

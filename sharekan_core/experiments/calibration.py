@@ -6,6 +6,8 @@ photos and their mirror images; neither photo is among the held-out photos the t
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import SharekanError
@@ -14,8 +16,9 @@ DIGITS_ROWS = 1024
 CALIBRATION_SEED = 0
 
 
-def task_calibration(task: str | None) -> np.ndarray:
-    """The (N, in_features) float32 calibration sample of the shipped model for ``task``."""
+def task_calibration(task: str | None, detector_dir: Path | None = None) -> np.ndarray:
+    """The (N, in_features) float32 calibration sample of the shipped model for ``task`` (detection reads
+    the backbone and adapter in ``detector_dir``)."""
     if task == "digits":
         from ..tasks import load_digits_split
 
@@ -23,11 +26,13 @@ def task_calibration(task: str | None) -> np.ndarray:
         rows = np.random.default_rng(CALIBRATION_SEED).choice(len(train), min(DIGITS_ROWS, len(train)), replace=False)
         return train[np.sort(rows)]
     if task == "detection":
-        return detection_head_inputs()
+        if detector_dir is None:
+            raise SharekanError("the detection calibration set needs the detector's folder")
+        return detection_head_inputs(detector_dir)
     raise SharekanError(f"no calibration set for task {task!r}; give one with --calibration X.npy")
 
 
-def detection_head_inputs() -> np.ndarray:
+def detection_head_inputs(detector_dir: Path) -> np.ndarray:
     """The detection head's inputs on scikit-learn's sample photos, as shot and mirrored: (2000, 576)."""
     import torch
     from PIL import Image, ImageOps
@@ -35,7 +40,7 @@ def detection_head_inputs() -> np.ndarray:
 
     from ..detection.detector import load_detector
 
-    detector = load_detector(torch.nn.Identity())  # only its backbone and location adapter run
+    detector = load_detector(torch.nn.Identity(), detector_dir)  # only its backbone and location adapter run
     rows = []
     with torch.no_grad():
         for pixels in load_sample_images().images:

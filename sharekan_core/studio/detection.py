@@ -15,16 +15,15 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..detection.boxes import box_iou
 from ..detection.labels import VOC_CLASSES
 from ..detection.preprocess import load_image
 from ..detection.weights import ADAPTER_FILE, HEAD_FILE
 from ..errors import SharekanError
 from ..results import CompressionResult
+from ..tasks.detection_match import MATCH_IOU, disagreements, match_f1, matched_pairs  # noqa: F401 (the Detect page's)
 from .settings import settings
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-MATCH_IOU = 0.5
 MAX_IMAGE_BYTES = 50 * 2**20
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#800000",
            "#469990", "#000075", "#808000", "#bfef45", "#fabed4", "#ffd8b1", "#dcbeff", "#aaffc3", "#a9a9a9",
@@ -52,14 +51,14 @@ def dense_detector(head: torch.nn.Module):
 
     widths = head.config.widths
     check_head_shape(widths[0], widths[-1])
-    return load_detector(head.eval())
+    return load_detector(head.eval(), settings().detector_dir)
 
 
 def teacher_detector():
     """The shipped detector with the original SSD box predictor, the teacher the KAN head distils."""
     from ..detection.detector import load_teacher
 
-    return load_teacher()
+    return load_teacher(settings().detector_dir)
 
 
 def compressed_detector(result: CompressionResult, decompressed: bool = False) -> tuple[object, str]:
@@ -71,9 +70,10 @@ def compressed_detector(result: CompressionResult, decompressed: bool = False) -
     from ..detection.detector import load_detector
     from ..runtime.compressed_kan import CompressedDomainKAN
 
+    folder = settings().detector_dir
     if decompressed:
-        return load_detector(result.reconstructed.eval()), "its decompressed (rebuilt dense) weights"
-    return load_detector(CompressedDomainKAN(result.compressed).eval()), "the compressed-domain forward"
+        return load_detector(result.reconstructed.eval(), folder), "its decompressed (rebuilt dense) weights"
+    return load_detector(CompressedDomainKAN(result.compressed).eval(), folder), "the compressed-domain forward"
 
 
 def backbone_maps(detector, image: Image.Image) -> tuple[list[torch.Tensor], float]:
@@ -127,42 +127,6 @@ def read_image_upload(filename: str, payload: bytes) -> Image.Image:
         path = Path(folder) / (Path(filename).name or "upload")
         path.write_bytes(payload)
         return load_image(path)
-
-
-def matched_pairs(reference: list, candidate: list, iou: float = MATCH_IOU) -> list[tuple[int, int]]:
-    """Greedy one-to-one matches (reference index, candidate index): same label, IoU >= ``iou``,
-    the most confident reference detections first, each taking its best-overlapping candidate."""
-    if not reference or not candidate:
-        return []
-    overlaps = box_iou(torch.tensor([r.box for r in reference]), torch.tensor([c.box for c in candidate]))
-    used, pairs = set(), []
-    for ref_index in sorted(range(len(reference)), key=lambda i: -reference[i].score):
-        best, best_iou = None, iou
-        for index, cand in enumerate(candidate):
-            if index in used or cand.label != reference[ref_index].label:
-                continue
-            if float(overlaps[ref_index, index]) >= best_iou:
-                best, best_iou = index, float(overlaps[ref_index, index])
-        if best is not None:
-            used.add(best)
-            pairs.append((ref_index, best))
-    return pairs
-
-
-def agreement(reference: list, candidate: list, iou: float = MATCH_IOU) -> dict:
-    """Greedy one-to-one matching by label and IoU: matched count, precision, recall and F1 of ``candidate``."""
-    matched = len(matched_pairs(reference, candidate, iou))
-    precision = matched / len(candidate) if candidate else 1.0
-    recall = matched / len(reference) if reference else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"reference": len(reference), "candidate": len(candidate), "matched": matched,
-            "precision": precision, "recall": recall, "f1": f1}
-
-
-def disagreements(first: list, second: list, iou: float = MATCH_IOU) -> tuple[set[int], set[int]]:
-    """Indices of the detections in ``first`` and in ``second`` that the other list has no match for."""
-    pairs = matched_pairs(first, second, iou)
-    return (set(range(len(first))) - {a for a, _ in pairs}, set(range(len(second))) - {b for _, b in pairs})
 
 
 def class_colour(label: str) -> str:

@@ -17,6 +17,7 @@ from ..progress import Progress
 from ..errors import SharekanError
 from ..tasks import TaskMetric, task_metric
 from ..model import KAN
+from .settings import settings
 
 KNOWN_TASKS = ("digits", "detection")
 SAMPLE_INPUTS = 512
@@ -111,7 +112,7 @@ def task_measure(task: str | None) -> Measure | None:
     """The known task's metric (digits accuracy, detection agreement with the teacher); None for other tasks."""
     if task not in KNOWN_TASKS:
         return None
-    return Measure(task_metric(task), percent=task == "digits")
+    return Measure(task_metric(task, files=settings().detector_files), percent=task == "digits")
 
 def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> Measure:
     """What the studio scores a model by: its task, else the user's evaluation set, else output fidelity."""
@@ -134,9 +135,9 @@ def score(measure: Measure, module: torch.nn.Module, task: str | None = None,
           progress: Progress | None = None) -> float:
     """``measure`` on ``module``; for detection, first computes (once per process) the held-out backbone maps."""
     if task == "detection":
-        from ..detection.evaluate import warm_heldout_maps  # heavy; detection only
+        from ..tasks.detection import warm_heldout_maps  # heavy; detection only
 
-        warm_heldout_maps(progress)
+        warm_heldout_maps(settings().detector_files, progress)
     if progress is not None:
         progress(1.0, f"measuring {measure.metric.label}")
     return measure.metric.evaluate(module.eval())

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from ..errors import SharekanError
+
+if TYPE_CHECKING:
+    from .detection import DetectorFiles
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,9 @@ class TaskMetric:
     evaluate: Callable[[torch.nn.Module], float]
 
 
-def task_metric(task: str | None, data: str | None = None) -> TaskMetric:
-    """Return the metric for ``task`` ('digits' or 'detection')."""
+def task_metric(task: str | None, data: str | None = None, files: DetectorFiles | None = None) -> TaskMetric:
+    """Return the metric for ``task`` ('digits' or 'detection'; detection needs the detector's ``files``,
+    and measures against VOC ground truth when ``data`` names a VOCdevkit folder)."""
     if task == "digits":
         from .digits import digits_accuracy, load_digits_split
 
@@ -28,11 +32,13 @@ def task_metric(task: str | None, data: str | None = None) -> TaskMetric:
                           lambda module: digits_accuracy(module, split)["accuracy"])
     if task == "detection":
         from ..detection.detector import load_detector  # heavy; detection only
-        from ..detection.evaluate import teacher_agreement, voc_map
+        from .detection import teacher_agreement, voc_map
 
+        if files is None:
+            raise SharekanError("the detection metric needs the detector's folder and held-out photos")
         if data is None:
             return TaskMetric("map50", "mAP@0.5 agreement with the SSD teacher on held-out real photos",
-                              lambda module: teacher_agreement(load_detector(module))["map50"])
+                              lambda module: teacher_agreement(load_detector(module, files.detector_dir), files)["map50"])
         return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
-                          lambda module: voc_map(load_detector(module), data)["map50"])
+                          lambda module: voc_map(load_detector(module, files.detector_dir), data)["map50"])
     raise SharekanError(f"unknown task {task!r}; expected 'digits' or 'detection'")

@@ -1,0 +1,139 @@
+"""Detection metrics: COCO-style mAP (faster-coco-eval, see coco_map.py) against a reference.
+
+Three references: the SSD teacher's detections on held-out real photos ("agreement with the
+SSD teacher", never VOC mAP), the dense KAN head's detections (compressed vs dense), and PASCAL
+VOC ground truth when the user has VOCdevkit on disk. ``DetectorFiles`` names where the
+detector's weights and the held-out photos are; nothing here works out a folder itself.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..detection.detector import Detection, Detector, load_detector, load_teacher
+from ..detection.labels import VOC_CLASSES
+from ..detection.preprocess import load_image
+from ..detection.voc import load_voc
+from ..detection.weights import HELDOUT_REFERENCE_FILE
+from ..errors import SharekanError
+from ..progress import Progress
+from .coco_map import mean_average_precision
+
+REFERENCE_SCORE = 0.5     # teacher / dense detections at or above this are the reference boxes
+CANDIDATE_SCORE = 0.01    # every detection the post-processing keeps is ranked by the metric
+TEACHER_REFERENCE = "agreement with the SSD teacher (its detections with score >= 0.5, VOC classes) on held-out real photos"
+
+
+@dataclass(frozen=True)
+class DetectorFiles:
+    """Where the detection task's files are."""
+
+    detector_dir: Path     # backbone, teacher, adapter and KAN head weights
+    reference_path: Path   # the teacher's stored detections on the held-out photos (scripts/make_teacher_reference.py)
+    image_root: Path       # the folder the reference's image paths (assets/photos/...) start from
+
+    @classmethod
+    def in_folder(cls, detector_dir: Path, image_root: Path) -> DetectorFiles:
+        """The files of a detector folder laid out as shipped (its held-out reference inside it)."""
+        return cls(Path(detector_dir), Path(detector_dir) / HELDOUT_REFERENCE_FILE, Path(image_root))
+
+
+def as_metric_dict(detections: list[Detection] | list[dict], with_scores: bool) -> dict[str, torch.Tensor]:
+    """The metric's per-image dict (boxes xyxy, labels as VOC indices, scores for predictions)."""
+    rows = [d.to_dict() if isinstance(d, Detection) else d for d in detections]
+    entry = {"boxes": torch.tensor([r["box"] for r in rows], dtype=torch.float32).reshape(-1, 4),
+             "labels": torch.tensor([VOC_CLASSES.index(r["label"]) for r in rows], dtype=torch.long)}
+    if with_scores:
+        entry["scores"] = torch.tensor([r["score"] for r in rows], dtype=torch.float32)
+    return entry
+
+
+def load_reference(files: DetectorFiles) -> dict:
+    """The stored teacher detections on the held-out images, each image's ``path`` resolved to a file."""
+    if not files.reference_path.is_file():
+        raise SharekanError(f"{files.reference_path}: held-out teacher reference missing "
+                            "(run scripts/make_teacher_reference.py)")
+    reference = json.loads(files.reference_path.read_text())
+    for entry in reference["images"]:
+        entry["file"] = files.image_root / entry["path"]
+    return reference
+
+
+@lru_cache(maxsize=64)
+def _cached_maps(path: Path, detector_dir: Path) -> tuple[list[torch.Tensor], tuple[int, int]]:
+    """Backbone maps of a held-out image, computed once per process (sweeps try many heads)."""
+    image = load_image(path)
+    return load_teacher(detector_dir).feature_maps(image), image.size
+
+
+def warm_heldout_maps(files: DetectorFiles, progress: Progress | None = None) -> int:
+    """Compute the held-out photos' backbone maps once per process, reporting progress; returns the photo count."""
+    images = [entry["file"] for entry in load_reference(files)["images"]]
+    for done, path in enumerate(images):
+        if progress is not None:
+            progress(done / len(images), f"backbone maps of held-out photo {done + 1} of {len(images)}")
+        _cached_maps(path, files.detector_dir)
+    return len(images)
+
+
+def named_classes(scores: dict) -> dict:
+    """Replace class indices in ``class_map50`` by VOC names."""
+    return scores | {"class_map50": {VOC_CLASSES[k]: v for k, v in scores["class_map50"].items()}}
+
+
+def map_against_reference(detector: Detector, images: list[Path], reference: list[list[dict]],
+                          detector_dir: Path) -> dict:
+    """mAP@0.5 and mAP@[.5:.95] of ``detector`` on ``images`` against per-image reference detections
+    (those with score >= REFERENCE_SCORE), ranking every candidate the post-processing keeps."""
+    predictions = []
+    for path in images:
+        maps, size = _cached_maps(path, detector_dir)
+        predictions.append(as_metric_dict(detector.detect_from_maps(maps, size, CANDIDATE_SCORE), True))
+    targets = [as_metric_dict([d for d in dets if d["score"] >= REFERENCE_SCORE], False) for dets in reference]
+    return named_classes(mean_average_precision(predictions, targets)) | {"images": len(images)}
+
+
+def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
+    """Agreement of ``detector`` with the SSD teacher's stored detections on the held-out images."""
+    reference = load_reference(files)
+    images = [entry["file"] for entry in reference["images"]]
+    scores = map_against_reference(detector, images, [entry["detections"] for entry in reference["images"]],
+                                   files.detector_dir)
+    return scores | {"reference": TEACHER_REFERENCE}
+
+
+def compressed_vs_dense(compressed: nn.Module, files: DetectorFiles, dense: nn.Module | None = None) -> dict:
+    """Agreement of a compressed head with the dense head (``dense``, or the folder's dense KAN head file;
+    its detections >= 0.5) on the held-out images."""
+    dense_detector = load_detector(dense, files.detector_dir)
+    images = [entry["file"] for entry in load_reference(files)["images"]]
+    reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p, files.detector_dir),
+                                                                       REFERENCE_SCORE)] for p in images]
+    scores = map_against_reference(load_detector(compressed, files.detector_dir), images, reference, files.detector_dir)
+    return scores | {"reference": "agreement with the dense KAN head (its detections with score >= 0.5) on held-out real photos"}
+
+
+def voc_map(detector: Detector, voc_root: str | Path, split: str = "test", limit: int | None = None) -> dict:
+    """mAP against PASCAL VOC ground truth read from VOCdevkit ('difficult' objects are ignored regions)."""
+    samples = load_voc(voc_root, split, limit)
+    predictions, targets = [], []
+    for sample in samples:
+        predictions.append(as_metric_dict(detector.detect(load_image(sample.image_path), CANDIDATE_SCORE), True))
+        target = as_metric_dict([{"label": l, "box": b} for l, b in zip(sample.labels, sample.boxes)], False)
+        target["iscrowd"] = torch.tensor(sample.difficult, dtype=torch.long)
+        targets.append(target)
+    scores = named_classes(mean_average_precision(predictions, targets))
+    return scores | {"images": len(samples), "reference": f"PASCAL VOC ground truth ({split} split at {voc_root})"}
+
+
+def evaluate_detection(files: DetectorFiles, head: nn.Module | None = None, data: str | None = None) -> dict:
+    """Evaluate a head (the folder's dense KAN by default): teacher agreement, or VOC mAP if ``data`` is a VOCdevkit."""
+    detector = load_detector(head, files.detector_dir)
+    if data is None:
+        return teacher_agreement(detector, files)
+    return voc_map(detector, data)
