@@ -1,4 +1,4 @@
-"""Measure a detection head against the issue's targets and write a JSON report.
+"""Measure a detection head against the shipping targets below and write a JSON report.
 
 - held-out agreement with the SSD teacher (mAP@0.5, mAP@[.5:.95], per-class AP@0.5), the same
   numbers as ``python -m sharekan_core evaluate HEAD --task detection``;

@@ -31,7 +31,7 @@ from .config import KMEANS_METHODS as METHODS
 from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, check_int
 
 SMALL_PROBLEM = 2**22         # N*K at or below which "auto" runs "exact": well under a second
-FLAT_ITERATIONS = 20          # method="flat": the issue's baseline, random seeding
+FLAT_ITERATIONS = 20          # method="flat": plain faiss Lloyd, the reference the default is compared with; random seeding
 
 # Tuned with bench/codebook.py on 1M x 13 (see bench/README_codebook.md).
 COARSE_TRAIN_POINTS = 256     # coarse k-means sample per coarse cell
@@ -156,7 +156,7 @@ def _nearest(points: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _flat_lloyd(shapes: np.ndarray, weights: np.ndarray | None, k: int, seed: int, spherical: bool) -> np.ndarray:
-    """Return assignments from faiss flat Lloyd on all rows, randomly seeded (the issue's baseline)."""
+    """Return assignments from faiss flat Lloyd on all rows, randomly seeded (the reference the default is benchmarked against)."""
     centroids = _kmeans(shapes, weights, k, seed, spherical, FLAT_ITERATIONS, -(-shapes.shape[0] // k))
     return _nearest(shapes, centroids)[1]
 

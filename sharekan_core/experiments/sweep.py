@@ -70,7 +70,7 @@ def _run(model: KAN, job: SweepJob, calibration: np.ndarray | None) -> tuple[int
     """(stored bytes, dense module to evaluate) for one job."""
     if job.method == "dense":
         return dense_bytes(model), model
-    if job.method == "pruning":  # the sparse FP32 baseline of the first sweeps
+    if job.method == "pruning":  # magnitude pruning, stored as sparse FP32
         pruned = prune_by_magnitude(model, job.config)
         return pruned.stored_bytes, pruned.model
     if calibration is None and isinstance(job.config, CompressionConfig):
