@@ -1,152 +1,219 @@
-"""Runtime benchmark: dense vs compressed-domain head, eager vs ExecuTorch .pte, batch 1 / 16 / 256.
+"""Runtime benchmark: the fused compressed-domain kernel against named dense baselines, in one process.
 
-Each (form, batch) is timed in its own process (the machine's cores are shared), and the
-table prints median latency, the ratio against dense eager, and .pte sizes. Uses the shipped
-detection head when sample_models/ssd_mobilenet_v2/kan_head.safetensors exists, else a
-synthetic stand-in of the same shape, labelled as such.
+The dense model at --model is compressed inside with --codebook-size and --bits, written to a
+compressed file and read back. Then every form runs on the same inputs, interleaved round by
+round (each round calls every form once) until the time budget per batch is spent:
 
-    python bench/runtime.py [--codebook-size 256] [--bits 8] [--batches 1 16 256] [--no-xnnpack]
+    efficient-kan eager         KAN.forward, which rescales the spline weights every call
+    dense pre-scaled eager      spline weights scaled once: the strongest eager dense forward (the
+                                denominator of ``speedup``)
+    dense local-support kernel  the dense head through the same tables and loop order (numba)
+    compressed fused kernel     sharekan_core.runtime.fused_kernel, straight from the stored codes
+    compressed torch path       CompressedDomainKAN(backend='torch'), the pure-torch fallback
+
+Medians and interquartile ranges in ms; ratios are baseline median / compressed median.
+
+    python bench/runtime.py --model PATH --codebook-size 4096 --bits 8 --batches 1,16,256 \
+        --threads 1 --json assets/runtime/NAME.json
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from sharekan_core.compress import (CompressedKAN, CompressedLayer, CompressionConfig,  # noqa: E402
-                                    compress, decompress, quantize)
-from sharekan_core.detection.kan_head import head_config  # noqa: E402
-from sharekan_core.detection.weights import DETECTOR_DIR, HEAD_FILE  # noqa: E402
-from sharekan_core.format import save_compressed  # noqa: E402
-from sharekan_core.io import read_model, save_model  # noqa: E402
-from sharekan_core.model import uniform_grid  # noqa: E402
+from dense_baselines import DenseKernelKAN, PreScaledKAN
 
-FORMS = ("dense eager", "compressed eager", "dense .pte", "compressed .pte")
-TIME_BUDGET_S = 3.0
+from sharekan_core.compress import CompressionConfig, compress, decompress
+from sharekan_core.detection.weights import HEAD_FILE
+from sharekan_core.format import load_compressed, save_compressed
+from sharekan_core.format.accounting import storage_report
+from sharekan_core.io import read_model
+from sharekan_core.metrics.fidelity import fidelity_report
+from sharekan_core.runtime import CompressedDomainKAN
+from sharekan_core.runtime.cache_model import host_caches
+from sharekan_core.runtime.fused_kernel import FusedKAN
+from sharekan_core.runtime.working_set import compressed_report, dense_report, shapes_of
+from sharekan_core.studio.settings import settings
 
+DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 
-def synthetic_compressed(widths: tuple[int, ...], codebook_size: int, bits: int, seed: int = 0) -> CompressedKAN:
-    """A compressed head of the given widths with random codebook, indices, gains and biases (a stand-in)."""
-    rng = np.random.default_rng(seed)
-    codebooks, layers = [], []
-    for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        codebooks.append(quantize(rng.normal(size=(codebook_size, 13)) / 3, bits))
-        shape = (fan_out, fan_in)
-        layers.append(CompressedLayer(
-            uniform_grid(fan_in, 10, 3).numpy(), 3, index, rng.integers(0, codebook_size, shape),
-            quantize(rng.uniform(0, 1, shape) / fan_in ** 0.5, bits), quantize(rng.normal(size=shape) * 0.01, bits),
-            quantize(rng.normal(size=shape) / fan_in ** 0.5, bits), np.ones(fan_out, np.float32),
-            np.zeros(fan_out, np.float32)))
-    return CompressedKAN(codebooks, layers, CompressionConfig(codebook_size=codebook_size, bits=bits))
+EFFICIENT_KAN, PRE_SCALED, DENSE_KERNEL = "efficient-kan eager", "dense pre-scaled eager", "dense local-support kernel"
+FUSED, TORCH_PATH = "compressed fused kernel", "compressed torch path"
 
 
-def prepare(folder: Path, codebook_size: int, bits: int) -> tuple[str, Path, Path]:
-    """Write the dense head and its compressed file to ``folder``; return (label, dense path, compressed path)."""
-    shipped = DETECTOR_DIR / HEAD_FILE
-    if shipped.is_file():
-        model = read_model(shipped).model
-        compressed = compress(model, CompressionConfig(codebook_size=codebook_size, bits=bits))
-        label = f"shipped detection head {shipped.name}"
-    else:
-        compressed = synthetic_compressed(head_config().widths, codebook_size, bits)
-        model = decompress(compressed)
-        label = f"SYNTHETIC stand-in of the detection head {head_config().widths} (no trained head shipped yet)"
-    save_model(model, folder / "dense.safetensors")
-    save_compressed(compressed, folder / "compressed.skan")
-    return label, folder / "dense.safetensors", folder / "compressed.skan"
+def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
+    """Largest absolute difference over the largest absolute expected value."""
+    return float(np.abs(got - expected).max() / np.abs(expected).max())
 
 
-def worker(form: str, path: Path, batch: int) -> dict:
-    """Load one form and time it at one batch size; runs in its own process."""
-    torch.set_num_threads(1)
-    if form.endswith(".pte"):
-        from sharekan_core.runtime.executorch_export import load_pte
+def forms(model, compressed, with_torch_path: bool) -> dict:
+    """Callables (x as numpy (B, in) float32) for every form, by name."""
+    pre_scaled, dense_kernel = PreScaledKAN(model), DenseKernelKAN(model)
+    fused = FusedKAN.from_compressed(compressed)
+    table = {
+        EFFICIENT_KAN: lambda x: model(torch.from_numpy(x)),
+        PRE_SCALED: lambda x: pre_scaled(torch.from_numpy(x)),
+        DENSE_KERNEL: dense_kernel,
+        FUSED: fused,
+    }
+    if with_torch_path:
+        torch_path = CompressedDomainKAN(compressed, backend="torch")
+        table[TORCH_PATH] = lambda x: torch_path(torch.from_numpy(x))
+    return table
 
-        run = load_pte(path)
-        features = run.in_features
-    else:
-        from sharekan_core.runtime import load_runnable
 
-        runnable = load_runnable(path)
-        run, features = runnable.module, runnable.in_features
-    x = torch.rand(batch, features) * 2 - 1
-    times = []
-    with torch.no_grad():
+def time_interleaved(table: dict, x: np.ndarray, budget_s: float, min_rounds: int = 7,
+                     max_rounds: int = 400) -> dict:
+    """Per form: median, quartiles and calls, from rounds that call every form once in turn."""
+    samples = {name: [] for name in table}
+    for run in table.values():  # warm-up: JIT compilation, allocator, caches
         run(x)
-        start = time.perf_counter()
-        while len(times) < 5 or (time.perf_counter() - start < TIME_BUDGET_S and len(times) < 200):
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < budget_s and rounds < max_rounds):
+        for name, run in table.items():
             tick = time.perf_counter()
             run(x)
-            times.append(time.perf_counter() - tick)
-    return {"median_ms": statistics.median(times) * 1e3, "calls": len(times)}
+            samples[name].append((time.perf_counter() - tick) * 1e3)
+        rounds += 1
+    result = {}
+    for name, values in samples.items():
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        result[name] = {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3),
+                        "iqr_ms": float(q3 - q1), "calls": len(values)}
+    return result
 
 
-def timed_in_child(form: str, path: Path, batch: int) -> dict:
-    """Run ``worker`` in a fresh interpreter and return its JSON."""
-    run = subprocess.run([sys.executable, __file__, "--worker", form, str(path), str(batch)],
-                         capture_output=True, text=True, timeout=1800)
-    if run.returncode != 0:
-        return {"median_ms": float("nan"), "error": run.stderr.strip().splitlines()[-1:]}
-    return json.loads(run.stdout.strip().splitlines()[-1])
+def host_info(threads: int) -> dict:
+    """CPU, caches, load and thread settings of this run."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else ""
+    return {"cpu": cpu, "cores": os.cpu_count(), "caches": host_caches(), "threads": threads,
+            "numba": numba.__version__, "numba_threading_layer": numba.threading_layer(),
+            "torch": torch.__version__, "load_average": list(os.getloadavg())}
+
+
+def bytes_touched(model, compressed, batch: int) -> dict:
+    """Bytes one call touches per form, from the working-set model, and the per-edge stream bytes."""
+    caches = host_caches()
+    shapes = shapes_of(model)
+    edges = sum(s.edges for s in shapes)
+    result = {}
+    for name, items in ((EFFICIENT_KAN, dense_report(shapes, batch, caches, "efficient-kan")),
+                        (PRE_SCALED, dense_report(shapes, batch, caches)),
+                        (DENSE_KERNEL, dense_report(shapes, batch, caches)),
+                        (FUSED, compressed_report(compressed, batch, caches))):
+        stream = sum(t.nbytes for t in items if t.working_set == "stream")
+        result[name] = {"total_bytes": sum(t.nbytes for t in items), "stream_bytes": stream,
+                        "stream_bytes_per_edge": stream / edges}
+    return result
+
+
+def compressed_head(model, args: argparse.Namespace) -> tuple:
+    """(compressed read back from its file, seconds to compress, file bytes); reuses --reuse-dir files."""
+    config = CompressionConfig(codebook_size=args.codebook_size, bits=args.bits)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(args.reuse_dir or folder) / f"{args.model.stem}_K{args.codebook_size}_int{args.bits}.skan"
+        compress_s = None
+        if not path.is_file():
+            tick = time.perf_counter()
+            compressed = compress(model, config)
+            compress_s = time.perf_counter() - tick
+            save_compressed(compressed, path)
+        return load_compressed(path), compress_s, path.stat().st_size
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Compress, check, time every batch; return the JSON document."""
+    torch.set_num_threads(args.threads)
+    numba.set_num_threads(args.threads)
+    loaded = read_model(args.model)
+    model = loaded.model.eval()
+    compressed, compress_s, file_bytes = compressed_head(model, args)
+    storage = storage_report(model, compressed)
+    fidelity = fidelity_report(model, decompress(compressed))
+    document = {
+        "model": str(args.model), "widths": [model.layers[0].in_features, *(l.out_features for l in model.layers)],
+        "edges": model.num_edges, "codebook_size": args.codebook_size, "bits": args.bits,
+        "host": host_info(args.threads), "compress_s": compress_s,
+        "storage": {"dense_bytes": storage.dense_bytes, "compressed_bytes": storage.compressed_bytes,
+                    "file_bytes": file_bytes, "ratio": storage.ratio, "by_component": storage.by_component(),
+                    "fused_resident_bytes": FusedKAN.from_compressed(compressed).nbytes},
+        "coef_rel_l2": fidelity.coef_rel_l2,
+        "baselines": {"speedup": PRE_SCALED, "speedup_vs_dense_kernel": DENSE_KERNEL,
+                      "speedup_vs_efficient_kan": EFFICIENT_KAN},
+        "timing": f"interleaved rounds in one process, {args.seconds:g} s budget per batch, median and IQR",
+        "batches": {},
+    }
+    table = forms(model, compressed, not args.no_torch_path)
+    reference = decompress(compressed).eval()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for batch in args.batches:
+            x = rng.uniform(-1.2, 1.2, size=(batch, document["widths"][0])).astype(np.float32)
+            expected = reference(torch.from_numpy(x)).numpy()
+            dense_expected = model(torch.from_numpy(x)).numpy()
+            cells = time_interleaved(table, x, args.seconds)
+            dense, fused = cells[PRE_SCALED]["median_ms"], cells[FUSED]["median_ms"]
+            document["batches"][str(batch)] = {
+                "dense_ms": dense, "compressed_ms": fused, "speedup": dense / fused,
+                "speedup_vs_dense_kernel": cells[DENSE_KERNEL]["median_ms"] / fused,
+                "speedup_vs_efficient_kan": cells[EFFICIENT_KAN]["median_ms"] / fused,
+                "forms": cells,
+                "fused_vs_decompressed_rel_error": relative_error(np.asarray(table[FUSED](x)), expected),
+                "dense_kernel_vs_dense_rel_error": relative_error(np.asarray(table[DENSE_KERNEL](x)), dense_expected),
+                "bytes_touched": bytes_touched(model, compressed, batch),
+            }
+            print_batch(batch, document["batches"][str(batch)])
+    document["host"]["load_average_after"] = list(os.getloadavg())
+    return document
+
+
+def print_batch(batch: int, cell: dict) -> None:
+    """One table block: every form's median, IQR and ratio against the fused kernel."""
+    fused = cell["forms"][FUSED]["median_ms"]
+    print(f"batch {batch}:")
+    for name, timing in cell["forms"].items():
+        print(f"  {name:<28} {timing['median_ms']:9.3f} ms  IQR {timing['iqr_ms']:7.3f}  "
+              f"{timing['median_ms'] / fused:5.2f}x the fused kernel's time  ({timing['calls']} calls)")
 
 
 def main() -> None:
-    """Prepare, export, time every (form, batch) in its own process, print the table."""
+    """Parse arguments, run, print and save the JSON."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--codebook-size", type=int, default=256)
+    parser.add_argument("--model", type=Path, default=DETECTOR_DIR / HEAD_FILE)
+    parser.add_argument("--codebook-size", type=int, default=4096)
     parser.add_argument("--bits", type=int, default=8)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 256])
-    parser.add_argument("--no-xnnpack", action="store_true")
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--batches", type=lambda text: [int(v) for v in text.split(",")], default=[1, 16, 256])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=8.0, help="time budget per batch (default 8)")
+    parser.add_argument("--no-torch-path", action="store_true", help="skip the pure-torch compressed path")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--reuse-dir", type=Path, help="keep compressed files here and reuse them across runs")
+    parser.add_argument("--compress-only", action="store_true", help="write the compressed file to --reuse-dir and stop")
     args = parser.parse_args()
-    if args.worker:
-        form, path, batch = args.worker
-        print(json.dumps(worker(form, Path(path), int(batch))))
+    if args.compress_only:
+        compressed, seconds, size = compressed_head(read_model(args.model).model.eval(), args)
+        print(f"compressed in {seconds} s, file {size:,} bytes")
         return
-    from sharekan_core.runtime import load_runnable
-    from sharekan_core.runtime.cache_model import residency_report
-    from sharekan_core.runtime.executorch_export import export_pte
-    from sharekan_core.format import load_compressed
-
-    folder = Path(tempfile.mkdtemp(prefix="sharekan_bench_"))
-    label, dense_path, compressed_path = prepare(folder, args.codebook_size, args.bits)
-    print(f"model: {label}\ncodebook K={args.codebook_size}, {args.bits}-bit, xnnpack={not args.no_xnnpack}, "
-          f"1 thread per process, time budget {TIME_BUDGET_S:.0f} s per cell\n")
-    head = residency_report(load_compressed(compressed_path))["head"]
-    print(f"working set: dense {head['dense_bytes'] / 1e6:.2f} MB ({head['dense_fits']}), compressed codebooks "
-          f"{head['codebook_float_bytes'] / 1e3:.1f} kB ({head['codebook_float_fits']}) + streamed "
-          f"{head['streamed_bytes'] / 1e6:.2f} MB ({head['streamed_fits']})\n")
-    sources = {"dense": dense_path, "compressed": compressed_path}
-    rows, sizes = [], {}
-    for batch in args.batches:
-        for kind, source in sources.items():
-            runnable = load_runnable(source)
-            pte = folder / f"{kind}_b{batch}.pte"
-            sizes[(kind, batch)] = export_pte(runnable.module, runnable.in_features, pte, batch, not args.no_xnnpack)
-        cells = {f"{kind} eager": timed_in_child(f"{kind} eager", path, batch) for kind, path in sources.items()}
-        cells.update({f"{kind} .pte": timed_in_child(f"{kind} .pte", folder / f"{kind}_b{batch}.pte", batch)
-                      for kind in sources})
-        rows.append((batch, cells))
-    print(f"{'batch':>5}  " + "  ".join(f"{f:>17}" for f in FORMS) + "   (median ms; x = dense eager / form)")
-    for batch, cells in rows:
-        base = cells["dense eager"]["median_ms"]
-        print(f"{batch:>5}  " + "  ".join(f"{cells[f]['median_ms']:9.2f} ({base / cells[f]['median_ms']:4.2f}x)"
-                                         for f in FORMS))
-    print("\n.pte sizes (bytes):")
-    for batch in args.batches:
-        dense, comp = sizes[("dense", batch)], sizes[("compressed", batch)]
-        print(f"  batch {batch:>3}: dense {dense:>11,}  compressed {comp:>10,}  ratio {dense / comp:5.2f}x")
+    document = run(args)
+    print(f"storage: {document['storage']['ratio']:.2f}x, coefficient rel. L2 {document['coef_rel_l2']:.4f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        temp = args.json.with_suffix(".tmp")
+        temp.write_text(json.dumps(document, indent=1, sort_keys=True))
+        temp.replace(args.json)
 
 
 if __name__ == "__main__":

@@ -40,3 +40,24 @@ def small_kan() -> KAN:
 def proto_kan() -> KAN:
     """A 12 -> 10 -> 4 KAN built from 5 prototype shapes per layer."""
     return prototype_kan((12, 10, 4), prototypes=5)
+
+
+def pykan_checkpoint(folder, width=(4, 5, 3)):
+    """A real pykan KAN with non-uniform per-input grids, saved by pykan into ``folder``; returns (model, samples, state path)."""
+    import os
+
+    kan = pytest.importorskip("kan")
+    cwd = os.getcwd()
+    os.chdir(folder)  # pykan writes history files into the working directory
+    try:
+        torch.manual_seed(0)
+        reference = kan.KAN(width=list(width), grid=7, k=3, seed=1, auto_save=False)
+        samples = torch.rand(200, width[0]) * 1.6 - 0.8
+        reference.update_grid_from_samples(samples)  # non-uniform, per-input grids
+        with torch.no_grad():
+            reference.node_bias_0.add_(0.1)
+            reference.subnode_scale_1.mul_(1.3)
+        reference.saveckpt(str(folder / "pk"))
+    finally:
+        os.chdir(cwd)
+    return reference, samples, folder / "pk_state"

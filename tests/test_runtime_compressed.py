@@ -1,4 +1,4 @@
-"""The compressed-domain forward against the decompressed dense KAN, at every bit-width."""
+"""The pure-torch compressed-domain forward (the fused kernels' reference and fallback) against the decompressed dense KAN."""
 import numpy as np
 import pytest
 import torch
@@ -32,7 +32,7 @@ def test_matches_decompressed_dense(bits, scope):
     x = inputs(12)
     with torch.no_grad():
         expected = decompress(compressed)(x)
-        got = CompressedDomainKAN(compressed)(x)
+        got = CompressedDomainKAN(compressed, backend="torch")(x)
     assert relative_error(got, expected) < TOLERANCE[bits]
 
 
@@ -58,12 +58,12 @@ def test_nonuniform_grid_model():
     compressed = compress(model, CompressionConfig(codebook_size=4, bits=32))
     x = inputs(6)
     with torch.no_grad():
-        assert relative_error(CompressedDomainKAN(compressed)(x), decompress(compressed)(x)) < 1e-5
+        assert relative_error(CompressedDomainKAN(compressed, backend="torch")(x), decompress(compressed)(x)) < 1e-5
 
 
 def test_never_holds_a_dense_spline_tensor():
     compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
-    module = CompressedDomainKAN(compressed)
+    module = CompressedDomainKAN(compressed, backend="torch")
     largest = max(t.numel() for t in module.buffers())
     assert largest < 12 * 10 * 13
     assert not list(module.parameters())
@@ -72,7 +72,7 @@ def test_never_holds_a_dense_spline_tensor():
 
 def test_large_batch_runs_in_chunks():
     compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
-    module = CompressedDomainKAN(compressed)
+    module = CompressedDomainKAN(compressed, backend="torch")
     module.chunk_rows = lambda batch: 7
     x = inputs(12, rows=30)
     with torch.no_grad():
@@ -84,7 +84,7 @@ def test_response_and_tile_paths_agree_with_dense(k, batch):
     """Both spline paths (chosen by cost) match the decompressed model at 32 bits."""
     model = prototype_kan((40, 30, 5), prototypes=2000, seed=1)
     compressed = compress(model, CompressionConfig(codebook_size=k, bits=32))
-    module = CompressedDomainKAN(compressed)
+    module = CompressedDomainKAN(compressed, backend="torch")
     x = inputs(40, rows=batch)
     with torch.no_grad():
         assert relative_error(module(x), decompress(compressed)(x)) < 1e-5

@@ -10,10 +10,14 @@ response path (small B * K):
                            sum by embedding_bag in eager runs)
 tile path (large B * K): for a block of T output rows at a time, decode the tile
     gains * codebook[indices] (T, in, D) from the codebook (sized to stay in cache), then
-    one matrix product with the bases. Cost no longer grows with K.
+    one matrix product with the bases, whose cost does not grow with K.
 
 Plus biases[j,i] * sum_d B_d(x_i) and base[j,i] * silu(x_i). The full dense (out, in, D) spline
 tensor is never built: at most one cache-sized tile of it exists at a time.
+
+Eager CPU calls without gradients run the fused numba kernels of ``fused_kernel`` instead when
+numba imports (``backend='auto'``); these two torch paths are their reference, their fallback,
+and what ``torch.export`` traces.
 """
 from __future__ import annotations
 
@@ -24,6 +28,12 @@ from torch import nn
 from ..compress.compressed import CompressedKAN, CompressedLayer
 from ..errors import SharekanError
 from .dequantize import DequantizedTensor
+
+try:  # the fused kernels need numba; without it every call takes the torch paths below
+    from .fused_kernel import FusedKAN
+except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
+    FusedKAN = None
+BACKENDS = ("auto", "fused", "torch")
 from .local_basis import knot_interval, local_bases, pad_knots, place_bases
 
 RESPONSE_BUDGET = 1 << 23  # floats of (rows, in, K) responses per chunk (32 MiB): bounds memory at large batches
@@ -127,10 +137,20 @@ class CompressedDomainLayer(nn.Module):
 
 
 class CompressedDomainKAN(nn.Module):
-    """A whole compressed KAN as a module: (B, in_features) -> (B, out_features), dequantizing inside forward."""
+    """A whole compressed KAN as a module: (B, in_features) -> (B, out_features), dequantizing inside forward.
 
-    def __init__(self, compressed: CompressedKAN):
+    ``backend``: 'auto' runs eager CPU calls without gradients through the fused numba kernels
+    when numba imports, else the torch paths; 'fused' requires the kernels; 'torch' never uses them.
+    """
+
+    def __init__(self, compressed: CompressedKAN, backend: str = "auto"):
         super().__init__()
+        if backend not in BACKENDS:
+            raise SharekanError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if backend == "fused" and (FusedKAN is None or not FusedKAN.supports(compressed)):
+            raise SharekanError("backend 'fused' needs numba and a codebook compression with gains and biases")
+        usable = backend != "torch" and FusedKAN is not None and FusedKAN.supports(compressed)
+        self.fused = FusedKAN.from_compressed(compressed) if usable else None
         self.codebooks = nn.ModuleList(DequantizedTensor(c) for c in compressed.codebooks)
         self.codebook_ids = [layer.codebook_id for layer in compressed.layers]
         self.layers = nn.ModuleList(
@@ -143,10 +163,17 @@ class CompressedDomainKAN(nn.Module):
         """Map (B, in_features) to (B, out_features); large batches run in chunks to bound memory."""
         if x.dim() != 2 or x.shape[1] != self.in_features:
             raise SharekanError(f"expected input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
+        if self.runs_fused(x):
+            return torch.from_numpy(self.fused(x.detach().numpy()))
         rows = self.chunk_rows(x.shape[0])
         if x.shape[0] <= rows:
             return self._forward_rows(x)
         return torch.cat([self._forward_rows(part) for part in x.split(rows)])
+
+    def runs_fused(self, x: torch.Tensor) -> bool:
+        """True when this call goes through the fused kernels (eager, CPU float32, no gradient needed)."""
+        return (self.fused is not None and not torch.compiler.is_exporting() and x.device.type == "cpu"
+                and x.dtype == torch.float32 and not (x.requires_grad and torch.is_grad_enabled()))
 
     def chunk_rows(self, batch: int) -> int:
         """Rows per chunk so that responses (response path) or bases (tile path) stay within budget."""

@@ -1,0 +1,143 @@
+"""The fused numba kernels against the decompressed dense KAN: every bit-width, both small-batch
+routes and the tile route, non-uniform knots, inputs inside and outside the grid, 1 and 2 threads."""
+import numba
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import prototype_kan, pykan_checkpoint
+from sharekan_core.compress import CompressedKAN, CompressionConfig, compress, decompress, quantize
+from sharekan_core.runtime import CompressedDomainKAN
+from sharekan_core.runtime import fused_kernel
+from sharekan_core.runtime.fused_kernel import FusedKAN
+
+TOLERANCE = {32: 1e-5, 16: 1e-5, 8: 1e-3, 4: 1e-3}
+
+
+def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.abs(got - expected).max() / np.abs(expected).max())
+
+
+def nonuniform(model):
+    """Give every layer strictly increasing, unevenly spaced knots (as an imported pykan grid has)."""
+    with torch.no_grad():
+        for n, layer in enumerate(model.layers):
+            steps = torch.rand(layer.grid.shape, generator=torch.Generator().manual_seed(n)) + 0.2
+            layer.grid.copy_(torch.cumsum(steps, dim=1) / steps.sum(dim=1, keepdim=True) * 3 - 1.5)
+    return model
+
+
+def inputs(width: int, rows: int, seed: int = 1) -> np.ndarray:
+    """Uniform on [-2, 2], beyond the knots on both sides; the first row sits exactly on -1."""
+    x = np.random.default_rng(seed).uniform(-2.0, 2.0, size=(rows, width)).astype(np.float32)
+    x[0, :] = -1.0
+    return x
+
+
+def expected_output(compressed: CompressedKAN, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return decompress(compressed)(torch.from_numpy(x)).numpy()
+
+
+@pytest.fixture(params=["response", "gather"])
+def route(request, monkeypatch):
+    """Force the small-batch kernel's route: per-input codeword responses, or per-edge gathers."""
+    monkeypatch.setattr(fused_kernel, "RESPONSE_RATIO", 10 ** 9 if request.param == "response" else 0)
+    return request.param
+
+
+@pytest.fixture
+def restore_threads():
+    threads = numba.get_num_threads()
+    yield
+    numba.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("bits", [32, 16, 8, 4])
+@pytest.mark.parametrize("rows", [1, 33])
+def test_matches_decompressed_on_nonuniform_knots_for_any_thread_count(bits, rows, route, restore_threads):
+    model = nonuniform(prototype_kan((12, 10, 4), prototypes=40, seed=2))
+    compressed = compress(model, CompressionConfig(codebook_size=16, bits=bits))
+    fused = FusedKAN.from_compressed(compressed)
+    x = inputs(12, rows)
+    outputs = []
+    for threads in (1, 2):
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        outputs.append(fused(x))
+    assert relative_error(outputs[0], expected_output(compressed, x)) < TOLERANCE[bits]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_tile_route_with_several_tiles(monkeypatch):
+    """Batches from BATCHED_FROM_ROWS up decode cache-sized tiles; force several tiles per layer."""
+    monkeypatch.setattr(fused_kernel, "TILE_BYTES", 12 * 14 * 4 * 3)  # 3 output rows per tile
+    compressed = compress(nonuniform(prototype_kan((12, 10, 4), prototypes=40)), CompressionConfig(codebook_size=16))
+    x = inputs(12, 9)
+    assert relative_error(FusedKAN.from_compressed(compressed)(x), expected_output(compressed, x)) < 1e-3
+
+
+def test_real_pykan_knots(tmp_path):
+    from sharekan_core.io import read_model
+
+    _, samples, state = pykan_checkpoint(tmp_path)
+    model = read_model(state).model
+    spacing = torch.diff(model.layers[0].grid, dim=1)
+    assert not torch.allclose(spacing, spacing[:, :1])  # imported knots are non-uniform
+    compressed = compress(model, CompressionConfig(codebook_size=8, bits=32))
+    x = np.concatenate([samples[:32].numpy(), inputs(4, 1) * 2])  # inside the grid and far outside
+    assert relative_error(FusedKAN.from_compressed(compressed)(x), expected_output(compressed, x)) < 1e-5
+
+
+def test_per_codeword_affine_codebooks_still_run():
+    """Codebooks quantized with a pair per codeword (format version 1) are dequantized at load."""
+    compressed = compress(prototype_kan((6, 5, 3), prototypes=10), CompressionConfig(codebook_size=8, bits=8))
+    old = [quantize(c.dequantize(), 8, grouping="rows") for c in compressed.codebooks]
+    legacy = CompressedKAN(old, compressed.layers, compressed.config, compressed.metadata)
+    x = inputs(6, 3)
+    assert relative_error(FusedKAN.from_compressed(legacy)(x), expected_output(legacy, x)) < 1e-3
+
+
+@settings(max_examples=12, deadline=None)
+@given(widths=st.lists(st.integers(1, 7), min_size=2, max_size=3), k=st.integers(2, 24),
+       bits=st.sampled_from([32, 16, 8, 4]), rows=st.integers(1, 6), seed=st.integers(0, 99))
+def test_property_matches_decompressed(widths, k, bits, rows, seed):
+    compressed = compress(prototype_kan(tuple(widths), prototypes=6, seed=seed),
+                          CompressionConfig(codebook_size=k, bits=bits, seed=seed))
+    x = inputs(widths[0], rows, seed)
+    expected = expected_output(compressed, x)
+    got = FusedKAN.from_compressed(compressed)(x)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= TOLERANCE[bits] * max(np.abs(expected).max(), 1e-3)
+
+
+def test_module_runs_fused_in_eager_and_torch_when_traced_or_differentiated():
+    compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
+    module = CompressedDomainKAN(compressed)
+    reference = CompressedDomainKAN(compressed, backend="torch")
+    x = torch.from_numpy(inputs(12, 5))
+    assert module.runs_fused(x) and reference.fused is None
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), reference(x), rtol=0, atol=1e-5)
+    x.requires_grad_(True)
+    assert not module.runs_fused(x)
+    assert module(x).requires_grad
+
+
+def test_backend_is_validated():
+    from sharekan_core.errors import SharekanError
+
+    compressed = compress(prototype_kan((4, 3), prototypes=3), CompressionConfig(codebook_size=4))
+    with pytest.raises(SharekanError, match="backend"):
+        CompressedDomainKAN(compressed, backend="cuda")
+
+
+def test_holds_codes_at_stored_width():
+    compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
+    fused = FusedKAN.from_compressed(compressed)
+    layer = fused.layers[0]
+    assert layer.indices_t.dtype == np.uint8 and layer.gains.codes_t.dtype == np.uint8
+    assert fused.codebooks[0].codes.dtype == np.uint8 and fused.codebooks[0].column_min.shape == (13,)
+    largest = max(a.size for l in fused.layers for a in (l.indices_t, l.gains.codes_t, l.grid))
+    assert largest < 12 * 10 * 13  # nothing the size of a dequantized (out, in, D) tensor
