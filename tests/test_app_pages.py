@@ -218,7 +218,7 @@ def test_tradeoffs_page_labels_detection_metrics_as_teacher_agreement(saved, sma
     from sharekan_core.tasks import task_metric
 
     document = json.loads((saved / "sweeps" / "digits_kan.json").read_text())
-    document["metric_label"] = task_metric("detection").label
+    document["metric_label"] = task_metric("detection", files=settings().detector_files).label
     (saved / "sweeps" / "detection_head.json").write_text(json.dumps(document))
     try:
         at = app_on("pages/5_tradeoffs.py", model=small_shipped_head)
@@ -309,27 +309,21 @@ def small_shipped_head(tmp_path, monkeypatch):
     import torch
     from safetensors.torch import save_file
 
-    from sharekan_core.detection import detector as detector_module
     from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head
-    from sharekan_core.detection.weights import ADAPTER_FILE, DETECTOR_DIR, FEATURES_FILE, HEAD_FILE, TEACHER_FILE
+    from sharekan_core.detection.weights import (ADAPTER_FILE, FEATURES_FILE, HEAD_FILE, HELDOUT_REFERENCE_FILE,
+                                                 TEACHER_FILE)
     from sharekan_core.io import save_model
-    from sharekan_core.studio import detection
 
-    folder = tmp_path / "sample_models" / DETECTOR_DIR.name
+    shipped = settings().detector_dir
+    folder = tmp_path / "sample_models" / shipped.name
     folder.mkdir(parents=True)
-    for name in (FEATURES_FILE, TEACHER_FILE):
-        (folder / name).symlink_to(DETECTOR_DIR / name)
+    for name in (FEATURES_FILE, TEACHER_FILE, HELDOUT_REFERENCE_FILE):
+        (folder / name).symlink_to(shipped / name)
     torch.manual_seed(0)
     save_model(build_kan_head(hidden=4), folder / HEAD_FILE, {"task": "detection"})
     save_file(LocationAdapter().state_dict(), str(folder / ADAPTER_FILE))
     monkeypatch.setenv("SHAREKAN_MODELS_DIR", str(tmp_path / "sample_models"))
-    monkeypatch.setattr(detector_module, "DETECTOR_DIR", folder)
-    monkeypatch.setattr(detection, "head_files_present", lambda directory=folder: True)
-    detector_module._features.cache_clear()
-    detector_module._adapter.cache_clear()
-    yield str(folder / HEAD_FILE)
-    detector_module._features.cache_clear()
-    detector_module._adapter.cache_clear()
+    return str(folder / HEAD_FILE)
 
 
 def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
@@ -377,6 +371,11 @@ def test_compress_page_predicts_the_size_before_compressing():
     predicted = next(c.value for c in at.caption if c.value.startswith("Predicted"))
     at.button[0].click().run()
     assert metrics(at)["Compressed tensors"] in predicted  # the closed form matches the file's tensors
+    import json
+
+    storage_chart = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert storage_chart["encoding"]["color"]["scale"]["domain"] == [
+        "codebook", "indices", "gains", "biases", "base_weights", "scales", "grids"]  # every stored component named
 
 
 def test_run_history_keeps_two_runs_with_task_quality_and_compares_them():
@@ -443,3 +442,20 @@ def test_an_uploaded_model_without_a_task_sweeps_output_fidelity(nothing_saved):
     for page in ("pages/3_splines.py", "pages/6_runtime.py", "pages/7_scaling.py", "pages/1_model.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
+
+
+def test_compress_measures_detection_agreement_beside_the_dense_head(small_shipped_head, monkeypatch, tmp_path):
+    """Task quality right after compressing a detection head: agreement with the teacher, on two held-out photos."""
+    import json
+
+    from sharekan_core.detection.weights import HELDOUT_REFERENCE_FILE
+
+    reference_path = Path(small_shipped_head).parent / HELDOUT_REFERENCE_FILE
+    reference = json.loads(reference_path.read_text())
+    reference["images"] = reference["images"][:2]
+    reference_path.unlink()  # the shipped reference, linked in by the fixture
+    reference_path.write_text(json.dumps(reference))
+    at = compressed(16, model=small_shipped_head)
+    shown = metrics(at)
+    assert 0.0 <= float(shown["Dense model"]) <= 1.0 and 0.0 <= float(shown["Compressed model"]) <= 1.0
+    assert "agreement with the SSD teacher" in " ".join(c.value for c in at.caption)
