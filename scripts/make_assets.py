@@ -7,29 +7,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from sharekan_core.cli.experiment_commands import run_scaling  # noqa: E402
-from sharekan_core.compress import CompressionConfig  # noqa: E402
-from sharekan_core.experiments import codebook_transfer, default_codebook_sizes, run_sweep, task_metric  # noqa: E402
-from sharekan_core.experiments.sweep import sweep_document  # noqa: E402
-from sharekan_core.io import read_model, write_bytes_atomic  # noqa: E402
+from sharekan_core.compress import CompressionConfig
+from sharekan_core.experiments import codebook_transfer, default_codebook_sizes, run_sweep, shared_codebook_scaling
+from sharekan_core.experiments.comparison import ComparisonPlan
+from sharekan_core.experiments.sweep import sweep_document
+from sharekan_core.io import read_model, write_bytes_atomic
+from sharekan_core.studio.settings import settings
+from sharekan_core.tasks import task_metric
 
-ASSETS = ROOT / "assets"
-DIGITS = ROOT / "sample_models" / "digits_kan.safetensors"
-DIGITS_SIBLINGS = [ROOT / "sample_models" / f"digits_kan_seed{s}.safetensors" for s in (1, 2)]
-DETECTION_HEAD = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head.safetensors"
-DETECTION_SIBLING = ROOT / "sample_models" / "ssd_mobilenet_v2" / "kan_head_seed1.safetensors"
+FOLDERS = settings()
+ASSETS = FOLDERS.assets_dir
+DIGITS = FOLDERS.models_dir / "digits_kan.safetensors"
+DIGITS_SIBLINGS = [FOLDERS.models_dir / f"digits_kan_seed{s}.safetensors" for s in (1, 2)]
+DETECTION_HEAD = FOLDERS.detector_dir / "kan_head.safetensors"
+DETECTION_SIBLING = FOLDERS.detector_dir / "kan_head_seed1.safetensors"
+
+# Method comparison plans: sizes from about dense/4 to dense/30. Detection evaluations take minutes each
+# on 2 shared cores, so its plan keeps K around the paper's operating point and Int8/Int4 only.
+DIGITS_PLAN = ComparisonPlan(sharekan=tuple((k, b) for k in (16, 32, 64, 128, 256, 512) for b in (8, 4)),
+                             fp32_sizes=(64, 256), uniform_bits=(8, 6, 5, 4, 3, 2), gptq_bits=(8, 6, 5, 4, 3, 2),
+                             kmeans_sizes=(16, 64, 256), kmeans_bits=(8, 4), prune_sparsities=(0.5, 0.75, 0.9))
+DETECTION_PLAN = ComparisonPlan(sharekan=((16384, 8), (16384, 4), (4096, 4), (64, 4)), fp32_sizes=(16384,),
+                                blind_seeds=(0,), fp32_seeds=(0,), uniform_bits=(4, 3, 2), gptq_bits=(4, 3, 2),
+                                kmeans_sizes=(4096,), kmeans_bits=(8,))
 
 
 def write_json(path: Path, document: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, (json.dumps(document, indent=1) + "\n").encode())
-    print(f"wrote {path.relative_to(ROOT)}", flush=True)
+    print(f"wrote {path}", flush=True)
 
 
 def progress(fraction: float, message: str) -> None:
@@ -38,7 +47,7 @@ def progress(fraction: float, message: str) -> None:
 
 def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name: str) -> None:
     loaded = read_model(model_path)
-    metric = task_metric(task)
+    metric = task_metric(task, files=FOLDERS.detector_files)
     start = time.time()
     points = run_sweep(loaded.model, metric, sizes, (32, 8, 4), seeds, (0.05, 0.1, 0.2, 0.3, 0.5), progress)
     document = sweep_document(model_path.name, metric, points) | {"seconds": round(time.time() - start, 1)}
@@ -47,23 +56,22 @@ def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name:
 
 def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str) -> None:
     src, dst = read_model(source).model, read_model(target).model
-    metric = task_metric(task)
+    metric = task_metric(task, files=FOLDERS.detector_files)
     rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
     write_json(ASSETS / "transfer" / f"{name}.json",
                {"source": source.name, "target": target.name, "rows": rows})
 
 
 def scaling(heads: list[Path], k: int, name: str) -> None:
-    args = argparse.Namespace(heads=[str(h) for h in heads], codebook_size=k, bits=8, scope="layer", seed=0,
-                              max_heads=50)
+    result = shared_codebook_scaling([read_model(h).model for h in heads], CompressionConfig(codebook_size=k, bits=8))
     write_json(ASSETS / "scaling" / f"{name}.json", {"heads": [h.name for h in heads], "codebook_size": k,
-                                                      "bits": 8, **run_scaling(args)})
+                                                      "bits": 8, **result})
 
 
 def operating_points(head: Path, sizes: list[int], name: str) -> None:
     """Int8 at several K: ratio, agreement with the teacher, and agreement with the dense head."""
     from sharekan_core.detection.detector import load_detector
-    from sharekan_core.detection.evaluate import compressed_vs_dense, teacher_agreement
+    from sharekan_core.tasks.detection import compressed_vs_dense, teacher_agreement
     from sharekan_core.results import compress_and_measure
     from sharekan_core.runtime import CompressedDomainKAN
 
@@ -72,24 +80,46 @@ def operating_points(head: Path, sizes: list[int], name: str) -> None:
     for k in sizes:
         result = compress_and_measure(model, CompressionConfig(codebook_size=k, bits=8))
         module = CompressedDomainKAN(result.compressed).eval()  # evaluated in the compressed domain
-        teacher = teacher_agreement(load_detector(module))
-        versus = compressed_vs_dense(module)
+        teacher = teacher_agreement(load_detector(module, FOLDERS.detector_dir), FOLDERS.detector_files)
+        versus = compressed_vs_dense(module, FOLDERS.detector_files)
         rows.append({"codebook_size": k, "bits": 8, "seed": 0, "compressed_bytes": result.storage.compressed_bytes,
                      "dense_bytes": result.storage.dense_bytes, "ratio": result.storage.ratio,
                      "teacher_map50": teacher["map50"], "teacher_map": teacher["map"],
                      "versus_dense_map50": versus["map50"], "versus_dense_map": versus["map"],
                      "versus_dense_reference": versus["reference"], "teacher_reference": teacher["reference"]})
         print(f"  K={k}: {rows[-1]}", flush=True)
-    dense = teacher_agreement(load_detector(model.eval()))
+    dense = teacher_agreement(load_detector(model.eval(), FOLDERS.detector_dir), FOLDERS.detector_files)
     write_json(ASSETS / "operating_points" / f"{name}.json",
                {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"], "rows": rows})
+
+
+def methods(model_path: Path, task: str, plan, name: str, workers: int | None) -> None:
+    """Every method at sizes from dense/4 to dense/30 on Dask workers (see experiments/comparison.py)."""
+    import subprocess
+
+    from sharekan_core.experiments.calibration import task_calibration
+    from sharekan_core.experiments.comparison import comparison_jobs
+    from sharekan_core.experiments.sweep import run_jobs
+
+    model = read_model(model_path).model
+    metric, calibration = task_metric(task, files=FOLDERS.detector_files), task_calibration(task, FOLDERS.detector_dir)
+    jobs = comparison_jobs(plan)
+    start = time.time()
+    points = run_jobs(model, metric, jobs, calibration, workers=workers, progress=progress)
+    commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(model_path)], cwd=model_path.parent,
+                            capture_output=True, text=True).stdout.strip()
+    document = sweep_document(model_path.name, metric, points) | {
+        "seconds": round(time.time() - start, 1), "model_commit": commit, "calibration_rows": len(calibration),
+        "calibration": "kept apart from every evaluation set (sharekan_core/experiments/calibration.py)"}
+    write_json(ASSETS / "sweeps" / f"{name}_methods.json", document)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("tasks", nargs="*", default=["digits", "detection"])
-    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling", "operating"),
-                        default=["sweep", "transfer", "scaling", "operating"])
+    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling", "operating", "methods"),
+                        default=["sweep", "transfer", "scaling", "operating", "methods"])
+    parser.add_argument("--workers", type=int, help="Dask workers for the method sweeps (default: one per core)")
     parser.add_argument("--quick", action="store_true", help="fewer K values and one seed (smoke run)")
     args = parser.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
@@ -101,6 +131,8 @@ def main() -> None:
             transfer(DIGITS, DIGITS_SIBLINGS[0], "digits", [64, 256, 1024], "digits_kan")
         if "scaling" in args.only:
             scaling([DIGITS, *DIGITS_SIBLINGS], 256, "digits_kan")
+        if "methods" in args.only:
+            methods(DIGITS, "digits", DIGITS_PLAN, "digits_kan", args.workers)
     if "detection" in args.tasks:
         sizes = default_codebook_sizes(read_model(DETECTION_HEAD).model.num_edges)
         if "sweep" in args.only:  # every other power of two (and 65,536) keeps the run near half an hour here
@@ -108,6 +140,8 @@ def main() -> None:
                   seeds, "detection_head")
         if "transfer" in args.only and DETECTION_SIBLING.is_file():
             transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
+        if "methods" in args.only:
+            methods(DETECTION_HEAD, "detection", DETECTION_PLAN, "detection_head", args.workers)
         if "operating" in args.only:
             operating_points(DETECTION_HEAD, [1024, 4096, 16384, 65536], "detection_head")
         if "scaling" in args.only:
