@@ -39,7 +39,16 @@ def test_loader_shares_one_codebook_and_matches_each_head(bundle):
         with torch.no_grad():
             torch.testing.assert_close(CompressedDomainKAN(head)(x), CompressedDomainKAN(original)(x))
     assert loaded.heads["cars"].metadata == {"task": "test"}
-    assert set(load_heads(path)) == {"cars", "people", "signs"}
+    runnables = load_heads(path)
+    assert list(runnables) == ["cars", "people", "signs"]
+    modules = [r.module for r in runnables.values()]
+    assert modules[1].codebooks is modules[0].codebooks and modules[2].codebooks is modules[0].codebooks
+    if getattr(modules[0], "fused", None) is not None:
+        assert modules[2].fused.codebooks is modules[0].fused.codebooks
+    for original, module in zip(heads, modules):  # sharing changes no output
+        with torch.no_grad():
+            torch.testing.assert_close(module(x), CompressedDomainKAN(original)(x))
+            torch.testing.assert_close(module(x[:2]), CompressedDomainKAN(original)(x[:2]))
 
 
 def test_head_names_are_checked():

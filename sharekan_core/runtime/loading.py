@@ -34,9 +34,16 @@ def compressed_runnable(compressed: CompressedKAN) -> Runnable:
 
 
 def load_heads(path: str | Path) -> dict[str, Runnable]:
-    """Every head of a multi-head bundle by name; the bundle's codebooks are read once and shared by all."""
+    """Every head of a multi-head bundle by name; the codebooks are read once, and every head's module holds the
+    first head's codebook buffers (and fused-kernel codebooks), not a copy."""
     bundle = load_multihead(path)
-    return {name: compressed_runnable(head) for name, head in bundle.heads.items()}
+    heads = {name: compressed_runnable(head) for name, head in bundle.heads.items()}
+    first, *others = (runnable.module for runnable in heads.values())
+    for module in others:
+        module.codebooks = first.codebooks
+        if getattr(module, "fused", None) is not None and getattr(first, "fused", None) is not None:
+            module.fused.codebooks = first.fused.codebooks
+    return heads
 
 
 def load_runnable(path: str | Path, head: str | None = None) -> Runnable:
