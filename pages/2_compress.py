@@ -93,9 +93,11 @@ st.caption(f"File on disk: {format_bytes(numbers['file_bytes'])} (tensors plus t
 left, right = st.columns(2)
 with left:
     st.markdown("**Compressed bytes per component and layer**")
-    st.altair_chart(alt.Chart(storage_frame(run)).mark_bar().encode(
+    storage = storage_frame(run)
+    stored = [component for component in COMPONENTS if component in set(storage["component"])]
+    st.altair_chart(alt.Chart(storage).mark_bar().encode(
         x=alt.X("bytes:Q", title="bytes", axis=alt.Axis(format=",")), y=alt.Y("layer:N", title=None),
-        color=alt.Color("component:N", scale=alt.Scale(domain=list(COMPONENTS)),
+        color=alt.Color("component:N", scale=alt.Scale(domain=stored),
                         legend=alt.Legend(orient="bottom", columns=4, labelLimit=0, symbolLimit=0)),
         tooltip=["layer", "component", alt.Tooltip("bytes:Q", format=",")]), width="stretch")
 with right:

@@ -19,7 +19,8 @@ st.caption(f"**{model.label}**" + (f" compressed with K = {run.config.codebook_s
 layer = st.selectbox("Layer", range(len(kan.layers)), format_func=lambda i: f"layer {i} "
                      f"({kan.layers[i].in_features:,} → {kan.layers[i].out_features:,})")
 width_in, width_out = kan.layers[layer].in_features, kan.layers[layer].out_features
-OUT, IN = f"edge_out_{model.key}_{layer}", f"edge_in_{model.key}_{layer}"
+view = f"{model.key}_{layer}_{id(run) if run else 'dense'}"  # each run of each layer opens on its typical edge
+OUT, IN = f"edge_out_{view}", f"edge_in_{view}"
 
 
 def select_edge(edge: tuple[int, int] | None) -> None:
@@ -132,7 +133,7 @@ else:
 bias + {story.component_bits['base_weights']}-bit base weight), and carries
 **{story.layer_bits_per_edge - own:,.1f} bits** of what its layer shares (codebook, quantization ranges, knots,
 output scales): **{story.layer_bits_per_edge:,.1f} bits per edge**, the layer's bytes in the file × 8 ÷ its
-{width_in * width_out:,} edges.
+{width_in * width_out:,} edges. Over the whole file: {story.file_bits_per_edge:,.1f} bits per edge.
 """)
     with st.expander("All coefficients of this edge"):
         st.dataframe(splines.coefficient_frame(story), hide_index=True, width="stretch")
@@ -142,7 +143,7 @@ output scales): **{story.layer_bits_per_edge:,.1f} bits per edge**, the layer's 
 left, right = st.columns(2)
 for column, title, table, name in ((left, titles[0], worst, "worst"), (right, titles[1], best, "best")):
     column.markdown(title)
-    key = f"table_{name}_{model.key}_{layer}"
+    key = f"table_{name}_{view}"
     column.dataframe(table, hide_index=True, width="stretch", key=key, on_select=lambda k=key, t=table: select_row(k, t),
                      selection_mode="single-row")
 
@@ -157,7 +158,7 @@ if run is not None:
                                     marker={"size": 3}))
         tile.update_layout(title=f"#{codeword}: {int(shape['usage'].iloc[0]):,} edges", height=180,
                            margin={"t": 35, "b": 10, "l": 10, "r": 10}, showlegend=False, clickmode="event+select")
-        tile_key = f"atlas_{model.key}_{layer}_{rank}"
+        tile_key = f"atlas_{view}_{rank}"
         grid[position % 4].plotly_chart(
             tile, width="stretch", key=tile_key, selection_mode="points",
             on_select=lambda c=codeword: select_edge(splines.edges_using(run.result, layer, c)))

@@ -64,7 +64,7 @@ def test_edge_story_reconstructs_the_stored_spline(digits_run):
     expected = run.result.compressed.layer_coefficients(1)[2, 3]
     assert np.allclose(story.reconstructed, expected, atol=1e-6)
     assert np.allclose(story.bias + story.gain * story.shape, story.coefficients, atol=1e-6)
-    assert story.stored_bits == 4 + 8 + 8
+    assert story.stored_bits == 4 + 8 + 8 + 8  # index, gain, bias and base weight
 
 
 def test_codebook_usage_counts_every_edge(digits_run):

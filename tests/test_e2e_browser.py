@@ -165,7 +165,7 @@ def test_compress_then_detect_in_a_real_browser(app_url):
 
         first_paint["Runtime"] = open_page(page, "Runtime")
         page.get_by_role("button", name="Measure latency").click()
-        page.get_by_text("Median of 5 calls").wait_for(timeout=RUN_TIMEOUT_MS)
+        page.get_by_text("Median and interquartile range").wait_for(timeout=RUN_TIMEOUT_MS)
         wait_until_idle(page)
         screenshot(page, "runtime")
 
@@ -210,6 +210,9 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
 
     from playwright.sync_api import sync_playwright
 
+    from sharekan_core.io import read_model
+    from sharekan_core.studio import splines
+
     first, second = tmp_path / "first" / "mykan.safetensors", tmp_path / "second" / "mykan.safetensors"
     for target, source in ((first, "digits_kan.safetensors"), (second, "digits_kan_seed1.safetensors")):
         target.parent.mkdir()
@@ -229,6 +232,13 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
         assert page.get_by_text("before compression").first.is_visible()
         page.locator(".js-plotly-plot").nth(1).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         screenshot(page, "splines_before")
+        largest = splines.ranked_gains(read_model(first).model, 0, count=1)  # the table's first row
+        table = page.locator('[data-testid="stDataFrame"]').nth(1).bounding_box()
+        page.mouse.click(table["x"] + 18, table["y"] + 35 + 17)  # its row marker: header and rows are 35 px
+        wait_until_idle(page)
+        pickers = page.locator('[data-testid="stNumberInput"] input')
+        assert [pickers.nth(0).input_value(), pickers.nth(1).input_value()] == \
+            [str(largest["output"].iloc[0]), str(largest["input"].iloc[0])]
 
         error_first = compress_at(page)
         compress_at(page, steps_left=2)

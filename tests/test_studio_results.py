@@ -59,6 +59,7 @@ def test_fidelity_words_carry_the_runs_numbers(two_runs):
 def test_history_rows_compare_and_export(two_runs):
     frame = history.history_frame(two_runs)
     assert frame["run"].tolist() == [1, 2] and frame["K"].tolist() == [16, 64]
+    assert set(frame["method"]) == {"SHARe-KAN"}
     assert frame["compressed bytes"].iloc[0] < frame["compressed bytes"].iloc[1]
     assert set(frame["task metric"]) == {"held-out accuracy on scikit-learn digits"}
     again = pd.read_csv(io.BytesIO(history.history_csv(two_runs)))
@@ -134,6 +135,10 @@ def test_each_edge_owns_its_base_weight_and_the_layer_adds_up(digits, two_runs):
     assert story.stored_bits == story.index_bits + bits["gains"] + bits["biases"] + bits["base_weights"]
     layer_bytes = sum(run.result.storage.compressed["0"].values())
     assert story.layer_bits_per_edge * run.result.compressed.layers[0].num_edges == pytest.approx(8 * layer_bytes)
+    per_layer = [splines.edge_story(digits.model, run.result, index, 0, 0) for index in range(2)]
+    edges = [layer.num_edges for layer in run.result.compressed.layers]
+    assert sum(s.layer_bits_per_edge * e for s, e in zip(per_layer, edges)) / sum(edges) == \
+        pytest.approx(story.file_bits_per_edge)  # the layers' bits add up to the file's payload
 
 
 def test_decomposition_steps_rebuild_the_spline(digits, two_runs):

@@ -108,11 +108,13 @@ def fidelity_measure(model: KAN, inputs: np.ndarray | None = None) -> Measure:
     label = f"output fidelity: 1 − relative L2 error of the outputs against the dense model ({len(inputs):,} inputs)"
     return Measure(TaskMetric("output_fidelity", label, fidelity))
 
+
 def task_measure(task: str | None) -> Measure | None:
     """The known task's metric (digits accuracy, detection agreement with the teacher); None for other tasks."""
     if task not in KNOWN_TASKS:
         return None
     return Measure(task_metric(task, files=settings().detector_files), percent=task == "digits")
+
 
 def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> Measure:
     """What the studio scores a model by: its task, else the user's evaluation set, else output fidelity."""

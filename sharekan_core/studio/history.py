@@ -11,7 +11,7 @@ import pandas as pd
 
 from .compression import CompressionRun, width_name
 
-METHOD_NAMES = {"CompressionConfig": "SHARe-KAN"}
+METHOD_NAMES = {"CompressionConfig": "SHARe-KAN", "sharekan": "SHARe-KAN"}  # display names where they differ
 COLUMNS = ("run", "model", "method", "K", "bits", "compressed bytes", "ratio", "coef rel. L2",
            "function rel. RMS", "task metric", "dense task metric", "compressed task metric", "seconds")
 
@@ -19,7 +19,8 @@ COLUMNS = ("run", "model", "method", "K", "bits", "compressed bytes", "ratio", "
 def method_name(config: object) -> str:
     """The compression method a config runs: its ``method`` attribute, a known name, or its type minus 'Config'."""
     name = type(config).__name__
-    return str(getattr(config, "method", None) or METHOD_NAMES.get(name) or name.removesuffix("Config") or name)
+    method = str(getattr(config, "method", None) or METHOD_NAMES.get(name) or name.removesuffix("Config") or name)
+    return METHOD_NAMES.get(method, method)
 
 
 def bits_text(config: object) -> str:

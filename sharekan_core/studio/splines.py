@@ -35,6 +35,7 @@ class EdgeStory:
     coef_rel_l2: float
     function_rel_rms: float
     layer_bits_per_edge: float  # the layer's share of the file's payload (shared codebook included), per edge
+    file_bits_per_edge: float   # the whole payload, per edge of the model
 
     @property
     def dense_bits(self) -> int:
@@ -76,6 +77,7 @@ def edge_story(model: KAN, result: CompressionResult, layer: int, output: int, i
         coef_rel_l2=float(edges.coef_rel_l2[output, input_]),
         function_rel_rms=float(edges.function_rel_rms[output, input_]),
         layer_bits_per_edge=layer_bits / stored.num_edges,
+        file_bits_per_edge=8 * result.storage.compressed_bytes / compressed.num_edges,
     )
 
 
