@@ -7,19 +7,23 @@ same gather formulation measures slower than the dense head (bench/runtime.py). 
 numba is missing, and what ``torch.export`` traces for ``.pte`` programs.
 
 What stays at its stored width (E = out * in edges, D = G + k coefficients, K codewords):
-    indices                 (out, in)  uint8 for K <= 256, else uint16
-    gains, biases, base     (out, in)  uint8 codes with a per-row (minimum, step), or float16 bits
+    indices                 (in, out)  uint8 for K <= 256, else uint16 (transposed at load, same bytes)
+    gains, biases, base     (in, out)  uint8 codes with a per-output (minimum, step), or float16 bits
                                        (uint16, decoded in the kernel), or float32
     codebook                (K, D)     uint8 codes with a per-column (minimum, step), float16 bits
-                                       or float32
+                                       or float32; also held transposed (D, K) for the responses
 4-bit codes are unpacked once at load to one uint8 per code (twice their stored bytes in memory;
-``FusedLayer.nbytes`` counts what is held). Old (format version 1) codebooks with an affine pair
-per codeword are dequantized to float32 at load, since per-codeword pairs would cost 8 bytes per
-gather.
+``nbytes`` counts what is held, both codebook layouts included). Old (format version 1) codebooks
+with an affine pair per codeword are dequantized to float32 at load, since per-codeword pairs
+would cost 8 bytes per gather.
 
 Per input and row the knot interval and its k + 1 non-zero B-spline bases are computed once
-(``input_tables``), with the codebook's column step folded into them, so an edge needs k + 1
-code loads and multiply-adds, never a dequantized (out, in) or (out, in, D) tensor.
+(``input_tables``), with the codebook's column step folded into them. Batches below
+``BATCHED_FROM_ROWS`` rows run ``small_batch_kernel`` (k + 1 codes per edge, or one response
+per codeword and input); larger batches decode each edge's codeword once into a cache-sized
+tile (``decode_tile``) that one matrix product applies to every row. No dequantized (out, in) or
+(out, in, D) tensor is ever built. Entry points: ``FusedKAN.from_compressed(compressed)`` and
+``fused_forward(fused, x)``; ``CompressedDomainKAN`` calls them in eager CPU runs.
 """
 from __future__ import annotations
 
