@@ -32,16 +32,29 @@ def test_dense_bytes_per_edge():
     assert eager["per-row tables"] == 6 * 2 * (8 + 4 * 4 + 8)  # start, 4 weights, basis sum, SiLU
 
 
-def test_compressed_bytes_gather_and_batched():
+def test_compressed_bytes_small_batch_and_tile_routes():
     widths = [CodeWidths(index=2, gain=1, bias=1, base=1, codebook=1, codebook_size=4096)]
     one = by_item(compressed_touched(TINY, widths, batch=1))
     assert one["per-edge codes (index, gain, bias, base)"] == 6 * 5
     assert one["codebook codes gathered"] == 6 * 1 * 4          # k + 1 codes per edge and row
-    assert one["per-row tables"] == 6 * 1 * (8 + 16 + 12)       # with the codebook offset
+    assert one["accumulators (read + write)"] == 2 * 6 * 4
+    assert one["per-row tables"] == 1 * 3 * (8 + 16 + 12)       # once per input and row, with the codebook offset
+    three = by_item(compressed_touched(TINY, widths, batch=3))
+    assert three["per-edge codes (index, gain, bias, base)"] == 3 * 6 * 5  # every row streams the codes again
     eight = by_item(compressed_touched(TINY, widths, batch=8))
-    assert eight["codebook codes gathered"] == 6 * 13            # each codeword decoded once per edge
-    assert eight["per-edge codes (index, gain, bias, base)"] == 6 * 5
-    assert eight["per-row tables"] == 6 * 8 * (8 + 16 + 8)
+    assert eight["per-edge codes (index, gain, bias, base)"] == 6 * 5      # the tile route: once a call
+    assert eight["codebook codes decoded"] == 6 * 13                       # each codeword decoded once per edge
+    assert eight["decoded tile (write + read)"] == 2 * 6 * 14 * 4          # D coefficients + base weight, float32
+    assert eight["per-row tables and placed bases"] == 8 * 3 * (32 + 2 * 14 * 4)  # one tile: placed, then read once
+    assert eight["outputs"] == 8 * 2 * 4
+
+
+def test_compressed_bytes_response_route():
+    wide = [LayerShape(3, 40, 13, 3)]  # K (k + 1) = 64 <= 8 * 40 outputs: the kernel decodes responses
+    widths = [CodeWidths(index=1, gain=1, bias=1, base=1, codebook=1, codebook_size=16)]
+    two = by_item(compressed_touched(wide, widths, batch=2))
+    assert two["codebook codes for responses"] == 2 * 3 * 16 * 4
+    assert two["responses read"] == 2 * 120 * 4 and "codebook codes gathered" not in two
 
 
 def test_widths():
@@ -60,10 +73,16 @@ def test_compressed_stream_is_per_edge_widths(n_in, n_out, d, order, batch, bits
     shape = [LayerShape(n_in, n_out, d, order)]
     w = code_width(bits)
     widths = [CodeWidths(index_width(k), w, w, w, w, k)]
-    items = compressed_touched(shape, widths, batch)
-    assert per_edge_bytes(items, shape) == index_width(k) + 3 * w
-    gathered = by_item(items)["codebook codes gathered"]
-    assert gathered == n_in * n_out * w * (d if batch >= 4 else batch * (order + 1))
+    items = by_item(compressed_touched(shape, widths, batch))
+    edges = n_in * n_out
+    passes = 1 if batch >= 4 else batch  # the small-batch kernel streams the codes once per row
+    assert items["per-edge codes (index, gain, bias, base)"] == passes * edges * (index_width(k) + 3 * w)
+    if batch >= 4:
+        assert items["codebook codes decoded"] == edges * d * w
+    elif k * (order + 1) <= 8 * n_out:
+        assert items["codebook codes for responses"] == batch * n_in * k * (order + 1) * w
+    else:
+        assert items["codebook codes gathered"] == batch * edges * (order + 1) * w
 
 
 def test_widths_read_from_a_compressed_head():
@@ -91,8 +110,11 @@ def test_multiply_adds_closed_forms():
     assert multiply_adds(TINY, 2, "efficient-kan") == 6 * 2 * 14 + 6 * 13
     assert multiply_adds(TINY, 2, "pre-scaled") == 6 * 2 * 14
     assert multiply_adds(TINY, 2, "dense kernel") == 6 * 2 * 5
-    assert multiply_adds(TINY, 1, "compressed") == 3 * 6 + 6 * 7
-    assert multiply_adds(TINY, 8, "compressed") == 6 * 29 + 6 * 8 * 6
+    widths = [CodeWidths(index=2, gain=1, bias=1, base=1, codebook=1, codebook_size=4096)]
+    assert multiply_adds(TINY, 1, "compressed", widths) == 6 * 4 + 6 * 6       # gather: k + 1, then 6 per edge
+    assert multiply_adds(TINY, 8, "compressed", widths) == 6 * 29 + 6 * 8 * 14  # decode 2D + 3, product D + 1
+    with pytest.raises(SharekanError):
+        multiply_adds(TINY, 1, "compressed")
 
 
 def test_dense_against_compressed_rows():
@@ -116,3 +138,4 @@ def test_footprint_counts_each_set_once():
     assert sets["resident"] == codebooks
     assert sets["stream"] == (20 + 12) * 4 + codebooks  # 1 B index + 3 codes per edge, plus the codebooks
     assert sets["tables"] == 5 * 1 * 36 and sets["output"] == 4 * 4
+    assert footprint(sets) == sets["stream"] + sets["tables"] + sets["scratch"] + sets["output"] > sets["stream"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SharekanError
-from .working_set import (BATCHED_FROM_ROWS, LayerShape, Touched, compressed_report, compressed_sets,
-                          compressed_shapes_and_widths, dense_report, dense_sets, footprint)
+from .working_set import (BATCHED_FROM_ROWS, CodeWidths, LayerShape, Touched, compressed_report, compressed_sets,
+                          compressed_shapes_and_widths, dense_report, dense_sets, footprint, uses_response)
 
 SOURCE = ('M. Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, '
           "pp. 10-14, 45 nm")
@@ -49,16 +49,18 @@ def access_pj(level: str, caches: dict[str, int]) -> tuple[float, float]:
     return (SRAM_PJ_PER_64BIT[-1][1],) * 2  # above 1 MB the paper has no figure: its 1 MB price, a lower bound
 
 
-def multiply_adds(shapes: list[LayerShape], batch: int, form: str) -> int:
+def multiply_adds(shapes: list[LayerShape], batch: int, form: str, widths: list[CodeWidths] | None = None) -> int:
     """FP32 multiply-adds per call, counted per edge (basis evaluation, O(in * B), is left out for every form).
 
     'efficient-kan': D + 1 per edge and row, plus one scaling multiply per coefficient;
     'pre-scaled': D + 1 per edge and row; 'dense kernel': k + 2 per edge and row;
-    'compressed': 3 dequantizing per edge, then k + 4 per edge and row (gather kernel, few rows),
-    or 2D + 3 per edge to decode the codeword and k + 3 per edge and row (batched kernel).
+    'compressed' (needs ``widths``), below ``BATCHED_FROM_ROWS`` rows: per edge and row, 3 to dequantize the
+    gain, bias and base codes and 3 to combine the terms, plus k + 1 to gather the codeword, or K * (k + 1) per
+    input and row for the responses; from there on, 2D + 3 per edge to decode the tile and D + 1 per edge and row
+    in its matrix product.
     """
     total = 0
-    for s in shapes:
+    for n, s in enumerate(shapes):
         e, d, taps = s.edges, s.num_bases, s.order + 1
         if form == "efficient-kan":
             total += e * batch * (d + 1) + e * d
@@ -66,12 +68,14 @@ def multiply_adds(shapes: list[LayerShape], batch: int, form: str) -> int:
             total += e * batch * (d + 1)
         elif form == "dense kernel":
             total += e * batch * (taps + 1)
-        elif form == "compressed" and batch >= BATCHED_FROM_ROWS:
-            total += e * (2 * d + 3) + e * batch * (taps + 2)
-        elif form == "compressed":
-            total += 3 * e + e * batch * (taps + 3)
+        elif form == "compressed" and widths is not None and batch >= BATCHED_FROM_ROWS:
+            total += e * (2 * d + 3) + e * batch * (d + 1)
+        elif form == "compressed" and widths is not None:
+            size = widths[n].codebook_size
+            spline = s.in_features * size * taps if uses_response(s, size) else e * taps
+            total += batch * (spline + 6 * e)
         else:
-            raise SharekanError(f"unknown form {form!r}")
+            raise SharekanError(f"unknown form {form!r} (the compressed form needs its code widths)")
     return total
 
 
@@ -97,7 +101,7 @@ COMPRESSED_FORM = "compressed, fused kernel"
 def dense_vs_compressed(compressed, batch: int, caches: dict[str, int]) -> list[dict]:
     """Per form of the same head at ``batch`` rows: bytes touched (total, per edge streamed, by level), the distinct
     bytes it needs cached at once (footprint), and the energy estimate."""
-    shapes, _ = compressed_shapes_and_widths(compressed)
+    shapes, widths = compressed_shapes_and_widths(compressed)
     forms = [(label, dense_report(shapes, batch, caches, items), ops, footprint(dense_sets(shapes, batch, items)))
              for label, items, ops in DENSE_FORMS]
     forms.append((COMPRESSED_FORM, compressed_report(compressed, batch, caches), "compressed",
@@ -105,7 +109,7 @@ def dense_vs_compressed(compressed, batch: int, caches: dict[str, int]) -> list[
     edges = sum(s.edges for s in shapes)
     rows = []
     for label, items, ops, needed in forms:
-        energy = estimate(items, multiply_adds(shapes, batch, ops), caches)
+        energy = estimate(items, multiply_adds(shapes, batch, ops, widths), caches)
         levels: dict[str, int] = {}
         for t in items:
             levels[t.level] = levels.get(t.level, 0) + t.nbytes

@@ -1,22 +1,29 @@
 """Bytes one forward call touches, per item and per cache level: dense heads against the fused compressed kernel.
 
-Counted from shapes and bit-widths, for the layouts the kernels really use (E = out * in edges,
-D = G + k coefficients, k + 1 non-zero bases per input, B rows):
+Counted from shapes and bit-widths, for the layouts and loop orders the kernels really use
+(E = out * in edges, D = G + k coefficients, k + 1 non-zero bases per input, B rows):
 
 dense, efficient-kan eager   spline_weight 4D + spline_scaler 4 + base_weight 4 = 60 B/edge read, plus the
                              (out, in, D) scaled copy it builds every call (4D written, 4D read again)
 dense, pre-scaled            pre-scaled spline weights 4D + base weight 4 = 56 B/edge (eager or the
                              local-support kernel: a 52-byte coefficient row spans whole cache lines, so
-                             reading k + 1 of its D floats still moves the row)
-compressed, fused kernel     index (1 B for K <= 256, else 2 B) + gain, bias and base codes at their
-                             in-memory width (1 B at 8 and 4 bits, 2 B at 16, 4 B at 32) per edge, once a
-                             call; codebook codes gathered per edge (k + 1 per row in the gather kernel,
-                             all D once in the batched one) from the resident codebook
+                             reading k + 1 of its D floats still moves the row); per-row tables per edge
+compressed, fused kernel     (``runtime.fused_kernel``) index (1 B for K <= 256, else 2 B) + gain, bias and
+                             base codes at their in-memory width (1 B at 8 and 4 bits, 2 B at 16, 4 B at 32):
+  B < BATCHED_FROM_ROWS      the small-batch kernel walks row -> input -> outputs, so every row streams
+                             the per-edge codes again and reads and writes one float accumulator per
+                             edge; per edge and row it gathers k + 1 codebook codes, or, when the
+                             kernel takes its response route, reads one float response per edge after
+                             decoding K * (k + 1) codes per input and row; its (input, row) tables are
+                             read once per input per thread
+  B >= BATCHED_FROM_ROWS     the tile route streams the codes once, decodes D codebook codes per edge
+                             into a float tile (written, then read by one matrix product) and reads the
+                             placed bases once per tile
 
-Both kernels also read per-(input, row) tables (interval start, k + 1 weights, basis sum, SiLU,
-and in the gather kernel the codebook offset) once per output row, and write B * out floats. Each item is charged to the smallest
-cache level that holds the set it belongs to: the resident codebook, the per-row tables, or the
-per-call stream (every layer's per-edge bytes, which repeat inferences re-read).
+Each item is charged to the smallest cache level that holds the set it belongs to: the per-call
+stream (every layer's per-edge bytes plus the resident codebooks), the resident codebooks, the
+per-row tables, scratch (accumulators, responses or the decoded tile), or the outputs.
+Counts are per thread's share where threads split the work (one thread assumed).
 """
 from __future__ import annotations
 
@@ -25,9 +32,9 @@ from dataclasses import dataclass
 from ..compress.packing import FP32
 from ..errors import SharekanError
 from .cache_model import fits_in
+from .fused_kernel import BATCHED_FROM_ROWS, RESPONSE_RATIO, TILE_BYTES
 
 INT64 = 8
-BATCHED_FROM_ROWS = 4  # the fused kernel decodes each codeword once per edge from this many rows up
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class Touched:
 
     item: str
     nbytes: int
-    working_set: str  # 'stream', 'resident', 'tables' or 'output'
+    working_set: str  # 'stream', 'resident', 'tables', 'scratch' or 'output'
     level: str = "unknown"
 
 
@@ -110,21 +117,54 @@ def dense_touched(shapes: list[LayerShape], batch: int, form: str = "pre-scaled"
     return items
 
 
+def uses_response(shape: LayerShape, codebook_size: int) -> bool:
+    """True when the small-batch kernel decodes every codeword's response per input (as ``FusedLayer`` decides)."""
+    return codebook_size * (shape.order + 1) <= RESPONSE_RATIO * shape.out_features
+
+
+def tile_rows(shape: LayerShape) -> int:
+    """Output rows per decoded tile of the tile route (as ``FusedLayer`` sizes it)."""
+    return max(1, min(shape.out_features, TILE_BYTES // (shape.in_features * (shape.num_bases + 1) * FP32)))
+
+
 def compressed_touched(shapes: list[LayerShape], widths: list[CodeWidths], batch: int) -> list[Touched]:
     """Items a fused-kernel call touches for a compressed head (one ``CodeWidths`` per layer)."""
     if len(shapes) != len(widths):
         raise SharekanError(f"{len(shapes)} layer shapes but {len(widths)} code widths")
-    batched = batch >= BATCHED_FROM_ROWS
     items = []
     for n, (s, w) in enumerate(zip(shapes, widths)):
-        items.append(Touched(f"layer {n}: per-edge codes (index, gain, bias, base)", s.edges * w.per_edge, "stream"))
-        gathers = s.edges * s.num_bases if batched else s.edges * batch * (s.order + 1)
-        items.append(Touched(f"layer {n}: codebook codes gathered", gathers * w.codebook, "resident"))
-        # the gather kernel also reads each row's codebook offset; the batched one decodes it into the row
-        items.append(Touched(f"layer {n}: per-row tables",
-                             s.edges * batch * table_bytes_per_input_row(s.order, not batched), "tables"))
-        items.append(Touched(f"layer {n}: outputs", batch * s.out_features * FP32, "output"))
+        name = f"layer {n}: "
+        taps, features = s.order + 1, s.num_bases + 1
+        if batch < BATCHED_FROM_ROWS:
+            items.append(Touched(name + "per-edge codes (index, gain, bias, base)", batch * s.edges * w.per_edge,
+                                 "stream"))
+            if uses_response(s, w.codebook_size):
+                items.append(Touched(name + "codebook codes for responses",
+                                     batch * s.in_features * w.codebook_size * taps * w.codebook, "resident"))
+                items.append(Touched(name + "responses read", batch * s.edges * FP32, "scratch"))
+            else:
+                items.append(Touched(name + "codebook codes gathered", batch * s.edges * taps * w.codebook, "resident"))
+            items.append(Touched(name + "accumulators (read + write)", 2 * batch * s.edges * FP32, "scratch"))
+            items.append(Touched(name + "per-row tables", batch * s.in_features * table_bytes_per_input_row(s.order),
+                                 "tables"))
+        else:
+            tiles = -(-s.out_features // tile_rows(s))
+            items.append(Touched(name + "per-edge codes (index, gain, bias, base)", s.edges * w.per_edge, "stream"))
+            items.append(Touched(name + "codebook codes decoded", s.edges * s.num_bases * w.codebook, "resident"))
+            items.append(Touched(name + "decoded tile (write + read)", 2 * s.edges * features * FP32, "scratch"))
+            items.append(Touched(name + "per-row tables and placed bases",
+                                 batch * s.in_features * (table_bytes_per_input_row(s.order, False)
+                                                          + (1 + tiles) * features * FP32), "tables"))
+        items.append(Touched(name + "outputs", batch * s.out_features * FP32, "output"))
     return items
+
+
+def scratch_bytes(shapes: list[LayerShape], widths: list[CodeWidths], batch: int) -> int:
+    """Bytes of the largest layer's scratch: accumulators and responses, or one decoded tile."""
+    if batch >= BATCHED_FROM_ROWS:
+        return max(tile_rows(s) * s.in_features * (s.num_bases + 1) * FP32 for s in shapes)
+    return max(s.out_features * FP32 + (w.codebook_size * FP32 if uses_response(s, w.codebook_size) else 0)
+               for s, w in zip(shapes, widths))
 
 
 def resident_codebook_bytes(shapes: list[LayerShape], widths: list[CodeWidths], shared: bool) -> int:
@@ -140,11 +180,13 @@ def place(items: list[Touched], set_bytes: dict[str, int], caches: dict[str, int
 
 
 def set_sizes(shapes: list[LayerShape], batch: int, stream_bytes: int, resident_bytes: int,
-              order_tables: bool = True) -> dict[str, int]:
-    """Bytes each set occupies: the per-call stream, the resident codebooks, the largest layer's tables, outputs."""
+              order_tables: bool = True, scratch: int = 0) -> dict[str, int]:
+    """Bytes each set occupies: the per-call stream, the resident codebooks, the largest layer's tables, scratch,
+    outputs."""
     tables = max(s.in_features * batch * table_bytes_per_input_row(s.order, order_tables) for s in shapes)
     outputs = max(batch * s.out_features * FP32 for s in shapes)
-    return {"stream": stream_bytes + resident_bytes, "resident": resident_bytes, "tables": tables, "output": outputs}
+    return {"stream": stream_bytes + resident_bytes, "resident": resident_bytes, "tables": tables, "scratch": scratch,
+            "output": outputs}
 
 
 def per_edge_bytes(items: list[Touched], shapes: list[LayerShape], working_set: str = "stream") -> float:
@@ -180,14 +222,14 @@ def dense_sets(shapes: list[LayerShape], batch: int, form: str = "pre-scaled") -
 def compressed_sets(compressed, batch: int) -> dict[str, int]:
     """Bytes each set of a fused-kernel call occupies: per-edge codes plus the resident codebooks, tables, outputs."""
     shapes, widths = compressed_shapes_and_widths(compressed)
-    stream = sum(t.nbytes for t in compressed_touched(shapes, widths, batch) if t.working_set == "stream")
+    stream = sum(s.edges * w.per_edge for s, w in zip(shapes, widths))  # distinct bytes, however often re-read
     resident = resident_codebook_bytes(shapes, widths, len(compressed.codebooks) == 1)
-    return set_sizes(shapes, batch, stream, resident, batch < BATCHED_FROM_ROWS)
+    return set_sizes(shapes, batch, stream, resident, batch < BATCHED_FROM_ROWS, scratch_bytes(shapes, widths, batch))
 
 
 def footprint(sets: dict[str, int]) -> int:
-    """Distinct bytes a call needs cached at once: the stream (with any resident codebook), tables and outputs."""
-    return sets["stream"] + sets["tables"] + sets["output"]
+    """Distinct bytes a call needs cached at once: the stream (with any resident codebook), tables, scratch, outputs."""
+    return sets["stream"] + sets["tables"] + sets["scratch"] + sets["output"]
 
 
 def dense_report(shapes: list[LayerShape], batch: int, caches: dict[str, int], form: str = "pre-scaled") -> list[Touched]:
