@@ -184,3 +184,14 @@ def test_scaling_and_export_batch_ranges(model_path, capsys):
                            "max_heads must be an integer from 1 to 10,000")
     _assert_one_line_error(cli(capsys, "export", model_path, "--pte", "never.pte", "--batch", 5000),
                            "--batch must be an integer from 1 to 4,096")
+
+
+def test_native_runtime_lines_on_the_stderr_descriptor_are_hidden(capfd):
+    import os
+
+    from sharekan_core.cli.terminal import native_stderr_silenced
+
+    with native_stderr_silenced():
+        os.write(2, b"[cpuinfo_utils.cpp:71] Reading file /sys/devices/soc0/image_version\n")
+    os.write(2, b"shown\n")
+    assert capfd.readouterr().err == "shown\n"

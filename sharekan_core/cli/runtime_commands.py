@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..ranges import check_int
-from .terminal import progress_bar
+from .terminal import native_stderr_silenced, progress_bar
 
 MAX_BATCH = 4096
 
@@ -49,13 +49,14 @@ def run_export(args: argparse.Namespace) -> dict:
         progress(0.0, "exporting the ExecuTorch program")
         size = export_pte(runnable.module, runnable.in_features, args.pte, args.max_batch, args.xnnpack)
         progress(0.8, "checking the program against eager PyTorch")
-        program = load_pte(args.pte)
-        differences = {}
-        for batch in sorted({1, min(32, args.max_batch), args.max_batch}):
-            probe = torch.rand(batch, runnable.in_features) * 2.4 - 1.2
-            with torch.no_grad():
-                eager = runnable.module(probe)
-            differences[batch] = float((program(probe) - eager).abs().max() / eager.abs().max().clamp_min(1e-30))
+        with native_stderr_silenced():
+            program = load_pte(args.pte)
+            differences = {}
+            for batch in sorted({1, min(32, args.max_batch), args.max_batch}):
+                probe = torch.rand(batch, runnable.in_features) * 2.4 - 1.2
+                with torch.no_grad():
+                    eager = runnable.module(probe)
+                differences[batch] = float((program(probe) - eager).abs().max() / eager.abs().max().clamp_min(1e-30))
     return {"out": str(args.pte), "pte_bytes": size, "kind": runnable.kind, "xnnpack": args.xnnpack,
             "max_batch": args.max_batch, "in_features": runnable.in_features, "out_features": runnable.out_features,
             "relative_difference_vs_eager_by_batch": differences,

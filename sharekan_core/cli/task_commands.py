@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import SharekanError
-from .terminal import progress_bar
+from .terminal import native_stderr_silenced, progress_bar
 
 TASKS = ("digits", "detection")
 
@@ -102,7 +102,8 @@ def run_export_detector(args: argparse.Namespace) -> dict:
         size = export_detector(detector, args.pte, xnnpack=not args.no_xnnpack)
         progress(0.8, "comparing the program's detections with eager PyTorch")
         image = sample_image(args.image, folders.photos_dir)
-        comparison = compare_detections(detector.detect(image, args.score),
-                                        PteDetector(args.pte, detector).detect(image, args.score))
+        with native_stderr_silenced():
+            program_detections = PteDetector(args.pte, detector).detect(image, args.score)
+        comparison = compare_detections(detector.detect(image, args.score), program_detections)
     return {"out": str(args.pte), "pte_bytes": size, "head": args.head or "shipped dense KAN head",
             "image_size": list(image.size), "xnnpack": not args.no_xnnpack, **comparison}
