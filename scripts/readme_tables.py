@@ -272,8 +272,9 @@ def reliability_table() -> str:
             ("code executed from a file", document["code_executed"]),
             ("half-written or leftover output files", document["half_written"])]
     lines = ["| outcome | cases |", "|---|---:|"] + [f"| {name} | {count:,} |" for name, count in rows]
-    lines.append(f"\nFrom `{document['suite']}` ({'passed' if document['suite_passed'] else 'FAILED'}, "
-                 f"{document['seconds']:.0f} s on this shared machine); counts in `assets/reliability/summary.json`.")
+    lines.append(f"\nFrom `{document['suite']}` ({'passed' if document['suite_passed'] else 'FAILED'}; "
+                 f"{document['cpu_seconds']:.0f} s of CPU, {document['seconds']:.0f} s wall at load average "
+                 f"{document['load_average']} on {document['cores']} cores); counts in `assets/reliability/summary.json`.")
     return "\n".join(lines)
 
 
