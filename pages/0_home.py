@@ -6,8 +6,8 @@ st.markdown(
     "A Kolmogorov-Arnold Network stores a learned curve, a spline, on every edge, and large KANs hold "
     "hundreds of thousands of them. SHARe-KAN splits each spline into a bias, a gain and a unit shape, and "
     "lets all edges share a small codebook of shapes, so each edge keeps only an index and two small numbers. "
-    "The result is a file about ten times smaller that runs without rebuilding the dense model, and this "
-    "studio shows you exactly what that costs in accuracy.")
+    "The compressed file runs without rebuilding the dense model, and this studio measures how much smaller it "
+    "is and what that costs in accuracy, on your model or on the shipped ones.")
 
 left, middle, right = st.columns(3)
 with left.container(border=True):

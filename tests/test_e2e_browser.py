@@ -178,13 +178,14 @@ def test_compress_then_detect_in_a_real_browser(app_url):
     (ARTIFACTS / "first_paint_seconds.json").write_text(json.dumps(first_paint, indent=1) + "\n")
 
 
-def upload(page, path: Path) -> None:
-    """Upload ``path`` as this session's model on the Model page and wait until the page has read it."""
+def upload(page, path: Path, expect: str | None = None) -> None:
+    """Upload ``path`` as this session's model on the Model page and wait until the page shows ``expect``
+    (by default, that the file is in use)."""
     open_page(page, "Model")
     page.locator('[data-testid="stRadio"] label', has_text="Upload a checkpoint").click()
     wait_until_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_text(f"In use: {path.name} (uploaded)").wait_for(timeout=RUN_TIMEOUT_MS)
+    page.get_by_text(expect or f"In use: {path.name} (uploaded)").first.wait_for(timeout=RUN_TIMEOUT_MS)
     wait_until_idle(page)
 
 
@@ -233,8 +234,12 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
         page.locator(".js-plotly-plot").nth(1).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         screenshot(page, "splines_before")
         largest = splines.ranked_gains(read_model(first).model, 0, count=1)  # the table's first row
-        table = page.locator('[data-testid="stDataFrame"]').nth(1).bounding_box()
-        page.mouse.click(table["x"] + 18, table["y"] + 35 + 17)  # its row marker: header and rows are 35 px
+        table = page.locator('[data-testid="stDataFrame"]').nth(1)
+        table.scroll_into_view_if_needed()
+        box = table.bounding_box()
+        page.mouse.move(box["x"] + 18, box["y"] + 35 + 17)  # its row marker: header and rows are 35 px high
+        page.wait_for_timeout(300)
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
         wait_until_idle(page)
         pickers = page.locator('[data-testid="stNumberInput"] input')
         assert [pickers.nth(0).input_value(), pickers.nth(1).input_value()] == \
@@ -272,7 +277,13 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
         phases["Trade-offs live sweep"] = time.monotonic() - started - sum(phases.values())
         screenshot(page, "tradeoffs_upload")
 
-        upload(page, second)  # a different model under the same file name
+        broken = tmp_path / "broken" / "mykan.safetensors"
+        broken.parent.mkdir()
+        broken.write_bytes(b"\x00" * 64)
+        upload(page, broken, expect="Could not load this upload")  # a failed upload names the model still in use
+        assert page.get_by_text("Still in use: mykan.safetensors (uploaded)").is_visible()
+        assert page.locator('[data-testid="stException"]').count() == 0
+        upload(page, second)  # a later upload is read at once: a different model under the same file name
         open_page(page, "Compress")
         assert page.get_by_text("Pick a K and press").is_visible()  # nothing of the first file's results
         assert compress_at(page) != error_first
