@@ -13,7 +13,7 @@ from sharekan_core.compress import (CompressionConfig, GPTQConfig, KMeansConfig,
 from sharekan_core.compress.calibration import basis_moments, layer_inputs
 from sharekan_core.compress.data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
 from sharekan_core.compress.decompose import decompose
-from sharekan_core.compress.methods.gptq import gptq_codes
+from sharekan_core.compress.methods.gptq import gptq_codes, inverse_cholesky_upper
 from sharekan_core.errors import SharekanError
 from sharekan_core.format import save_compressed, storage_report
 from sharekan_core.format.compressed_file import header_nbytes, load_compressed
@@ -234,3 +234,14 @@ def test_gptq_lowers_the_hessian_weighted_error_on_correlated_features():
 
     nearest = np.clip(np.rint((weights - minimum) / steps), 0, 7)
     assert error(gptq_codes(weights, hessian, minimum, steps, levels, 0.01)) < 0.8 * error(nearest)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), size=st.integers(1, 60))
+def test_inverse_cholesky_factor(seed, size):
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(size, size))
+    hessian = torch.from_numpy(factor @ factor.T + 0.5 * np.eye(size))
+    upper = inverse_cholesky_upper(hessian)
+    assert torch.equal(upper, torch.triu(upper))
+    np.testing.assert_allclose((upper.T @ upper @ hessian).numpy(), np.eye(size), atol=1e-7)

@@ -100,6 +100,18 @@ def _column_levels(per_row: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.repeat(per_row.reshape(rows, groups_per_row), cols // groups_per_row, axis=1).astype(np.float64)
 
 
+def inverse_cholesky_upper(hessian: torch.Tensor) -> torch.Tensor:
+    """Upper-triangular U with U^T U = H^-1, without forming H^-1.
+
+    With J the order-reversing permutation, V = J chol(J H J) J is upper triangular with H = V V^T,
+    so H^-1 = V^-T V^-1 and U = V^-1: one Cholesky and one triangular inverse instead of a Cholesky,
+    an inverse and a second Cholesky.
+    """
+    factor = torch.linalg.cholesky(hessian.flip(0, 1)).flip(0, 1)
+    identity = torch.eye(hessian.shape[0], dtype=hessian.dtype)
+    return torch.linalg.solve_triangular(factor, identity, upper=True)
+
+
 def gptq_codes(weights: np.ndarray, hessian: np.ndarray, minimum: np.ndarray, step: np.ndarray,
                levels: np.ndarray, damping: float) -> np.ndarray:
     """Integer codes (rows, cols) for ``weights`` on the levels minimum + code * step, by GPTQ under ``hessian``."""
@@ -108,7 +120,7 @@ def gptq_codes(weights: np.ndarray, hessian: np.ndarray, minimum: np.ndarray, st
     dead = torch.diagonal(h) <= 0
     h[dead, dead] = 1.0  # a feature never seen: its column is rounded alone and passes nothing on
     h += damping * torch.diagonal(h).mean() * torch.eye(h.shape[0], dtype=h.dtype)
-    upper = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    upper = inverse_cholesky_upper(h)
     low, width = torch.from_numpy(minimum), torch.from_numpy(step)
     safe = torch.where(width > 0, width, torch.ones_like(width))
     top = torch.from_numpy(levels.astype(np.float64))
