@@ -182,8 +182,8 @@ def test_predict_bad_inputs(model_path, tmp_path, capsys):
 def test_scaling_and_export_batch_ranges(model_path, capsys):
     _assert_one_line_error(cli(capsys, "scaling", model_path, "-K", 4, "--max-heads", 0),
                            "max_heads must be an integer from 1 to 10,000")
-    _assert_one_line_error(cli(capsys, "export", model_path, "--pte", "never.pte", "--batch", 5000),
-                           "--batch must be an integer from 1 to 4,096")
+    _assert_one_line_error(cli(capsys, "export", model_path, "--pte", "never.pte", "--max-batch", 5000),
+                           "--max-batch must be an integer from 1 to 4,096")
 
 
 def test_native_runtime_lines_on_the_stderr_descriptor_are_hidden(capfd):

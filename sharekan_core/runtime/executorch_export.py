@@ -56,7 +56,8 @@ def batch_independent_route() -> Iterator[None]:
     by a cost model. A dynamic-batch program cannot branch on its batch: torch.export stops with
     'Constraints violated (batch)' on the cost model's comparison. The tile route's memory is one
     cache-sized tile whatever the codebook size, so the program's plan for its largest batch stays
-    small; the response route would plan batch * in * K floats.
+    small; the response route would plan batch * in * K floats. The patch is process-wide while
+    tracing: an eager torch-path call elsewhere meanwhile takes the tile route too, same values.
     """
     from . import compressed_kan
 
