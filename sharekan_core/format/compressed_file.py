@@ -19,7 +19,7 @@ from ..compress.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
 from ..compress.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
 from .integrity import (check_codebook_shape, check_finite, check_header_numbers, check_payload, encode_checked,
-                        verify_checksum)
+                        malformed_detail, verify_checksum)
 from ..io.atomic import write_bytes_atomic
 from ..io.model_file import COMPRESSED_FORMAT
 from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
@@ -155,8 +155,7 @@ def load_compressed(path: str | Path) -> CompressedKAN:
     except SharekanError as exc:
         raise SharekanError(f"{path.name}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        detail = f"header field {exc} is missing" if isinstance(exc, KeyError) else str(exc).splitlines()[0][:120]
-        raise SharekanError(f"{path.name}: corrupt compressed file ({detail})") from None
+        raise SharekanError(f"{path.name}: corrupt compressed file ({malformed_detail(exc)})") from None
     if not layers:
         raise SharekanError(f"{path.name}: compressed file has no layers")
     for index in range(1, len(layers)):

@@ -100,6 +100,13 @@ def check_header_numbers(fields: Mapping, source: str) -> None:
     check_budget(edges * (20 + 4 * coefficients), source, "the decoded layers")
 
 
+def malformed_detail(exc: Exception) -> str:
+    """Plain words for a KeyError/TypeError/ValueError/IndexError met while reading a malformed header."""
+    if isinstance(exc, KeyError):
+        return f"header field {exc} is missing"
+    return (str(exc).splitlines() or ["malformed header"])[0][:120]
+
+
 def check_payload(name: str, bits: int, payload: np.ndarray) -> None:
     """Raise SharekanError unless ``payload``'s dtype is the one ``bits`` implies (float32, float16, uint8)."""
     expected = PAYLOAD_DTYPES.get(bits)

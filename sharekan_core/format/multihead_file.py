@@ -20,7 +20,7 @@ from ..io.atomic import write_bytes_atomic
 from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
 from .compressed_file import (FORMAT_VERSION, READABLE_VERSIONS, _read_layer, _read_quantized, codebook_header,
                               layer_header, stored_tensors)
-from .integrity import encode_checked, verify_checksum
+from .integrity import check_header_numbers, encode_checked, malformed_detail, verify_checksum
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
 HEAD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -125,6 +125,7 @@ def load_multihead(path: str | Path) -> MultiHeadBundle:
         raise SharekanError(f"{path.name}: unsupported bundle format version {header.get('version')!r}")
     arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
     verify_checksum(header, arrays, path.name)
+    check_header_numbers(header, path.name)
     try:
         codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
                      for i, c in enumerate(header_field(header, "codebooks", list, path))]
@@ -134,7 +135,7 @@ def load_multihead(path: str | Path) -> MultiHeadBundle:
     except SharekanError as exc:
         raise SharekanError(f"{path.name}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise SharekanError(f"{path.name}: corrupt multi-head bundle ({type(exc).__name__}: {str(exc)[:120]})") from None
+        raise SharekanError(f"{path.name}: corrupt multi-head bundle ({malformed_detail(exc)})") from None
     if not heads:
         raise SharekanError(f"{path.name}: the bundle holds no heads")
     return MultiHeadBundle(codebooks, heads)
