@@ -170,3 +170,19 @@ def test_tradeoffs_axis_fits_the_data_and_bits_sort_numerically():
     low, high = tradeoffs.storage_domain(pd.Series([0.7, 20.0]), pd.Series([], dtype=float))
     assert 0.5 < low < 0.7 and 20.0 < high < 30.0
     assert tradeoffs.bits_order(pd.Series(["32", "4", "8", "16", "8"])) == ["4", "8", "16", "32"]
+
+
+def test_an_uploaded_evaluation_set_comes_before_the_files_task(digits):
+    """The user's own labels are what they asked to be measured by; a new set is never scored from the old one's cache."""
+    from sharekan_core.tasks import load_digits_split
+
+    split = load_digits_split()
+    model = digits.model
+    halves = [evaluation.read_evaluation_set(_npy(split.x_test[part]), _npy(split.y_test[part]), model)
+              for part in (slice(0, 200), slice(200, 400))]
+    assert halves[0].key != halves[1].key
+    run = compression.run_compression(model, "sha256:digits-eval", "Digits", CompressionConfig(codebook_size=16))
+    scores = [compression.measure_run(run, model, "digits", half).scores for half in halves]
+    assert all(s.label == "accuracy on your evaluation set (200 rows)" for s in scores)
+    expected = [evaluation.score(evaluation.evaluation_set_measure(half), model) for half in halves]
+    assert [s.dense for s in scores] == pytest.approx(expected)

@@ -108,7 +108,7 @@ def predicted_bytes(model: KAN, config: CompressionConfig, kept: list[int] | Non
     return total
 
 
-_DENSE_SCORES: dict[tuple[str, str], float] = {}  # (model content key, metric label) -> dense score, per process
+_DENSE_SCORES: dict[tuple[str, str, str], float] = {}  # (model key, metric label, evaluation set key) -> dense score
 
 
 def measure_run(run: CompressionRun, model: KAN, task: str | None, evaluation: EvaluationSet | None,
@@ -117,7 +117,7 @@ def measure_run(run: CompressionRun, model: KAN, task: str | None, evaluation: E
     the user's evaluation set, or output fidelity (see ``evaluation.measure_for``)."""
     measure = measure_for(model, task, evaluation)
     label = measure.metric.label
-    cache_key = (run.model_key, label)
+    cache_key = (run.model_key, label, evaluation.key if evaluation is not None else "")
     if cache_key not in _DENSE_SCORES:
         _DENSE_SCORES[cache_key] = score(measure, model, task, _stage(progress, 0.0, 0.5, "dense model"))
     dense = _DENSE_SCORES[cache_key]

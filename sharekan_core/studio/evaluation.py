@@ -13,15 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..progress import Progress
 from ..errors import SharekanError
-from ..tasks import TaskMetric, task_metric
 from ..model import KAN
+from ..progress import Progress
+from ..tasks import TaskMetric, task_metric
+from .models import content_key
 from .settings import settings
 
 KNOWN_TASKS = ("digits", "detection")
 SAMPLE_INPUTS = 512
 MAX_EVALUATION_ROWS = 1_000_000
+
 
 @dataclass(frozen=True)
 class EvaluationSet:
@@ -30,6 +32,8 @@ class EvaluationSet:
     inputs: np.ndarray
     targets: np.ndarray
     kind: str  # 'classification' (integer labels, accuracy) or 'regression' (MSE)
+    key: str   # content hash of the two uploaded files: results measured on it are kept under it
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -43,9 +47,11 @@ class Measure:
         """The value as the studio writes it: 97.6 % for accuracies, 4 significant digits otherwise."""
         return f"{value:.1%}" if self.percent else f"{value:.4g}"
 
+
 def read_evaluation_set(x_payload: bytes, y_payload: bytes, model: KAN) -> EvaluationSet:
     """Parse uploaded ``X.npy`` and ``y.npy`` (no pickles) and check them against ``model``'s widths."""
     inputs, targets = (_read_npy(payload, name) for payload, name in ((x_payload, "X.npy"), (y_payload, "y.npy")))
+    key = content_key(x_payload, y_payload)
     in_features, out_features = model.layers[0].in_features, model.layers[-1].out_features
     if inputs.ndim != 2 or inputs.shape[1] != in_features:
         raise SharekanError(f"X.npy must have shape (N, {in_features}) for this model, got {inputs.shape}")
@@ -58,18 +64,20 @@ def read_evaluation_set(x_payload: bytes, y_payload: bytes, model: KAN) -> Evalu
     if np.issubdtype(targets.dtype, np.integer) and targets.ndim == 1:
         if targets.min() < 0 or targets.max() >= out_features:
             raise SharekanError(f"y.npy class labels must lie in 0..{out_features - 1} (the model's outputs)")
-        return EvaluationSet(inputs.astype(np.float32), targets.astype(np.int64), "classification")
+        return EvaluationSet(inputs.astype(np.float32), targets.astype(np.int64), "classification", key)
     targets = targets.reshape(len(targets), -1) if targets.ndim == 1 else targets
     if targets.shape[1] != out_features or not np.issubdtype(targets.dtype, np.number) \
             or not np.isfinite(targets).all():
         raise SharekanError(f"y.npy must be integer class labels (N,) or finite targets (N, {out_features})")
-    return EvaluationSet(inputs.astype(np.float32), targets.astype(np.float32), "regression")
+    return EvaluationSet(inputs.astype(np.float32), targets.astype(np.float32), "regression", key)
+
 
 def _read_npy(payload: bytes, name: str) -> np.ndarray:
     try:
         return np.load(io.BytesIO(payload), allow_pickle=False)
     except Exception:  # numpy raises ValueError, OSError or EOFError depending on the damage
         raise SharekanError(f"{name} is not a readable .npy array (object arrays are refused)") from None
+
 
 def evaluation_set_measure(evaluation: EvaluationSet) -> Measure:
     """Accuracy on a classification set, MSE on a regression set."""
@@ -87,6 +95,7 @@ def evaluation_set_measure(evaluation: EvaluationSet) -> Measure:
             return float(((module(inputs) - targets) ** 2).mean())
     return Measure(TaskMetric("mse", f"mean squared error on your evaluation set ({rows})", mse), higher_is_better=False)
 
+
 def sample_inputs(model: KAN, count: int = SAMPLE_INPUTS, seed: int = 0) -> np.ndarray:
     """``count`` inputs drawn uniformly inside each input's spline grid (the domain the model was fit on)."""
     first = model.layers[0]
@@ -94,6 +103,7 @@ def sample_inputs(model: KAN, count: int = SAMPLE_INPUTS, seed: int = 0) -> np.n
     order = first.spline_order
     low, high = grid[:, order], grid[:, -order - 1]
     return np.random.default_rng(seed).uniform(low, high, size=(count, len(low))).astype(np.float32)
+
 
 def fidelity_measure(model: KAN, inputs: np.ndarray | None = None) -> Measure:
     """Output fidelity against the dense ``model``: 1 − ‖f̂(x) − f(x)‖ / ‖f(x)‖ over ``inputs`` (sampled if None)."""
@@ -117,9 +127,11 @@ def task_measure(task: str | None) -> Measure | None:
 
 
 def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> Measure:
-    """What the studio scores a model by: its task, else the user's evaluation set, else output fidelity."""
-    return task_measure(task) or (evaluation_set_measure(evaluation) if evaluation is not None
-                                  else fidelity_measure(model))
+    """What the studio scores a model by: the evaluation set the user uploaded, else its task, else output
+    fidelity on sample inputs drawn inside its grid."""
+    if evaluation is not None:
+        return evaluation_set_measure(evaluation)
+    return task_measure(task) or fidelity_measure(model)
 
 
 def measure_description(task: str | None) -> str:

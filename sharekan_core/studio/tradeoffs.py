@@ -9,11 +9,12 @@ import textwrap
 
 import pandas as pd
 
-from ..progress import Progress
 from ..model import KAN
+from ..progress import Progress
 from ..tasks import TaskMetric
 from .compression import CompressionRun, width_name
 from .evaluation import EvaluationSet, Measure, evaluation_set_measure, fidelity_measure, task_measure
+from .history import method_name
 
 NEGLIGIBLE_STD = 1e-9  # a spread this small is rounding in the metric, shown as 0
 
@@ -124,7 +125,7 @@ def sweep_measures(model: KAN, task: str | None, evaluation: EvaluationSet | Non
     known = task_measure(task)
     if known is not None:
         return {known.metric.label: known}
-    measures = [fidelity_measure(model)]
+    measures = [fidelity_measure(model, evaluation.inputs if evaluation is not None else None)]
     if evaluation is not None and evaluation.kind == "classification":
         measures.insert(0, evaluation_set_measure(evaluation))
     return {measure.metric.label: measure for measure in measures}
@@ -133,7 +134,8 @@ def sweep_measures(model: KAN, task: str | None, evaluation: EvaluationSet | Non
 def session_runs_frame(runs: list[CompressionRun], model_key: str, label: str) -> pd.DataFrame:
     """This session's compressions of the model whose task metric is ``label``: run, MB, metric, text label."""
     rows = [{"run": number, "MB": run.result.storage.compressed_bytes / 1e6, "metric_mean": run.scores.compressed,
-             "label": f"run {number}: K={run.config.codebook_size:,}"}
+             "label": f"run {number}: {method_name(run.config)}"
+                      + (f" K={run.config.codebook_size:,}" if hasattr(run.config, "codebook_size") else "")}
             for number, run in enumerate(runs, start=1)
             if run.model_key == model_key and run.scores is not None and run.scores.label == label]
     return pd.DataFrame(rows, columns=["run", "MB", "metric_mean", "label"])
