@@ -49,7 +49,7 @@ st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({dense
 
 measure = st.checkbox(
     "Measure task quality right after compressing", value=True,
-    help="Scores the dense and the compressed model the same way: " + measure_description(model.task)
+    help="Scores the dense and the compressed model the same way: " + measure_description(model.task, evaluation_set(model) is not None)
     + ". Turn it off for size and fidelity only.")
 if st.button("Compress", type="primary"):
     bar = st.progress(0.0, text="starting")

@@ -134,15 +134,17 @@ def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None) 
     return task_measure(task) or fidelity_measure(model)
 
 
-def measure_description(task: str | None) -> str:
+def measure_description(task: str | None, has_evaluation_set: bool = False) -> str:
     """In words, what ``measure_for`` will measure for a model with ``task``, and roughly how long it takes."""
+    if has_evaluation_set:
+        return "accuracy or MSE on the evaluation set you uploaded on the Model page"
     if task == "detection":
         return ("mAP@0.5 agreement with the SSD teacher on the held-out photos (a minute or more on a small "
                 "machine; the first time also computes their backbone maps)")
     if task == "digits":
         return "held-out accuracy on scikit-learn digits (about a second)"
-    return ("accuracy or MSE on your evaluation set if you uploaded one on the Model page, else how closely the "
-            "compressed outputs follow the dense ones on inputs drawn inside the model's grid (about a second)")
+    return ("how closely the compressed outputs follow the dense ones on inputs drawn inside the model's grid "
+            "(about a second); upload an evaluation set on the Model page for accuracy or MSE")
 
 
 def score(measure: Measure, module: torch.nn.Module, task: str | None = None,
