@@ -107,8 +107,10 @@ else:
     st.dataframe(curve, hide_index=True, width="stretch")
 
 st.subheader("Energy per inference (an estimate)")
-energy = runtime.energy_frame(run.result, batch=1)
-st.dataframe(energy, hide_index=True, width="stretch")
+try:
+    st.dataframe(runtime.energy_frame(run.result, batch=1), hide_index=True, width="stretch")
+except SharekanError as error:  # counted for SHARe-KAN heads only
+    st.info(str(error))
 st.caption(f"An estimate, not a measurement: bytes each form touches in one batch-1 call, charged to the cache "
            f"level that holds them on this host, priced at 45 nm per-access energies, plus FP32 multiply-adds. "
            f"Source: {runtime.ENERGY_SOURCE}. The paper has no SRAM figure above 1 MB, so L3 reads are priced "
