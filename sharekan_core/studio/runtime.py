@@ -127,19 +127,22 @@ class CacheFit:
 
 
 def cache_fit(result: CompressionResult) -> CacheFit:
-    """The runtime's residency report for ``result`` as chart-ready tables."""
-    from ..runtime.cache_model import residency_report
+    """The runtime's residency report for ``result`` as chart-ready tables; whole-head sets as the fused kernel
+    holds them at batch 1 (``runtime.working_set``)."""
+    from ..runtime.cache_model import fits_in, residency_report
+    from ..runtime.working_set import compressed_sets, footprint
 
     report = residency_report(result.compressed)
-    head = report["head"]
-    sets = [("whole head: dense FP32 weights", head["dense_bytes"], head["dense_fits"]),
-            ("whole head: compressed (codebooks + streamed)", head["compressed_total_bytes"],
-             head["compressed_total_fits"]),
-            ("whole head: codebooks (float, resident)", head["codebook_float_bytes"], head["codebook_float_fits"]),
-            ("whole head: indices, gains, biases, base (streamed)", head["streamed_bytes"], head["streamed_fits"])]
+    caches, head = report["host_caches"], report["head"]
+    fused = compressed_sets(result.compressed, 1)
+    sizes = [("whole head: dense FP32 weights", head["dense_bytes"]),
+             ("whole head: compressed, fused kernel at batch 1 (codes, codebooks, tables)", footprint(fused)),
+             ("whole head: codebooks at their stored width (resident)", fused["resident"]),
+             ("whole head: per-edge codes (streamed once a call)", fused["stream"] - fused["resident"])]
     for layer in report["layers"]:
-        sets.append((f"layer {layer['layer']}: codebook (float)", layer["codebook_float_bytes"], layer["codebook_fits"]))
-        sets.append((f"layer {layer['layer']}: streamed per call", layer["streamed_total_bytes"], layer["streamed_fits"]))
+        sizes.append((f"layer {layer['layer']}: codebook (stored)", layer["codebook_stored_bytes"]))
+        sizes.append((f"layer {layer['layer']}: indices, gains, biases, base (stored)", layer["streamed_total_bytes"]))
+    sets = [(name, size, fits_in(size, caches)) for name, size in sizes]
     working = pd.DataFrame([{"working set": name, "bytes": size, "fits in (this host)": level}
                             for name, size, level in sets])
     caches = pd.DataFrame([{"cache": name, "bytes": size} for name, size in report["host_caches"].items()])
