@@ -243,8 +243,23 @@ def grouping_table() -> str:
                          f"{row['coef_rel_l2']:.5f} |")
     if not lines:
         return "(no codebook grouping comparison saved; run `python bench/codebook_grouping.py`)"
-    return "\n".join(["| head | K | codebook affine | codebook B | compressed B | ratio | coefficient rel. L2 |",
-                      "|---|---:|---|---:|---:|---:|---:|", *lines])
+    table = ["| head | K | codebook affine | codebook B | compressed B | ratio | coefficient rel. L2 |",
+             "|---|---:|---|---:|---:|---:|---:|", *lines]
+    paper = load("runtime", "codebook_grouping_paper_head_K65536_int8")
+    if paper is not None:
+        before, now = (next(r for r in paper["rows"] if r["grouping"] == g) for g in ("rows", "columns"))
+        change = now["coef_rel_l2"] / before["coef_rel_l2"] - 1
+        fidelity = "met" if change <= 0 else f"missed: {change:.1%} higher"
+        table.append(f"\nTarget (1M-edge head, K = 65,536, Int8): ratio >= 9.3x: **{'met' if now['ratio'] >= 9.3 else 'missed'}** "
+                     f"({now['ratio']:.2f}x, was {before['ratio']:.2f}x); coefficient error no worse: **{fidelity}** "
+                     f"({now['coef_rel_l2']:.5f} against {before['coef_rel_l2']:.5f}).")
+        run = runtime_document("paper", 65536, 1)
+        if run is not None and "L2" in run["host"]["caches"]:
+            l2 = run["host"]["caches"]["L2"]
+            verb = "fits" if now["codebook_bytes"] <= l2 else "does not fit"
+            table.append(f"The Int8 codebook at K = 65,536 takes {now['codebook_bytes']:,} B and {verb} this host's "
+                         f"{l2 // 1024:,} KiB L2 per core (sysfs).")
+    return "\n".join(table)
 
 
 def runtime_tables() -> str:
