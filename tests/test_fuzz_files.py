@@ -7,6 +7,7 @@ written there as JSON (``scripts/reliability_summary.py`` does this for assets/r
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -32,6 +33,7 @@ from sharekan_core.cli.main import main
 from sharekan_core.compress import CompressionConfig, compress
 from sharekan_core.format.compressed_file import encode_compressed
 from sharekan_core.format.integrity import CHECKSUM_FIELD, checksum
+from sharekan_core.format.multihead_file import encode_multihead
 from sharekan_core.io import save_model
 from sharekan_core.io.atomic import PART_MARK
 from sharekan_core.io.tensors import HEADER_KEY, encode_header
@@ -57,14 +59,19 @@ def work(tmp_path_factory):
     model = prototype_kan((6, 5, 3), prototypes=4)
     save_model(model, root / "dense.safetensors")
     torch.save(model.state_dict(), root / "dense.pt")
-    blob = encode_compressed(compress(model, CompressionConfig(codebook_size=8, bits=8)))
+    compressed = compress(model, CompressionConfig(codebook_size=8, bits=8))
+    blob = encode_compressed(compressed)
     (root / "model.skan").write_bytes(blob)
+    (root / "bundle.safetensors").write_bytes(encode_multihead([compressed, copy.deepcopy(compressed)]))
     np.save(root / "x.npy", np.random.default_rng(0).uniform(-1, 1, (4, 6)).astype(np.float32))
     code, _, err = run(["predict", str(root / "model.skan"), "--input", str(root / "x.npy"), "--out", str(root / "y.npy")])
     assert code == 0, err
     code, described, err = run(["inspect", str(root / "model.skan")])
     assert code == 0, err
-    return {"root": root, "blob": blob, "reference": np.load(root / "y.npy"), "described": described}
+    code, bundle_described, err = run(["inspect", str(root / "bundle.safetensors")])
+    assert code == 0, err
+    return {"root": root, "blob": blob, "reference": np.load(root / "y.npy"), "described": described,
+            "bundle_described": bundle_described}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -260,6 +267,17 @@ def test_bit_flips_refused_or_harmless(work, bit):
     path.write_bytes(bytes(blob))
     argv, out = predict_argv(work, path)
     expect_clean(argv, allow_success=True, output=out, check=lambda _: same_outputs(work, out))
+
+
+@fuzz(60)
+@given(bit=st.integers(min_value=0))
+def test_bundle_bit_flips_refused_or_harmless(work, bit):
+    blob = bytearray((work["root"] / "bundle.safetensors").read_bytes())
+    position = bit % (len(blob) * 8)
+    blob[position // 8] ^= 1 << (position % 8)
+    path = work["root"] / "flipped_bundle.safetensors"
+    path.write_bytes(bytes(blob))
+    expect_clean(["inspect", str(path)], allow_success=True, check=lambda text: same_text(work["bundle_described"], text))
 
 
 def test_code_in_checkpoints_never_runs(work):
