@@ -145,9 +145,18 @@ class Teacher:
         return [m[0].half() for m in maps], targets.half()
 
 
+# (500, 6): 1 for real anchors, 0 for the 3 padding slots of each 19x19 location (their targets are 0).
+VALID = merge_anchor_outputs(torch.ones(1, NUM_ANCHORS, 1))[0, :, :, 0]
+
+
+def anchor_probs(targets: torch.Tensor) -> torch.Tensor:
+    """The teacher's 20 VOC class probabilities per anchor (500, 6, 20), padding anchors at 0."""
+    return torch.sigmoid(targets[..., 1:NUM_VOC_SLOTS].float()) * VALID[..., None]
+
+
 def class_presence(targets: torch.Tensor) -> torch.Tensor:
     """Max teacher probability of each of the 20 VOC classes in one view (20,)."""
-    return torch.sigmoid(targets[..., 1:NUM_VOC_SLOTS].float()).amax(dim=(0, 1))
+    return anchor_probs(targets).amax(dim=(0, 1))
 
 
 class ViewPool:
@@ -162,6 +171,8 @@ class ViewPool:
         self.size = size
         for slot in range(size):
             self.refresh(slot, plain=slot < len(sources) and slot % 4 == 0)
+            if slot % 40 == 39:
+                print(f"  cached {slot + 1} of {size} views", flush=True)
 
     def pick(self) -> int:
         """A source index, drawn with the class-balancing weights."""
@@ -193,6 +204,7 @@ def source_weights(teacher: Teacher, named: list[tuple[str, Image.Image]]) -> tu
     8, so sources with rarer classes are drawn more often.
     """
     looks: dict[str, torch.Tensor] = {}
+    print(f"teacher's first look at {len(named)} sources", flush=True)
     for name, image in named:
         if source_group(name) not in looks:
             looks[source_group(name)] = class_presence(teacher(image.resize((SIDE, SIDE), Image.BILINEAR))[1])
@@ -210,7 +222,7 @@ def sample_locations(targets: torch.Tensor, negatives: int, max_positive: int, g
     Every location where the teacher sees a VOC object (p > 0.02), at most ``max_positive`` of them,
     chosen with probability growing with the teacher's confidence, plus ``negatives`` random others.
     """
-    probs = torch.sigmoid(targets[..., 1:NUM_VOC_SLOTS].float()).amax(dim=(1, 2))
+    probs = anchor_probs(targets).amax(dim=(1, 2))
     positive = torch.nonzero(probs > 0.02).squeeze(1)
     if len(positive) > max_positive:
         chosen = torch.multinomial(probs[positive] + 0.05, max_positive, replacement=False, generator=gen)
@@ -316,7 +328,7 @@ def main() -> None:
     cache_s = time.time() - start
     print(f"cached {pool.size} views in {cache_s:.0f}s", flush=True)
 
-    valid = merge_anchor_outputs(torch.ones(1, NUM_ANCHORS, 1))[0, :, :, 0]
+    valid = VALID
     warmup = 20
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * (
         0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
