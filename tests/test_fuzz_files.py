@@ -208,6 +208,23 @@ def test_inconsistent_headers_refused(work, edit):
     assert expect_clean(argv, output=out) == 2
 
 
+@fuzz(40)
+@given(choice=st.integers(0, 1000), dtype=st.sampled_from([torch.bfloat16, torch.float64, torch.float16, torch.float32,
+                                                          torch.int8, torch.int32, torch.int64, torch.uint8, torch.bool]))
+def test_crafted_tensor_dtypes(work, choice, dtype):
+    """One stored tensor re-typed, in a file without a checksum (the older-file path, validated all the same)."""
+    tensors = load_bytes(work["blob"])
+    name = sorted(tensors)[choice % len(tensors)]
+    tensors[name] = tensors[name].to(dtype)
+    header_len = struct.unpack("<Q", work["blob"][:8])[0]
+    fields = json.loads(json.loads(work["blob"][8:8 + header_len])["__metadata__"][HEADER_KEY])
+    fields.pop(CHECKSUM_FIELD)
+    path = work["root"] / "retyped.skan"
+    path.write_bytes(save_bytes(tensors, metadata=encode_header(fields)))
+    argv, out = predict_argv(work, path)
+    expect_clean(argv, allow_success=True, output=out, check=lambda _: same_outputs(work, out))
+
+
 def test_non_finite_scales_refused(work):
     tensors = load_bytes(work["blob"])
     header_len = struct.unpack("<Q", work["blob"][:8])[0]

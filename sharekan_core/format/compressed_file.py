@@ -19,7 +19,7 @@ from ..compress.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
 from ..compress.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
 from .integrity import (check_codebook_shape, check_finite, check_header_numbers, check_payload, encode_checked,
-                        malformed_detail, verify_checksum)
+                        malformed_detail, numpy_arrays, verify_checksum)
 from ..io.atomic import write_bytes_atomic
 from ..io.model_file import COMPRESSED_FORMAT
 from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
@@ -141,7 +141,7 @@ def load_compressed(path: str | Path) -> CompressedKAN:
         raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file (it may be a dense model)")
     if header.get("version") not in READABLE_VERSIONS:
         raise SharekanError(f"{path.name}: unsupported compressed format version {header.get('version')!r}")
-    arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
+    arrays = numpy_arrays(tensors, path.name)
     verify_checksum(header, arrays, path.name)
     check_header_numbers(header, path.name)
     try:
@@ -180,6 +180,7 @@ def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape
     groups = (shape[1] if grouping == "columns" else shape[0]) if len(shape) == 2 else 1
     _expect(payload.size == packed_nbytes(count, bits), f"{prefix} has {payload.size} bytes, expected {packed_nbytes(count, bits)}")
     _expect(minimum.shape == (groups,) and step.shape == (groups,), f"{prefix} affine parameters have the wrong shape")
+    _expect(minimum.dtype == step.dtype == np.float32, f"{prefix} affine parameters must be float32")
     _expect(np.isfinite(minimum).all() and np.isfinite(step).all(), f"{prefix} contains NaN or Inf values")
     return QuantizedTensor(bits, shape, payload, minimum, step, grouping)
 

@@ -58,6 +58,17 @@ def encode_checked(fields: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
     return save_bytes(tensors, metadata=encode_header({**fields, CHECKSUM_FIELD: checksum(fields, stored)}))
 
 
+def numpy_arrays(tensors: Mapping[str, torch.Tensor], source: str) -> dict[str, np.ndarray]:
+    """The tensors as numpy arrays; dtypes these formats never store (bfloat16, float8, ...) are refused."""
+    arrays = {}
+    for name, tensor in tensors.items():
+        if tensor.dtype not in (torch.float32, torch.float16, torch.uint8, torch.int64, torch.bool):
+            raise SharekanError(f"{source}: tensor '{name[:80]}' has dtype {str(tensor.dtype).removeprefix('torch.')}, "
+                                "which this format never stores")
+        arrays[name] = tensor.numpy()
+    return arrays
+
+
 def verify_checksum(fields: Mapping, arrays: Mapping[str, np.ndarray], source: str) -> None:
     """Raise SharekanError naming the part that changed; files written before checksums load with a note."""
     stored = fields.get(CHECKSUM_FIELD)

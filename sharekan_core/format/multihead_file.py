@@ -20,7 +20,7 @@ from ..io.atomic import write_bytes_atomic
 from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
 from .compressed_file import (FORMAT_VERSION, READABLE_VERSIONS, _read_layer, _read_quantized, codebook_header,
                               layer_header, stored_tensors)
-from .integrity import check_header_numbers, encode_checked, malformed_detail, verify_checksum
+from .integrity import check_header_numbers, encode_checked, malformed_detail, numpy_arrays, verify_checksum
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
 HEAD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -123,7 +123,7 @@ def load_multihead(path: str | Path) -> MultiHeadBundle:
         raise SharekanError(f"{path.name}: not a SHARe-KAN multi-head bundle")
     if header.get("version") not in READABLE_VERSIONS:
         raise SharekanError(f"{path.name}: unsupported bundle format version {header.get('version')!r}")
-    arrays = {name: tensor.numpy() for name, tensor in tensors.items()}
+    arrays = numpy_arrays(tensors, path.name)
     verify_checksum(header, arrays, path.name)
     check_header_numbers(header, path.name)
     try:
