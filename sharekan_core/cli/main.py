@@ -54,7 +54,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 # Arguments naming files a command reads, and files it writes: an output may not be an input.
-INPUT_ARGUMENTS = ("model", "compressed", "source", "target", "heads", "input", "image", "head")
+INPUT_ARGUMENTS = ("model", "compressed", "source", "target", "heads", "input", "image", "head", "calibration")
 OUTPUT_ARGUMENTS = ("out", "pte")
 
 
