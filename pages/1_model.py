@@ -41,7 +41,9 @@ if choice == UPLOAD:
             st.error(f"Could not load this upload. {outcome[attempt]}")
             st.info(f"Still in use: **{in_use.label if in_use else 'no model'}**. Upload another file to replace it.")
         elif uploaded_model() is not None:
-            st.success(f"In use: {uploaded_model().label}, read as {uploaded_model().loaded.source_format}.")
+            in_use = uploaded_model()
+            st.success(f"In use: {in_use.label}, read as {in_use.loaded.source_format} "
+                       f"(content fingerprint {in_use.key.removeprefix('sha256:')[:12]}).")
     if uploaded_model() is None:
         st.info("Upload a file to use it; the shipped models stay available above.")
         st.stop()

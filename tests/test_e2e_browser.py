@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from sharekan_core.studio.models import content_key
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -183,9 +185,20 @@ def upload(page, path: Path, expect: str | None = None) -> None:
     (by default, that the file is in use)."""
     open_page(page, "Model")
     page.locator('[data-testid="stRadio"] label', has_text="Upload a checkpoint").click()
+    page.get_by_text("One KAN checkpoint").wait_for(timeout=RUN_TIMEOUT_MS)
     wait_until_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
-    page.get_by_text(expect or f"In use: {path.name} (uploaded)").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    fingerprint = content_key(path.read_bytes()).removeprefix("sha256:")[:12]  # tells same-name files apart
+    outcome = page.get_by_text(expect or f"(content fingerprint {fingerprint})").first
+    for _ in range(3):  # a rerun that redraws the uploader as the file is set drops the file; set it again
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
+        try:
+            outcome.wait_for(timeout=20_000)
+            break
+        except Exception:
+            wait_until_idle(page)
+    else:
+        screenshot(page, "upload_failed")
+        outcome.wait_for(timeout=1)
     wait_until_idle(page)
 
 
@@ -197,9 +210,12 @@ def compress_at(page, steps_left: int = 0) -> str:
     for _ in range(steps_left):
         slider.press("ArrowLeft")
     wait_until_idle(page)
+    size = slider.get_attribute("aria-valuetext") or page.locator('[data-testid="stSliderThumbValue"]').first.inner_text()
+    runs_before = page.locator('[data-testid="stSelectbox"]', has_text="Compare run").count()
     page.get_by_role("button", name="Compress", exact=True).click()
-    page.get_by_text("Dense model").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    page.get_by_text(f"Result: K = {size},").first.wait_for(timeout=RUN_TIMEOUT_MS)  # this run's result, not the last
     wait_until_idle(page)
+    assert runs_before == 0 or page.get_by_text("Compare run").is_visible()
     assert page.locator('[data-testid="stAlert"]', has_text="failed").count() == 0
     return page.locator('[data-testid="stMetric"]', has_text="Coefficient rel. L2 error").inner_text().split("\n")[-1]
 
