@@ -302,10 +302,87 @@ def reliability_table() -> str:
     return "\n".join(lines)
 
 
+def method_name(row: dict) -> str:
+    return f"{row['method']} ({row['variant']})" if row.get("variant") else row["method"]
+
+
+def methods_table(name: str) -> str:
+    """Every method of assets/sweeps/<name>_methods.json: sizes, metric, best per size class, FP32/Int8 split."""
+    document = load("sweeps", f"{name}_methods")
+    if document is None:
+        return f"(no method comparison saved for {name})"
+    summary = document["summary"]
+    dense = next(r for r in summary if r["method"] == "dense")
+    ratio = lambda r: dense["stored_bytes"] / r["stored_bytes"]  # noqa: E731
+    points = lambda r: (r["metric_mean"] - dense["metric_mean"]) * 100  # noqa: E731
+    state = "" if document.get("complete", True) else \
+        f" Partial: {len(document['points'])} of {document['planned_points']} planned points measured."
+    lines = [f"Metric: {document['metric_label']}; dense {mb(dense['stored_bytes'])} MB at {dense['metric_mean']:.4f}. "
+             f"Model file at commit `{document.get('model_commit', '?')[:10]}`; calibration: {document.get('calibration_rows', '?')} "
+             f"rows {document.get('calibration', '')}. Mean ± std over the seeds shown; uniform and GPTQ are deterministic.{state}",
+             "", "| method | K | bits | MB | ratio | metric (mean ± std, seeds) | vs dense | coef rel. L2 |",
+             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    rows = sorted((r for r in summary if r["method"] != "dense"), key=lambda r: -r["stored_bytes"])
+    for r in rows:
+        lines.append(f"| {method_name(r)} | {r['codebook_size'] or ''} | {r['bits']} | {mb(r['stored_bytes'])} | "
+                     f"{ratio(r):.1f}x | {r['metric_mean']:.4f} ± {r['metric_std']:.4f} ({r['seeds']}) | "
+                     f"{points(r):+.2f} pts | {r['coef_rel_l2_mean']:.3f} |")
+    methods = sorted({method_name(r) for r in rows})
+    lines += ["", "Best mean metric of each method at or beyond each compression ratio (pts vs dense; "
+              "'-' where the method has no configuration that small):", "",
+              "| at least | " + " | ".join(methods) + " |", "|---:|" + "---:|" * len(methods)]
+    for target in (4, 8, 12, 16, 20, 30):
+        cells = []
+        for method in methods:
+            fitting = [r for r in rows if method_name(r) == method and ratio(r) >= target]
+            best = max(fitting, key=lambda r: r["metric_mean"], default=None)
+            cells.append("-" if best is None else f"{points(best):+.2f} ({ratio(best):.1f}x)")
+        lines.append(f"| {target}x | " + " | ".join(cells) + " |")
+    split = [(r, next((q for q in rows if q["method"] == r["method"] and q["variant"] == r["variant"]
+                       and q["codebook_size"] == r["codebook_size"] and q["bits"] == 8), None))
+             for r in rows if r["method"] == "sharekan" and r["bits"] == 32]
+    if split:
+        lines += ["", "Clustering loss (FP32 codebook against dense) and quantization loss (Int8 against FP32), "
+                  "SHARe-KAN at the same K:", "", "| variant | K | FP32 vs dense | Int8 vs FP32 |", "|---|---:|---:|---:|"]
+        for fp32, int8 in split:
+            quantization = "-" if int8 is None else f"{(int8['metric_mean'] - fp32['metric_mean']) * 100:+.2f} pts"
+            lines.append(f"| {fp32['variant'] or 'data-blind'} | {fp32['codebook_size']} | {points(fp32):+.2f} pts | {quantization} |")
+    lines.append(f"\n(run time {document.get('seconds', '?')} s on Dask workers; all points in `assets/sweeps/{name}_methods.json`)")
+    return "\n".join(lines)
+
+
+def universal_table() -> str:
+    """The universal codebook against each model's own codebook (assets/universal/universal_codebook.json)."""
+    document = load("universal", "universal_codebook")
+    if document is None:
+        return "(no universal codebook results saved)"
+    lines = [f"`sample_models/{document['codebook']}`: K = {document['size']:,} shapes of D = {document['width']}, "
+             f"Int{document['bits']}, {document['codebook_bytes']:,} bytes, fitted on {', '.join(document['sources'])}; "
+             f"`{document['held_out']}` is held out. {document['comparison']}.", "",
+             "| model | in sources | edges | own codebook rows | coef rel. L2 own / universal | task metric dense / own / universal | bytes own / universal (codebook counted) | per-model bytes without the codebook |",
+             "|---|---|---:|---:|---|---|---|---:|"]
+    for name, row in document["models"].items():
+        own, shared = row["own"], row["universal"]
+        metric = (f"{row['dense_metric']:.4f} / {own['metric']:.4f} / {shared['metric']:.4f}"
+                  if "dense_metric" in row else "not measured")
+        lines.append(f"| {name} | {'yes' if row['in_codebook_sources'] else '**no**'} | {row['edges']:,} | "
+                     f"{own['codebook_rows']:,} | {own['coef_rel_l2']:.3f} / {shared['coef_rel_l2']:.3f} | {metric} | "
+                     f"{own['stored_bytes']:,} / {shared['stored_bytes']:,} | {shared['bytes_without_codebook']:,} |")
+    return "\n".join(lines)
+
+
+def method_tables() -> str:
+    """The method comparison on both shipped models and the universal codebook."""
+    parts = [f"### {name}: every method\n\n{methods_table(name)}\n" for name in ("detection_head", "digits_kan")]
+    parts.append(f"### Universal codebook\n\n{universal_table()}\n")
+    return "\n".join(parts)
+
+
 START, END = "<!-- result tables: start -->", "<!-- result tables: end -->"
 RUNTIME_START, RUNTIME_END = "<!-- runtime benchmark: start -->", "<!-- runtime benchmark: end -->"
 WORKING_SET_START, WORKING_SET_END = "<!-- working set: start -->", "<!-- working set: end -->"
 RELIABILITY_START, RELIABILITY_END = "<!-- reliability: start -->", "<!-- reliability: end -->"
+METHODS_START, METHODS_END = "<!-- method comparison: start -->", "<!-- method comparison: end -->"
 
 
 def all_tables() -> str:
@@ -329,7 +406,8 @@ def main() -> None:
     text = readme.read_text()
     for start, end, table in ((START, END, all_tables), (RUNTIME_START, RUNTIME_END, runtime_tables),
                               (WORKING_SET_START, WORKING_SET_END, working_set_table),
-                              (RELIABILITY_START, RELIABILITY_END, reliability_table)):
+                              (RELIABILITY_START, RELIABILITY_END, reliability_table),
+                              (METHODS_START, METHODS_END, method_tables)):
         if start in text:
             before, rest = text.split(start, 1)
             _, after = rest.split(end, 1)

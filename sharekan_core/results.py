@@ -77,7 +77,11 @@ def config_summary(config: MethodConfig) -> dict:
 def compress_and_measure(model: KAN, config: MethodConfig, progress: Progress | None = None,
                          metadata: dict | None = None, calibration: np.ndarray | None = None) -> CompressionResult:
     """Compress ``model`` (with optional calibration inputs), encode the file bytes, and measure storage and fidelity."""
-    compressed = compress(model, config, calibration, progress=progress, metadata=metadata)
+    return measure_compressed(model, compress(model, config, calibration, progress=progress, metadata=metadata))
+
+
+def measure_compressed(model: KAN, compressed: CompressedKAN) -> CompressionResult:
+    """Encode ``compressed`` and measure its storage and fidelity against the dense ``model``."""
     encoded = encode_compressed(compressed)
     reconstructed = decompress(compressed)
     return CompressionResult(compressed, reconstructed, storage_report(model, compressed),

@@ -97,7 +97,7 @@ def test_sweep_cli_on_digits(tmp_path, capsys):
     out = tmp_path / "sweep.json"
     digits = settings().models_dir / "digits_kan.safetensors"
     status = main(["sweep", str(digits), "--ks", "16", "--bits", "8", "--seeds", "0", "--sparsities", "0.5",
-                   "--out", str(out)])
+                   "--serial", "--out", str(out)])
     assert status == 0, capsys.readouterr().err
     document = json.loads(out.read_text())
     assert document["metric"] == "accuracy"

@@ -1,4 +1,6 @@
 """Sweeps on Dask distributed: a 2-worker LocalCluster returns exactly the serial sweep, in job order."""
+import json
+
 from conftest import prototype_kan
 from test_experiments import agreement_metric
 
@@ -23,3 +25,18 @@ def test_two_worker_cluster_matches_serial_sweep():
     assert messages[-1] == 1.0 and len(messages) == len(jobs) + 1
 
     assert [p.seed for p in distributed[-2:]] == [2, 0]
+
+
+def test_sweep_command_on_a_running_cluster(tmp_path, capsys):
+    from sharekan_core.cli.main import main
+    from sharekan_core.studio.settings import settings
+
+    digits = settings().models_dir / "digits_kan.safetensors"
+    arguments = ["sweep", str(digits), "--ks", "16", "--bits", "4", "--seeds", "0", "1", "--sparsities", "0.5"]
+    serial, remote = tmp_path / "serial.json", tmp_path / "remote.json"
+    assert main([*arguments, "--serial", "--out", str(serial)]) == 0
+    with dask_client(workers=2, processes=False) as client:  # in-process workers, reached by address
+        assert main([*arguments, "--scheduler", client.scheduler.address, "--out", str(remote)]) == 0
+    assert json.loads(remote.read_text())["points"] == json.loads(serial.read_text())["points"]
+    assert main([*arguments, "--serial", "--workers", "2", "--out", str(remote)]) == 2
+    assert "drop --scheduler" in capsys.readouterr().err

@@ -41,3 +41,18 @@ def test_bad_files_and_widths_are_clear_errors(tmp_path):
     codebook = fit_universal_codebook([prototype_kan((8, 6, 3), prototypes=4)], size=4)
     with pytest.raises(SharekanError, match="coefficients per shape"):
         compress_with_universal(KAN(KANConfig((4, 3), grid_size=5)), codebook)
+
+
+def test_compress_command_with_the_universal_codebook(tmp_path, capsys):
+    import json
+
+    from sharekan_core.cli.main import main
+    from sharekan_core.io import save_model
+
+    model = prototype_kan((8, 6, 3), prototypes=4, seed=2)
+    codebook_path, source, out = tmp_path / "u.safetensors", tmp_path / "m.safetensors", tmp_path / "m.skan"
+    save_universal_codebook(fit_universal_codebook([model], size=8), codebook_path, [{"name": "m"}])
+    save_model(model, source, {})
+    assert main(["compress", str(source), "--codebook", str(codebook_path), "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["universal_codebook"] == "u.safetensors" and report["coef_rel_l2"] < 0.05

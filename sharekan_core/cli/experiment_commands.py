@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import SharekanError
 from ..ranges import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, check_int
 from .terminal import progress_bar
 
@@ -31,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bits", type=int, nargs="+", default=[32, 8, 4], choices=SUPPORTED_BITS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--sparsities", type=float, nargs="*", default=[0.05, 0.1, 0.2, 0.3, 0.5])
+    p.add_argument("--scheduler", help="run the points on this running Dask cluster (e.g. tcp://host:8786); default: "
+                                       "a local cluster of one single-threaded worker process per core")
+    p.add_argument("--workers", type=int, help="local cluster size (default: one worker per core)")
+    p.add_argument("--serial", action="store_true", help="run every point in this process, no Dask")
     p.add_argument("--out", required=True, help="output JSON (e.g. assets/sweeps/NAME.json)")
     p.set_defaults(handler=run_sweep_command)
 
@@ -85,6 +90,10 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
 
     check_int("--k-min", args.k_min, MIN_CODEBOOK, MAX_CODEBOOK)
     check_int("--k-max", args.k_max, args.k_min, MAX_CODEBOOK)
+    if args.serial and (args.scheduler or args.workers):
+        raise SharekanError("--serial runs here; drop --scheduler and --workers")
+    if args.workers is not None:
+        check_int("--workers", args.workers, 1, 1024)
     loaded = read_model(args.model)
     for bits in args.bits:
         CompressionConfig(codebook_size=2, bits=bits)
@@ -93,7 +102,8 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
     for k in sizes:
         CompressionConfig(codebook_size=k)  # validate every K before the long run
     with progress_bar() as progress:
-        points = run_sweep(loaded.model, metric, sizes, args.bits, args.seeds, args.sparsities, progress)
+        points = run_sweep(loaded.model, metric, sizes, args.bits, args.seeds, args.sparsities, progress,
+                           scheduler="serial" if args.serial else args.scheduler, workers=args.workers)
     document = sweep_document(Path(args.model).name, metric, points)
     write_bytes_atomic(args.out, json.dumps(document, indent=1).encode())
     return {"out": args.out, "summary": document["summary"], "pareto": document["pareto"]}

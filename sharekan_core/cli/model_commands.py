@@ -53,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.add_argument("--unweighted", action="store_true", help="cluster shapes without gain^2 weights (the paper's plain k-means)")
     p.add_argument("--no-refit", action="store_true", help="keep gain = ||c - bias|| instead of the least-squares refit")
+    p.add_argument("--max-bytes", type=int, help="byte budget: search methods, K and per-component bit-widths for "
+                                                 "the lowest output error (on --calibration, else on inputs sampled "
+                                                 "inside the grid) whose stored bytes fit; reports the choice")
+    p.add_argument("--codebook", help="universal codebook file (e.g. sample_models/universal_codebook.safetensors): "
+                                      "assign every edge to it, no clustering")
     p.add_argument("--out", required=True, help="output compressed file (.skan / .safetensors)")
     p.set_defaults(handler=run_compress)
 
@@ -79,6 +84,8 @@ def run_compress(args: argparse.Namespace) -> dict:
     from ..io import read_model, write_bytes_atomic
     from ..results import compress_and_measure
 
+    if args.max_bytes is not None or args.codebook is not None:
+        return run_budget_or_universal(args)
     config = method_config(args)
     loaded = read_model(args.model)
     calibration = None
@@ -90,6 +97,38 @@ def run_compress(args: argparse.Namespace) -> dict:
                                       calibration=calibration)
     write_bytes_atomic(args.out, result.encoded)
     return {**result.report(), "out": str(args.out)}
+
+
+def run_budget_or_universal(args: argparse.Namespace) -> dict:
+    """compress --max-bytes (byte-budget search) or --codebook (universal codebook, assignment only)."""
+    from ..experiments.budget import search_budget
+    from ..experiments.universal import compress_with_universal, load_universal_codebook
+    from ..io import read_model, write_bytes_atomic
+    from ..results import measure_compressed
+
+    if args.max_bytes is not None and args.codebook is not None:
+        raise SharekanError("--max-bytes and --codebook do not combine; give one")
+    if args.method != "sharekan" or args.codebook_size is not None:
+        raise SharekanError("--max-bytes and --codebook choose the method and K themselves; drop --method and -K")
+    loaded = read_model(args.model)
+    calibration = None
+    if args.calibration is not None:
+        calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
+    metadata = {**loaded.metadata, "source": Path(args.model).name}
+    extra = {}
+    with progress_bar() as progress:
+        if args.max_bytes is not None:
+            if args.max_bytes < 1:
+                raise SharekanError(f"--max-bytes must be a positive integer, got {args.max_bytes}")
+            search = search_budget(loaded.model, args.max_bytes, calibration, args.seed, progress, metadata)
+            compressed, extra = search.compressed, {"budget": search.report()}
+        else:
+            codebook = load_universal_codebook(args.codebook)
+            compressed = compress_with_universal(loaded.model, codebook, args.bits or 8, calibration, metadata)
+            extra = {"universal_codebook": Path(args.codebook).name}
+    result = measure_compressed(loaded.model, compressed)
+    write_bytes_atomic(args.out, result.encoded)
+    return {**result.report(), **extra, "out": str(args.out)}
 
 
 def method_config(args: argparse.Namespace):

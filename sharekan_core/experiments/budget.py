@@ -3,7 +3,8 @@
 Quality is the relative output error of the reconstructed model against the dense one on the
 calibration inputs, or, without them, on inputs drawn uniformly inside every first-layer input's grid.
 
-Candidates (each sized by the closed-form accounting below, then checked on the real file):
+Candidates (each sized by the closed-form accounting below plus a header allowance, then checked on
+the encoded file, header included):
   * the default configuration of that size: SHARe-KAN at Int8 (Int4 if no Int8 file fits) with the
     largest K that fits;
   * a mixed-precision path: components (gains, biases, base weights, codebook) lowered to Int4 one at
@@ -29,11 +30,13 @@ from ..compress.packing import FP32, index_bits, packed_nbytes
 from ..compress.quantize import quantize, quantized_nbytes
 from ..errors import SharekanError
 from ..format import storage_report
+from ..format.compressed_file import encode_compressed
 from ..model import KAN
 from ..progress import Progress
 from ..ranges import MAX_CODEBOOK
 
 SAMPLED_INPUTS = 2048
+HEADER_SLACK = 512  # header JSON varies a little with the configuration (numbers, names)
 COMPONENTS = ("gain_bits", "bias_bits", "base_bits", "codebook_bits")
 
 
@@ -45,6 +48,7 @@ class Candidate:
     config: dict
     calibrated: bool
     stored_bytes: int
+    file_bytes: int
     output_error: float
 
 
@@ -136,38 +140,40 @@ def component_sensitivity(model: KAN, inputs: np.ndarray, base: CompressionConfi
 
 
 def search_budget(model: KAN, max_bytes: int, calibration: np.ndarray | None = None, seed: int = 0,
-                  progress: Progress | None = None) -> BudgetResult:
-    """The configuration with the lowest output error whose stored bytes fit in ``max_bytes``."""
+                  progress: Progress | None = None, metadata: dict | None = None) -> BudgetResult:
+    """The configuration with the lowest output error whose file (header and ``metadata`` included) fits."""
     report = progress or (lambda fraction, message: None)
     inputs = calibration if calibration is not None else grid_inputs(model, seed=seed)
-    default_config = (_fitting(model, CompressionConfig(bits=8, seed=seed), max_bytes)
-                      or _fitting(model, CompressionConfig(bits=4, seed=seed), max_bytes))
+    payload_budget = max_bytes - header_allowance(model, metadata)
+    default_config = (_fitting(model, CompressionConfig(bits=8, seed=seed), payload_budget)
+                      or _fitting(model, CompressionConfig(bits=4, seed=seed), payload_budget))
     if default_config is None:
-        smallest = sharekan_bytes(model, CompressionConfig(codebook_size=2, bits=4))
+        smallest = sharekan_bytes(model, CompressionConfig(codebook_size=2, bits=4)) + max_bytes - payload_budget
         raise SharekanError(f"--max-bytes {max_bytes:,} is below the smallest SHARe-KAN file of this model "
-                            f"({smallest:,} bytes at K = 2, Int4)")
+                            f"(about {smallest:,} bytes with its header at K = 2, Int4)")
     plans: list[tuple[Any, bool]] = [(default_config, False)]
     report(0.05, "measuring each component's sensitivity to Int4")
     sensitivity = component_sensitivity(model, inputs, default_config)
     lowered = CompressionConfig(bits=8, seed=seed)
     for name in sorted(COMPONENTS, key=sensitivity.get):
         lowered = replace(lowered, **{name: 4})
-        fitted = _fitting(model, lowered, max_bytes)
+        fitted = _fitting(model, lowered, payload_budget)
         if fitted is not None:
             plans.append((fitted, False))
     if calibration is not None:
         plans += [(config, True) for config, _ in list(plans)]
-    plans += [(config, calibration is not None) for config in _baselines(model, max_bytes, seed)]
+    plans += [(config, calibration is not None) for config in _baselines(model, max_bytes, payload_budget, seed, metadata)]
     plans = list(dict.fromkeys(plans))
     tried: list[tuple[Candidate, CompressedKAN]] = []
     for done, (config, calibrated) in enumerate(plans):
         report(0.1 + 0.9 * done / len(plans), f"{config.method} {_fields(config)}")
-        compressed = compress(model, config, calibration if calibrated else _gptq_inputs(config, inputs))
-        stored = storage_report(model, compressed).compressed_bytes
-        if stored > max_bytes:
+        compressed = compress(model, config, calibration if calibrated else _gptq_inputs(config, inputs),
+                              metadata=metadata)
+        stored, size = storage_report(model, compressed).compressed_bytes, len(encode_compressed(compressed))
+        if size > max_bytes:
             continue
         error = output_error(model, decompress(compressed), inputs)
-        tried.append((Candidate(config.method, _fields(config), calibrated, stored, error), compressed))
+        tried.append((Candidate(config.method, _fields(config), calibrated, stored, size, error), compressed))
     best, compressed = min(tried, key=lambda pair: (pair[0].output_error, pair[0].stored_bytes))
     default = tried[0][0]
     report(1.0, "done")
@@ -179,19 +185,22 @@ def _fitting(model: KAN, config: CompressionConfig, max_bytes: int) -> Compressi
     return None if k is None else replace(config, codebook_size=k)
 
 
-def _baselines(model: KAN, max_bytes: int, seed: int) -> list[Any]:
+def _baselines(model: KAN, max_bytes: int, payload_budget: int, seed: int, metadata: dict | None) -> list[Any]:
     """Uniform and GPTQ at the most bits that fit (per output channel), k-means at the largest K at Int8."""
     configs: list[Any] = []
     for bits in range(8, 1, -1):
-        if _stored(model, UniformConfig(bits=bits)) <= max_bytes:
+        if len(encode_compressed(compress(model, UniformConfig(bits=bits), metadata=metadata))) <= max_bytes:
             configs += [UniformConfig(bits=bits), GPTQConfig(bits=bits)]
             break
-    k = largest_fitting_k(model, KMeansConfig(bits=8, seed=seed), max_bytes)
+    k = largest_fitting_k(model, KMeansConfig(bits=8, seed=seed), payload_budget)
     return configs + ([KMeansConfig(codebook_size=k, bits=8, seed=seed)] if k is not None else [])
 
 
-def _stored(model: KAN, config: UniformConfig) -> int:
-    return storage_report(model, compress(model, config)).compressed_bytes
+def header_allowance(model: KAN, metadata: dict | None = None) -> int:
+    """Bytes a file needs beyond its stored tensors: the header of a small SHARe-KAN file plus slack."""
+    compressed = compress(model, CompressionConfig(codebook_size=2, bits=4, gain_bits=32, bias_bits=32, base_bits=32),
+                          metadata=metadata)
+    return len(encode_compressed(compressed)) - storage_report(model, compressed).compressed_bytes + HEADER_SLACK
 
 
 def _gptq_inputs(config: Any, inputs: np.ndarray) -> np.ndarray | None:

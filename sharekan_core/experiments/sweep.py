@@ -12,7 +12,7 @@ import os
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from ..progress import Progress
 from ..ranges import MAX_CODEBOOK
 from ..tasks import TaskMetric
 SERIAL = "serial"
+OnPoint = Callable[[int, "SweepPoint"], None]
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,13 @@ def sharekan_jobs(codebook_sizes: Sequence[int], bits: Sequence[int] = (32, 8, 4
 
 
 def run_jobs(model: KAN, metric: TaskMetric, jobs: Sequence[SweepJob], calibration: np.ndarray | None = None,
-             scheduler: str | None = None, workers: int | None = None,
-             progress: Progress | None = None) -> list[SweepPoint]:
+             scheduler: str | None = None, workers: int | None = None, progress: Progress | None = None,
+             on_point: OnPoint | None = None) -> list[SweepPoint]:
     """Measure every job; return the points in job order.
 
     ``scheduler``: None starts a ``LocalCluster`` of ``workers`` single-threaded processes (default one
     per core), an address such as 'tcp://host:8786' uses that running cluster, 'serial' runs here.
+    ``on_point(index, point)`` sees each point as it arrives (to save partial results of a long sweep).
     """
     report = progress or (lambda fraction, message: None)
     if scheduler == SERIAL:
@@ -121,10 +123,12 @@ def run_jobs(model: KAN, metric: TaskMetric, jobs: Sequence[SweepJob], calibrati
         for done, job in enumerate(jobs):
             report(done / len(jobs), describe(job))
             points.append(measure_job(model, metric, job, calibration))
+            if on_point is not None:
+                on_point(len(points) - 1, points[-1])
         report(1.0, "sweep done")
         return points
     with dask_client(scheduler, workers) as client:
-        return run_on_client(client, model, metric, jobs, calibration, report)
+        return run_on_client(client, model, metric, jobs, calibration, report, on_point)
 
 
 @contextmanager
@@ -143,7 +147,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, proces
 
 
 def run_on_client(client: Any, model: KAN, metric: TaskMetric, jobs: Sequence[SweepJob],
-                  calibration: np.ndarray | None = None, progress: Progress | None = None) -> list[SweepPoint]:
+                  calibration: np.ndarray | None = None, progress: Progress | None = None,
+                  on_point: OnPoint | None = None) -> list[SweepPoint]:
     """Submit every job to ``client`` (model, metric and calibration sent once) and gather them in order."""
     from distributed import as_completed
 
@@ -153,7 +158,10 @@ def run_on_client(client: Any, model: KAN, metric: TaskMetric, jobs: Sequence[Sw
                for i, job in enumerate(jobs)]
     report(0.0, f"{len(jobs)} points on {len(client.scheduler_info()['workers'])} Dask workers")
     for done, future in enumerate(as_completed(futures), start=1):
-        report(done / len(futures), describe(jobs[futures.index(future)]))
+        index = futures.index(future)
+        if on_point is not None:
+            on_point(index, future.result())
+        report(done / len(futures), describe(jobs[index]))
     return client.gather(futures)
 
 

@@ -70,6 +70,40 @@ def _label(row: dict) -> str:
     return "dense"
 
 
+def methods_frame(document: dict) -> pd.DataFrame:
+    """Every method of a method-comparison sweep (assets/sweeps/<model>_methods.json) on one size axis.
+
+    Columns: method (with its variant, e.g. 'sharekan (data-aware)'), label, MB, ratio, metric mean/std,
+    error-bar ends, seeds, and ``pareto``: whether the row is on the Pareto frontier of its own method.
+    """
+    from ..experiments.sweep import SweepPoint, pareto_by_method, summarize_sweep
+    from ..experiments.sweep import method_name as sweep_method
+
+    rows = summarize_sweep([SweepPoint(**point) for point in document["points"]])
+    dense = next(row["stored_bytes"] for row in rows if row["method"] == "dense")
+    frontier = {(name, row["stored_bytes"], row["metric_mean"])
+                for name, members in pareto_by_method(rows).items() for row in members}
+    frame = pd.DataFrame(rows)
+    frame["method"] = [sweep_method(row) for row in rows]
+    frame["MB"] = frame["stored_bytes"] / 1e6
+    frame["ratio"] = dense / frame["stored_bytes"]
+    frame["metric_low"] = frame["metric_mean"] - frame["metric_std"]
+    frame["metric_high"] = frame["metric_mean"] + frame["metric_std"]
+    frame["pareto"] = [(sweep_method(row), row["stored_bytes"], row["metric_mean"]) in frontier for row in rows]
+    frame["label"] = [_method_label(row) for row in rows]
+    return frame.sort_values("MB", ignore_index=True)
+
+
+def _method_label(row: dict) -> str:
+    if row["method"] in ("sharekan", "kmeans"):
+        return f"{row['method']} K={int(row['codebook_size']):,} {width_name(int(row['bits']))}"
+    if row["method"] in ("uniform", "gptq"):
+        return f"{row['method']} {int(row['bits'])}-bit"
+    if row["method"] in ("prune", "pruning"):
+        return f"pruned {row['sparsity']:.0%}"
+    return "dense"
+
+
 def paper_frame() -> pd.DataFrame:
     """The paper's two published points (label, MB, detail), labelled as references not measured here."""
     return pd.DataFrame(PAPER_POINTS)
