@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from ..compress.packing import FP32
 from ..errors import SharekanError
+from ..ranges import MAX_CODEBOOK, check_int
 from .cache_model import fits_in
 from .fused_kernel import BATCHED_FROM_ROWS, RESPONSE_RATIO, TILE_BYTES
 
@@ -88,8 +89,7 @@ def code_width(bits: int) -> int:
 
 def index_width(codebook_size: int) -> int:
     """In-memory bytes of one index into a codebook of ``codebook_size`` codewords."""
-    if not 1 <= codebook_size <= 65_536:
-        raise SharekanError(f"codebook size must be from 1 to 65,536, got {codebook_size}")
+    check_int("codebook_size", codebook_size, 1, MAX_CODEBOOK)
     return 1 if codebook_size <= 256 else 2
 
 
