@@ -149,10 +149,10 @@ def test_detect_page_draws_boxes_for_a_bundled_photo():
     at = app_on("pages/4_detect.py", DETECTION_HEAD)
     at.selectbox[0].set_value("messi5.jpg").run()  # people in plain view: the teacher finds a person at 0.98
     assert not at.exception, [e.value for e in at.exception]
-    assert at.slider[0].value == 0.5  # the default threshold
+    assert at.slider[0].value == 0.3  # the default threshold, below 0.5 while the head scores low
     assert len(at.get("image")) == 2  # the dense head, and the SSD teacher as the reference column
     dense, teacher = at.dataframe[0].value, at.dataframe[1].value
-    assert len(dense) >= 1 and dense["score"].min() >= 0.5
+    assert len(dense) >= 1 and dense["score"].min() >= 0.3
     assert "person" in set(dense["label"]) and "person" in set(teacher["label"])
     assert {b.label for b in at.get("download_button")} >= {"Download Dense KAN head image (PNG)",
                                                             "Download the detections (JSON)"}

@@ -143,7 +143,7 @@ def test_compress_then_detect_in_a_real_browser(app_url):
         page.locator('[data-testid="stSelectbox"]').first.click()
         page.get_by_role("option", name=PHOTO).click()
         wait_until_idle(page)
-        wait_until_idle(page)  # at the default threshold, 0.5
+        wait_until_idle(page)  # at the default threshold (detection.DEFAULT_SCORE)
         images = page.locator('[data-testid="stImage"] img')
         images.nth(2).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         assert images.count() == 3  # dense and compressed heads side by side, the SSD teacher as reference
