@@ -69,7 +69,7 @@ def compressed_detector(result: CompressionResult, decompressed: bool = False) -
     """The detector with the compressed head, and how that head runs.
 
     By default the head runs in the compressed domain, straight from codebook, indices, gains and
-    biases; ``decompressed`` runs it through rebuilt dense weights instead, for comparison.
+    biases, through the fused numba kernel where it supports the file; ``decompressed`` runs it through rebuilt dense weights instead, for comparison.
     """
     from ..detection.detector import load_detector
     from ..runtime.compressed_kan import CompressedDomainKAN
@@ -77,7 +77,9 @@ def compressed_detector(result: CompressionResult, decompressed: bool = False) -
     folder = settings().detector_dir
     if decompressed:
         return load_detector(result.reconstructed.eval(), folder), "its decompressed (rebuilt dense) weights"
-    return load_detector(CompressedDomainKAN(result.compressed).eval(), folder), "the compressed-domain forward"
+    head = CompressedDomainKAN(result.compressed).eval()  # the fused numba kernel whenever it supports the file
+    how = "the compressed-domain forward" + (" (fused numba kernel)" if head.fused is not None else " (torch)")
+    return load_detector(head, folder), how
 
 
 def backbone_maps(detector, image: Image.Image) -> tuple[list[torch.Tensor], float]:
