@@ -167,10 +167,16 @@ def search_budget(model: KAN, max_bytes: int, calibration: np.ndarray | None = N
     tried: list[tuple[Candidate, CompressedKAN]] = []
     for done, (config, calibrated) in enumerate(plans):
         report(0.1 + 0.9 * done / len(plans), f"{config.method} {_fields(config)}")
-        compressed = compress(model, config, calibration if calibrated else _gptq_inputs(config, inputs),
-                              metadata=metadata)
-        stored, size = storage_report(model, compressed).compressed_bytes, len(encode_compressed(compressed))
+        while True:  # the header grows a little with K: halve K until the whole file fits
+            compressed = compress(model, config, calibration if calibrated else _gptq_inputs(config, inputs),
+                                  metadata=metadata)
+            stored, size = storage_report(model, compressed).compressed_bytes, len(encode_compressed(compressed))
+            if size <= max_bytes or getattr(config, "codebook_size", 2) <= 2:
+                break
+            config = replace(config, codebook_size=config.codebook_size // 2)
         if size > max_bytes:
+            if done == 0:
+                raise SharekanError(f"--max-bytes {max_bytes:,} is below the smallest SHARe-KAN file of this model")
             continue
         error = output_error(model, decompress(compressed), inputs)
         tried.append((Candidate(config.method, _fields(config), calibrated, stored, size, error), compressed))
