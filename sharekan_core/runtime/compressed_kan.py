@@ -103,7 +103,10 @@ class CompressedDomainLayer(nn.Module):
         interval = knot_interval(x, real_knots)
         bases = place_bases(local_bases(x, self.knots, interval, self.order), interval, self.order, self.num_bases)
         gains = self.gains()
-        if use_tiles(batch, self.in_features, self.out_features, self.codebook_size, self.num_bases):
+        # Exported programs take the tile route at every batch: a dynamic-batch program cannot branch
+        # on its batch, and a tile's memory does not grow with K, so the largest batch's plan stays small.
+        if torch.compiler.is_exporting() or use_tiles(batch, self.in_features, self.out_features,
+                                                      self.codebook_size, self.num_bases):
             spline = self._tiled_spline(bases, codebook, gains)
         else:
             spline = self._response_spline(bases, codebook, gains)
@@ -165,6 +168,8 @@ class CompressedDomainKAN(nn.Module):
             raise SharekanError(f"expected input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
         if self.runs_fused(x):
             return torch.from_numpy(self.fused(x.detach().numpy()))
+        if torch.compiler.is_exporting():  # one graph for every batch: no batch-dependent chunking
+            return self._forward_rows(x)
         rows = self.chunk_rows(x.shape[0])
         if x.shape[0] <= rows:
             return self._forward_rows(x)

@@ -15,11 +15,8 @@ import re
 import signal
 import subprocess
 import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-from unittest import mock
 
 import torch
 
@@ -44,26 +41,7 @@ def export_pte(module: torch.nn.Module, in_features: int, path: str | Path, max_
     # torch.export specializes a dimension whose example size is 0 or 1, so trace on 2 rows
     example = (torch.rand(min(2, max_batch), in_features) * 2 - 1,)
     dynamic = ({0: torch.export.Dim("batch", min=1, max=max_batch)},) if max_batch > 1 else None
-    with batch_independent_route():
-        return export_program(module, example, path, xnnpack, dynamic, {MAX_BATCH_METHOD: max_batch})
-
-
-@contextmanager
-def batch_independent_route() -> Iterator[None]:
-    """While tracing: the compressed-domain forward takes its tile route at every batch and never chunks.
-
-    Eager calls pick the response or the tile route (and chunk large batches) from the batch size
-    by a cost model. A dynamic-batch program cannot branch on its batch: torch.export stops with
-    'Constraints violated (batch)' on the cost model's comparison. The tile route's memory is one
-    cache-sized tile whatever the codebook size, so the program's plan for its largest batch stays
-    small; the response route would plan batch * in * K floats. The patch is process-wide while
-    tracing: an eager torch-path call elsewhere meanwhile takes the tile route too, same values.
-    """
-    from . import compressed_kan
-
-    with mock.patch.object(compressed_kan, "use_tiles", lambda *shape: True), \
-            mock.patch.object(compressed_kan, "RESPONSE_BUDGET", 1 << 62):
-        yield
+    return export_program(module, example, path, xnnpack, dynamic, {MAX_BATCH_METHOD: max_batch})
 
 
 def export_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: str | Path,
