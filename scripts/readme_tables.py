@@ -141,7 +141,7 @@ def working_set_table() -> str:
     return "\n".join(lines)
 
 
-# Issue 9's speed targets at Int8: (head, K) -> [(batch, ratio key, at least)].
+# The runtime's speed targets at Int8: (head, K) -> [(batch, ratio key, at least)].
 RUNTIME_TARGETS = {
     ("paper", 4096): [(1, "speedup", 2.0), (16, "speedup", 1.2), (256, "speedup", 1.0),
                       (1, "speedup_vs_dense_kernel", 1.5)],
@@ -278,7 +278,7 @@ def runtime_tables() -> str:
             if document is not None:
                 parts.append(f"#### {head} head, K = {size:,}, {threads} thread(s)\n\n{runtime_run_table(document)}\n")
     verdicts = runtime_targets()
-    parts.append("#### Issue 9's speed targets (measured above)\n\n" + ("\n".join(verdicts) or "(no runs saved)") + "\n")
+    parts.append("#### Speed targets (measured above)\n\n" + ("\n".join(verdicts) or "(no runs saved)") + "\n")
     parts.append("#### Codebook storage: one affine pair per coefficient column instead of per codeword\n\n"
                  + grouping_table() + "\n")
     return "\n".join(parts)
