@@ -16,7 +16,9 @@ def test_detector_program_matches_eager(tmp_path):
     compressed = compress(head, CompressionConfig(codebook_size=64, bits=8))
     folders = settings()
     detector = load_detector(CompressedDomainKAN(compressed).eval(), folders.detector_dir)
-    size = export_detector(detector, tmp_path / "detector.pte", xnnpack=True)
+    # portable kernels: lowering the whole detector to XNNPACK doubles this test's time; the XNNPACK
+    # delegate is covered on the KAN head by tests/test_runtime_export.py
+    size = export_detector(detector, tmp_path / "detector.pte", xnnpack=False)
     assert size > 1_000_000
     image = sample_image(None, folders.photos_dir)
     assert image.size == (320, 320)
