@@ -99,6 +99,24 @@ st.dataframe(summary[["label", "method", "MB", "metric_mean", "metric_std", "see
                             "metric_mean": st.column_config.NumberColumn("metric mean", format="%.4f"),
                             "metric_std": st.column_config.NumberColumn("metric std", format="%.4f")})
 
+methods = saved_result("sweeps", f"{stem}_methods") if stem else None
+if methods is not None:
+    st.subheader("Every method on one chart")
+    compared = tradeoffs.methods_frame(methods)
+    method_axis = alt.X("MB:Q", scale=alt.Scale(type="log", domain=tradeoffs.storage_domain(compared["MB"]), nice=False),
+                        title="storage (MB, log scale)")
+    method_base = alt.Chart(compared).encode(x=method_axis, color=alt.Color("method:N", title="method"))
+    method_points = method_base.mark_point(filled=True, size=60).encode(
+        y=alt.Y("metric_mean:Q", title=tradeoffs.axis_title(tradeoffs.metric_label(methods)), scale=alt.Scale(zero=False)),
+        tooltip=["label", alt.Tooltip("MB:Q", format=",.4f"), alt.Tooltip("ratio:Q", format=".1f"),
+                 alt.Tooltip("metric_mean:Q", format=".4f"), alt.Tooltip("metric_std:Q", format=".4f"), "seeds"])
+    method_frontiers = alt.Chart(compared[compared["pareto"]]).mark_line().encode(
+        x="MB:Q", y="metric_mean:Q", color="method:N")
+    st.altair_chart(alt.layer(method_frontiers, method_points).properties(height=380), width="stretch")
+    st.caption("Each line joins one method's Pareto frontier: its points that no point of the same method beats on "
+               "both size and quality. Computed by scripts/make_assets.py; the README's method tables come from the "
+               "same file.")
+
 st.subheader("Zero-shot codebook transfer")
 transfer = saved_result("transfer", stem)
 if transfer is None:

@@ -211,6 +211,14 @@ def test_tradeoffs_page_shows_the_saved_sweep_and_transfer_at_once(saved):
     assert len(at.get("vega_lite_chart")) == 1
 
 
+def test_tradeoffs_page_draws_every_saved_method_with_its_frontier():
+    at = app_on("pages/5_tradeoffs.py")  # the shipped assets hold digits_kan_methods.json
+    assert not at.exception
+    assert "Every method on one chart" in [header.value for header in at.subheader]
+    assert len(at.get("vega_lite_chart")) == 2
+    assert any("Pareto frontier" in caption.value for caption in at.caption)
+
+
 def test_tradeoffs_page_labels_detection_metrics_as_teacher_agreement(saved, small_shipped_head):
     """A detection head's sweep is titled with its file's metric label and carries the paper's storage as references."""
     import json
