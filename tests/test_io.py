@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 import torch
+from conftest import pykan_checkpoint
 from safetensors.torch import save_file
 
 from sharekan_core.errors import SharekanError
@@ -37,20 +38,7 @@ def test_efficient_kan_state_dict(tmp_path, small_kan, suffix):
 
 
 def test_real_pykan_checkpoint(tmp_path):
-    kan = pytest.importorskip("kan")
-    cwd = os.getcwd()
-    os.chdir(tmp_path)  # pykan writes history files into the working directory
-    try:
-        torch.manual_seed(0)
-        reference = kan.KAN(width=[4, 5, 3], grid=7, k=3, seed=1, auto_save=False)
-        samples = torch.rand(200, 4) * 1.6 - 0.8
-        reference.update_grid_from_samples(samples)  # non-uniform, per-input grids
-        with torch.no_grad():
-            reference.node_bias_0.add_(0.1)
-            reference.subnode_scale_1.mul_(1.3)
-        reference.saveckpt(str(tmp_path / "pk"))
-    finally:
-        os.chdir(cwd)
+    reference, samples, _ = pykan_checkpoint(tmp_path)
     with torch.no_grad():
         expected = reference(samples)
     for name in ("pk_state", "pk", "pk_config.yml"):  # the state file, saveckpt's prefix, the config
