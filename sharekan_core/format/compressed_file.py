@@ -119,37 +119,56 @@ def layer_header(layer: CompressedLayer) -> dict:
 
 def is_compressed_file(path: str | Path) -> bool:
     """True if ``path`` is a safetensors file written by ``save_compressed``."""
+    return header_format(path) == COMPRESSED_FORMAT
+
+
+def header_format(path: str | Path) -> str | None:
+    """The ``format`` field of a safetensors file's JSON header; None for anything else or unreadable."""
     try:
         if sniff_format(path) != SAFETENSORS:
-            return False
+            return None
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
-            return decode_header(handle.metadata() or {}, path).get("format") == COMPRESSED_FORMAT
+            return decode_header(handle.metadata() or {}, path).get("format")
     except Exception:
-        return False
+        return None
+
+
+def read_checked(path: Path, expected_format: str, kind: str, hint: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """Header and arrays of a file of ``expected_format``, its version known and its checksum verified.
+
+    ``kind`` names the file in errors ("compressed SHARe-KAN file"); ``hint`` follows a format mismatch.
+    """
+    if sniff_format(path) != SAFETENSORS:
+        raise SharekanError(f"{path.name}: not a {kind}")
+    tensors, raw = read_safetensors(path)
+    header = decode_header(raw, path)
+    if header.get("format") != expected_format:
+        raise SharekanError(f"{path.name}: not a {kind}{hint}")
+    if header.get("version") not in READABLE_VERSIONS:
+        raise SharekanError(f"{path.name}: unsupported {kind} version {header.get('version')!r}")
+    arrays = numpy_arrays(tensors, path.name)
+    verify_checksum(header, arrays, path.name)
+    check_header_numbers(header, path.name)
+    return header, arrays
+
+
+def read_codebooks(arrays: dict[str, np.ndarray], header: dict, path: Path) -> list[QuantizedTensor]:
+    """Every codebook a header lists, read and checked against its declared bits, shape and grouping."""
+    return [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
+            for i, c in enumerate(header_field(header, "codebooks", list, path))]
 
 
 def load_compressed(path: str | Path) -> CompressedKAN:
     """Read a compressed file, validating every shape against its header."""
     path = Path(path)
-    if sniff_format(path) != SAFETENSORS:
-        raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file")
-    tensors, raw = read_safetensors(path)
-    header = decode_header(raw, path)
-    if header.get("format") != COMPRESSED_FORMAT:
-        raise SharekanError(f"{path.name}: not a compressed SHARe-KAN file (it may be a dense model)")
-    if header.get("version") not in READABLE_VERSIONS:
-        raise SharekanError(f"{path.name}: unsupported compressed format version {header.get('version')!r}")
-    arrays = numpy_arrays(tensors, path.name)
-    verify_checksum(header, arrays, path.name)
-    check_header_numbers(header, path.name)
+    header, arrays = read_checked(path, COMPRESSED_FORMAT, "compressed SHARe-KAN file", " (it may be a dense model)")
     try:
         method = header.get("method", "sharekan")
         _expect(method in METHOD_CONFIGS, f"unknown compression method {method!r}")
         config = METHOD_CONFIGS[method](**header_field(header, "config", dict, path))
-        codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
-                     for i, c in enumerate(header_field(header, "codebooks", list, path))]
+        codebooks = read_codebooks(arrays, header, path)
         layers = [_read_layer(arrays, index, spec, codebooks)
                   for index, spec in enumerate(header_field(header, "layers", list, path))]
     except SharekanError as exc:

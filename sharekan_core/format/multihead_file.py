@@ -17,10 +17,10 @@ from ..compress.config import CompressionConfig
 from ..compress.quantize import QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
-from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
-from .compressed_file import (FORMAT_VERSION, READABLE_VERSIONS, _read_layer, _read_quantized, codebook_header,
-                              layer_header, stored_tensors)
-from .integrity import check_header_numbers, encode_checked, malformed_detail, numpy_arrays, verify_checksum
+from ..io.tensors import header_field
+from .compressed_file import (FORMAT_VERSION, _read_layer, codebook_header, header_format, layer_header, read_checked,
+                              read_codebooks, stored_tensors)
+from .integrity import encode_checked, malformed_detail
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
 HEAD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -101,34 +101,15 @@ def save_multihead(heads: list[CompressedKAN], path: str | Path, names: list[str
 
 def is_multihead_file(path: str | Path) -> bool:
     """True if ``path`` is a safetensors file written by ``save_multihead``."""
-    try:
-        if sniff_format(path) != SAFETENSORS:
-            return False
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            return decode_header(handle.metadata() or {}, path).get("format") == MULTIHEAD_FORMAT
-    except Exception:
-        return False
+    return header_format(path) == MULTIHEAD_FORMAT
 
 
 def load_multihead(path: str | Path) -> MultiHeadBundle:
     """Read a bundle: its codebooks once, then every head's layers against those same codebooks."""
     path = Path(path)
-    if sniff_format(path) != SAFETENSORS:
-        raise SharekanError(f"{path.name}: not a SHARe-KAN multi-head bundle")
-    tensors, raw = read_safetensors(path)
-    header = decode_header(raw, path)
-    if header.get("format") != MULTIHEAD_FORMAT:
-        raise SharekanError(f"{path.name}: not a SHARe-KAN multi-head bundle")
-    if header.get("version") not in READABLE_VERSIONS:
-        raise SharekanError(f"{path.name}: unsupported bundle format version {header.get('version')!r}")
-    arrays = numpy_arrays(tensors, path.name)
-    verify_checksum(header, arrays, path.name)
-    check_header_numbers(header, path.name)
+    header, arrays = read_checked(path, MULTIHEAD_FORMAT, "SHARe-KAN multi-head bundle")
     try:
-        codebooks = [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
-                     for i, c in enumerate(header_field(header, "codebooks", list, path))]
+        codebooks = read_codebooks(arrays, header, path)
         specs = header_field(header, "heads", list, path)
         names = head_names([None] * len(specs), [spec.get("name", f"head{h}") for h, spec in enumerate(specs)])
         heads = {name: _read_head(arrays, h, spec, codebooks) for h, (name, spec) in enumerate(zip(names, specs))}
