@@ -175,14 +175,22 @@ def load_compressed(path: str | Path) -> CompressedKAN:
         raise SharekanError(f"{path.name}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SharekanError(f"{path.name}: corrupt compressed file ({malformed_detail(exc)})") from None
-    if not layers:
-        raise SharekanError(f"{path.name}: compressed file has no layers")
-    for index in range(1, len(layers)):
-        if layers[index].in_features != layers[index - 1].out_features:
-            raise SharekanError(f"{path.name}: layer {index} takes {layers[index].in_features} inputs "
-                                f"but layer {index - 1} gives {layers[index - 1].out_features}")
+    try:
+        check_layer_chain(layers)
+    except SharekanError as exc:
+        raise SharekanError(f"{path.name}: {exc}") from None
     metadata = header_field(header, "metadata", dict, path)
     return CompressedKAN(codebooks, layers, config, metadata)
+
+
+def check_layer_chain(layers: list[CompressedLayer]) -> None:
+    """Raise SharekanError unless there is a layer and each one takes the previous layer's outputs."""
+    if not layers:
+        raise SharekanError("compressed model has no layers")
+    for index in range(1, len(layers)):
+        if layers[index].in_features != layers[index - 1].out_features:
+            raise SharekanError(f"layer {index} takes {layers[index].in_features} inputs "
+                                f"but layer {index - 1} gives {layers[index - 1].out_features}")
 
 
 def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...],

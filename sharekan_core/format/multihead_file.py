@@ -18,8 +18,8 @@ from ..compress.quantize import QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.tensors import header_field
-from .compressed_file import (FORMAT_VERSION, _read_layer, codebook_header, header_format, layer_header, read_checked,
-                              read_codebooks, stored_tensors)
+from .compressed_file import (FORMAT_VERSION, _read_layer, check_layer_chain, codebook_header, header_format,
+                              layer_header, read_checked, read_codebooks, stored_tensors)
 from .integrity import encode_checked, malformed_detail
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
@@ -126,11 +126,10 @@ def _read_head(arrays: dict[str, np.ndarray], h: int, spec: dict, codebooks: lis
     prefix = f"heads.{h}."
     own = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
     layers = [_read_layer(own, index, layer, codebooks) for index, layer in enumerate(spec["layers"])]
-    if not layers:
-        raise SharekanError(f"head {h} has no layers")
-    for index in range(1, len(layers)):
-        if layers[index].in_features != layers[index - 1].out_features:
-            raise SharekanError(f"head {h}: layer {index} does not take layer {index - 1}'s outputs")
+    try:
+        check_layer_chain(layers)
+    except SharekanError as exc:
+        raise SharekanError(f"head {h}: {exc}") from None
     return CompressedKAN(codebooks, layers, CompressionConfig(**spec["config"]), dict(spec.get("metadata", {})))
 
 
