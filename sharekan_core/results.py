@@ -71,6 +71,8 @@ def config_summary(config: MethodConfig) -> dict:
     fields = asdict(config)
     if isinstance(config, CompressionConfig):
         fields["bits"] = config.component_bits()
+        if config.layer_bits is not None:
+            fields["bits_per_layer"] = [config.component_bits(i) for i in range(len(config.layer_bits))]
     return fields
 
 

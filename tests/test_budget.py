@@ -11,7 +11,7 @@ from sharekan_core.errors import SharekanError
 from sharekan_core.experiments.budget import (best_within_bytes, grid_inputs, kmeans_bytes, output_error,
                                               search_budget, sharekan_bytes, smallest_within_points)
 from sharekan_core.format import storage_report
-from sharekan_core.format.compressed_file import encode_compressed
+from sharekan_core.format.compressed_file import encode_compressed, load_compressed, save_compressed
 
 MODEL = prototype_kan((12, 10, 4), prototypes=40, seed=3)
 
@@ -27,6 +27,45 @@ def test_closed_form_bytes_equal_the_accounting(k, bits, gain):
         assert actual == predicted if k <= 8 else actual <= predicted
 
 
+@settings(max_examples=6, deadline=None)
+@given(widths=st.lists(st.sampled_from([32, 8, 4]), min_size=2, max_size=2), k=st.sampled_from([2, 8]))
+def test_per_layer_bits_are_stored_and_accounted_layer_by_layer(tmp_path_factory, widths, k):
+    config = CompressionConfig(codebook_size=k, bits=8, layer_bits=tuple(widths))
+    compressed = compress(MODEL, config)
+    for index, layer in enumerate(compressed.layers):
+        assert layer.gains.bits == layer.biases.bits == layer.base_weights.bits == widths[index]
+        assert compressed.codebooks[layer.codebook_id].bits == widths[index]
+    assert storage_report(MODEL, compressed).compressed_bytes == sharekan_bytes(MODEL, config)
+    path = tmp_path_factory.mktemp("layer_bits") / "mixed.skan"
+    save_compressed(compressed, path)
+    loaded = load_compressed(path)
+    assert loaded.config == config and np.allclose(decompress(loaded).layers[1].base_weight.detach(),
+                                                   decompress(compressed).layers[1].base_weight.detach())
+    # a component override still wins in every layer
+    overridden = compress(MODEL, CompressionConfig(codebook_size=k, layer_bits=tuple(widths), gain_bits=16))
+    assert all(layer.gains.bits == 16 for layer in overridden.layers)
+
+
+def test_per_layer_bits_must_match_the_layers_and_the_supported_widths():
+    with pytest.raises(SharekanError, match="2 layer"):
+        compress(MODEL, CompressionConfig(codebook_size=4, layer_bits=(8, 4, 4)))
+    with pytest.raises(SharekanError, match="layer_bits"):
+        CompressionConfig(layer_bits=(8, 5))
+    with pytest.raises(SharekanError, match="layer_bits"):
+        CompressionConfig(layer_bits=())
+
+
+def test_lowering_the_less_sensitive_layer_costs_less_error():
+    # Int4 in one layer at a time: the search's layer path lowers the layer whose rounding hurts least first
+    from sharekan_core.experiments.budget import layer_sensitivity
+    inputs = grid_inputs(MODEL, 256)
+    base = CompressionConfig(codebook_size=8, bits=8)
+    sensitivity = layer_sensitivity(MODEL, inputs, base)
+    errors = [output_error(MODEL, decompress(compress(MODEL, CompressionConfig(codebook_size=8, bits=8, layer_bits=w))),
+                           inputs) for w in ((4, 8), (8, 4))]
+    assert np.argmin(sensitivity) == np.argmin(errors)
+
+
 @pytest.mark.parametrize("fraction", [0.6])
 def test_search_stays_within_budget_and_beats_or_ties_the_default(fraction):
     budget = int(fraction * storage_report(MODEL, compress(MODEL, CompressionConfig(codebook_size=2, bits=32))).dense_bytes)
@@ -39,6 +78,7 @@ def test_search_stays_within_budget_and_beats_or_ties_the_default(fraction):
     assert result.best.output_error <= result.default.output_error
     assert output_error(MODEL, decompress(result.compressed), calibration) == pytest.approx(result.best.output_error)
     assert len({c.method for c in result.candidates}) >= 3
+    assert any("layer_bits" in c.config for c in result.candidates)  # the per-layer mixed-precision path ran
 
 
 def test_budget_below_the_smallest_file_is_a_clear_error():

@@ -130,6 +130,7 @@ def _assert_one_line_error(result, fragment):
     (["--codebook-size", 1], "codebook_size must be an integer from 2 to 65,536"),
     (["--codebook-size", 70000], "codebook_size"),
     (["--codebook-size", 16, "--seed", -3], "seed"),
+    (["--codebook-size", 16, "--layer-bits", "8,4,4,4,4,4,4"], "layer_bits has 7 width(s)"),
 ])
 def test_bad_parameters(model_path, tmp_path, args, fragment, capsys):
     out = tmp_path / "never.skan"
@@ -140,6 +141,12 @@ def test_bad_parameters(model_path, tmp_path, args, fragment, capsys):
 def test_bad_bits_is_rejected_by_argparse(model_path, tmp_path, capsys):
     status, _, err = cli(capsys, "compress", model_path, "--codebook-size", 4, "--bits", 9, "--out", tmp_path / "x")
     assert status == 2 and "invalid choice" in err
+
+
+def test_bad_layer_bits_are_rejected_by_argparse(model_path, tmp_path, capsys):
+    for text in ("8,x", "8,5", ""):
+        status, _, err = cli(capsys, "compress", model_path, "-K", 4, "--layer-bits", text, "--out", tmp_path / "x")
+        assert status == 2 and "--layer-bits" in err and not (tmp_path / "x").exists()
 
 
 def test_bad_files(tmp_path, model_path, capsys):

@@ -16,7 +16,7 @@ METHODS = ("sharekan", "uniform", "gptq", "kmeans", "prune")
 METHOD_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)  # every method's widths; each config checks its own
 METHOD_OPTIONS = {  # the compress options each method reads
     "sharekan": {"codebook_size", "bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits", "scope", "seed",
-                 "unweighted", "no_refit", "calibration"},
+                 "unweighted", "no_refit", "calibration", "layer_bits"},
     "uniform": {"bits", "group_size", "base_bits"},
     "gptq": {"bits", "group_size", "base_bits", "calibration"},
     "kmeans": {"codebook_size", "bits", "scope", "seed"},
@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sparsity", type=float, help="prune: fraction of edges removed per layer, [0, 1) (default 0.5)")
     for component in ("codebook", "gain", "bias", "base"):
         p.add_argument(f"--{component}-bits", type=int, choices=SUPPORTED_BITS, help=f"override --bits for {component}s")
+    p.add_argument("--layer-bits", type=parse_layer_bits, metavar="B1,B2,...",
+                   help="sharekan: one bit-width per layer (mixed precision), e.g. 8,4; replaces --bits layer by layer, "
+                        "the --<component>-bits options still override")
     p.add_argument("--scope", choices=("layer", "global"), default="layer", help="codebook per layer or one for the model")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.add_argument("--unweighted", action="store_true", help="cluster shapes without gain^2 weights (the paper's plain k-means)")
@@ -131,6 +134,18 @@ def run_budget_or_universal(args: argparse.Namespace) -> dict:
     return {**result.report(), **extra, "out": str(args.out)}
 
 
+def parse_layer_bits(text: str) -> tuple[int, ...]:
+    """'8,4,8' -> (8, 4, 8); anything else is an argparse error (exit 2, one line)."""
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated bit-widths such as 8,4, got {text!r}") from None
+    bad = [w for w in widths if w not in SUPPORTED_BITS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"layer bit-widths must be among {', '.join(map(str, SUPPORTED_BITS))}, got {bad[0]}")
+    return widths
+
+
 def method_config(args: argparse.Namespace):
     """The config of ``--method`` from the compress options; options of another method are refused."""
     from ..compress import CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
@@ -145,7 +160,7 @@ def method_config(args: argparse.Namespace):
         return CompressionConfig(codebook_size=args.codebook_size, bits=args.bits or 8, codebook_bits=args.codebook_bits,
                                  gain_bits=args.gain_bits, bias_bits=args.bias_bits, base_bits=args.base_bits,
                                  scope=args.scope, seed=args.seed, weighted=not args.unweighted,
-                                 refit_gain=not args.no_refit)
+                                 refit_gain=not args.no_refit, layer_bits=args.layer_bits)
     if args.method in ("uniform", "gptq"):
         kind = UniformConfig if args.method == "uniform" else GPTQConfig
         return kind(bits=args.bits or 4, group_size=args.group_size, base_bits=args.base_bits)

@@ -96,11 +96,11 @@ def _assign_refit_pack(model: KAN, config: CompressionConfig, groups: list[EdgeG
                        codebooks: list[ShapeCodebook | QuantizedTensor], report: Progress,
                        metadata: dict | None) -> CompressedKAN:
     """The stages after clustering: assign, quantize the codebook, refit, quantize and pack."""
-    bits = config.component_bits()
     stored, indices, gains, biases = [], {}, {}, {}
     report(0.9, "assigning, refitting and quantizing")
     for group_id, (group, codebook) in enumerate(zip(groups, codebooks)):
-        quantized = codebook if isinstance(codebook, QuantizedTensor) else quantize_codebook(codebook, bits["codebook"], group_id)
+        codebook_bits = config.component_bits(group.layers[0] if config.scope == "layer" else None)["codebook"]
+        quantized = codebook if isinstance(codebook, QuantizedTensor) else quantize_codebook(codebook, codebook_bits, group_id)
         codewords = quantized.dequantize()
         fitted = None if isinstance(codebook, QuantizedTensor) else codebook.assignments
         assigned = assign_edges(group, codewords, fitted)
@@ -116,6 +116,7 @@ def _assign_refit_pack(model: KAN, config: CompressionConfig, groups: list[EdgeG
 
 def decompose_layers(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None) -> list[EdgeGroup]:
     """Stage 1: every layer's edges split into gain, shape and bias, grouped by shared codebook."""
+    config.check_layers(len(model.layers))
     coefficients = effective_coefficients(model)
     widths = {c.shape[-1] for c in coefficients}
     if config.scope == "global" and len(widths) > 1:
@@ -188,9 +189,10 @@ def refit_edges(group: EdgeGroup, codewords: np.ndarray, config: CompressionConf
 def pack(model: KAN, config: CompressionConfig, codebooks: list[QuantizedTensor], indices: dict[int, np.ndarray],
          gains: dict[int, np.ndarray], biases: dict[int, np.ndarray], metadata: dict | None = None) -> CompressedKAN:
     """Stage 5: quantize gains, biases and base weights and assemble the CompressedKAN."""
-    bits = config.component_bits()
+    config.check_layers(len(model.layers))
     layers = []
     for index, layer in enumerate(model.layers):
+        bits = config.component_bits(index)
         shape2d = (layer.out_features, layer.in_features)
         layers.append(CompressedLayer(
             codebook_id=index if config.scope == "layer" else 0,

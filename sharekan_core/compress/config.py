@@ -17,8 +17,10 @@ MAX_DATA_AWARE_PASSES = 50
 class CompressionConfig:
     """Codebook size K, bit-widths per component, codebook scope and seed.
 
-    ``bits`` sets every component; ``codebook_bits``, ``gain_bits``, ``bias_bits`` and
-    ``base_bits`` override it one by one. ``weighted`` clusters shapes weighted by gain**2,
+    ``bits`` sets every component; ``layer_bits`` (one width per layer) replaces ``bits`` layer by
+    layer, so each layer's codebook (scope 'layer'), gains, biases and base weights can differ
+    (mixed precision); ``codebook_bits``, ``gain_bits``, ``bias_bits`` and ``base_bits`` then
+    override a component in every layer. ``weighted`` clusters shapes weighted by gain**2,
     which minimises coefficient-space error; ``refit_gain`` replaces each gain by its
     least-squares value against the chosen codeword. ``kmeans_method`` and ``spherical`` pick the
     codebook builder's algorithm (see ``compress.codebook``). With calibration data,
@@ -49,8 +51,18 @@ class CompressionConfig:
     kmeans_method: str = "auto"
     spherical: bool = False
     data_aware_passes: int = 4
+    layer_bits: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.layer_bits, list):  # read back from a file's JSON header
+            object.__setattr__(self, "layer_bits", tuple(self.layer_bits))
+        if self.layer_bits is not None:
+            if not isinstance(self.layer_bits, tuple) or not self.layer_bits:
+                raise SharekanError(f"layer_bits must be a non-empty sequence of bit-widths, got {self.layer_bits!r}")
+            for value in self.layer_bits:
+                if isinstance(value, bool) or not isinstance(value, int) or value not in SUPPORTED_BITS:
+                    raise SharekanError(f"layer_bits must hold bit-widths from {', '.join(map(str, SUPPORTED_BITS))}, "
+                                        f"got {value!r}")
         check_int("codebook_size", self.codebook_size, MIN_CODEBOOK, MAX_CODEBOOK)
         check_choice("kmeans_method", self.kmeans_method, KMEANS_METHODS)
         check_int("data_aware_passes", self.data_aware_passes, 0, MAX_DATA_AWARE_PASSES)
@@ -64,14 +76,21 @@ class CompressionConfig:
             raise SharekanError(f"scope must be 'layer' or 'global', got {self.scope!r}")
         check_int("seed", self.seed, 0, MAX_SEED)
 
-    def component_bits(self) -> dict[str, int]:
-        """Return the effective bit-width of each quantized component."""
+    def component_bits(self, layer: int | None = None) -> dict[str, int]:
+        """The effective bit-width of each quantized component, in ``layer`` (None: the model-wide
+        setting, which a scope-'global' codebook uses)."""
+        bits = self.bits if layer is None or self.layer_bits is None else self.layer_bits[layer]
         return {
-            "codebook": self.codebook_bits or self.bits,
-            "gains": self.gain_bits or self.bits,
-            "biases": self.bias_bits or self.bits,
-            "base_weights": self.base_bits or self.bits,
+            "codebook": self.codebook_bits or bits,
+            "gains": self.gain_bits or bits,
+            "biases": self.bias_bits or bits,
+            "base_weights": self.base_bits or bits,
         }
+
+    def check_layers(self, layers: int) -> None:
+        """Raise SharekanError unless ``layer_bits`` (if set) has one width per layer of the model."""
+        if self.layer_bits is not None and len(self.layer_bits) != layers:
+            raise SharekanError(f"layer_bits has {len(self.layer_bits)} width(s), the model has {layers} layer(s)")
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -7,9 +7,11 @@ Candidates (each sized by the closed-form accounting below plus a header allowan
 the encoded file, header included):
   * the default configuration of that size: SHARe-KAN at Int8 (Int4 if no Int8 file fits) with the
     largest K that fits;
-  * a mixed-precision path: components (gains, biases, base weights, codebook) lowered to Int4 one at
-    a time, least sensitive first (sensitivity: output error when that component alone is rounded to
-    Int4), each step with the largest K that fits; data-aware SHARe-KAN too when calibration is given;
+  * two mixed-precision paths, each step with the largest K that fits: components (gains, biases,
+    base weights, codebook) lowered to Int4 one at a time in every layer, and layers lowered to Int4
+    one at a time (all of a layer's components), least sensitive first. Sensitivity is the output
+    error when that component, or that layer, alone is rounded to Int4. Data-aware SHARe-KAN too
+    when calibration is given;
   * uniform round-to-nearest and GPTQ at the most bits that fit; MetaCluster k-means at the largest K.
 The lowest error wins; the default is always a candidate, so the search never returns anything worse
 by its own measure than the default configuration of the same size.
@@ -71,9 +73,9 @@ class BudgetResult:
 
 def sharekan_bytes(model: KAN, config: CompressionConfig) -> int:
     """Closed-form stored bytes of SHARe-KAN with scope 'layer', assuming min(K, edges) codewords per layer."""
-    bits = config.component_bits()
     total = 0
-    for layer in model.layers:
+    for index, layer in enumerate(model.layers):
+        bits = config.component_bits(index)
         edges, rows, width = layer.in_features * layer.out_features, layer.out_features, layer.num_coefficients
         size = min(config.codebook_size, edges)
         total += quantized_nbytes(size * width, width, bits["codebook"])  # one affine pair per column
@@ -139,6 +141,23 @@ def component_sensitivity(model: KAN, inputs: np.ndarray, base: CompressionConfi
     return errors
 
 
+def layer_sensitivity(model: KAN, inputs: np.ndarray, base: CompressionConfig) -> list[float]:
+    """Output error when one layer alone (its codebook, gains, biases and base weights) drops to Int4.
+
+    Measured on one compression at ``base`` (scope 'layer') by requantizing that layer's tensors.
+    """
+    compressed = compress(model, base)
+    errors = []
+    for index, layer in enumerate(compressed.layers):
+        lowered = replace(layer, **{field: quantize(getattr(layer, field).dequantize(), 4, field)
+                                    for field in ("gains", "biases", "base_weights")})
+        layers = [lowered if i == index else other for i, other in enumerate(compressed.layers)]
+        codebooks = [quantize(c.dequantize(), 4, "codebook", grouping="columns") if i == layer.codebook_id else c
+                     for i, c in enumerate(compressed.codebooks)]
+        errors.append(output_error(model, decompress(replace(compressed, layers=layers, codebooks=codebooks)), inputs))
+    return errors
+
+
 def search_budget(model: KAN, max_bytes: int, calibration: np.ndarray | None = None, seed: int = 0,
                   progress: Progress | None = None, metadata: dict | None = None) -> BudgetResult:
     """The configuration with the lowest output error whose file (header and ``metadata`` included) fits."""
@@ -160,6 +179,15 @@ def search_budget(model: KAN, max_bytes: int, calibration: np.ndarray | None = N
         fitted = _fitting(model, lowered, payload_budget)
         if fitted is not None:
             plans.append((fitted, False))
+    if len(model.layers) > 1:
+        report(0.08, "measuring each layer's sensitivity to Int4")
+        per_layer = layer_sensitivity(model, inputs, default_config)
+        widths = [8] * len(model.layers)
+        for index in sorted(range(len(model.layers)), key=per_layer.__getitem__)[:-1]:  # all-Int4 is on the other path
+            widths[index] = 4
+            fitted = _fitting(model, CompressionConfig(bits=8, seed=seed, layer_bits=tuple(widths)), payload_budget)
+            if fitted is not None:
+                plans.append((fitted, False))
     if calibration is not None:
         plans += [(config, True) for config, _ in list(plans)]
     plans += [(config, calibration is not None) for config in _baselines(model, max_bytes, payload_budget, seed, metadata)]
