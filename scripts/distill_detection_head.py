@@ -195,13 +195,17 @@ def source_group(name: str) -> str:
     return f"{video}#{int(frame) // 16}" if frame else name
 
 
-def source_weights(teacher: Teacher, named: list[tuple[str, Image.Image]]) -> tuple[list[float], torch.Tensor]:
+def source_weights(teacher: Teacher, named: list[tuple[str, Image.Image]],
+                   max_rarity: float = 4.0) -> tuple[list[float], torch.Tensor]:
     """Class-balanced sampling weights of the sources, and the per-class rarity used in the loss.
 
     The teacher looks at one plain source per group (every photo; one frame in 16 of a video,
     whose neighbours share its result). A class's frequency is how many sources it is present in
-    (p >= 0.3); a source's weight is 1 + sum over its classes of p * sqrt(f_max / f_c), capped at
-    8, so sources with rarer classes are drawn more often.
+    (p >= 0.3); its rarity is sqrt(f_max / f_c), capped at ``max_rarity`` (a class the sources
+    barely show must not outweigh the confident anchors of common classes: uncapped rarities up to
+    24.7 collapsed the scores of the step-90 candidate to a quarter of the teacher's). A source's
+    weight is 1 + sum over its classes of p * rarity, capped at 8, so sources with rarer classes are
+    drawn more often.
     """
     looks: dict[str, torch.Tensor] = {}
     print(f"teacher's first look at {len(named)} sources", flush=True)
@@ -210,7 +214,7 @@ def source_weights(teacher: Teacher, named: list[tuple[str, Image.Image]]) -> tu
             looks[source_group(name)] = class_presence(teacher(image.resize((SIDE, SIDE), Image.BILINEAR))[1])
     presence = torch.stack([looks[source_group(name)] for name, _ in named])
     frequency = (presence >= 0.3).float().sum(0).clamp(min=1.0)
-    rarity = (frequency.max() / frequency).sqrt()
+    rarity = (frequency.max() / frequency).sqrt().clamp(max=max_rarity)
     weights = (1.0 + (presence * (presence >= 0.3) * rarity).sum(1)).clamp(max=8.0)
     return weights.tolist(), rarity
 
@@ -290,6 +294,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=7e-4)
     parser.add_argument("--softmax-weight", type=float, default=1.0)
     parser.add_argument("--box-weight", type=float, default=2.0)
+    parser.add_argument("--max-rarity", type=float, default=4.0, help="cap on a class's rarity weight")
     parser.add_argument("--checkpoint-minutes", type=float, default=4.0)
     parser.add_argument("--max-minutes", type=float, default=1e9, help="stop (and say so) past this")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -320,7 +325,7 @@ def main() -> None:
     named = training_sources(args.limit_images)
     sources = [img for _, img in named]
     teacher = Teacher()
-    weights, rarity = source_weights(teacher, named)
+    weights, rarity = source_weights(teacher, named, args.max_rarity)
     print(f"{len(sources)} sources; class rarity " + json.dumps(
         {c: round(r, 2) for c, r in zip(VOC_CLASSES, rarity.tolist())}), flush=True)
     rng = random.Random(args.seed * 1_000_003 + step)
@@ -386,7 +391,7 @@ def main() -> None:
         "stopped_early": stopped_early, "pool_views": pool.size, "fresh_views_per_step": args.refresh,
         "views_seen": pool.size + args.refresh * step, "images_per_step": args.images_per_step,
         "negatives_per_view": args.negatives, "max_positive_per_view": args.max_positive, "lr": args.lr,
-        "softmax_weight": args.softmax_weight, "box_weight": args.box_weight,
+        "softmax_weight": args.softmax_weight, "box_weight": args.box_weight, "max_rarity": args.max_rarity,
         "class_rarity": {c: round(r, 3) for c, r in zip(VOC_CLASSES, rarity.tolist())},
         "head_widths": list(head.config.widths), "head_edges": head.num_edges,
         "head_parameters": sum(p.numel() for p in head.parameters()),
