@@ -26,8 +26,11 @@ codebook_size = st.select_slider("Codebook size K (shapes per codebook)", codebo
                                  value=default_codebook_size(edges), format_func=lambda size: f"{size:,}")
 bits = st.selectbox("Bit-width of every stored component", BIT_CHOICES, index=BIT_CHOICES.index(8),
                     format_func=width_name)
-with st.expander("Advanced: per-component bit-widths, scope, seed"):
+with st.expander("Advanced: per-layer and per-component bit-widths, scope, seed"):
     same = "same as above"
+    per_layer = [st.selectbox(f"Layer {index} ({layer.in_features} → {layer.out_features})", (same, *BIT_CHOICES),
+                              key=f"layer_bits_{index}", format_func=lambda b: b if b == same else width_name(b))
+                 for index, layer in enumerate(kan.layers)]
     per_component = {name: st.selectbox(label, (same, *BIT_CHOICES), key=f"bits_{name}",
                                         format_func=lambda b: b if b == same else width_name(b))
                      for name, label in (("codebook_bits", "Codebook"), ("gain_bits", "Gains"),
@@ -36,6 +39,8 @@ with st.expander("Advanced: per-component bit-widths, scope, seed"):
                      format_func={"layer": "one per layer", "global": "one shared by all layers"}.get)
     seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
 overrides = {name: value for name, value in per_component.items() if value != same}
+if any(value != same for value in per_layer):
+    overrides["layer_bits"] = tuple(bits if value == same else value for value in per_layer)
 try:
     config = CompressionConfig(codebook_size=codebook_size, bits=bits, scope=scope, seed=int(seed), **overrides)
 except Exception as error:  # the one place a config is built; shown, never raised

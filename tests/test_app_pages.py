@@ -112,6 +112,17 @@ def test_compress_page_produces_a_result_for_small_k():
     assert len(at.get("vega_lite_chart")) == 2  # storage per component, dense vs compressed
 
 
+def test_compress_page_takes_per_layer_bit_widths():
+    at = app_on("pages/2_compress.py")
+    at.select_slider[0].set_value(16)
+    at.selectbox(key="layer_bits_1").set_value(4)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "layer 0: Int8; layer 1: Int4" in at.subheader[0].value
+    uniform = compressed(16)
+    assert float(metrics(at)["Ratio"].rstrip("×")) > float(metrics(uniform)["Ratio"].rstrip("×"))
+
+
 def test_k_larger_than_a_layer_explains_the_cap():
     at = compressed(4096)
     notes = " ".join(info.value for info in at.info)

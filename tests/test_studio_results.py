@@ -35,9 +35,11 @@ def two_runs(digits):
 
 @hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=st.sampled_from([2, 16, 100, 512, 4096]), bits=st.sampled_from([32, 16, 8, 4]),
-       gain_bits=st.sampled_from([None, 4, 16]), scope=st.sampled_from(["layer", "global"]))
-def test_predicted_size_is_the_file_payload(small_kan, size, bits, gain_bits, scope):  # small_kan is read-only
-    config = CompressionConfig(codebook_size=size, bits=bits, gain_bits=gain_bits, scope=scope)
+       gain_bits=st.sampled_from([None, 4, 16]), scope=st.sampled_from(["layer", "global"]),
+       mixed=st.booleans())
+def test_predicted_size_is_the_file_payload(small_kan, size, bits, gain_bits, scope, mixed):  # small_kan is read-only
+    layer_bits = tuple([bits, 4] + [8] * (len(small_kan.layers) - 2)) if mixed else None
+    config = CompressionConfig(codebook_size=size, bits=bits, gain_bits=gain_bits, scope=scope, layer_bits=layer_bits)
     result = compression.run_compression(small_kan, "k", "small", config).result
     kept = [int(codebook.shape[0]) for codebook in result.compressed.codebooks]
     assert compression.predicted_bytes(small_kan, config, kept) == result.storage.compressed_bytes

@@ -58,10 +58,14 @@ def width_name(bits: int) -> str:
 
 
 def bits_label(config: CompressionConfig) -> str:
-    """'Int8' when every component shares one width, else each component's width: 'codebook FP16, gains Int4, ...'."""
-    widths = config.component_bits()
+    """'Int8' when every component shares one width, else each component's width: 'codebook FP16, gains Int4, ...';
+    per-layer widths are listed layer by layer."""
+    if config.layer_bits is not None and len(set(config.layer_bits)) > 1:
+        return "; ".join(f"layer {index}: {bits_label(replace(config, bits=width, layer_bits=None))}"
+                         for index, width in enumerate(config.layer_bits))
+    widths = config.component_bits(0 if config.layer_bits else None)
     if len(set(widths.values())) == 1:
-        return width_name(config.bits)
+        return width_name(widths["codebook"])
     return ", ".join(f"{component.replace('_', ' ')} {width_name(bits)}" for component, bits in widths.items())
 
 
@@ -90,7 +94,7 @@ def predicted_bytes(model: KAN, config: CompressionConfig, kept: list[int] | Non
     Each codebook is assumed to keep min(K, its edges) shapes, or ``kept[i]`` when given. Clustering
     can keep fewer (too few distinct shapes), so the real payload is at most the prediction.
     """
-    bits = config.component_bits()
+    config.check_layers(len(model.layers))
     layers = model.layers
     groups = [[i] for i in range(len(layers))] if config.scope == "layer" else [list(range(len(layers)))]
     total = 0
@@ -98,9 +102,10 @@ def predicted_bytes(model: KAN, config: CompressionConfig, kept: list[int] | Non
         edges = sum(layers[i].in_features * layers[i].out_features for i in members)
         size = kept[group] if kept is not None else min(config.codebook_size, edges)
         coefficients = layers[members[0]].num_coefficients
-        total += quantized_nbytes(size * coefficients, coefficients, bits["codebook"])  # one (min, step) per column
+        codebook_bits = config.component_bits(members[0] if config.scope == "layer" else None)["codebook"]
+        total += quantized_nbytes(size * coefficients, coefficients, codebook_bits)  # one (min, step) per column
         for i in members:
-            layer = layers[i]
+            layer, bits = layers[i], config.component_bits(i)
             count, rows = layer.in_features * layer.out_features, layer.out_features
             total += packed_nbytes(count, index_bits(size))
             total += sum(quantized_nbytes(count, rows, bits[name]) for name in ("gains", "biases", "base_weights"))
