@@ -94,10 +94,14 @@ def operating_points(head: Path, sizes: list[int], name: str) -> None:
                {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"], "rows": rows})
 
 
-def methods(model_path: Path, task: str, plan, name: str, workers: int | None) -> None:
-    """Every method at sizes from dense/4 to dense/30 on Dask workers (see experiments/comparison.py)."""
+def methods(model_path: Path, task: str, plan, name: str, workers: int | None, resume: bool = False) -> None:
+    """Every method at sizes from dense/4 to dense/30 on Dask workers (see experiments/comparison.py).
+
+    ``resume`` keeps the points of a partial document measured on the same model commit and runs the rest.
+    """
     import subprocess
 
+    from sharekan_core.experiments.sweep import SweepPoint, split_measured
     from sharekan_core.experiments.calibration import task_calibration
     from sharekan_core.experiments.comparison import comparison_jobs
     from sharekan_core.experiments.sweep import run_jobs
@@ -109,19 +113,29 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None) -
     commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(model_path)], cwd=model_path.parent,
                             capture_output=True, text=True).stdout.strip()
     arrived: dict[int, object] = {}
+    earlier_seconds = 0.0
+    target = ASSETS / "sweeps" / f"{name}_methods.json"
+    if resume and target.is_file():
+        previous = json.loads(target.read_text())
+        if previous.get("model_commit") == commit and previous.get("metric") == metric.name:
+            arrived, _ = split_measured(jobs, [SweepPoint(**p) for p in previous["points"]])
+            earlier_seconds = float(previous.get("seconds", 0.0))
+            print(f"resuming: {len(arrived)} of {len(jobs)} points already measured on this head", flush=True)
+    todo = [i for i in range(len(jobs)) if i not in arrived]
 
     def save(points: list, complete: bool) -> None:
         document = sweep_document(model_path.name, metric, points) | {
-            "seconds": round(time.time() - start, 1), "model_commit": commit, "calibration_rows": len(calibration),
+            "seconds": round(earlier_seconds + time.time() - start, 1), "model_commit": commit, "calibration_rows": len(calibration),
             "calibration": "kept apart from every evaluation set (sharekan_core/experiments/calibration.py)",
             "complete": complete, "planned_points": len(jobs)}
         write_json(ASSETS / "sweeps" / f"{name}_methods.json", document)
 
     def on_point(index: int, point: object) -> None:  # a long sweep keeps what it has measured so far
-        arrived[index] = point
-        save([arrived[i] for i in sorted(arrived)], False)
+        arrived[todo[index]] = point
+        save([arrived[i] for i in sorted(arrived)], len(arrived) == len(jobs))
 
-    save(run_jobs(model, metric, jobs, calibration, workers=workers, progress=progress, on_point=on_point), True)
+    run_jobs(model, metric, [jobs[i] for i in todo], calibration, workers=workers, progress=progress, on_point=on_point)
+    save([arrived[i] for i in sorted(arrived)], True)
 
 
 def main() -> None:
@@ -130,6 +144,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling", "operating", "methods"),
                         default=["sweep", "transfer", "scaling", "operating", "methods"])
     parser.add_argument("--workers", type=int, help="Dask workers for the method sweeps (default: one per core)")
+    parser.add_argument("--resume", action="store_true",
+                        help="method sweeps: keep the points already saved for the same model commit")
     parser.add_argument("--quick", action="store_true", help="fewer K values and one seed (smoke run)")
     args = parser.parse_args()
     seeds = [0] if args.quick else [0, 1, 2]
@@ -142,7 +158,7 @@ def main() -> None:
         if "scaling" in args.only:
             scaling([DIGITS, *DIGITS_SIBLINGS], 256, "digits_kan")
         if "methods" in args.only:
-            methods(DIGITS, "digits", DIGITS_PLAN, "digits_kan", args.workers)
+            methods(DIGITS, "digits", DIGITS_PLAN, "digits_kan", args.workers, args.resume)
     if "detection" in args.tasks:
         sizes = default_codebook_sizes(read_model(DETECTION_HEAD).model.num_edges)
         if "sweep" in args.only:  # every other power of two (and 65,536) keeps the run near half an hour here
@@ -151,7 +167,7 @@ def main() -> None:
         if "transfer" in args.only and DETECTION_SIBLING.is_file():
             transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
         if "methods" in args.only:
-            methods(DETECTION_HEAD, "detection", DETECTION_PLAN, "detection_head", args.workers)
+            methods(DETECTION_HEAD, "detection", DETECTION_PLAN, "detection_head", args.workers, args.resume)
         if "operating" in args.only:
             operating_points(DETECTION_HEAD, [1024, 4096, 16384, 65536], "detection_head")
         if "scaling" in args.only:

@@ -48,6 +48,23 @@ def test_sweep_points_and_summary():
     assert {r["seeds"] for r in rows if r["method"] == "sharekan"} == {2}
 
 
+def test_a_resumed_sweep_reruns_only_the_missing_jobs():
+    from sharekan_core.compress.methods import UniformConfig
+    from sharekan_core.experiments.sweep import SweepJob, config_job, measure_job, split_measured
+
+    model = prototype_kan((6, 4), prototypes=8, seed=1)
+    metric = agreement_metric(model)
+    jobs = [SweepJob("dense"), config_job(CompressionConfig(codebook_size=4, bits=8, seed=0)),
+            config_job(CompressionConfig(codebook_size=4, bits=8, seed=1)),
+            config_job(CompressionConfig(codebook_size=4, bits=8, seed=0), calibrated=True, variant="data-aware"),
+            config_job(UniformConfig(bits=4)), SweepJob("pruning", 0.5)]
+    measured = [measure_job(model, metric, jobs[i]) for i in (0, 2, 4, 5)]
+    done, todo = split_measured(jobs, measured)
+    assert sorted(done) == [0, 2, 4, 5] and todo == [1, 3]  # seed 0 and the data-aware variant are not seed 1's
+    assert done[2] is measured[1]
+    assert split_measured(jobs, [])[1] == list(range(len(jobs)))
+
+
 def test_pareto_frontier_known_answer():
     rows = [{"stored_bytes": 10, "metric_mean": 0.5}, {"stored_bytes": 20, "metric_mean": 0.4},
             {"stored_bytes": 30, "metric_mean": 0.9}, {"stored_bytes": 5, "metric_mean": 0.1},

@@ -93,6 +93,26 @@ def measure_job(model: KAN, metric: TaskMetric, job: SweepJob, calibration: np.n
                       sparsity, int(stored), float(metric.evaluate(module)), float(error), job.variant)
 
 
+def job_key(job: SweepJob) -> tuple:
+    """What tells measured points apart: (method, variant, K, bits, seed, sparsity), as ``point_key`` reads it."""
+    config = job.config
+    sparsity = float(config) if job.method == "pruning" else getattr(config, "sparsity", None)
+    bits = 32 if config is None or job.method == "pruning" else getattr(config, "bits", None)
+    return (job.method, job.variant, getattr(config, "codebook_size", None), bits, getattr(config, "seed", None), sparsity)
+
+
+def point_key(point: SweepPoint) -> tuple:
+    """The ``job_key`` of the job that measured ``point``."""
+    return (point.method, point.variant, point.codebook_size, point.bits, point.seed, point.sparsity)
+
+
+def split_measured(jobs: Sequence[SweepJob], measured: Sequence[SweepPoint]) -> tuple[dict[int, SweepPoint], list[int]]:
+    """Resuming a sweep: (job index -> point already measured, indices of the jobs still to run)."""
+    by_key = {point_key(point): point for point in measured}
+    done = {i: by_key[job_key(job)] for i, job in enumerate(jobs) if job_key(job) in by_key}
+    return done, [i for i in range(len(jobs)) if i not in done]
+
+
 def default_codebook_sizes(num_edges: int, low: int = 16, high: int = MAX_CODEBOOK) -> list[int]:
     """Powers of two from ``low`` to ``high``, capped at the number of edges (which is kept as the last K)."""
     sizes = [2 ** p for p in range(int(np.log2(low)), int(np.log2(high)) + 1) if 2 ** p < num_edges]
