@@ -99,6 +99,17 @@ def test_truncated_files(tmp_path, small_kan):
         load_model(tmp_path / "cut.pt")
 
 
+def test_a_header_length_beyond_the_file_is_refused_without_reading_it(tmp_path):
+    from sharekan_core.io.tensors import check_safetensors_header
+
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\xff" * 8 + b"{}" + b"\x00" * 4)  # 14 bytes claiming an 18-exabyte header
+    with pytest.raises(SharekanError, match="truncated or corrupt"):
+        check_safetensors_header(junk)
+    with pytest.raises(SharekanError):
+        load_model(junk)
+
+
 def test_nan_coefficients_rejected(tmp_path, small_kan):
     with torch.no_grad():
         small_kan.layers[1].spline_weight[0, 0, 0] = float("nan")

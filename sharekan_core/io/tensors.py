@@ -64,8 +64,11 @@ def check_safetensors_header(path: str | Path) -> dict[str, dict]:
     try:
         with path.open("rb") as handle:
             (header_len,) = struct.unpack("<Q", handle.read(8))
-            raw = handle.read(header_len)
             size = path.stat().st_size
+            if header_len > size - 8:  # checked before reading: a junk length must not allocate gigabytes
+                raise SharekanError(f"{path.name}: truncated or corrupt safetensors file (its header claims "
+                                    f"{header_len:,} bytes, the file has {size:,})")
+            raw = handle.read(header_len)
     except (OSError, struct.error) as exc:
         raise SharekanError(os_error_message(exc) if isinstance(exc, OSError) else f"{path.name}: truncated file") from None
     try:
