@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 from sharekan_core.detection.anchors import generate_anchors
 from sharekan_core.detection.boxes import box_iou, decode_boxes, postprocess
 from sharekan_core.detection.conv_predictor import ConvBoxPredictor
-from sharekan_core.detection.labels import VOC_COCO_SLOTS
+from sharekan_core.detection.labels import LABEL_SETS, VOC_COCO_SLOTS
 from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
 from sharekan_core.detection.preprocess import load_image, resize_for_ssd, to_input
-from sharekan_core.detection.weights import FEATURES_FILE, TEACHER_FILE
+from sharekan_core.detection.weights import FEATURES_FILE, TEACHER_FILE, teacher_file
 from sharekan_core.studio.settings import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
@@ -99,12 +99,12 @@ def predictor_state(net: cv2.dnn.Net) -> dict[str, torch.Tensor]:
     return state
 
 
-def voc_subset(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Keep only the background + 20 VOC class slots of each anchor's 91 class outputs."""
+def voc_subset(state: dict[str, torch.Tensor], slots: tuple[int, ...] = VOC_COCO_SLOTS) -> dict[str, torch.Tensor]:
+    """Keep only the background + 20 VOC class slots (or other ``slots``) of each anchor's 91 class outputs."""
     subset = dict(state)
     for i in range(6):
         anchors = state[f"class_convs.{i}.weight"].shape[0] // 91
-        rows = torch.tensor([a * 91 + s for a in range(anchors) for s in VOC_COCO_SLOTS])
+        rows = torch.tensor([a * 91 + s for a in range(anchors) for s in slots])
         subset[f"class_convs.{i}.weight"] = state[f"class_convs.{i}.weight"][rows].contiguous()
         subset[f"class_convs.{i}.bias"] = state[f"class_convs.{i}.bias"][rows].contiguous()
     return subset
@@ -187,9 +187,20 @@ def write_fixture(net: cv2.dnn.Net, photo: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DETECTOR_DIR)
+    parser.add_argument("--teacher-labels", choices=sorted(LABEL_SETS), default=None,
+                        help="only write the teacher predictor of this label set into --out (e.g. coco-extra: the 60 "
+                             "COCO classes outside VOC, for the second head; about 36 MB, not shipped)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     net = open_graph()
+    if args.teacher_labels is not None:
+        labels = LABEL_SETS[args.teacher_labels]
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_file(voc_subset(predictor_state(net), labels.coco_slots), str(args.out / teacher_file(labels)),
+                  metadata={"source": f"ssd_mobilenet_v2_coco_2018_03_29 box predictor, background + {labels.name} slots",
+                            "slots": json.dumps(list(labels.coco_slots))})
+        print(args.out / teacher_file(labels))
+        return
     features = SSDFeatureExtractor().eval()
     features.load_state_dict(feature_extractor_state(net))
     full = predictor_state(net)

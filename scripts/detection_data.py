@@ -32,6 +32,12 @@ HELDOUT_PHOTOS: tuple[str, ...] = ("messi5.jpg", "grace_hopper.jpg", "chelsea.jp
 EXCLUDED_FROM_TRAINING: frozenset[str] = frozenset({
     "messi5.jpg", "grace_hopper.jpg", "chelsea.png", "basketball1.png", "basketball2.png",
     "licenseplate_motion.jpg", "camera.png"})
+# The second head's task (the 60 COCO classes outside VOC): training photos in which the teacher sees
+# one of those classes at >= 0.5, held out from that head's training (with their near-duplicates) and
+# bundled at most 640 px in COCO_EXTRA_HELDOUT_DIR; the VOC held-out images are held out for it too.
+COCO_EXTRA_HELDOUT: tuple[str, ...] = ("fruits.jpg", "coffee.png", "ela_original.jpg", "faust_github.jpg", "apple.jpg")
+COCO_EXTRA_EXCLUDED: tuple[str, ...] = COCO_EXTRA_HELDOUT + ("ela_modified.jpg",)
+COCO_EXTRA_HELDOUT_DIR = settings().detector_dir / "heldout_coco_extra"
 # Non-photos that teach nothing about detection (single pixels, multi-page test files).
 UNUSABLE: frozenset[str] = frozenset({"multipage.tif", "no_time_for_that_tiny.gif", "microaneurysms.png"})
 

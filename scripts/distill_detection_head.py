@@ -33,19 +33,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageEnhance, ImageOps
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 from detection_data import dense_training_frames, package_photo_paths, random_crop, training_photo_paths
 from sharekan_core.detection.anchors import NUM_ANCHORS
-from sharekan_core.detection.conv_predictor import ConvBoxPredictor
-from sharekan_core.detection.kan_head import LocationAdapter, merge_anchor_outputs
-from sharekan_core.detection.labels import NUM_VOC_SLOTS, VOC_CLASSES
-from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
+from sharekan_core.detection.detector import load_teacher
+from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head, merge_anchor_outputs
+from sharekan_core.detection.labels import LABEL_SETS, LabelSet
 from sharekan_core.detection.preprocess import load_image, to_input, to_rgb
-from sharekan_core.detection.weights import (ADAPTER_FILE, FEATURES_FILE, HEAD_FILE,
-                                             TEACHER_FILE, load_weights)
+from sharekan_core.detection.weights import ADAPTER_FILE, HEAD_FILE, load_weights
 from sharekan_core.io import load_model, save_model
 from sharekan_core.studio.settings import settings
 
@@ -120,25 +118,26 @@ def shrink(image: Image.Image) -> Image.Image:
     return image
 
 
-def training_sources(limit: int | None = None) -> list[tuple[str, Image.Image]]:
-    """Every training photo and video frame (none held out) as (name, RGB image); ``limit`` photos
-    and no frames for a smoke test."""
-    photos = [(p.name, shrink(load_image(p))) for p in (training_photo_paths() + package_photo_paths())[:limit]]
+def training_sources(limit: int | None = None, exclude: frozenset[str] = frozenset()) -> list[tuple[str, Image.Image]]:
+    """Every training photo and video frame (none held out) as (name, RGB image), less the photos
+    named in ``exclude`` (another head's held-out set); ``limit`` photos and no frames for a smoke test."""
+    paths = [p for p in training_photo_paths() + package_photo_paths() if p.name not in exclude]
+    photos = [(p.name, shrink(load_image(p))) for p in paths[:limit]]
     if limit is not None:
         return photos
     return photos + [(name, shrink(img)) for name, img in dense_training_frames()]
 
 
 class Teacher:
-    """The frozen backbone and the original predictor, producing cache entries for views."""
+    """The frozen backbone and the original predictor of a label set, producing cache entries for views."""
 
-    def __init__(self) -> None:
-        self.features = load_weights(SSDFeatureExtractor(), DETECTOR_DIR / FEATURES_FILE)
-        self.predictor = load_weights(ConvBoxPredictor(NUM_VOC_SLOTS), DETECTOR_DIR / TEACHER_FILE)
+    def __init__(self, labels: LabelSet, path: Path | None = None) -> None:
+        detector = load_teacher(DETECTOR_DIR, labels, path)
+        self.features, self.predictor = detector.features, detector.predictor
 
     @torch.no_grad()
     def __call__(self, view: Image.Image) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """(six maps (C, H, W) in FP16, per-location targets (500, 6, 25) in FP16)."""
+        """(six maps (C, H, W) in FP16, per-location targets (500, 6, slots + 4) in FP16)."""
         maps = self.features(to_input(view))
         logits, encodings = self.predictor(maps)
         targets = merge_anchor_outputs(torch.cat([logits, encodings], -1))[0]
@@ -150,12 +149,12 @@ VALID = merge_anchor_outputs(torch.ones(1, NUM_ANCHORS, 1))[0, :, :, 0]
 
 
 def anchor_probs(targets: torch.Tensor) -> torch.Tensor:
-    """The teacher's 20 VOC class probabilities per anchor (500, 6, 20), padding anchors at 0."""
-    return torch.sigmoid(targets[..., 1:NUM_VOC_SLOTS].float()) * VALID[..., None]
+    """The teacher's class probabilities per anchor (500, 6, classes), padding anchors at 0."""
+    return torch.sigmoid(targets[..., 1:targets.shape[-1] - 4].float()) * VALID[..., None]
 
 
 def class_presence(targets: torch.Tensor) -> torch.Tensor:
-    """Max teacher probability of each of the 20 VOC classes in one view (20,)."""
+    """Max teacher probability of each class in one view (classes,)."""
     return anchor_probs(targets).amax(dim=(0, 1))
 
 
@@ -245,7 +244,8 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, valid: torch
     - ``softmax``: KL between the 21-slot softmax distributions, weighted by confidence x rarity;
     - ``box``: smooth-L1 on the encodings, weighted by confidence x rarity.
     """
-    t_logits, s_logits = teacher[..., :NUM_VOC_SLOTS], student[..., :NUM_VOC_SLOTS]
+    slots = teacher.shape[-1] - 4
+    t_logits, s_logits = teacher[..., :slots], student[..., :slots]
     t_probs = torch.sigmoid(t_logits)
     confidence, cls = t_probs[..., 1:].max(-1)
     focus = confidence * rarity[cls] * valid
@@ -255,7 +255,7 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, valid: torch
     bernoulli = ((bce - entropy).sum(-1) * weight).sum() / weight.sum()
     softmax = (F.kl_div(F.log_softmax(s_logits, -1), F.log_softmax(t_logits, -1), log_target=True,
                         reduction="none").sum(-1) * focus).sum() / focus.sum().clamp(min=1.0)
-    box = F.smooth_l1_loss(student[..., NUM_VOC_SLOTS:], teacher[..., NUM_VOC_SLOTS:], beta=0.5,
+    box = F.smooth_l1_loss(student[..., slots:], teacher[..., slots:], beta=0.5,
                            reduction="none").sum(-1)
     box = (box * focus).sum() / focus.sum().clamp(min=1.0)
     return {"bernoulli": bernoulli, "softmax": softmax, "box": box}
@@ -282,7 +282,14 @@ def save_checkpoint(path: Path, head, adapter, optimizer, step: int, gen: torch.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--init", type=Path, default=DETECTOR_DIR / HEAD_FILE, help="head to fine-tune")
+    parser.add_argument("--labels", choices=sorted(LABEL_SETS), default="voc",
+                        help="the head's classes: voc (the shipped head) or coco-extra (the 60 other COCO classes)")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="teacher predictor file for --labels coco-extra (scripts/convert_ssd.py --teacher-labels)")
+    parser.add_argument("--exclude", nargs="*", default=(), help="photo file names kept out of training (held out)")
+    parser.add_argument("--init", default=str(DETECTOR_DIR / HEAD_FILE),
+                        help="head to fine-tune, or 'none' for a fresh head of --hidden units")
+    parser.add_argument("--hidden", type=int, default=448, help="hidden width of a fresh head (--init none)")
     parser.add_argument("--adapter", type=Path, default=DETECTOR_DIR / ADAPTER_FILE)
     parser.add_argument("--train-adapter", action="store_true", help="train the adapter too (else frozen)")
     parser.add_argument("--steps", type=int, default=360)
@@ -299,15 +306,17 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=1e9, help="stop (and say so) past this")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--limit-images", type=int, default=None, help="smoke test on the first N sources")
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = args.out / "checkpoint.pt"
     start = time.time()
 
-    head = load_model(args.init)
+    labels = LABEL_SETS[args.labels]
+    head = build_kan_head(args.hidden, labels) if args.init == "none" else load_model(args.init)
     adapter = load_weights(LocationAdapter(), args.adapter).requires_grad_(args.train_adapter)
     params = [p for p in list(head.parameters()) + list(adapter.parameters()) if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=args.lr)
@@ -322,12 +331,12 @@ def main() -> None:
         step, log = int(state["step"]), json.loads(state["log"])
         print(f"resumed at step {step}", flush=True)
 
-    named = training_sources(args.limit_images)
+    named = training_sources(args.limit_images, frozenset(args.exclude))
     sources = [img for _, img in named]
-    teacher = Teacher()
+    teacher = Teacher(labels, args.teacher)
     weights, rarity = source_weights(teacher, named, args.max_rarity)
     print(f"{len(sources)} sources; class rarity " + json.dumps(
-        {c: round(r, 2) for c, r in zip(VOC_CLASSES, rarity.tolist())}), flush=True)
+        {c: round(r, 2) for c, r in zip(labels.classes, rarity.tolist())}), flush=True)
     rng = random.Random(args.seed * 1_000_003 + step)
     pool = ViewPool(teacher, sources, weights, min(args.pool, 4 * len(sources)), rng)
     cache_s = time.time() - start
@@ -341,7 +350,9 @@ def main() -> None:
         schedule.step()
     metadata = {"task": "detection", "detector": "ssd_mobilenet_v2", "adapter": ADAPTER_FILE,
                 "inputs": "3x3 neighbourhood of 64 tanh-reduced channels, per location (576)",
-                "outputs": "6 anchors x (21 logits: background + VOC classes, then ty, tx, th, tw)"}
+                "labels": labels.name,
+                "outputs": f"6 anchors x ({labels.num_slots} logits: background + {labels.name} classes, "
+                           "then ty, tx, th, tw)"}
     train_start, last_checkpoint, stopped_early = time.time(), time.time(), False
     while step < args.steps:
         batch = torch.randperm(pool.size, generator=gen)[: args.images_per_step]
@@ -384,15 +395,17 @@ def main() -> None:
     save_fp32(head, adapter, args.out, metadata | {"step": str(step)})
     report = {
         "recipe": "function matching on augmented views (crop/zoom-out, flip, colour, mosaic, mixup); "
-                  "Bernoulli KL + softmax KL over 21 slots, confidence-weighted smooth-L1 boxes; "
+                  "Bernoulli KL + softmax KL over every class slot, confidence-weighted smooth-L1 boxes; "
                   "class-balanced source sampling and rarity-weighted anchors",
-        "seed": args.seed, "init": str(args.init.relative_to(ROOT) if args.init.is_relative_to(ROOT) else args.init),
+        "seed": args.seed, "labels": labels.name, "excluded_photos": sorted(args.exclude),
+        "init": args.init if args.init == "none" else str(Path(args.init).resolve().relative_to(ROOT)
+                                                          if Path(args.init).resolve().is_relative_to(ROOT) else args.init),
         "adapter_trained": args.train_adapter, "steps": step, "planned_steps": args.steps,
         "stopped_early": stopped_early, "pool_views": pool.size, "fresh_views_per_step": args.refresh,
         "views_seen": pool.size + args.refresh * step, "images_per_step": args.images_per_step,
         "negatives_per_view": args.negatives, "max_positive_per_view": args.max_positive, "lr": args.lr,
         "softmax_weight": args.softmax_weight, "box_weight": args.box_weight, "max_rarity": args.max_rarity,
-        "class_rarity": {c: round(r, 3) for c, r in zip(VOC_CLASSES, rarity.tolist())},
+        "class_rarity": {c: round(r, 3) for c, r in zip(labels.classes, rarity.tolist())},
         "head_widths": list(head.config.widths), "head_edges": head.num_edges,
         "head_parameters": sum(p.numel() for p in head.parameters()),
         "cache_seconds_this_run": round(cache_s, 1), "train_seconds_this_run": round(time.time() - train_start, 1),

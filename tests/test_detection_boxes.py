@@ -1,6 +1,7 @@
 """Box decoding, IoU, NMS and the OpenCV-style post-processing."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sharekan_core.detection.anchors import generate_anchors
@@ -51,10 +52,23 @@ def test_postprocess_threshold_background_and_top_k():
     assert top_scores.tolist() == [0.800000011920929]
 
 
-def test_location_layout_round_trip():
-    per_anchor = torch.randn(2, 1917, 25)
+@pytest.mark.parametrize("slots", [21, 61])  # VOC, and the 60 COCO classes outside VOC
+def test_location_layout_round_trip(slots):
+    per_anchor = torch.randn(2, 1917, slots + 4)
     per_location = merge_anchor_outputs(per_anchor)
-    assert per_location.shape == (2, 500, 6, 25)
+    assert per_location.shape == (2, 500, 6, slots + 4)
     assert per_location[:, :361, 3:].abs().sum() == 0  # the 19x19 map has 3 anchors, not 6
-    logits, encodings = split_location_outputs(per_location.reshape(2, 500, 150))
+    logits, encodings = split_location_outputs(per_location.reshape(2, 500, 6 * (slots + 4)))
+    assert logits.shape == (2, 1917, slots) and encodings.shape == (2, 1917, 4)
     assert torch.equal(torch.cat([logits, encodings], -1), per_anchor)
+
+
+def test_head_widths_name_their_label_sets():
+    from sharekan_core.detection.kan_head import check_head_shape
+    from sharekan_core.detection.labels import COCO_EXTRA, VOC
+    from sharekan_core.errors import SharekanError
+
+    assert check_head_shape(576, 150) is VOC and check_head_shape(576, 390) is COCO_EXTRA
+    assert len(COCO_EXTRA.classes) == 60 and not set(COCO_EXTRA.classes) & {"person", "car", "cat"}
+    with pytest.raises(SharekanError, match="576 -> 150"):
+        check_head_shape(576, 200)

@@ -66,3 +66,33 @@ def test_teacher_agrees_with_its_own_reference(tmp_path):
     result = teacher_agreement(load_teacher(DETECTOR_DIR), replace(files, reference_path=path))
     assert result["map50"] == pytest.approx(1.0) and result["map"] == pytest.approx(1.0)
     assert result["images"] == 3 and "SSD teacher" in result["reference"]
+
+
+def test_a_head_of_the_other_coco_classes_is_told_by_its_width(tmp_path):
+    from sharekan_core.detection.labels import COCO_EXTRA
+    from sharekan_core.tasks.detection import as_metric_dict
+
+    class Silent(nn.Module):
+        in_features, out_features = HEAD_INPUTS, 390  # read by load_detector to pick the label set
+
+        def forward(self, x):
+            return torch.full((x.shape[0], 390), -8.0)
+
+    head = KAN(KANConfig((HEAD_INPUTS, 4, 390)))
+    detector = load_detector(head, DETECTOR_DIR)
+    assert detector.labels is COCO_EXTRA
+    assert {d.label for d in detector.detect(load_image(PHOTO), score=0.0)} <= set(COCO_EXTRA.classes)
+    # the second head's stored reference: only its classes, on the VOC held-out images and its own photos
+    files = FOLDERS.detector_files.for_labels(COCO_EXTRA)
+    reference = json.loads(files.reference_path.read_text())
+    labels = {d["label"] for entry in reference["images"] for d in entry["detections"]}
+    assert reference["labels"] == "coco-extra" and labels and labels <= set(COCO_EXTRA.classes)
+    assert all((FOLDERS.detector_files.image_root / entry["path"]).is_file() for entry in reference["images"])
+    kept = [entry for entry in reference["images"] if entry["detections"]][:2]
+    path = tmp_path / "reference.json"
+    path.write_text(json.dumps(reference | {"images": kept}))
+    silent = teacher_agreement(load_detector(Silent(), DETECTOR_DIR), replace(files, reference_path=path))
+    assert silent["map50"] == 0.0 and "60 COCO classes" in silent["reference"]
+    with pytest.raises(SharekanError, match="not among the head's classes"):
+        as_metric_dict([{"label": "person", "box": [0, 0, 1, 1]}], False, COCO_EXTRA.classes)
+

@@ -14,15 +14,15 @@ from .anchors import generate_anchors
 from .boxes import PostprocessConfig, decode_boxes, postprocess
 from .conv_predictor import ConvBoxPredictor
 from .kan_head import HeadPredictor, LocationAdapter, check_head_shape
-from .labels import NUM_VOC_SLOTS, VOC_CLASSES
+from .labels import VOC, LabelSet
 from .mobilenet_ssd import SSDFeatureExtractor
 from .preprocess import load_image, to_input, to_rgb
-from .weights import ADAPTER_FILE, FEATURES_FILE, HEAD_FILE, TEACHER_FILE, load_weights
+from .weights import ADAPTER_FILE, FEATURES_FILE, HEAD_FILE, load_weights, teacher_file
 
 
 @dataclass(frozen=True)
 class Detection:
-    """One detected object: VOC label, sigmoid score, and (x1, y1, x2, y2) in image pixels."""
+    """One detected object: class label, sigmoid score, and (x1, y1, x2, y2) in image pixels."""
 
     label: str
     score: float
@@ -34,7 +34,8 @@ class Detection:
 
 
 class Detector:
-    """SSD-MobileNetV2 features plus a predictor mapping them to VOC logits and box encodings.
+    """SSD-MobileNetV2 features plus a predictor mapping them to class logits (``labels``, VOC by
+    default) and box encodings.
 
     Post-processing follows OpenCV's DetectionOutput for this graph (sigmoid scores, score > 0.01,
     top 100 per class, per-class NMS at IoU 0.6, top 100 overall); boxes are clipped to the image
@@ -42,7 +43,8 @@ class Detector:
     """
 
     def __init__(self, features: nn.Module, predictor: nn.Module,
-                 postprocess_config: PostprocessConfig = PostprocessConfig()):
+                 postprocess_config: PostprocessConfig = PostprocessConfig(), labels: LabelSet = VOC):
+        self.labels = labels
         self.features = features.eval()
         self.predictor = predictor.eval()
         self.postprocess_config = postprocess_config
@@ -55,12 +57,12 @@ class Detector:
 
     @torch.no_grad()
     def raw_outputs(self, image: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (normalized xyxy boxes (1917, 4), sigmoid scores (1917, 21)) for one image."""
+        """Return (normalized xyxy boxes (1917, 4), sigmoid scores (1917, slots)) for one image."""
         return self.outputs_from_maps(self.feature_maps(image))
 
     @torch.no_grad()
     def outputs_from_maps(self, maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (boxes (1917, 4), scores (1917, 21)) from one image's backbone maps."""
+        """Return (boxes (1917, 4), scores (1917, slots)) from one image's backbone maps."""
         logits, encodings = self.predictor(maps)
         return decode_boxes(encodings[0], self.anchors), torch.sigmoid(logits[0])
 
@@ -74,14 +76,14 @@ class Detector:
 
     def detections_from_outputs(self, boxes: torch.Tensor, scores: torch.Tensor, size: tuple[int, int],
                                 score: float = 0.5) -> list[Detection]:
-        """Post-process raw (boxes (1917, 4), scores (1917, 21)) into detections in pixels of ``size``."""
+        """Post-process raw (boxes (1917, 4), scores (1917, slots)) into detections in pixels of ``size``."""
         if not 0.0 <= score <= 1.0:
             raise SharekanError(f"score must be in [0, 1], got {score}")
         boxes, det_scores, classes = postprocess(boxes, scores, self.postprocess_config)
         width, height = size
         scale = torch.tensor([width, height, width, height], dtype=boxes.dtype)
         pixels = torch.minimum(boxes.clamp(min=0) * scale, scale)
-        return [Detection(VOC_CLASSES[int(c) - 1], float(s), tuple(round(float(v), 2) for v in b))
+        return [Detection(self.labels.classes[int(c) - 1], float(s), tuple(round(float(v), 2) for v in b))
                 for b, s, c in zip(pixels, det_scores, classes) if float(s) >= score]
 
 
@@ -96,7 +98,7 @@ def _adapter(detector_dir: Path) -> LocationAdapter:
 
 
 def load_head(path: str | Path) -> nn.Module:
-    """Load a head file, dense KAN or compressed."""
+    """Load a head file, dense KAN or compressed (VOC or the other COCO classes, told by its width)."""
     from ..runtime import load_runnable  # deferred: the runtime pulls in the compressed format
 
     path = Path(path)
@@ -105,22 +107,38 @@ def load_head(path: str | Path) -> nn.Module:
     return runnable.module.eval()
 
 
+def head_labels(head: nn.Module) -> LabelSet:
+    """The label set a head module predicts, from its output width (a KAN's, or ``out_features``)."""
+    widths = getattr(getattr(head, "config", None), "widths", None)
+    in_features, out_features = (widths[0], widths[-1]) if widths else (getattr(head, "in_features", None),
+                                                                        getattr(head, "out_features", None))
+    if in_features is None or out_features is None:
+        return VOC  # an arbitrary module (tests' stand-ins): VOC, as the shipped head
+    return check_head_shape(in_features, out_features, type(head).__name__)
+
+
 def load_detector(head: nn.Module | str | Path | None, detector_dir: str | Path) -> Detector:
     """The detector in ``detector_dir`` with a per-location head: its dense KAN head file when ``head``
     is None, another head file, or any module.
 
-    A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head.
+    A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head
+    (or (N, 390) for a head of the 60 other COCO classes).
     """
     detector_dir = Path(detector_dir)
     if head is None or isinstance(head, (str, Path)):
         head = load_head(detector_dir / HEAD_FILE if head is None else head)
-    return Detector(_features(detector_dir), HeadPredictor(_adapter(detector_dir), head))
+    return Detector(_features(detector_dir), HeadPredictor(_adapter(detector_dir), head), labels=head_labels(head))
 
 
-def load_teacher(detector_dir: str | Path) -> Detector:
-    """The original SSD predictor in ``detector_dir`` (background + VOC slots): the reference the KAN head distils."""
+def load_teacher(detector_dir: str | Path, labels: LabelSet = VOC, path: str | Path | None = None) -> Detector:
+    """The original SSD predictor for ``labels`` (background + their slots): the reference a KAN head distils.
+
+    The VOC teacher ships in ``detector_dir``; another label set's is read from ``path`` (written by
+    scripts/convert_ssd.py --teacher-labels).
+    """
     detector_dir = Path(detector_dir)
-    return Detector(_features(detector_dir), load_weights(ConvBoxPredictor(NUM_VOC_SLOTS), detector_dir / TEACHER_FILE))
+    weights = Path(path) if path is not None else detector_dir / teacher_file(labels)
+    return Detector(_features(detector_dir), load_weights(ConvBoxPredictor(labels.num_slots), weights), labels=labels)
 
 
 def detect_image(path: str | Path, detector_dir: str | Path, head_path: str | Path | None = None,

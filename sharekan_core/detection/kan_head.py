@@ -15,32 +15,41 @@ from torch import nn
 from ..errors import SharekanError
 from ..model import KAN, KANConfig
 from .anchors import ANCHORS_PER_LOCATION, MAX_ANCHORS_PER_LOCATION
-from .labels import NUM_VOC_SLOTS
+from .labels import LABEL_SETS, NUM_VOC_SLOTS, VOC, LabelSet
 from .mobilenet_ssd import FEATURE_CHANNELS, FEATURE_SIZES
 
 REDUCED_WIDTH = 64                      # channels per map after the 1x1 reduction
 HEAD_INPUTS = 9 * REDUCED_WIDTH         # 3x3 neighbourhood of reduced features = 576
 OUTPUTS_PER_ANCHOR = NUM_VOC_SLOTS + 4  # 21 class logits, then (ty, tx, th, tw)
-HEAD_OUTPUTS = MAX_ANCHORS_PER_LOCATION * OUTPUTS_PER_ANCHOR  # 150
+HEAD_OUTPUTS = MAX_ANCHORS_PER_LOCATION * OUTPUTS_PER_ANCHOR  # 150 (the VOC head)
 HEAD_HIDDEN = 448
 LOCATIONS_PER_MAP: tuple[int, ...] = tuple(s * s for s in FEATURE_SIZES)  # 361, 100, 25, 9, 4, 1
 
 
-def check_head_shape(in_features: int, out_features: int, name: str = "model") -> None:
-    """Raise SharekanError unless a head maps 576 per-location inputs to 150 outputs."""
-    if (in_features, out_features) != (HEAD_INPUTS, HEAD_OUTPUTS):
-        raise SharekanError(f"{name}: a detection head maps {HEAD_INPUTS} -> {HEAD_OUTPUTS}, "
+def head_outputs(labels: LabelSet = VOC) -> int:
+    """Outputs per location of a head for ``labels``: 6 anchors x (class logits + 4 box numbers)."""
+    return MAX_ANCHORS_PER_LOCATION * (labels.num_slots + 4)
+
+
+def check_head_shape(in_features: int, out_features: int, name: str = "model") -> LabelSet:
+    """The label set of a head mapping 576 per-location inputs to one label set's outputs (150 for
+    VOC, 390 for the 60 other COCO classes); SharekanError otherwise."""
+    by_width = {head_outputs(labels): labels for labels in LABEL_SETS.values()}
+    if in_features != HEAD_INPUTS or out_features not in by_width:
+        raise SharekanError(f"{name}: a detection head maps {HEAD_INPUTS} -> {HEAD_OUTPUTS} (VOC) or "
+                            f"{head_outputs(LABEL_SETS['coco-extra'])} (other COCO classes), "
                             f"this one is {in_features} -> {out_features}")
+    return by_width[out_features]
 
 
-def head_config(hidden: int = HEAD_HIDDEN) -> KANConfig:
-    """The dense KAN head's architecture: [576, hidden, 150], cubic, G = 10."""
-    return KANConfig(widths=(HEAD_INPUTS, hidden, HEAD_OUTPUTS), grid_size=10, spline_order=3)
+def head_config(hidden: int = HEAD_HIDDEN, labels: LabelSet = VOC) -> KANConfig:
+    """The dense KAN head's architecture: [576, hidden, 150 for VOC], cubic, G = 10."""
+    return KANConfig(widths=(HEAD_INPUTS, hidden, head_outputs(labels)), grid_size=10, spline_order=3)
 
 
-def build_kan_head(hidden: int = HEAD_HIDDEN) -> KAN:
+def build_kan_head(hidden: int = HEAD_HIDDEN, labels: LabelSet = VOC) -> KAN:
     """A freshly initialised dense KAN head."""
-    return KAN(head_config(hidden))
+    return KAN(head_config(hidden, labels))
 
 
 class LocationAdapter(nn.Module):
@@ -62,21 +71,23 @@ class LocationAdapter(nn.Module):
 
 
 def split_location_outputs(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 500, 150) per-location head outputs -> (logits (B, 1917, 21), encodings (B, 1917, 4)).
+    """(B, 500, 6 x (S + 4)) per-location head outputs -> (logits (B, 1917, S), encodings (B, 1917, 4)).
 
-    Each location predicts 6 anchors; the 19x19 map has only 3, so it uses the first 3.
+    S is the label set's slot count (21 for VOC). Each location predicts 6 anchors; the 19x19 map
+    has only 3, so it uses the first 3.
     """
-    per_anchor = outputs.reshape(outputs.shape[0], outputs.shape[1], MAX_ANCHORS_PER_LOCATION, OUTPUTS_PER_ANCHOR)
+    width = outputs.shape[-1] // MAX_ANCHORS_PER_LOCATION
+    per_anchor = outputs.reshape(outputs.shape[0], outputs.shape[1], MAX_ANCHORS_PER_LOCATION, width)
     parts, start = [], 0
     for size_sq, anchors in zip(LOCATIONS_PER_MAP, ANCHORS_PER_LOCATION):
-        parts.append(per_anchor[:, start:start + size_sq, :anchors].reshape(outputs.shape[0], -1, OUTPUTS_PER_ANCHOR))
+        parts.append(per_anchor[:, start:start + size_sq, :anchors].reshape(outputs.shape[0], -1, width))
         start += size_sq
     flat = torch.cat(parts, dim=1)
-    return flat[..., :NUM_VOC_SLOTS], flat[..., NUM_VOC_SLOTS:]
+    return flat[..., :width - 4], flat[..., width - 4:]
 
 
 class HeadPredictor(nn.Module):
-    """Adapter + any per-location head: six maps -> (logits (B, 1917, 21), encodings (B, 1917, 4))."""
+    """Adapter + any per-location head: six maps -> (logits (B, 1917, S), encodings (B, 1917, 4))."""
 
     def __init__(self, adapter: LocationAdapter, head: nn.Module):
         super().__init__()

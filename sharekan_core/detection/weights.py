@@ -17,6 +17,17 @@ HEAD_FILE = "kan_head.safetensors"
 HELDOUT_REFERENCE_FILE = "teacher_heldout_detections.json"
 
 
+def heldout_reference_file(labels) -> str:
+    """The held-out teacher reference's file name for a label set (``labels.name``)."""
+    return HELDOUT_REFERENCE_FILE if labels.name == "voc" else \
+        HELDOUT_REFERENCE_FILE.replace(".json", f"_{labels.name.replace('-', '_')}.json")
+
+
+def teacher_file(labels) -> str:
+    """The teacher predictor's file name for a label set (``labels.name``): the VOC one ships."""
+    return TEACHER_FILE if labels.name == "voc" else f"teacher_predictor_{labels.name.replace('-', '_')}.safetensors"
+
+
 def load_weights(module: nn.Module, path: Path) -> nn.Module:
     """Load a safetensors state dict into ``module`` (strict) and return it in eval mode."""
     if not path.is_file():

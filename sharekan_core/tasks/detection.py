@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from ..detection.detector import Detection, Detector, load_detector, load_teacher
-from ..detection.labels import VOC_CLASSES
+from ..detection.labels import VOC, VOC_CLASSES, LabelSet
 from ..detection.preprocess import load_image
 from ..detection.voc import load_voc
-from ..detection.weights import HELDOUT_REFERENCE_FILE
+from ..detection.weights import heldout_reference_file
 from ..errors import SharekanError
 from ..progress import Progress
 from .coco_map import mean_average_precision
@@ -38,16 +38,24 @@ class DetectorFiles:
     image_root: Path       # the folder the reference's image paths (assets/photos/...) start from
 
     @classmethod
-    def in_folder(cls, detector_dir: Path, image_root: Path) -> DetectorFiles:
-        """The files of a detector folder laid out as shipped (its held-out reference inside it)."""
-        return cls(Path(detector_dir), Path(detector_dir) / HELDOUT_REFERENCE_FILE, Path(image_root))
+    def in_folder(cls, detector_dir: Path, image_root: Path, labels: LabelSet = VOC) -> DetectorFiles:
+        """The files of a detector folder laid out as shipped (its held-out reference for ``labels`` inside it)."""
+        return cls(Path(detector_dir), Path(detector_dir) / heldout_reference_file(labels), Path(image_root))
+
+    def for_labels(self, labels: LabelSet) -> DetectorFiles:
+        """The same folder, with the held-out reference of another label set (e.g. the second head's)."""
+        return DetectorFiles.in_folder(self.detector_dir, self.image_root, labels)
 
 
-def as_metric_dict(detections: list[Detection] | list[dict], with_scores: bool) -> dict[str, torch.Tensor]:
-    """The metric's per-image dict (boxes xyxy, labels as VOC indices, scores for predictions)."""
+def as_metric_dict(detections: list[Detection] | list[dict], with_scores: bool,
+                   classes: tuple[str, ...] = VOC_CLASSES) -> dict[str, torch.Tensor]:
+    """The metric's per-image dict (boxes xyxy, labels as indices into ``classes``, scores for predictions)."""
     rows = [d.to_dict() if isinstance(d, Detection) else d for d in detections]
+    unknown = sorted({r["label"] for r in rows} - set(classes))
+    if unknown:
+        raise SharekanError(f"reference label(s) {', '.join(unknown)} are not among the head's classes")
     entry = {"boxes": torch.tensor([r["box"] for r in rows], dtype=torch.float32).reshape(-1, 4),
-             "labels": torch.tensor([VOC_CLASSES.index(r["label"]) for r in rows], dtype=torch.long)}
+             "labels": torch.tensor([classes.index(r["label"]) for r in rows], dtype=torch.long)}
     if with_scores:
         entry["scores"] = torch.tensor([r["score"] for r in rows], dtype=torch.float32)
     return entry
@@ -81,21 +89,22 @@ def warm_heldout_maps(files: DetectorFiles, progress: Progress | None = None) ->
     return len(images)
 
 
-def named_classes(scores: dict) -> dict:
-    """Replace class indices in ``class_map50`` by VOC names."""
-    return scores | {"class_map50": {VOC_CLASSES[k]: v for k, v in scores["class_map50"].items()}}
+def named_classes(scores: dict, classes: tuple[str, ...] = VOC_CLASSES) -> dict:
+    """Replace class indices in ``class_map50`` by class names (VOC's by default)."""
+    return scores | {"class_map50": {classes[k]: v for k, v in scores["class_map50"].items()}}
 
 
 def map_against_reference(detector: Detector, images: list[Path], reference: list[list[dict]],
                           detector_dir: Path) -> dict:
     """mAP@0.5 and mAP@[.5:.95] of ``detector`` on ``images`` against per-image reference detections
     (those with score >= REFERENCE_SCORE), ranking every candidate the post-processing keeps."""
+    classes = detector.labels.classes
     predictions = []
     for path in images:
         maps, size = _cached_maps(path, detector_dir)
-        predictions.append(as_metric_dict(detector.detect_from_maps(maps, size, CANDIDATE_SCORE), True))
-    targets = [as_metric_dict([d for d in dets if d["score"] >= REFERENCE_SCORE], False) for dets in reference]
-    return named_classes(mean_average_precision(predictions, targets)) | {"images": len(images)}
+        predictions.append(as_metric_dict(detector.detect_from_maps(maps, size, CANDIDATE_SCORE), True, classes))
+    targets = [as_metric_dict([d for d in dets if d["score"] >= REFERENCE_SCORE], False, classes) for dets in reference]
+    return named_classes(mean_average_precision(predictions, targets), classes) | {"images": len(images)}
 
 
 def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
@@ -104,7 +113,7 @@ def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
     images = [entry["file"] for entry in reference["images"]]
     scores = map_against_reference(detector, images, [entry["detections"] for entry in reference["images"]],
                                    files.detector_dir)
-    return scores | {"reference": TEACHER_REFERENCE}
+    return scores | {"reference": reference.get("reference", TEACHER_REFERENCE)}
 
 
 def compressed_vs_dense(compressed: nn.Module, files: DetectorFiles, dense: nn.Module | None = None) -> dict:
