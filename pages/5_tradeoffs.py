@@ -118,10 +118,18 @@ if methods is not None:
                "same file.")
 
 st.subheader("Zero-shot codebook transfer")
+across = saved_result("transfer", f"{stem}_cross_task") if stem else None
+if across is not None:
+    st.markdown(f"**Across tasks** (as the paper's VOC → COCO): the codebook of `{across['source']}` (20 VOC classes) "
+                f"applied without retraining to `{across['target']}`, a head trained the same way for the 60 COCO "
+                f"classes outside VOC. Metric: {tradeoffs.metric_label(across)}.")
+    st.dataframe(tradeoffs.transfer_frame(across), hide_index=True, width="stretch")
 transfer = saved_result("transfer", stem)
 if transfer is None:
     st.caption("No transfer result is saved for this model (scripts/make_assets.py writes assets/transfer/).")
 else:
+    if across is not None:
+        st.markdown("**Between two heads of the same task** (different seeds):")
     st.markdown(f"Codebook learned on model A, applied to model B without retraining: A = `{transfer['source']}`, "
                 f"B = `{transfer['target']}`. B keeps its own gains and biases; only its shapes come from A's "
                 f"codebook. Metric: {tradeoffs.metric_label(transfer)}.")

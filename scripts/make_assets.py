@@ -1,6 +1,6 @@
 """Recompute the cached experiment results the app shows instantly (assets/sweeps, transfer, scaling).
 
-Usage: python scripts/make_assets.py [digits] [detection] [--only sweep transfer scaling operating] [--quick]
+Usage: python scripts/make_assets.py [digits] [detection] [--only sweep transfer cross-task scaling operating methods] [--resume] [--quick]
 Each result is the same JSON the CLI commands `sweep`, `transfer` and `scaling` print or write.
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ DIGITS = FOLDERS.models_dir / "digits_kan.safetensors"
 DIGITS_SIBLINGS = [FOLDERS.models_dir / f"digits_kan_seed{s}.safetensors" for s in (1, 2)]
 DETECTION_HEAD = FOLDERS.detector_dir / "kan_head.safetensors"
 DETECTION_SIBLING = FOLDERS.detector_dir / "kan_head_seed1.safetensors"
+COCO_EXTRA_HEAD = FOLDERS.detector_dir / "kan_head_coco_extra.safetensors"  # the second head (other COCO classes)
 
 # Method comparison plans: sizes from about dense/4 to dense/30. A detection point (data-aware compression
 # of 325,000 edges plus teacher agreement over 28 photos) takes several minutes on 2 shared cores, so its
@@ -61,6 +62,20 @@ def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str)
     rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
     write_json(ASSETS / "transfer" / f"{name}.json",
                {"source": source.name, "target": target.name, "rows": rows})
+
+
+def cross_task_transfer(sizes: list[int], name: str) -> None:
+    """The VOC head's codebook applied zero-shot to the head of the 60 other COCO classes (the paper's VOC -> COCO)."""
+    from sharekan_core.detection.labels import COCO_EXTRA
+
+    src, dst = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD).model
+    metric = task_metric("detection", files=FOLDERS.detector_files.for_labels(COCO_EXTRA))
+    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
+    write_json(ASSETS / "transfer" / f"{name}.json",
+               {"source": DETECTION_HEAD.name, "target": COCO_EXTRA_HEAD.name, "kind": "cross-task",
+                "description": "codebook of the VOC head (20 classes) applied to a head trained the same way for the "
+                               "60 COCO classes outside VOC; its agreement is measured against that head's own "
+                               "teacher reference", "rows": rows})
 
 
 def scaling(heads: list[Path], k: int, name: str) -> None:
@@ -141,8 +156,8 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("tasks", nargs="*", default=["digits", "detection"])
-    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "scaling", "operating", "methods"),
-                        default=["sweep", "transfer", "scaling", "operating", "methods"])
+    parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "cross-task", "scaling", "operating", "methods"),
+                        default=["sweep", "transfer", "cross-task", "scaling", "operating", "methods"])
     parser.add_argument("--workers", type=int, help="Dask workers for the method sweeps (default: one per core)")
     parser.add_argument("--resume", action="store_true",
                         help="method sweeps: keep the points already saved for the same model commit")
@@ -166,6 +181,8 @@ def main() -> None:
                   seeds, "detection_head")
         if "transfer" in args.only and DETECTION_SIBLING.is_file():
             transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
+        if "cross-task" in args.only and COCO_EXTRA_HEAD.is_file():
+            cross_task_transfer([1024, 4096, 16384], "detection_head_cross_task")
         if "methods" in args.only:
             methods(DETECTION_HEAD, "detection", DETECTION_PLAN, "detection_head", args.workers, args.resume)
         if "operating" in args.only:

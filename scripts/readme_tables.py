@@ -421,7 +421,11 @@ def all_tables() -> str:
     parts.append(f"### detection_head at the paper's operating point (Int8)\n\n{operating_table('detection_head')}\n")
     for name in ("detection_head", "digits_kan"):
         parts.append(f"### {name}: sweep (Int8 and pruning)\n\n{sweep_table(name)}\n")
-        parts.append(f"### {name}: zero-shot codebook transfer\n\n{transfer_table(name)}\n")
+        if name == "detection_head" and load("transfer", f"{name}_cross_task") is not None:
+            parts.append(f"### {name}: zero-shot codebook transfer across tasks (VOC classes -> the 60 other "
+                         f"COCO classes)\n\n{transfer_table(name + '_cross_task')}\n")
+        parts.append(f"### {name}: zero-shot codebook transfer{' between seeds' if name == 'detection_head' else ''}"
+                     f"\n\n{transfer_table(name)}\n")
         parts.append(f"### {name}: N heads sharing one codebook\n\n{scaling_table(name)}\n")
     return "\n".join(parts)
 
