@@ -28,12 +28,12 @@ COCO_EXTRA_HEAD = FOLDERS.detector_dir / "kan_head_coco_extra.safetensors"  # th
 
 # Method comparison plans: sizes from about dense/4 to dense/30. A detection point (data-aware compression
 # of 325,000 edges plus teacher agreement over 28 photos) takes several minutes on 2 shared cores, so its
-# plan keeps the targets: data-aware SHARe-KAN at 14x and 17x (3 seeds), data-blind at 14x and 17x,
+# plan keeps the targets: data-aware SHARe-KAN at 14x and 17x (3 seeds), data-blind at 14x and 17x (3 seeds),
 # uniform and GPTQ from 8x to 17x. The head's FP32/Int8 split is in detection_head.json (K x bits x seeds).
 DIGITS_PLAN = ComparisonPlan(sharekan=tuple((k, b) for k in (16, 32, 64, 128, 256, 512) for b in (8, 4)),
                              fp32_sizes=(64, 256), uniform_bits=(8, 6, 5, 4, 3, 2), gptq_bits=(8, 6, 5, 4, 3, 2),
                              kmeans_sizes=(16, 64, 256), kmeans_bits=(8, 4), prune_sparsities=(0.5, 0.75, 0.9))
-DETECTION_PLAN = ComparisonPlan(sharekan=((16384, 4), (4096, 4)), blind_seeds=(0,), uniform_bits=(4, 3, 2),
+DETECTION_PLAN = ComparisonPlan(sharekan=((16384, 4), (4096, 4)), blind_seeds=(0, 1, 2), uniform_bits=(4, 3, 2),
                                 gptq_bits=(4, 2))
 
 
