@@ -5,8 +5,8 @@ import streamlit as st
 
 from pages.common import evaluation_set, progress_reporter, require_model, run_history, show_error
 from sharekan_core.studio import tradeoffs
-from sharekan_core.studio.models import results_stem
-from sharekan_core.studio.saved_results import saved_result
+from sharekan_core.studio.models import results_stem, shipped_path
+from sharekan_core.studio.saved_results import earlier_version_note, saved_result
 
 model = require_model()
 stem = results_stem(model.key)
@@ -102,6 +102,10 @@ st.dataframe(summary[["label", "method", "MB", "metric_mean", "metric_std", "see
 methods = saved_result("sweeps", f"{stem}_methods") if stem else None
 if methods is not None:
     st.subheader("Every method on one chart")
+    shipped_file = shipped_path(stem)
+    stale = earlier_version_note(methods, shipped_file) if shipped_file is not None else None
+    if stale:
+        st.warning(stale)
     compared = tradeoffs.methods_frame(methods)
     method_axis = alt.X("MB:Q", scale=alt.Scale(type="log", domain=tradeoffs.storage_domain(compared["MB"]), nice=False),
                         title="storage (MB, log scale)")

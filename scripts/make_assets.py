@@ -15,6 +15,7 @@ from sharekan_core.experiments import codebook_transfer, default_codebook_sizes,
 from sharekan_core.experiments.comparison import ComparisonPlan
 from sharekan_core.experiments.sweep import sweep_document
 from sharekan_core.io import read_model, write_bytes_atomic
+from sharekan_core.studio.saved_results import file_sha256
 from sharekan_core.studio.settings import settings
 from sharekan_core.tasks import task_metric
 
@@ -34,7 +35,7 @@ DIGITS_PLAN = ComparisonPlan(sharekan=tuple((k, b) for k in (16, 32, 64, 128, 25
                              fp32_sizes=(64, 256), uniform_bits=(8, 6, 5, 4, 3, 2), gptq_bits=(8, 6, 5, 4, 3, 2),
                              kmeans_sizes=(16, 64, 256), kmeans_bits=(8, 4), prune_sparsities=(0.5, 0.75, 0.9))
 DETECTION_PLAN = ComparisonPlan(sharekan=((16384, 4), (4096, 4)), blind_seeds=(0, 1, 2), uniform_bits=(4, 3, 2),
-                                gptq_bits=(4, 2))
+                                gptq_bits=(4, 3, 2))
 
 
 def write_json(path: Path, document: dict) -> None:
@@ -132,7 +133,8 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
     target = ASSETS / "sweeps" / f"{name}_methods.json"
     if resume and target.is_file():
         previous = json.loads(target.read_text())
-        if previous.get("model_commit") == commit and previous.get("metric") == metric.name:
+        if previous.get("model_sha256", file_sha256(model_path)) == file_sha256(model_path) and \
+                previous.get("model_commit") == commit and previous.get("metric") == metric.name:
             arrived, _ = split_measured(jobs, [SweepPoint(**p) for p in previous["points"]])
             earlier_seconds = float(previous.get("seconds", 0.0))
             print(f"resuming: {len(arrived)} of {len(jobs)} points already measured on this head", flush=True)
@@ -140,7 +142,8 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
 
     def save(points: list, complete: bool) -> None:
         document = sweep_document(model_path.name, metric, points) | {
-            "seconds": round(earlier_seconds + time.time() - start, 1), "model_commit": commit, "calibration_rows": len(calibration),
+            "seconds": round(earlier_seconds + time.time() - start, 1), "model_commit": commit,
+            "model_sha256": file_sha256(model_path), "calibration_rows": len(calibration),
             "calibration": "kept apart from every evaluation set (sharekan_core/experiments/calibration.py)",
             "complete": complete, "planned_points": len(jobs)}
         write_json(ASSETS / "sweeps" / f"{name}_methods.json", document)

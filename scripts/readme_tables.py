@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sharekan_core.studio.models import shipped_path
+from sharekan_core.studio.saved_results import earlier_version_note
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
@@ -317,6 +320,10 @@ def methods_table(name: str, targets: bool = False) -> str:
     points = lambda r: (r["metric_mean"] - dense["metric_mean"]) * 100  # noqa: E731
     state = "" if document.get("complete", True) else \
         f" Partial: {len(document['points'])} of {document['planned_points']} planned points measured."
+    shipped = shipped_path(name)
+    stale = earlier_version_note(document, shipped) if shipped is not None else None
+    if stale:
+        state += f" **{stale}**"
     lines = [f"Metric: {document['metric_label']}; dense {mb(dense['stored_bytes'])} MB at {dense['metric_mean']:.4f}. "
              f"Model file at commit `{document.get('model_commit', '?')[:10]}`; calibration: {document.get('calibration_rows', '?')} "
              f"rows {document.get('calibration', '')}. Mean ± std over the seeds shown; uniform and GPTQ are deterministic.{state}",

@@ -188,3 +188,21 @@ def test_an_uploaded_evaluation_set_comes_before_the_files_task(digits):
     assert all(s.label == "accuracy on your evaluation set (200 rows)" for s in scores)
     expected = [evaluation.score(evaluation.evaluation_set_measure(half), model) for half in halves]
     assert [s.dense for s in scores] == pytest.approx(expected)
+
+
+def test_results_measured_on_another_version_of_a_model_say_so(tmp_path):
+    from sharekan_core.studio.saved_results import earlier_version_note, file_sha256
+
+    model = tmp_path / "head.safetensors"
+    model.write_bytes(b"version one")
+    document = {"model_sha256": file_sha256(model), "model_commit": "e2bd786c600401e4"}
+    assert earlier_version_note(document, model) is None
+    assert earlier_version_note({}, model) is None  # nothing recorded: nothing to say
+    model.write_bytes(b"version two")
+    note = earlier_version_note(document, model)
+    assert note is not None and "earlier version" in note and "e2bd786c60" in note
+    # every shipped model's saved method comparison records the file it measured
+    import json
+    for name in ("digits_kan", "detection_head"):
+        saved = json.loads((settings().assets_dir / "sweeps" / f"{name}_methods.json").read_text())
+        assert len(saved["model_sha256"]) == 64

@@ -136,6 +136,11 @@ def results_stem(model_key: str) -> str | None:
                  if model_key in (str(model.path), file_key(model.path))), None)
 
 
+def shipped_path(stem: str | None) -> Path | None:
+    """The file of the shipped model whose saved results are named ``stem``; None for uploads."""
+    return next((model.path for model in shipped_models() if stem is not None and model.results_stem == stem), None)
+
+
 def shipped_detection_head() -> ShippedModel | None:
     """The shipped KAN detection head, once it exists."""
     return next((model for model in shipped_models() if model.task == "detection"), None)
