@@ -437,6 +437,51 @@ def all_tables() -> str:
     return "\n".join(parts)
 
 
+DETECTOR_START, DETECTOR_END = "<!-- detector checks: start -->", "<!-- detector checks: end -->"
+DETECTOR_DIR = ASSETS.parent / "sample_models" / "ssd_mobilenet_v2"
+
+
+def detector_tables() -> str:
+    """The model card's measured targets: check_report.json (the shipped head) and the distillation reports."""
+    check = json.loads((DETECTOR_DIR / "check_report.json").read_text())
+    dense, int8 = check["dense"], check.get("int8_k4096")
+    classes = dense["class_map50"]
+    found = sum(r["teacher_found"] for r in check["photos"])
+    wanted = sum(r["teacher_detections"] for r in check["photos"])
+    extra = sum(r["unmatched_confident"] for r in check["photos"])
+    verdict = lambda ok: "met" if ok else "missed"  # noqa: E731
+    lines = ["Measured by `scripts/check_detection_head.py` on the shipped `kan_head.safetensors` "
+             "(`check_report.json`):", "",
+             "| target | wanted | this head |", "| --- | --- | --- |",
+             f"| held-out agreement, mAP@0.5 | >= 0.75 | {dense['map50']:.3f} ({verdict(dense['map50'] >= 0.75)}) |",
+             f"| mAP@[.5:.95] | | {dense['map']:.3f} |",
+             f"| no class at AP 0 | {', '.join(classes)} > 0 | "
+             f"{', '.join(f'{c} {v:.3f}' for c, v in classes.items())} ({verdict(min(classes.values()) > 0)}) |",
+             f"| bundled photos: teacher detections >= 0.5 found at 0.5 | {wanted} of {wanted} | {found} of {wanted} "
+             f"({verdict(found == wanted)}) |",
+             f"| bundled photos: confident detections the teacher lacks | 0 | {extra} ({verdict(extra == 0)}) |",
+             f"| calibration: head score / teacher score, matched boxes | about 1 | median {check['score_ratio_median']} "
+             f"({verdict(abs(check['score_ratio_median'] - 1) < 0.15)}) |"]
+    if int8 is not None:
+        lines.append(f"| Int8, K = 4,096, compressed domain ({int8['ratio']:.1f}x) | within 1 point of dense | "
+                     f"{int8['map50']:.3f}, {int8['gap_points']:.2f} points below ({verdict(int8['gap_points'] <= 1.0)}) |")
+    lines += ["", "Per bundled photo at 0.5 (teacher → head; head scores of the teacher's boxes in brackets):", ""]
+    for row in check["photos"]:
+        pairs = ", ".join(f"{s:.2f}" for _, s in row["score_pairs"]) or "no box of that class"
+        lines.append(f"- {row['photo']}: {', '.join(row['teacher']) or 'none'} → {', '.join(row['head']) or 'none'} "
+                     f"[{pairs}]")
+    for name, label in (("distill_report.json", "this head"), ("distill_report_coco_extra.json", "the second head")):
+        path = DETECTOR_DIR / name
+        if path.is_file():
+            report = json.loads(path.read_text())
+            lines.append(f"\nDistillation of {label} (`{name}`): {report['steps']} steps of {report['images_per_step']} "
+                         f"views from `{report['init']}`, labels {report.get('labels', 'voc')}, lr {report['lr']}, "
+                         f"class rarity capped at {report.get('max_rarity', 'none')}, {report['source_images']} sources, "
+                         f"{report['threads']} thread(s); {report['cache_seconds_this_run']:.0f} s of caching and "
+                         f"{report['train_seconds_this_run']:.0f} s of training.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import sys
 
@@ -454,6 +499,12 @@ def main() -> None:
             _, after = rest.split(end, 1)
             text = f"{before}{start}\n{table()}\n{end}{after}"
     readme.write_text(text)
+    card = DETECTOR_DIR / "README.md"
+    text = card.read_text()
+    if DETECTOR_START in text:
+        before, rest = text.split(DETECTOR_START, 1)
+        _, after = rest.split(DETECTOR_END, 1)
+        card.write_text(f"{before}{DETECTOR_START}\n{detector_tables()}\n{DETECTOR_END}{after}")
 
 
 if __name__ == "__main__":

@@ -96,3 +96,28 @@ def test_a_head_of_the_other_coco_classes_is_told_by_its_width(tmp_path):
     with pytest.raises(SharekanError, match="not among the head's classes"):
         as_metric_dict([{"label": "person", "box": [0, 0, 1, 1]}], False, COCO_EXTRA.classes)
 
+
+
+def test_the_second_head_is_measured_against_its_own_reference(tmp_path, monkeypatch):
+    from sharekan_core.detection.labels import COCO_EXTRA
+    from sharekan_core.tasks.detection import evaluate_detection
+
+    files = FOLDERS.detector_files
+    with pytest.raises(SharekanError, match="coco-extra"):  # a VOC head against the other classes' reference
+        teacher_agreement(load_detector(None, DETECTOR_DIR), files.for_labels(COCO_EXTRA))
+    second = DETECTOR_DIR / "kan_head_coco_extra.safetensors"
+    head = read_model(second).model
+    assert head.config.widths == (HEAD_INPUTS, 448, 390) and head.num_edges > 400_000
+    # evaluate picks the reference by the head's width; on the photos with the teacher's boxes it finds some
+    reference = json.loads(files.for_labels(COCO_EXTRA).reference_path.read_text())
+    kept = [entry for entry in reference["images"] if entry["detections"]]
+    path = tmp_path / "heldout_coco_extra.json"
+    path.write_text(json.dumps(reference | {"images": kept}))
+    scores = teacher_agreement(load_detector(head, DETECTOR_DIR), replace(files, reference_path=path))
+    assert scores["images"] == len(kept) and 0.0 < scores["map50"] <= 1.0
+    # evaluate_detection swaps in the second head's reference by itself (checked without running it)
+    import sharekan_core.tasks.detection as detection_task
+    seen = []
+    monkeypatch.setattr(detection_task, "teacher_agreement", lambda detector, chosen: seen.append(chosen) or {})
+    evaluate_detection(files, head)
+    assert seen[0].reference_path.name == "teacher_heldout_detections_coco_extra.json"

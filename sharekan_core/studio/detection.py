@@ -136,8 +136,9 @@ def read_image_upload(filename: str, payload: bytes) -> Image.Image:
 
 
 def class_colour(label: str) -> str:
-    """The one colour a VOC class is drawn in, on every image."""
-    return PALETTE[VOC_CLASSES.index(label) % len(PALETTE)]
+    """The one colour a class is drawn in, on every image (VOC classes in their order, others by name)."""
+    index = VOC_CLASSES.index(label) if label in VOC_CLASSES else sum(map(ord, label))
+    return PALETTE[index % len(PALETTE)]
 
 
 def _label_position(box: tuple[float, ...], size: tuple[int, int], canvas: tuple[int, int],

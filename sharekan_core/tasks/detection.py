@@ -110,6 +110,9 @@ def map_against_reference(detector: Detector, images: list[Path], reference: lis
 def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
     """Agreement of ``detector`` with the SSD teacher's stored detections on the held-out images."""
     reference = load_reference(files)
+    if reference.get("labels", "voc") != detector.labels.name:
+        raise SharekanError(f"the head predicts the {detector.labels.name} classes; {files.reference_path.name} "
+                            f"holds the teacher's {reference.get('labels', 'voc')} detections")
     images = [entry["file"] for entry in reference["images"]]
     scores = map_against_reference(detector, images, [entry["detections"] for entry in reference["images"]],
                                    files.detector_dir)
@@ -144,5 +147,5 @@ def evaluate_detection(files: DetectorFiles, head: nn.Module | None = None, data
     """Evaluate a head (the folder's dense KAN by default): teacher agreement, or VOC mAP if ``data`` is a VOCdevkit."""
     detector = load_detector(head, files.detector_dir)
     if data is None:
-        return teacher_agreement(detector, files)
+        return teacher_agreement(detector, files if detector.labels is VOC else files.for_labels(detector.labels))
     return voc_map(detector, data)
