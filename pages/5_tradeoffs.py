@@ -133,7 +133,7 @@ if transfer is None:
     st.caption("No transfer result is saved for this model (scripts/make_assets.py writes assets/transfer/).")
 else:
     if across is not None:
-        st.markdown("**Between two heads of the same task** (different seeds):")
+        st.markdown("**Between two heads of the same task**, trained separately:")
     st.markdown(f"Codebook learned on model A, applied to model B without retraining: A = `{transfer['source']}`, "
                 f"B = `{transfer['target']}`. B keeps its own gains and biases; only its shapes come from A's "
                 f"codebook. Metric: {tradeoffs.metric_label(transfer)}.")
