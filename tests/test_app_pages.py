@@ -474,3 +474,17 @@ def test_compress_measures_detection_agreement_beside_the_dense_head(small_shipp
     shown = metrics(at)
     assert 0.0 <= float(shown["Dense model"]) <= 1.0 and 0.0 <= float(shown["Compressed model"]) <= 1.0
     assert "agreement with the SSD teacher" in " ".join(c.value for c in at.caption)
+
+
+def test_tradeoffs_page_shows_cross_task_transfer_and_says_when_results_are_older_than_the_head():
+    at = app_on("pages/5_tradeoffs.py", DETECTION_HEAD)
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(m.value for m in at.markdown)
+    assert "Across tasks" in text and "kan_head_coco_extra.safetensors" in text and "Between two heads" in text
+    # the page warns exactly when the saved method comparison was measured on another version of the head file
+    import json
+
+    from sharekan_core.studio.saved_results import earlier_version_note
+    saved = json.loads((settings().assets_dir / "sweeps" / "detection_head_methods.json").read_text())
+    stale = earlier_version_note(saved, DETECTION_HEAD) is not None
+    assert stale == any("earlier version of this model" in w.value for w in at.warning)
