@@ -48,11 +48,13 @@ def progress(fraction: float, message: str) -> None:
     print(f"  [{fraction:5.1%}] {message}", flush=True)
 
 
-def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name: str) -> None:
+def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name: str, workers: int | None = None) -> None:
+    """K x bits x seeds and pruning; on Dask workers (one per core by default, identical to a serial run)."""
     loaded = read_model(model_path)
     metric = task_metric(task, files=FOLDERS.detector_files)
     start = time.time()
-    points = run_sweep(loaded.model, metric, sizes, (32, 8, 4), seeds, (0.05, 0.1, 0.2, 0.3, 0.5), progress)
+    points = run_sweep(loaded.model, metric, sizes, (32, 8, 4), seeds, (0.05, 0.1, 0.2, 0.3, 0.5), progress,
+                       scheduler=None, workers=workers)
     document = sweep_document(model_path.name, metric, points) | {"seconds": round(time.time() - start, 1)}
     write_json(ASSETS / "sweeps" / f"{name}.json", document)
 
@@ -161,7 +163,7 @@ def main() -> None:
     parser.add_argument("tasks", nargs="*", default=["digits", "detection"])
     parser.add_argument("--only", nargs="+", choices=("sweep", "transfer", "cross-task", "scaling", "operating", "methods"),
                         default=["sweep", "transfer", "cross-task", "scaling", "operating", "methods"])
-    parser.add_argument("--workers", type=int, help="Dask workers for the method sweeps (default: one per core)")
+    parser.add_argument("--workers", type=int, help="Dask workers for the sweeps (default: one per core)")
     parser.add_argument("--resume", action="store_true",
                         help="method sweeps: keep the points already saved for the same model commit")
     parser.add_argument("--quick", action="store_true", help="fewer K values and one seed (smoke run)")
@@ -170,7 +172,7 @@ def main() -> None:
     if "digits" in args.tasks:
         sizes = default_codebook_sizes(read_model(DIGITS).model.num_edges)
         if "sweep" in args.only:
-            sweep(DIGITS, "digits", sizes[::3] if args.quick else sizes, seeds, "digits_kan")
+            sweep(DIGITS, "digits", sizes[::3] if args.quick else sizes, seeds, "digits_kan", args.workers)
         if "transfer" in args.only:
             transfer(DIGITS, DIGITS_SIBLINGS[0], "digits", [64, 256, 1024], "digits_kan")
         if "scaling" in args.only:
@@ -181,7 +183,7 @@ def main() -> None:
         sizes = default_codebook_sizes(read_model(DETECTION_HEAD).model.num_edges)
         if "sweep" in args.only:  # every other power of two (and 65,536) keeps the run near half an hour here
             sweep(DETECTION_HEAD, "detection", sizes[::4] if args.quick else sorted(set(sizes[::2] + [sizes[-1]])),
-                  seeds, "detection_head")
+                  seeds, "detection_head", args.workers)
         if "transfer" in args.only and DETECTION_SIBLING.is_file():
             transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
         if "cross-task" in args.only and COCO_EXTRA_HEAD.is_file():
