@@ -37,7 +37,8 @@ from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from detection_data import dense_training_frames, package_photo_paths, random_crop, training_photo_paths
+from detection_data import (COCO_EXTRA_EXCLUDED, dense_training_frames, package_photo_paths, random_crop,
+                            training_photo_paths)
 from sharekan_core.detection.anchors import NUM_ANCHORS
 from sharekan_core.detection.detector import load_teacher
 from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head, merge_anchor_outputs
@@ -286,7 +287,9 @@ def main() -> None:
                         help="the head's classes: voc (the shipped head) or coco-extra (the 60 other COCO classes)")
     parser.add_argument("--teacher", type=Path, default=None,
                         help="teacher predictor file for --labels coco-extra (scripts/convert_ssd.py --teacher-labels)")
-    parser.add_argument("--exclude", nargs="*", default=(), help="photo file names kept out of training (held out)")
+    parser.add_argument("--exclude", nargs="*", default=None,
+                        help="photo file names kept out of training (default: none for voc, COCO_EXTRA_EXCLUDED of "
+                             "detection_data.py for coco-extra, that head's held-out photos and their near-duplicates)")
     parser.add_argument("--init", default=str(DETECTOR_DIR / HEAD_FILE),
                         help="head to fine-tune, or 'none' for a fresh head of --hidden units")
     parser.add_argument("--hidden", type=int, default=448, help="hidden width of a fresh head (--init none)")
@@ -316,6 +319,8 @@ def main() -> None:
     start = time.time()
 
     labels = LABEL_SETS[args.labels]
+    if args.exclude is None:
+        args.exclude = COCO_EXTRA_EXCLUDED if labels.name == "coco-extra" else ()
     head = build_kan_head(args.hidden, labels) if args.init == "none" else load_model(args.init)
     adapter = load_weights(LocationAdapter(), args.adapter).requires_grad_(args.train_adapter)
     params = [p for p in list(head.parameters()) + list(adapter.parameters()) if p.requires_grad]

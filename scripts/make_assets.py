@@ -119,10 +119,9 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
     """
     import subprocess
 
-    from sharekan_core.experiments.sweep import SweepPoint, split_measured
     from sharekan_core.experiments.calibration import task_calibration
     from sharekan_core.experiments.comparison import comparison_jobs
-    from sharekan_core.experiments.sweep import run_jobs
+    from sharekan_core.experiments.sweep import SweepPoint, run_jobs, split_measured
 
     model = read_model(model_path).model
     metric, calibration = task_metric(task, files=FOLDERS.detector_files), task_calibration(task, FOLDERS.detector_dir)
@@ -131,12 +130,12 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
     commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(model_path)], cwd=model_path.parent,
                             capture_output=True, text=True).stdout.strip()
     arrived: dict[int, object] = {}
-    earlier_seconds = 0.0
+    earlier_seconds, sha256 = 0.0, file_sha256(model_path)
     target = ASSETS / "sweeps" / f"{name}_methods.json"
     if resume and target.is_file():
         previous = json.loads(target.read_text())
-        if previous.get("model_sha256", file_sha256(model_path)) == file_sha256(model_path) and \
-                previous.get("model_commit") == commit and previous.get("metric") == metric.name:
+        if previous.get("model_sha256", sha256) == sha256 and previous.get("model_commit") == commit \
+                and previous.get("metric") == metric.name:
             arrived, _ = split_measured(jobs, [SweepPoint(**p) for p in previous["points"]])
             earlier_seconds = float(previous.get("seconds", 0.0))
             print(f"resuming: {len(arrived)} of {len(jobs)} points already measured on this head", flush=True)
@@ -145,7 +144,7 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
     def save(points: list, complete: bool) -> None:
         document = sweep_document(model_path.name, metric, points) | {
             "seconds": round(earlier_seconds + time.time() - start, 1), "model_commit": commit,
-            "model_sha256": file_sha256(model_path), "calibration_rows": len(calibration),
+            "model_sha256": sha256, "calibration_rows": len(calibration),
             "calibration": "kept apart from every evaluation set (sharekan_core/experiments/calibration.py)",
             "complete": complete, "planned_points": len(jobs)}
         write_json(ASSETS / "sweeps" / f"{name}_methods.json", document)

@@ -64,7 +64,7 @@ def main() -> None:
     torch.set_num_threads(2)
     labels = LABEL_SETS[args.labels]
     if labels.name != "voc":
-        reference_path = FILES.reference_path.with_name(FILES.reference_path.stem + "_" + labels.name.replace("-", "_") + ".json")
+        reference_path = FILES.for_labels(labels).reference_path
         previous = json.loads(FILES.reference_path.read_text())["images"]
         images = [FILES.image_root / entry["path"] for entry in previous] + export_coco_extra_photos()
     else:

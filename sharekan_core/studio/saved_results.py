@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from .settings import settings
@@ -31,7 +32,14 @@ def saved_result(kind: str, stem: str | None, folder: Path | None = None) -> dic
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, hex (what make_assets records as ``model_sha256``)."""
+    """SHA-256 of a file's bytes, hex (what make_assets records as ``model_sha256``), hashed once per
+    version of the file (a page rerun does not reread a 20 MB head)."""
+    stat = Path(path).stat()
+    return _file_sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _file_sha256(path: str, mtime_ns: int, size: int) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
