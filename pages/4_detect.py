@@ -16,8 +16,8 @@ def dense_detector(key: str, _model):
 
 
 @st.cache_resource(show_spinner="Loading the SSD teacher…")
-def teacher_detector():
-    return detection.teacher_detector()
+def teacher_detector(label_set: str):
+    return detection.teacher_detector(label_set)
 
 
 def compressed_detector(run, decompressed: bool):
@@ -39,20 +39,25 @@ def show_column(column, title: str, image, run, highlight=frozenset()):
 
 
 st.title("Detect")
-st.caption("SSD-MobileNetV2 (COCO backbone, ported to PyTorch) with a KAN prediction head for the 20 PASCAL VOC "
-           "classes. Agreement compares heads on the same image; no human labels are involved.")
 
 model = chosen_model()
 if model is None or model.task != "detection":
     label = "No model" if model is None else f"**{model.label}**"
     task = "" if model is None else f" (its file says task: {model.task or 'none'})"
-    st.error(f"{label} has no detection task{task}, so it cannot be used on this page. Choose the SSD detection "
-             "head on the Model page, or upload a detection head (a KAN mapping 576 inputs to 150 outputs saved "
-             "with task: detection).")
+    st.error(f"{label} has no detection task{task}, so it cannot be used on this page. Choose an SSD detection "
+             "head on the Model page, or upload a detection head (a KAN mapping 576 inputs to 150 outputs for the "
+             "VOC classes, or 390 for the other COCO classes, saved with task: detection).")
     st.page_link("pages/1_model.py", label="Go to Model", icon=":material/model_training:")
     st.stop()
+try:
+    labels = detection.head_label_set(model.loaded.model)
+except SharekanError as error:
+    st.error(f"**{model.label}** cannot run as a detection head: {error}")
+    st.stop()
+st.caption(f"SSD-MobileNetV2 (COCO backbone, ported to PyTorch) with a KAN prediction head for {labels.title}. "
+           "Agreement compares heads on the same image; no human labels are involved.")
 
-photos = {path.name: path for path in detection.bundled_photos()}
+photos = detection.photos_for(labels)
 kept = st.session_state.get("detect_upload")  # (content key, file name, bytes): survives page visits
 source = st.radio("Image", ("Bundled photo", "Upload"), horizontal=True, index=1 if kept else 0)
 if source == "Bundled photo":
@@ -79,10 +84,13 @@ score = st.slider("Score threshold", 0.05, 0.95, detection.DEFAULT_SCORE, 0.05,
 decompressed = st.toggle("Run the compressed head through decompressed weights instead (for comparison)",
                          help="By default the compressed head runs in the compressed domain, straight from its "
                               "codebook, indices, gains and biases; this rebuilds dense splines first.")
-with_teacher = st.toggle("Show the SSD teacher as a reference column", value=True,
+has_teacher = detection.teacher_available(labels)
+with_teacher = st.toggle("Show the SSD teacher as a reference column", value=has_teacher, disabled=not has_teacher,
                          help="The original SSD box predictor that the KAN head was distilled from. A box the "
                               "teacher has but the dense head lacks was never learned; one the dense head has "
                               "but the compressed head lacks was lost to compression.")
+if not has_teacher:
+    st.info(detection.teacher_missing_message(labels))
 
 try:
     image = (detection.read_image(photos[name]) if source == "Bundled photo"
@@ -94,9 +102,9 @@ except SharekanError as error:
 if not detection.head_files_present():
     st.warning("The location adapter or the KAN head (location_adapter.safetensors, kan_head.safetensors in "
                "sample_models/ssd_mobilenet_v2/) is missing, so no KAN head can run here. The original SSD box "
-               "predictor, the teacher the KAN head is distilled from, is shown alone.")
-    run = detection.timed_detect(teacher_detector(), image, score)
-    show_column(st, "SSD teacher", image, run)
+               "predictor, the teacher the KAN head is distilled from, is shown alone where it is present.")
+    if has_teacher:
+        show_column(st, "SSD teacher", image, detection.timed_detect(teacher_detector(labels.name), image, score))
     st.stop()
 
 try:
@@ -105,7 +113,8 @@ except SharekanError as error:
     st.error(f"**{model.label}** cannot run as a detection head: {error}")
     st.stop()
 maps, backbone_ms = detection.backbone_maps(dense_model, image)
-teacher = detection.timed_detect(teacher_detector(), image, score, maps) if with_teacher else None
+teacher = detection.timed_detect(teacher_detector(labels.name), image, score, maps) if with_teacher and has_teacher \
+    else None
 compression = latest_run(model)
 if compression is None:
     dense = detection.timed_detect(dense_model, image, score, maps)

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 from PIL import Image
 
+from sharekan_core.detection.labels import COCO_EXTRA
+from sharekan_core.detection.weights import heldout_photo_dir
 from sharekan_core.studio.settings import settings
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
@@ -37,7 +39,7 @@ EXCLUDED_FROM_TRAINING: frozenset[str] = frozenset({
 # bundled at most 640 px in COCO_EXTRA_HELDOUT_DIR; the VOC held-out images are held out for it too.
 COCO_EXTRA_HELDOUT: tuple[str, ...] = ("fruits.jpg", "coffee.png", "ela_original.jpg", "faust_github.jpg", "apple.jpg")
 COCO_EXTRA_EXCLUDED: tuple[str, ...] = COCO_EXTRA_HELDOUT + ("ela_modified.jpg",)
-COCO_EXTRA_HELDOUT_DIR = settings().detector_dir / "heldout_coco_extra"
+COCO_EXTRA_HELDOUT_DIR = settings().detector_dir / heldout_photo_dir(COCO_EXTRA)
 # Non-photos that teach nothing about detection (single pixels, multi-page test files).
 UNUSABLE: frozenset[str] = frozenset({"multipage.tif", "no_time_for_that_tiny.gif", "microaneurysms.png"})
 

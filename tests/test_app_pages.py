@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from sharekan_core.detection.labels import COCO_EXTRA
 from sharekan_core.io import read_model
 from sharekan_core.studio.settings import settings
 
@@ -14,6 +15,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DIGITS = str(settings().models_dir / "digits_kan.safetensors")
 DIGITS_SEED1 = str(settings().models_dir / "digits_kan_seed1.safetensors")
 DETECTION_HEAD = str(settings().detector_dir / "kan_head.safetensors")
+SECOND_HEAD = str(settings().detector_dir / "kan_head_coco_extra.safetensors")
 TIMEOUT = 300
 
 
@@ -176,6 +178,21 @@ def test_detect_page_refuses_a_model_without_a_detection_task():
     assert not at.exception, [e.value for e in at.exception]
     assert "has no detection task" in at.error[0].value and "digits" in at.error[0].value
     assert not at.get("image")  # nothing drawn, and no silent fall-back to the shipped head
+
+
+def test_detect_page_runs_the_second_head_without_a_borrowed_teacher():
+    at = app_on("pages/4_detect.py", SECOND_HEAD)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "60 COCO classes outside VOC" in at.caption[0].value
+    photos = at.selectbox[0].options
+    assert photos[:5] == ["apple.jpg", "coffee.jpg", "ela_original.jpg", "faust_github.jpg", "fruits.jpg"]
+    assert "messi5.jpg" in photos  # its own held-out photos first, then the bundled ones
+    # Its teacher is not shipped: the page says so and never draws the VOC teacher against it.
+    assert "teacher_predictor_coco_extra.safetensors" in at.info[0].value and "not shipped" in at.info[0].value
+    teacher_toggle = at.toggle[1]
+    assert teacher_toggle.value is False and teacher_toggle.disabled
+    assert len(at.get("image")) == 1
+    assert set(at.dataframe[0].value["label"]) <= set(COCO_EXTRA.classes)
 
 
 def test_detect_page_keeps_an_uploaded_photo_across_page_visits():

@@ -42,6 +42,7 @@ class LabelSet:
     name: str
     classes: tuple[str, ...]
     coco_slots: tuple[int, ...]
+    title: str = ""  # how the studio names the set, e.g. "the 20 PASCAL VOC classes"
 
     @property
     def num_slots(self) -> int:
@@ -49,8 +50,9 @@ class LabelSet:
         return len(self.coco_slots)
 
 
-VOC = LabelSet("voc", VOC_CLASSES, VOC_COCO_SLOTS)
+VOC = LabelSet("voc", VOC_CLASSES, VOC_COCO_SLOTS, "the 20 PASCAL VOC classes")
 # The 60 COCO classes outside VOC that the teacher knows: the second head's task (cross-task transfer).
 COCO_EXTRA = LabelSet("coco-extra", tuple(name for slot, name in COCO_NAMES.items() if slot not in VOC_COCO_SLOTS),
-                      (0,) + tuple(slot for slot in COCO_NAMES if slot not in VOC_COCO_SLOTS))
+                      (0,) + tuple(slot for slot in COCO_NAMES if slot not in VOC_COCO_SLOTS),
+                      "the 60 COCO classes outside VOC")
 LABEL_SETS: dict[str, LabelSet] = {labels.name: labels for labels in (VOC, COCO_EXTRA)}

@@ -23,6 +23,12 @@ def heldout_reference_file(labels) -> str:
         HELDOUT_REFERENCE_FILE.replace(".json", f"_{labels.name.replace('-', '_')}.json")
 
 
+def heldout_photo_dir(labels) -> str | None:
+    """The folder (inside the detector folder) of the photos held out for a label set's own head; None for
+    VOC, whose held-out photos are the studio's bundled photos (assets/photos)."""
+    return None if labels.name == "voc" else f"heldout_{labels.name.replace('-', '_')}"
+
+
 def teacher_file(labels) -> str:
     """The teacher predictor's file name for a label set (``labels.name``): the VOC one ships."""
     return TEACHER_FILE if labels.name == "voc" else f"teacher_predictor_{labels.name.replace('-', '_')}.safetensors"

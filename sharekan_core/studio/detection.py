@@ -1,6 +1,7 @@
 """The Detect page's view model over ``sharekan_core.detection.detector``: timed runs, drawing and agreement.
 
-Boxes are in pixels of the upright original image; labels are VOC names.
+Boxes are in pixels of the upright original image; labels are the head's label set's names (VOC's for the
+shipped head).
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..detection.labels import VOC_CLASSES
+from ..detection.labels import LABEL_SETS, VOC, VOC_CLASSES, LabelSet
 from ..detection.preprocess import load_image
-from ..detection.weights import ADAPTER_FILE, HEAD_FILE
+from ..detection.weights import ADAPTER_FILE, HEAD_FILE, heldout_photo_dir, teacher_file
 from ..errors import SharekanError
 from ..results import CompressionResult
 from ..tasks.detection_match import MATCH_IOU, disagreements, match_f1, matched_pairs  # noqa: F401 (the Detect page's)
@@ -48,21 +49,42 @@ def head_files_present(directory: Path | None = None) -> bool:
     return (directory / HEAD_FILE).is_file() and (directory / ADAPTER_FILE).is_file()
 
 
-def dense_detector(head: torch.nn.Module):
-    """The shipped detector with ``head`` (a dense KAN mapping 576 -> 150) as its per-location predictor."""
-    from ..detection.detector import load_detector
+def head_label_set(head: torch.nn.Module) -> LabelSet:
+    """The label set a KAN head predicts, told by its output width (150: VOC, 390: the other COCO classes)."""
     from ..detection.kan_head import check_head_shape
 
     widths = head.config.widths
-    check_head_shape(widths[0], widths[-1])
+    return check_head_shape(widths[0], widths[-1])
+
+
+def dense_detector(head: torch.nn.Module):
+    """The shipped detector with ``head`` (a dense KAN mapping 576 -> 150 or 390) as its per-location predictor."""
+    from ..detection.detector import load_detector
+
+    head_label_set(head)  # a wrong shape is one clear error
     return load_detector(head.eval(), settings().detector_dir)
 
 
-def teacher_detector():
-    """The shipped detector with the original SSD box predictor, the teacher the KAN head distils."""
+def teacher_available(labels: LabelSet = VOC) -> bool:
+    """True when the teacher for ``labels`` is in the detector folder (the VOC one ships; another label set's
+    is written by scripts/convert_ssd.py --teacher-labels)."""
+    return (settings().detector_dir / teacher_file(labels)).is_file()
+
+
+def teacher_missing_message(labels: LabelSet) -> str:
+    """Why no teacher column can be shown for a head predicting ``labels``."""
+    return (f"The SSD teacher for {labels.title or labels.name} ({teacher_file(labels)}) is not shipped, so no "
+            "reference column can be shown: the VOC teacher knows other classes, and every box would read as a "
+            f"disagreement. `scripts/convert_ssd.py --teacher-labels {labels.name} --out "
+            f"{settings().detector_dir}` writes it.")
+
+
+def teacher_detector(labels: LabelSet | str = VOC):
+    """The shipped detector with the original SSD box predictor for ``labels`` (a label set or its name), the
+    teacher a KAN head distils."""
     from ..detection.detector import load_teacher
 
-    return load_teacher(settings().detector_dir)
+    return load_teacher(settings().detector_dir, LABEL_SETS[labels] if isinstance(labels, str) else labels)
 
 
 def compressed_detector(result: CompressionResult, decompressed: bool = False) -> tuple[object, str]:
@@ -117,6 +139,17 @@ def bundled_photos(folder: Path | None = None) -> list[Path]:
     """The real photos in ``folder`` (the settings' photos folder), sorted by name."""
     folder = folder or settings().photos_dir
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
+
+
+def photos_for(labels: LabelSet = VOC) -> dict[str, Path]:
+    """The photos the Detect page offers a head predicting ``labels``, by name: the photos held out for that
+    label set's own head first (none for VOC), then the bundled photos."""
+    own = heldout_photo_dir(labels)
+    paths = (bundled_photos(settings().detector_dir / own) if own else []) + bundled_photos()
+    photos: dict[str, Path] = {}
+    for path in paths:
+        photos.setdefault(path.name, path)
+    return photos
 
 
 def read_image(path: Path) -> Image.Image:

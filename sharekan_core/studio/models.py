@@ -41,6 +41,9 @@ def shipped_models() -> list[ShippedModel]:
                      "detection", "detection_head"),
         ShippedModel("Digits classifier (KAN 64-32-10)", folders.models_dir / "digits_kan.safetensors", "digits",
                      "digits_kan"),
+        # The second head (the cross-task transfer's target); its own teacher is not shipped.
+        ShippedModel("SSD detection head (KAN, 60 other COCO classes)",
+                     folders.detector_dir / "kan_head_coco_extra.safetensors", "detection", "detection_head_coco_extra"),
     ]
     return [model for model in candidates if model.path.is_file()]
 
