@@ -93,6 +93,11 @@ def test_a_head_of_the_other_coco_classes_is_told_by_its_width(tmp_path):
     path.write_text(json.dumps(reference | {"images": kept}))
     silent = teacher_agreement(load_detector(Silent(), DETECTOR_DIR), replace(files, reference_path=path))
     assert silent["map50"] == 0.0 and "60 COCO classes" in silent["reference"]
+    # the metric's label follows the reference's own label set, whatever its file is called
+    from sharekan_core.tasks import task_metric
+
+    assert "60 COCO classes outside VOC" in task_metric("detection", files=replace(files, reference_path=path)).label
+    assert "outside VOC" not in task_metric("detection", files=FOLDERS.detector_files).label
     with pytest.raises(SharekanError, match="not among the head's classes"):
         as_metric_dict([{"label": "person", "box": [0, 0, 1, 1]}], False, COCO_EXTRA.classes)
 

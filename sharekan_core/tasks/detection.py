@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..detection.detector import Detection, Detector, load_detector, load_teacher
-from ..detection.labels import VOC, VOC_CLASSES, LabelSet
+from ..detection.labels import LABEL_SETS, VOC, VOC_CLASSES, LabelSet
 from ..detection.preprocess import load_image
 from ..detection.voc import load_voc
 from ..detection.weights import heldout_reference_file
@@ -59,6 +59,16 @@ def as_metric_dict(detections: list[Detection] | list[dict], with_scores: bool,
     if with_scores:
         entry["scores"] = torch.tensor([r["score"] for r in rows], dtype=torch.float32)
     return entry
+
+
+def reference_labels(files: DetectorFiles) -> LabelSet:
+    """The label set of the teacher detections in ``files``' reference (its ``labels`` field; VOC when the
+    field, or the file, is absent: reading it for the measurement then says what is wrong)."""
+    try:
+        name = json.loads(files.reference_path.read_text()).get("labels", "voc")
+    except (OSError, ValueError, AttributeError):
+        return VOC
+    return LABEL_SETS.get(name, VOC)
 
 
 def load_reference(files: DetectorFiles) -> dict:

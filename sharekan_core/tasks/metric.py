@@ -32,13 +32,13 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
                           lambda module: digits_accuracy(module, split)["accuracy"])
     if task == "detection":
         from ..detection.detector import load_detector  # heavy; detection only
-        from ..detection.weights import HELDOUT_REFERENCE_FILE
-        from .detection import teacher_agreement, voc_map
+        from .detection import VOC, reference_labels, teacher_agreement, voc_map
 
         if files is None:
             raise SharekanError("the detection metric needs the detector's folder and held-out photos")
         if data is None:
-            classes = "" if files.reference_path.name == HELDOUT_REFERENCE_FILE else " (the 60 COCO classes outside VOC)"
+            labels = reference_labels(files)
+            classes = "" if labels is VOC else f" ({labels.title})"
             return TaskMetric("map50", f"mAP@0.5 agreement with the SSD teacher on held-out real photos{classes}",
                               lambda module: teacher_agreement(load_detector(module, files.detector_dir), files)["map50"])
         return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
