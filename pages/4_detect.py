@@ -77,10 +77,7 @@ else:
     name = kept[1]
     if upload is None:
         st.caption(f"Showing your upload **{name}** from earlier in this session; upload another to replace it.")
-score = st.slider("Score threshold", 0.05, 0.95, detection.DEFAULT_SCORE, 0.05,
-                  help="Detections scoring at least this are shown, for every head alike. The shipped KAN head "
-                       "scores about 0.6 of what the SSD teacher scores on the same boxes, so the default sits "
-                       "below the usual 0.5.")
+score = st.slider("Score threshold", 0.05, 0.95, detection.DEFAULT_SCORE, 0.05, help=detection.threshold_help())
 decompressed = st.toggle("Run the compressed head through decompressed weights instead (for comparison)",
                          help="By default the compressed head runs in the compressed domain, straight from its "
                               "codebook, indices, gains and biases; this rebuilds dense splines first.")

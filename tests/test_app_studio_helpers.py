@@ -188,3 +188,18 @@ def test_timed_heads_interleaves_and_reports_each_heads_median_time(monkeypatch)
     assert calls == ["dense", "compressed"] * 3
     assert [run.detections for run in runs] == [["dense"], ["compressed"]]
     assert [run.milliseconds for run in runs] == pytest.approx([20.0, 3.0])  # medians, in milliseconds
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"score_ratio_median": null}', '{"score_ratio_median": "x"}'])
+def test_threshold_help_is_plain_without_a_readable_check_report(tmp_path, content):
+    if content:
+        (tmp_path / "check_report.json").write_text(content)
+    assert detection.threshold_help(tmp_path) == "Detections scoring at least this are shown, for every head alike."
+
+
+def test_threshold_help_quotes_the_measured_calibration(tmp_path):
+    (tmp_path / "check_report.json").write_text('{"score_ratio_median": 0.412, "heldout_frames": '
+                                               '{"score_ratio_median": 0.987}}')
+    text = detection.threshold_help(tmp_path)
+    assert "median 0.41 of what the SSD teacher scores" in text and "0.99 on held-out frames" in text
+    assert f"default sits at {detection.DEFAULT_SCORE}" in text

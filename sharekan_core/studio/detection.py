@@ -43,6 +43,25 @@ class DetectionRun:
     milliseconds: float
 
 
+def threshold_help(directory: Path | None = None) -> str:
+    """Why the default threshold is what it is, from the shipped head's measured calibration (check_report.json,
+    written by scripts/check_detection_head.py); a plain sentence when that report is absent or unreadable."""
+    path = (directory or settings().detector_dir) / "check_report.json"
+    plain = "Detections scoring at least this are shown, for every head alike."
+    try:
+        report = json.loads(path.read_text())
+        photos, frames = report["score_ratio_median"], report.get("heldout_frames", {}).get("score_ratio_median")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return plain
+    if not isinstance(photos, (int, float)):
+        return plain
+    text = (f"{plain} On the bundled photos the shipped KAN head scores a median {photos:.2f} of what the SSD "
+            f"teacher scores on the same boxes")
+    if isinstance(frames, (int, float)):
+        text += f" ({frames:.2f} on held-out frames of the videos it trained on)"
+    return text + f", so the default sits at {DEFAULT_SCORE} rather than the usual 0.5 (measured in check_report.json)."
+
+
 def head_files_present(directory: Path | None = None) -> bool:
     """True when the trained KAN head and its location adapter are in ``directory`` (the settings' detector folder)."""
     directory = directory or settings().detector_dir
