@@ -6,6 +6,8 @@
   (score >= 0.5) must be found with the same class at IoU >= 0.5, and no head detection >= 0.5 may
   lack a teacher detection of its class at IoU >= 0.5 (teacher scores down to ``--teacher-floor``);
 - score calibration: head score / teacher score over the matched pairs;
+- the same photo checks on the held-out video frames (near the training frames), to tell generalisation to new
+  scenes from calibration;
 - the Int8, K = 4096 compressed head (evaluated in the compressed domain) against the teacher.
 
     .venv/bin/python scripts/check_detection_head.py --head HEAD --out report.json
@@ -37,11 +39,12 @@ FOLDERS = settings()
 THRESHOLD = 0.5
 
 
-def photo_checks(head: torch.nn.Module, teacher_floor: float) -> list[dict]:
-    """Per bundled photo: teacher detections missed at 0.5 and confident detections the teacher lacks."""
+def photo_checks(head: torch.nn.Module, teacher_floor: float, paths: list[Path] | None = None) -> list[dict]:
+    """Per photo (the bundled ones by default): teacher detections missed at 0.5 and confident detections the
+    teacher lacks."""
     detector, teacher = load_detector(head, FOLDERS.detector_dir), load_teacher(FOLDERS.detector_dir)
     rows = []
-    for path in bundled_photos(FOLDERS.photos_dir):
+    for path in bundled_photos(FOLDERS.photos_dir) if paths is None else paths:
         image = load_image(path)
         maps = teacher.feature_maps(image)
         reference = teacher.detect_from_maps(maps, image.size, THRESHOLD)
@@ -60,6 +63,15 @@ def photo_checks(head: torch.nn.Module, teacher_floor: float) -> list[dict]:
                      "unmatched_confident": len(found) - extra["matched"],
                      "score_pairs": [[round(t, 3), round(s, 3)] for t, s in pairs]})
     return rows
+
+
+def summary(rows: list[dict]) -> dict:
+    """Totals over ``photo_checks`` rows: teacher boxes found at 0.5, confident extras, median score ratio."""
+    ratios = [s / t for row in rows for t, s in row["score_pairs"]]
+    return {"images": len(rows), "teacher_detections": sum(r["teacher_detections"] for r in rows),
+            "teacher_found": sum(r["teacher_found"] for r in rows),
+            "unmatched_confident": sum(r["unmatched_confident"] for r in rows),
+            "score_ratio_median": round(statistics.median(ratios), 3) if ratios else None}
 
 
 def _iou(a, b) -> float:
@@ -83,13 +95,16 @@ def main() -> None:
     head = read_model(args.head).model.eval()
     dense = teacher_agreement(load_detector(head, FOLDERS.detector_dir), FOLDERS.detector_files)
     photos = photo_checks(head, args.teacher_floor)
-    ratios = [s / t for row in photos for t, s in row["score_pairs"]]
+    # The same checks on the held-out video frames: other moments of the videos the head trained on, so a gap
+    # between these and the bundled photos is generalisation to new scenes.
+    frames = photo_checks(head, args.teacher_floor, bundled_photos(FOLDERS.detector_dir / "heldout_frames"))
     report = {
         "head": str(args.head), "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
         "photos": photos,
         "photos_all_teacher_found": all(r["teacher_found"] == r["teacher_detections"] for r in photos),
         "photos_no_unmatched_confident": all(r["unmatched_confident"] == 0 for r in photos),
-        "score_ratio_median": round(statistics.median(ratios), 3) if ratios else None,
+        "score_ratio_median": summary(photos)["score_ratio_median"],
+        "heldout_frames": summary(frames),
         "teacher_floor": args.teacher_floor,
     }
     if not args.skip_compressed:
