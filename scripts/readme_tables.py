@@ -309,9 +309,10 @@ def method_name(row: dict) -> str:
     return f"{row['method']} ({row['variant']})" if row.get("variant") else row["method"]
 
 
-def methods_table(name: str, targets: bool = False) -> str:
-    """Every method of assets/sweeps/<name>_methods.json: sizes, metric, best per size class, FP32/Int8 split."""
-    document = load("sweeps", f"{name}_methods")
+def methods_table(name: str, targets: bool = False, name_override: str | None = None, flips: bool = True) -> str:
+    """Every method of assets/sweeps/<name>_methods.json (or ``name_override``.json): sizes, metric, best per
+    size class, FP32/Int8 split."""
+    document = load("sweeps", name_override or f"{name}_methods")
     if document is None:
         return f"(no method comparison saved for {name})"
     summary = document["summary"]
@@ -346,7 +347,7 @@ def methods_table(name: str, targets: bool = False) -> str:
             cells.append("-" if best is None else f"{points(best):+.2f} ({ratio(best):.1f}x)")
         lines.append(f"| {target}x | " + " | ".join(cells) + " |")
     if targets:
-        lines += ["", *target_lines(rows, ratio, points)]
+        lines += ["", *target_lines(rows, ratio, points, flips)]
     split = [(r, next((q for q in rows if q["method"] == r["method"] and q["variant"] == r["variant"]
                        and q["codebook_size"] == r["codebook_size"] and q["bits"] == 8), None))
              for r in rows if r["method"] == "sharekan" and r["bits"] == 32]
@@ -360,19 +361,44 @@ def methods_table(name: str, targets: bool = False) -> str:
     return "\n".join(lines)
 
 
-def target_lines(rows: list[dict], ratio, points) -> list[str]:
-    """Issue 10's targets, read off the measured rows: data-aware SHARe-KAN's loss at 12x and 16x, and dominance."""
+def single_box_swing(file_name: str = "teacher_heldout_detections.json") -> float:
+    """How far one box's rank can move mAP@0.5 on a held-out reference (in points): 0.5 / classes when some
+    class rests on one box (its AP is 1.0 ranked first, 0.5 ranked second), else 0."""
+    counts = reference_counts(file_name)[1]
+    return 50.0 / len(counts) if counts and min(counts.values()) == 1 else 0.0
+
+
+def reference_counts(file_name: str) -> tuple[dict, dict[str, int]]:
+    """A held-out teacher reference (in the detector folder) and its boxes per class."""
+    reference = json.loads((DETECTOR_DIR / file_name).read_text())
+    counts: dict[str, int] = {}
+    for entry in reference["images"]:
+        for detection in entry["detections"]:
+            counts[detection["label"]] = counts.get(detection["label"], 0) + 1
+    return reference, counts
+
+
+def target_lines(rows: list[dict], ratio, points, flips: bool = True) -> list[str]:
+    """Issue 10's targets, read off the measured rows: data-aware SHARe-KAN's loss at 12x and 16x, and dominance
+    (with what one single-box class's rank can do to them)."""
     aware = [r for r in rows if method_name(r) == "sharekan (data-aware)"]
+    swing = single_box_swing() if flips else 0.0
     lines = ["Issue 10's targets on the detection head (mean over the seeds measured):"]
+    if swing:
+        lines[0] += (f" On this reference one box's rank moves mAP@0.5 by {swing:.1f} points, and the means below "
+                     "include such flips wherever a point sits above dense or its seeds spread widely; a verdict "
+                     "between two points closer than that is not resolved by this reference.")
     for target, allowed in ((12, 0.5), (16, 1.0)):
         best = max((r for r in aware if ratio(r) >= target), key=lambda r: r["metric_mean"], default=None)
         if best is None:
             lines.append(f"- at {target}x or more: no data-aware SHARe-KAN point measured.")
         else:
             verdict = "met" if points(best) >= -allowed else "not met"
+            above = f" (above dense by less than the {swing:.1f}-point single-box swing: that box's rank, not a gain)" \
+                if 0 < points(best) <= swing else ""
             lines.append(f"- at {target}x or more (allowed loss {allowed} pt): best data-aware SHARe-KAN "
                          f"{points(best):+.2f} pts at {ratio(best):.1f}x, K = {best['codebook_size']}, "
-                         f"{best['seeds']} seed(s): {verdict}.")
+                         f"{best['seeds']} seed(s): {verdict}{above}.")
     for r in (r for r in rows if r["method"] in ("uniform", "gptq") and ratio(r) >= 8):
         rivals = [a for a in rows if a["method"] == "sharekan" and ratio(a) >= ratio(r)]  # as small or smaller
         best = max(rivals, key=lambda a: a["metric_mean"], default=None)
@@ -408,9 +434,15 @@ def universal_table() -> str:
 
 
 def method_tables() -> str:
-    """The method comparison on both shipped models and the universal codebook."""
+    """The method comparison on both shipped models (and on an earlier detection head, where kept) and the
+    universal codebook."""
     parts = [f"### {name}: every method\n\n{methods_table(name, name == 'detection_head')}\n"
              for name in ("detection_head", "digits_kan")]
+    for path in sorted((ASSETS / "sweeps").glob("detection_head_methods_at_*.json")):
+        commit = path.stem.removeprefix("detection_head_methods_at_")
+        parts.insert(1, f"### detection_head: every method, on the earlier head {commit}\n\nThat head never found "
+                        "the held-out cat (cat AP 0 at every point), so no single-box flip moves this comparison.\n\n"
+                        f"{methods_table('detection_head', True, path.stem, flips=False)}\n")
     parts.append(f"### Universal codebook\n\n{universal_table()}\n")
     return "\n".join(parts)
 
@@ -424,11 +456,7 @@ METHODS_START, METHODS_END = "<!-- method comparison: start -->", "<!-- method c
 
 def reference_caveat(file_name: str, operating_points: bool = True) -> str:
     """How many boxes per class a held-out teacher reference holds, and what one box weighs in mAP@0.5."""
-    reference = json.loads((ASSETS.parent / "sample_models" / "ssd_mobilenet_v2" / file_name).read_text())
-    counts: dict[str, int] = {}
-    for entry in reference["images"]:
-        for detection in entry["detections"]:
-            counts[detection["label"]] = counts.get(detection["label"], 0) + 1
+    reference, counts = reference_counts(file_name)
     single = sorted(label for label, n in counts.items() if n == 1)
     text = (f"Held-out reference `{file_name}`: {sum(counts.values())} teacher boxes on {len(reference['images'])} "
             f"images ({', '.join(f'{label} {n}' for label, n in sorted(counts.items(), key=lambda t: -t[1]))}). "
