@@ -8,6 +8,8 @@
 - score calibration: head score / teacher score over the matched pairs;
 - the same photo checks on the held-out video frames (near the training frames), to tell generalisation to new
   scenes from calibration;
+- agreement on the registry photos held out from training (detection_data.REGISTRY_HELDOUT): new scenes with
+  more cats and cars than the shipped reference, checked against the head's distillation report;
 - the Int8, K = 4096 compressed head (evaluated in the compressed domain) against the teacher.
 
     .venv/bin/python scripts/check_detection_head.py --head HEAD --out report.json
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from detection_data import fetch_registry_photos, registry_photo_paths
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.detection.boxes import box_iou
 from sharekan_core.detection.detector import load_detector, load_teacher
@@ -31,7 +34,7 @@ from sharekan_core.results import compress_and_measure
 from sharekan_core.runtime import CompressedDomainKAN
 from sharekan_core.studio.detection import bundled_photos
 from sharekan_core.studio.settings import settings
-from sharekan_core.tasks.detection import teacher_agreement
+from sharekan_core.tasks.detection import map_against_reference, teacher_agreement
 from sharekan_core.tasks.detection_match import match_f1
 
 FOLDERS = settings()
@@ -65,6 +68,32 @@ def photo_checks(head: torch.nn.Module, teacher_floor: float, paths: list[Path] 
     return rows
 
 
+def registry_check(head: torch.nn.Module, teacher_floor: float, distill_report: Path | None) -> dict:
+    """Agreement with the teacher on the registry photos held out from training (scripts/detection_data.py's
+    REGISTRY_HELDOUT, fetched on first use): more cats and cars than the shipped reference holds, all new scenes.
+    The head's distillation report must not list any of them among its training sources."""
+    fetch_registry_photos()
+    paths = registry_photo_paths(heldout=True)
+    if distill_report is None or not distill_report.is_file():
+        return {"skipped": "no distillation report to show these photos were not trained on (--distill-report)"}
+    trained = set(json.loads(distill_report.read_text()).get("training_sources", []))
+    if trained & {p.name for p in paths}:
+        return {"skipped": f"{distill_report} lists some of these photos among its training sources"}
+    teacher = load_teacher(FOLDERS.detector_dir)
+    reference = []
+    for path in paths:
+        image = load_image(path)
+        reference.append([d.to_dict() for d in teacher.detect_from_maps(teacher.feature_maps(image), image.size, THRESHOLD)])
+    scores = map_against_reference(load_detector(head, FOLDERS.detector_dir), paths, reference, FOLDERS.detector_dir)
+    counts: dict[str, int] = {}
+    for detections in reference:
+        for detection in detections:
+            counts[detection["label"]] = counts.get(detection["label"], 0) + 1
+    return {"photos": [f"{p.parent.name}/{p.name}" for p in paths], "teacher_boxes": counts,
+            **{k: scores[k] for k in ("map50", "map", "class_map50")},
+            **summary(photo_checks(head, teacher_floor, paths))}
+
+
 def summary(rows: list[dict]) -> dict:
     """Totals over ``photo_checks`` rows: teacher boxes found at 0.5, confident extras, median score ratio."""
     ratios = [s / t for row in rows for t, s in row["score_pairs"]]
@@ -88,6 +117,9 @@ def main() -> None:
     parser.add_argument("--teacher-floor", type=float, default=0.3,
                         help="a head detection >= 0.5 counts as one the teacher makes if the teacher has it at this score")
     parser.add_argument("--skip-compressed", action="store_true")
+    parser.add_argument("--skip-registry", action="store_true", help="skip the held-out registry photos' check")
+    parser.add_argument("--distill-report", type=Path, default=None,
+                        help="the head's distillation report (default: distill_report.json beside the head)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -113,6 +145,9 @@ def main() -> None:
                                        FOLDERS.detector_files)
         report["int8_k4096"] = {k: compressed[k] for k in ("map50", "map", "class_map50")} | {
             "ratio": result.storage.ratio, "gap_points": round(100 * (dense["map50"] - compressed["map50"]), 2)}
+    if not args.skip_registry:
+        distill_report = args.distill_report or args.head.parent / "distill_report.json"
+        report["registry_heldout"] = registry_check(head, args.teacher_floor, distill_report)
     report["seconds"] = round(time.time() - start, 1)
     write_bytes_atomic(args.out, (json.dumps(report, indent=1) + "\n").encode())
     print(json.dumps(report, indent=1))

