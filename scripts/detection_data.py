@@ -24,7 +24,6 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-import cv2
 from PIL import Image
 
 from sharekan_core.detection.labels import COCO_EXTRA
@@ -238,6 +237,8 @@ def _package_name(spec: str) -> str:
 def read_frames(video: str | Path, frames: range) -> list[tuple[str, Image.Image]]:
     """Decode the given frame numbers of a video (a name in opencv-doc, or a path) as RGB images."""
     path = Path(video) if Path(video).is_absolute() else OPENCV_DATA / video
+    import cv2  # requirements-scripts.txt; the registry helpers (and their tests) do without it
+
     capture = cv2.VideoCapture(str(path))
     wanted, found, index = set(frames), [], 0
     while wanted and index <= max(frames, default=-1):
