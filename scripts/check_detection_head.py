@@ -32,7 +32,7 @@ from sharekan_core.detection.preprocess import load_image
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.results import compress_and_measure
 from sharekan_core.runtime import CompressedDomainKAN
-from sharekan_core.studio.detection import bundled_photos
+from sharekan_core.studio.detection import DEFAULT_SCORE, bundled_photos
 from sharekan_core.studio.settings import settings
 from sharekan_core.tasks.detection import map_against_reference, teacher_agreement
 from sharekan_core.tasks.detection_match import match_f1
@@ -54,6 +54,8 @@ def photo_checks(head: torch.nn.Module, teacher_floor: float, paths: list[Path] 
         loose_reference = teacher.detect_from_maps(maps, image.size, teacher_floor)
         found = detector.detect_from_maps(maps, image.size, THRESHOLD)
         recall = match_f1(reference, found)
+        # what a user sees: the head at the Detect page's default threshold (below 0.5 while it scores low)
+        shown = match_f1(reference, detector.detect_from_maps(maps, image.size, DEFAULT_SCORE))
         extra = match_f1(loose_reference, found)
         candidates, pairs = detector.detect_from_maps(maps, image.size, 0.01), []
         for ref in reference:
@@ -63,6 +65,7 @@ def photo_checks(head: torch.nn.Module, teacher_floor: float, paths: list[Path] 
                 pairs.append((ref.score, best.score))
         rows.append({"photo": path.name, "teacher": [_short(d) for d in reference], "head": [_short(d) for d in found],
                      "teacher_found": recall["matched"], "teacher_detections": recall["reference"],
+                     "teacher_found_at_default": shown["matched"],
                      "unmatched_confident": len(found) - extra["matched"],
                      "score_pairs": [[round(t, 3), round(s, 3)] for t, s in pairs]})
     return rows
@@ -99,6 +102,7 @@ def summary(rows: list[dict]) -> dict:
     ratios = [s / t for row in rows for t, s in row["score_pairs"]]
     return {"images": len(rows), "teacher_detections": sum(r["teacher_detections"] for r in rows),
             "teacher_found": sum(r["teacher_found"] for r in rows),
+            "teacher_found_at_default": sum(r["teacher_found_at_default"] for r in rows),
             "unmatched_confident": sum(r["unmatched_confident"] for r in rows),
             "score_ratio_median": round(statistics.median(ratios), 3) if ratios else None}
 
@@ -131,7 +135,7 @@ def main() -> None:
     # between these and the bundled photos is generalisation to new scenes.
     frames = photo_checks(head, args.teacher_floor, bundled_photos(FOLDERS.detector_dir / "heldout_frames"))
     report = {
-        "head": str(args.head), "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
+        "head": str(args.head), "default_score": DEFAULT_SCORE, "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
         "photos": photos,
         "photos_all_teacher_found": all(r["teacher_found"] == r["teacher_detections"] for r in photos),
         "photos_no_unmatched_confident": all(r["unmatched_confident"] == 0 for r in photos),

@@ -511,6 +511,9 @@ def detector_tables() -> str:
              f"| bundled photos: teacher detections >= 0.5 found at 0.5 | {wanted} of {wanted} | {found} of {wanted} "
              f"({verdict(found == wanted)}) |",
              f"| bundled photos: confident detections the teacher lacks | 0 | {extra} ({verdict(extra == 0)}) |",
+             *([f"| what the Detect page shows: teacher detections found at its default threshold "
+                f"{check['default_score']} | | {sum(r['teacher_found_at_default'] for r in check['photos'])} of {wanted} |"]
+               if "default_score" in check else []),
              f"| calibration: head score / teacher score, matched boxes | about 1 | median {check['score_ratio_median']} "
              f"({verdict(abs(check['score_ratio_median'] - 1) < 0.15)}) |"]
     frames = check.get("heldout_frames")
