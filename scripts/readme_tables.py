@@ -335,6 +335,14 @@ def methods_table(name: str, targets: bool = False, name_override: str | None = 
         lines.append(f"| {method_name(r)} | {r['codebook_size'] or ''} | {r['bits']} | {mb(r['stored_bytes'])} | "
                      f"{ratio(r):.1f}x | {r['metric_mean']:.4f} ± {r['metric_std']:.4f} ({r['seeds']}) | "
                      f"{points(r):+.2f} pts | {r['coef_rel_l2_mean']:.3f} |")
+    if all("class_metric_mean" in r for r in [dense, *rows]):  # sweeps measured since points kept per-class parts
+        names = list(dense["class_metric_mean"])
+        lines += ["", "The metric's per-class parts (mean over seeds), to tell a class that rests on a few boxes "
+                  "from the rest:", "", "| method | K | bits | ratio | " + " | ".join(names) + " |",
+                  "|---|---:|---:|---:|" + "---:|" * len(names)]
+        for r in [dense, *rows]:
+            lines.append(f"| {method_name(r)} | {r['codebook_size'] or ''} | {r['bits']} | {ratio(r):.1f}x | "
+                         + " | ".join(f"{r['class_metric_mean'].get(n, float('nan')):.3f}" for n in names) + " |")
     methods = sorted({method_name(r) for r in rows})
     lines += ["", "Best mean metric of each method at or beyond each compression ratio (pts vs dense; "
               "'-' where the method has no configuration that small):", "",

@@ -96,7 +96,10 @@ def test_a_head_of_the_other_coco_classes_is_told_by_its_width(tmp_path):
     # the metric's label follows the reference's own label set, whatever its file is called
     from sharekan_core.tasks import task_metric
 
-    assert "60 COCO classes outside VOC" in task_metric("detection", files=replace(files, reference_path=path)).label
+    renamed = task_metric("detection", files=replace(files, reference_path=path))
+    assert "60 COCO classes outside VOC" in renamed.label
+    value, by_class = renamed.measure(Silent())  # one evaluation gives the mean and its per-class parts
+    assert value == 0.0 and by_class and set(by_class) <= set(COCO_EXTRA.classes) and set(by_class.values()) == {0.0}
     assert "outside VOC" not in task_metric("detection", files=FOLDERS.detector_files).label
     with pytest.raises(SharekanError, match="not among the head's classes"):
         as_metric_dict([{"label": "person", "box": [0, 0, 1, 1]}], False, COCO_EXTRA.classes)

@@ -48,6 +48,29 @@ def test_sweep_points_and_summary():
     assert {r["seeds"] for r in rows if r["method"] == "sharekan"} == {2}
 
 
+def test_points_keep_a_metrics_per_class_parts_and_the_summary_averages_them():
+    import dataclasses
+
+    from sharekan_core.experiments.sweep import SweepPoint
+
+    model = prototype_kan((6, 4), prototypes=8, seed=1)
+    plain = agreement_metric(model)
+
+    def by_class(module):  # two "classes": the first and the second half of the outputs
+        value = plain.evaluate(module)
+        return value, {"a": value / 2, "b": value * 2}
+
+    metric = dataclasses.replace(plain, evaluate_by_class=by_class)
+    points = run_sweep(model, metric, [4], bits=[8], seeds=[0, 1], sparsities=[])
+    assert all(p.class_metric == {"a": p.metric / 2, "b": p.metric * 2} for p in points)
+    row = next(r for r in summarize_sweep(points) if r["method"] == "sharekan")
+    assert row["class_metric_mean"]["b"] == pytest.approx(2 * row["metric_mean"])
+    # documents written before per-class parts existed still load, and their rows carry none
+    old = [SweepPoint(**{k: v for k, v in dataclasses.asdict(p).items() if k != "class_metric"}) for p in points]
+    assert all("class_metric_mean" not in r for r in summarize_sweep(old))
+    assert run_sweep(model, plain, [4], bits=[8], seeds=[0], sparsities=[])[0].class_metric is None
+
+
 def test_a_resumed_sweep_reruns_only_the_missing_jobs():
     from sharekan_core.compress.methods import UniformConfig
     from sharekan_core.experiments.sweep import SweepJob, config_job, measure_job, split_measured

@@ -46,6 +46,7 @@ class SweepPoint:
     metric: float
     coef_rel_l2: float
     variant: str = ""
+    class_metric: dict[str, float] | None = None  # the metric's per-class parts (detection: AP@0.5 per class)
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,9 @@ def measure_job(model: KAN, metric: TaskMetric, job: SweepJob, calibration: np.n
     sparsity = float(config) if job.method == "pruning" else getattr(config, "sparsity", None)
     bits = 32 if config is None or job.method == "pruning" else getattr(config, "bits", None)
     error = 0.0 if job.method == "dense" else fidelity_report(model, module).coef_rel_l2
+    value, by_class = metric.measure(module)
     return SweepPoint(job.method, getattr(config, "codebook_size", None), bits, getattr(config, "seed", None),
-                      sparsity, int(stored), float(metric.evaluate(module)), float(error), job.variant)
+                      sparsity, int(stored), float(value), float(error), job.variant, by_class)
 
 
 def job_key(job: SweepJob) -> tuple:
@@ -215,8 +217,18 @@ def summarize_sweep(points: Sequence[SweepPoint]) -> list[dict]:
         rows.append({"method": method, "variant": variant, "codebook_size": k, "bits": bits, "sparsity": sparsity,
                      "seeds": len(members), "stored_bytes": int(np.mean([p.stored_bytes for p in members])),
                      "metric_mean": float(metrics.mean()), "metric_std": float(metrics.std()),
-                     "coef_rel_l2_mean": float(np.mean([p.coef_rel_l2 for p in members]))})
+                     "coef_rel_l2_mean": float(np.mean([p.coef_rel_l2 for p in members]))}
+                    | _class_means(members))
     return rows
+
+
+def _class_means(members: Sequence[SweepPoint]) -> dict:
+    """{"class_metric_mean": {class: mean over seeds}} when every member has per-class parts, else {}."""
+    if not members or any(p.class_metric is None for p in members):
+        return {}
+    names = members[0].class_metric.keys()
+    return {"class_metric_mean": {name: float(np.mean([p.class_metric.get(name, np.nan) for p in members]))
+                                  for name in names}}
 
 
 def pareto_frontier(rows: Sequence[dict]) -> list[dict]:

@@ -19,6 +19,14 @@ class TaskMetric:
     name: str
     label: str
     evaluate: Callable[[torch.nn.Module], float]
+    # The metric and its per-class parts in one evaluation (detection: AP@0.5 per class), where a task has them.
+    evaluate_by_class: Callable[[torch.nn.Module], tuple[float, dict[str, float]]] | None = None
+
+    def measure(self, module: torch.nn.Module) -> tuple[float, dict[str, float] | None]:
+        """(metric, its per-class parts or None), evaluating ``module`` once."""
+        if self.evaluate_by_class is None:
+            return self.evaluate(module), None
+        return self.evaluate_by_class(module)
 
 
 def task_metric(task: str | None, data: str | None = None, files: DetectorFiles | None = None) -> TaskMetric:
@@ -39,8 +47,12 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
         if data is None:
             labels = reference_labels(files)
             classes = "" if labels is VOC else f" ({labels.title})"
+            def by_class(module: torch.nn.Module) -> tuple[float, dict[str, float]]:
+                scores = teacher_agreement(load_detector(module, files.detector_dir), files)
+                return scores["map50"], {name: float(ap) for name, ap in scores["class_map50"].items()}
+
             return TaskMetric("map50", f"mAP@0.5 agreement with the SSD teacher on held-out real photos{classes}",
-                              lambda module: teacher_agreement(load_detector(module, files.detector_dir), files)["map50"])
+                              lambda module: by_class(module)[0], by_class)
         return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
                           lambda module: voc_map(load_detector(module, files.detector_dir), data)["map50"])
     raise SharekanError(f"unknown task {task!r}; expected 'digits' or 'detection'")
