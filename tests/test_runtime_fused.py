@@ -109,7 +109,9 @@ def test_property_matches_decompressed(widths, k, bits, rows, seed):
     expected = expected_output(compressed, x)
     got = FusedKAN.from_compressed(compressed)(x)
     assert got.shape == expected.shape
-    assert np.abs(got - expected).max() <= TOLERANCE[bits] * max(np.abs(expected).max(), 1e-3)
+    # float32 sums of O(1) spline terms carry ~1e-7 absolute rounding even when they cancel to a tiny output,
+    # so the scale has a floor of 0.1 (hypothesis found an output of 0.0099 off by 1.3e-7)
+    assert np.abs(got - expected).max() <= TOLERANCE[bits] * max(np.abs(expected).max(), 0.1)
 
 
 def test_module_runs_fused_in_eager_and_torch_when_traced_or_differentiated():
