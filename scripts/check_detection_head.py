@@ -42,10 +42,18 @@ FOLDERS = settings()
 THRESHOLD = 0.5
 
 
+ADAPTER: Path | None = None  # --adapter: a location adapter trained with the head (else the shipped one)
+
+
+def detector_for(head: torch.nn.Module):
+    """The detector around ``head``, with the adapter named by --adapter (default: the detector folder's)."""
+    return load_detector(head, FOLDERS.detector_dir, adapter=ADAPTER)
+
+
 def photo_checks(head: torch.nn.Module, teacher_floor: float, paths: list[Path] | None = None) -> list[dict]:
     """Per photo (the bundled ones by default): teacher detections missed at 0.5 and confident detections the
     teacher lacks."""
-    detector, teacher = load_detector(head, FOLDERS.detector_dir), load_teacher(FOLDERS.detector_dir)
+    detector, teacher = detector_for(head), load_teacher(FOLDERS.detector_dir)
     rows = []
     for path in bundled_photos(FOLDERS.photos_dir) if paths is None else paths:
         image = load_image(path)
@@ -87,7 +95,7 @@ def registry_check(head: torch.nn.Module, teacher_floor: float, distill_report: 
     for path in paths:
         image = load_image(path)
         reference.append([d.to_dict() for d in teacher.detect_from_maps(teacher.feature_maps(image), image.size, THRESHOLD)])
-    scores = map_against_reference(load_detector(head, FOLDERS.detector_dir), paths, reference, FOLDERS.detector_dir)
+    scores = map_against_reference(detector_for(head), paths, reference, FOLDERS.detector_dir)
     counts: dict[str, int] = {}
     for detections in reference:
         for detection in detections:
@@ -124,18 +132,22 @@ def main() -> None:
     parser.add_argument("--skip-registry", action="store_true", help="skip the held-out registry photos' check")
     parser.add_argument("--distill-report", type=Path, default=None,
                         help="the head's distillation report (default: distill_report.json beside the head)")
+    parser.add_argument("--adapter", type=Path, default=None,
+                        help="the location adapter trained with the head (--train-adapter runs); default: the shipped one")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    global ADAPTER
+    ADAPTER = args.adapter
     torch.set_num_threads(2)
     start = time.time()
     head = read_model(args.head).model.eval()
-    dense = teacher_agreement(load_detector(head, FOLDERS.detector_dir), FOLDERS.detector_files)
+    dense = teacher_agreement(detector_for(head), FOLDERS.detector_files)
     photos = photo_checks(head, args.teacher_floor)
     # The same checks on the held-out video frames: other moments of the videos the head trained on, so a gap
     # between these and the bundled photos is generalisation to new scenes.
     frames = photo_checks(head, args.teacher_floor, bundled_photos(FOLDERS.detector_dir / "heldout_frames"))
     report = {
-        "head": str(args.head), "default_score": DEFAULT_SCORE, "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
+        "head": str(args.head), **({"adapter": str(args.adapter)} if args.adapter else {}), "default_score": DEFAULT_SCORE, "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
         "photos": photos,
         "photos_all_teacher_found": all(r["teacher_found"] == r["teacher_detections"] for r in photos),
         "photos_no_unmatched_confident": all(r["unmatched_confident"] == 0 for r in photos),
@@ -145,8 +157,7 @@ def main() -> None:
     }
     if not args.skip_compressed:
         result = compress_and_measure(head, CompressionConfig(codebook_size=4096, bits=8))
-        compressed = teacher_agreement(load_detector(CompressedDomainKAN(result.compressed).eval(), FOLDERS.detector_dir),
-                                       FOLDERS.detector_files)
+        compressed = teacher_agreement(detector_for(CompressedDomainKAN(result.compressed).eval()), FOLDERS.detector_files)
         report["int8_k4096"] = {k: compressed[k] for k in ("map50", "map", "class_map50")} | {
             "ratio": result.storage.ratio, "gap_points": round(100 * (dense["map50"] - compressed["map50"]), 2)}
     if not args.skip_registry:

@@ -57,6 +57,28 @@ def test_wrong_shape_head_is_refused(tmp_path):
         load_detector(tmp_path / "small.safetensors", DETECTOR_DIR)
 
 
+def test_a_head_reads_the_adapter_it_was_trained_with(tmp_path):
+    """--train-adapter runs write their own location adapter: load_detector takes it instead of the folder's."""
+    from safetensors.torch import load_file, save_file
+
+    from sharekan_core.detection.weights import ADAPTER_FILE
+
+    class Echo(nn.Module):
+        """Passes the adapter's first 150 vector entries through, so the outputs show which adapter ran."""
+
+        def forward(self, x):
+            return x[:, :HEAD_OUTPUTS]
+
+    maps = load_detector(Echo(), DETECTOR_DIR).feature_maps(load_image(PHOTO))
+    shipped = load_detector(Echo(), DETECTOR_DIR).predictor(maps)[0]
+    weights = load_file(str(DETECTOR_DIR / ADAPTER_FILE))
+    save_file({k: torch.zeros_like(v) for k, v in weights.items()}, str(tmp_path / ADAPTER_FILE))
+    own = load_detector(Echo(), DETECTOR_DIR, adapter=tmp_path / ADAPTER_FILE).predictor(maps)[0]
+    assert shipped.abs().max() > 0.1 and own.abs().max() == 0  # tanh(0) everywhere
+    with pytest.raises(SharekanError, match="missing"):
+        load_detector(Echo(), DETECTOR_DIR, adapter=tmp_path / "absent.safetensors")
+
+
 def test_teacher_agrees_with_its_own_reference(tmp_path):
     files = FOLDERS.detector_files
     reference = json.loads(files.reference_path.read_text())

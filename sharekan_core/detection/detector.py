@@ -93,8 +93,8 @@ def _features(detector_dir: Path) -> SSDFeatureExtractor:
 
 
 @lru_cache(maxsize=4)
-def _adapter(detector_dir: Path) -> LocationAdapter:
-    return load_weights(LocationAdapter(), detector_dir / ADAPTER_FILE)
+def _adapter(path: Path) -> LocationAdapter:
+    return load_weights(LocationAdapter(), path)
 
 
 def load_head(path: str | Path) -> nn.Module:
@@ -117,17 +117,20 @@ def head_labels(head: nn.Module) -> LabelSet:
     return check_head_shape(in_features, out_features, type(head).__name__)
 
 
-def load_detector(head: nn.Module | str | Path | None, detector_dir: str | Path) -> Detector:
+def load_detector(head: nn.Module | str | Path | None, detector_dir: str | Path,
+                  adapter: str | Path | None = None) -> Detector:
     """The detector in ``detector_dir`` with a per-location head: its dense KAN head file when ``head``
     is None, another head file, or any module.
 
     A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head
-    (or (N, 390) for a head of the 60 other COCO classes).
+    (or (N, 390) for a head of the 60 other COCO classes). ``adapter`` is a location adapter file
+    trained with the head (``distill_detection_head.py --train-adapter``); by default the folder's.
     """
     detector_dir = Path(detector_dir)
     if head is None or isinstance(head, (str, Path)):
         head = load_head(detector_dir / HEAD_FILE if head is None else head)
-    return Detector(_features(detector_dir), HeadPredictor(_adapter(detector_dir), head), labels=head_labels(head))
+    adapter_path = Path(adapter) if adapter is not None else detector_dir / ADAPTER_FILE
+    return Detector(_features(detector_dir), HeadPredictor(_adapter(adapter_path), head), labels=head_labels(head))
 
 
 def load_teacher(detector_dir: str | Path, labels: LabelSet = VOC, path: str | Path | None = None) -> Detector:
