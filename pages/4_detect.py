@@ -32,7 +32,7 @@ def compressed_detector(run, decompressed: bool):
 def show_column(column, title: str, image, run, highlight=frozenset()):
     """One head's annotated image, its download and its detections table."""
     annotated = detection.draw_detections(image, run.detections, highlight)
-    column.image(annotated, width="stretch", caption=f"{title}: {len(run.detections)} detections")
+    column.image(annotated, width="stretch", caption=detection.column_caption(title, len(run.detections)))
     column.download_button(f"Download {title} image (PNG)", detection.png_bytes(annotated),
                            file_name=f"{title.lower().replace(' ', '_')}.png", mime="image/png")
     column.dataframe(detection.detections_table(run), hide_index=True)

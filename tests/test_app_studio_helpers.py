@@ -203,3 +203,11 @@ def test_threshold_help_quotes_the_measured_calibration(tmp_path):
     text = detection.threshold_help(tmp_path)
     assert "median 0.41 of what the SSD teacher scores" in text and "0.99 on held-out frames" in text
     assert f"default sits at {detection.DEFAULT_SCORE}" in text
+
+
+def test_a_column_caption_counts_its_detections_in_words():
+    from sharekan_core.studio.detection import column_caption
+
+    assert column_caption("Dense KAN head", 1) == "Dense KAN head: 1 detection"
+    assert column_caption("SSD teacher", 0) == "SSD teacher: 0 detections"
+    assert column_caption("SSD teacher", 4) == "SSD teacher: 4 detections"

@@ -242,6 +242,11 @@ def draw_detections(image: Image.Image, detections: list, highlight: set[int] | 
     return canvas
 
 
+def column_caption(title: str, count: int) -> str:
+    """The caption under one head's annotated image: its name and how many detections it shows."""
+    return f"{title}: {count} detection{'' if count == 1 else 's'}"
+
+
 def png_bytes(image: Image.Image) -> bytes:
     """``image`` encoded as PNG, for a download button."""
     buffer = io.BytesIO()
