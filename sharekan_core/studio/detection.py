@@ -26,9 +26,9 @@ from .settings import settings
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_IMAGE_BYTES = 50 * 2**20
-# The Detect page's default score threshold. The shipped head scores about 0.58 of what its teacher
-# scores on the same boxes (sample_models/ssd_mobilenet_v2/check_report.json), so at 0.5 it misses
-# most of the teacher's boxes on the bundled photos; 0.3 shows them. Back to 0.5 once a head is calibrated.
+# The Detect page's default score threshold. The shipped head scores the teacher's boxes on the bundled
+# photos well below the teacher (score_ratio_median in sample_models/ssd_mobilenet_v2/check_report.json),
+# so at 0.5 it misses most of them; 0.3 shows more. Back to 0.5 once a head is calibrated.
 DEFAULT_SCORE = 0.3
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#800000",
            "#469990", "#000075", "#808000", "#bfef45", "#fabed4", "#ffd8b1", "#dcbeff", "#aaffc3", "#a9a9a9",
