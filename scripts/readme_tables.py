@@ -593,7 +593,8 @@ def detector_tables() -> str:
                      f"extra, score ratio median {registry['score_ratio_median']} |")
     if int8 is not None:
         lines.append(f"| Int8, K = 4,096, compressed domain ({int8['ratio']:.1f}x) | within 1 point of dense | "
-                     f"{int8['map50']:.3f}, {int8['gap_points']:.2f} points below ({verdict(int8['gap_points'] <= 1.0)}) |")
+                     f"{int8['map50']:.3f}, {abs(int8['gap_points']):.2f} points {'below' if int8['gap_points'] >= 0 else 'above'} "
+                     f"({verdict(int8['gap_points'] <= 1.0)}) |")
     if frames is not None and frames["score_ratio_median"] and check["score_ratio_median"] and \
             abs(frames["score_ratio_median"] - 1) < 0.15 <= 1 - check["score_ratio_median"]:
         lines += ["", f"On the held-out video frames the head is calibrated (score ratio {frames['score_ratio_median']}) "
