@@ -62,7 +62,7 @@ if st.button("Compress", type="primary"):
         run = run_compression(kan, model.key, model.label, config, progress_reporter(bar),
                               metadata=model.loaded.metadata)
         if measure:
-            run = measure_run(run, kan, model.task, evaluation_set(model), progress_reporter(bar))
+            run = measure_run(run, kan, model.task, evaluation_set(model), progress_reporter(bar), model.loaded.metadata)
         remember_run(run)
     except Exception as error:  # any failure is one plain message, never a traceback
         show_error(error, "Compression failed: ")

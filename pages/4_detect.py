@@ -11,8 +11,8 @@ HEAD_REPEATS = 3  # one run of a head is too noisy on a shared host to compare t
 
 
 @st.cache_resource(show_spinner="Loading the detector…")
-def dense_detector(key: str, _model):
-    return detection.dense_detector(_model)
+def dense_detector(key: str, _model, _metadata):
+    return detection.dense_detector(_model, _metadata)
 
 
 @st.cache_resource(show_spinner="Loading the SSD teacher…")
@@ -105,7 +105,7 @@ if not detection.head_files_present():
     st.stop()
 
 try:
-    dense_model = dense_detector(model.key, model.loaded.model)
+    dense_model = dense_detector(model.key, model.loaded.model, model.loaded.metadata)
 except SharekanError as error:
     st.error(f"**{model.label}** cannot run as a detection head: {error}")
     st.stop()

@@ -24,7 +24,7 @@ if live is not None:
 
 with st.expander("Run a live sweep of " + model.label, expanded=not documents):
     defaults = tradeoffs.live_sweep_defaults(model.loaded.model.num_edges)
-    measures = tradeoffs.sweep_measures(model.loaded.model, model.task, evaluation_set(model))
+    measures = tradeoffs.sweep_measures(model.loaded.model, model.task, evaluation_set(model), model.loaded.metadata)
     measure = measures[st.selectbox("Metric", list(measures), help="A model without a known task is measured by "
                                     "how closely the compressed outputs follow the dense ones on inputs drawn "
                                     "inside its grid, or by accuracy on the evaluation set you uploaded on the "

@@ -92,12 +92,14 @@ def main() -> None:
     start = time.time()
     models, metrics = {}, {}
     for name, path in SHIPPED.items():
-        models[name] = read_model(path).model
+        loaded = read_model(path)
+        models[name] = loaded.model
         task = "digits" if name.startswith("digits") else "detection"
+        files = FOLDERS.detector_files.for_model(loaded.metadata)  # the location adapter the head names
         if task == "digits" or (args.detection_metric and name == "kan_head"):
-            metrics[name] = task_metric(task, files=FOLDERS.detector_files).evaluate
+            metrics[name] = task_metric(task, files=files).evaluate
         if args.detection_metric and name == "kan_head_coco_extra":  # measured against its own teacher reference
-            metrics[name] = task_metric(task, files=FOLDERS.detector_files.for_labels(COCO_EXTRA)).evaluate
+            metrics[name] = task_metric(task, files=files.for_labels(COCO_EXTRA)).evaluate
     for name in (*TRAINED_SOURCES, HELD_OUT):
         models[name], metrics[name] = train_small_kan(name)
     sources = [name for name in models if name != HELD_OUT]

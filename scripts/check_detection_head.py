@@ -28,6 +28,7 @@ from detection_data import fetch_registry_photos, registry_photo_paths
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.detection.boxes import box_iou
 from sharekan_core.detection.detector import load_detector, load_teacher
+from sharekan_core.detection.weights import adapter_file
 from sharekan_core.detection.preprocess import load_image
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.results import compress_and_measure
@@ -42,7 +43,7 @@ FOLDERS = settings()
 THRESHOLD = 0.5
 
 
-ADAPTER: Path | None = None  # --adapter: a location adapter trained with the head (else the shipped one)
+ADAPTER: Path | None = None  # the location adapter the head runs with (--adapter, else the one it names)
 
 
 def detector_for(head: torch.nn.Module):
@@ -133,21 +134,26 @@ def main() -> None:
     parser.add_argument("--distill-report", type=Path, default=None,
                         help="the head's distillation report (default: distill_report.json beside the head)")
     parser.add_argument("--adapter", type=Path, default=None,
-                        help="the location adapter trained with the head (--train-adapter runs); default: the shipped one")
+                        help="the location adapter to run the head with; default: the one its metadata names, beside "
+                             "the head if there, else in the detector folder")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    global ADAPTER
-    ADAPTER = args.adapter
     torch.set_num_threads(2)
     start = time.time()
-    head = read_model(args.head).model.eval()
+    loaded = read_model(args.head)
+    head = loaded.model.eval()
+    global ADAPTER
+    ADAPTER = args.adapter
+    if ADAPTER is None:  # the adapter the head's metadata names: beside the head (a training run's), else shipped
+        name = adapter_file(loaded.metadata)
+        ADAPTER = args.head.parent / name if (args.head.parent / name).is_file() else FOLDERS.detector_dir / name
     dense = teacher_agreement(detector_for(head), FOLDERS.detector_files)
     photos = photo_checks(head, args.teacher_floor)
     # The same checks on the held-out video frames: other moments of the videos the head trained on, so a gap
     # between these and the bundled photos is generalisation to new scenes.
     frames = photo_checks(head, args.teacher_floor, bundled_photos(FOLDERS.detector_dir / "heldout_frames"))
     report = {
-        "head": str(args.head), **({"adapter": str(args.adapter)} if args.adapter else {}), "default_score": DEFAULT_SCORE, "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
+        "head": str(args.head), "adapter": str(ADAPTER), "default_score": DEFAULT_SCORE, "dense": {k: dense[k] for k in ("map50", "map", "class_map50")},
         "photos": photos,
         "photos_all_teacher_found": all(r["teacher_found"] == r["teacher_detections"] for r in photos),
         "photos_no_unmatched_confident": all(r["unmatched_confident"] == 0 for r in photos),

@@ -44,7 +44,10 @@ from sharekan_core.detection.detector import load_teacher
 from sharekan_core.detection.kan_head import LocationAdapter, build_kan_head, merge_anchor_outputs
 from sharekan_core.detection.labels import LABEL_SETS, LabelSet
 from sharekan_core.detection.preprocess import load_image, to_input, to_rgb
-from sharekan_core.detection.weights import ADAPTER_FILE, HEAD_FILE, load_weights
+from sharekan_core.detection.weights import ADAPTER_FILE, HEAD_FILE, adapter_file, load_weights
+
+# A head trained with its adapter ships that adapter under its own name: the shared one stays with the other heads.
+TRAINED_ADAPTER_FILE = "location_adapter_kan_head.safetensors"
 from sharekan_core.io import load_model, save_model
 from sharekan_core.studio.settings import settings
 
@@ -266,12 +269,12 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, valid: torch
 
 
 def save_fp32(head, adapter, out: Path, metadata: dict) -> None:
-    """Write the head (project model format) and the adapter (safetensors), both FP32."""
+    """Write the head (project model format) and the adapter its metadata names (safetensors), both FP32."""
     save_model(head.float(), out / HEAD_FILE, metadata=metadata)
     tensors = {k: v.detach().float().contiguous() for k, v in adapter.state_dict().items()}
-    tmp = out / (ADAPTER_FILE + ".tmp")
+    tmp = out / (metadata["adapter"] + ".tmp")
     save_file(tensors, str(tmp))
-    tmp.replace(out / ADAPTER_FILE)
+    tmp.replace(out / metadata["adapter"])
 
 
 def save_checkpoint(path: Path, head, adapter, optimizer, step: int, gen: torch.Generator, log: list) -> None:
@@ -298,6 +301,9 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=448, help="hidden width of a fresh head (--init none)")
     parser.add_argument("--adapter", type=Path, default=DETECTOR_DIR / ADAPTER_FILE)
     parser.add_argument("--train-adapter", action="store_true", help="train the adapter too (else frozen)")
+    parser.add_argument("--adapter-name", default=None,
+                        help="file name of the adapter written beside the head and named in its metadata (default: the "
+                             f"shared {ADAPTER_FILE} when frozen, {TRAINED_ADAPTER_FILE} when trained)")
     parser.add_argument("--steps", type=int, default=360)
     parser.add_argument("--pool", type=int, default=400, help="views held in the rolling cache")
     parser.add_argument("--refresh", type=int, default=1, help="fresh views per step")
@@ -359,7 +365,9 @@ def main() -> None:
         0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
     for _ in range(step):
         schedule.step()
-    metadata = {"task": "detection", "detector": "ssd_mobilenet_v2", "adapter": ADAPTER_FILE,
+    adapter_name = adapter_file({"adapter": args.adapter_name or (TRAINED_ADAPTER_FILE if args.train_adapter
+                                                                  else ADAPTER_FILE)})  # a plain, checked name
+    metadata = {"task": "detection", "detector": "ssd_mobilenet_v2", "adapter": adapter_name,
                 "inputs": "3x3 neighbourhood of 64 tanh-reduced channels, per location (576)",
                 "labels": labels.name,
                 "outputs": f"6 anchors x ({labels.num_slots} logits: background + {labels.name} classes, "

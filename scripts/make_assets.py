@@ -48,10 +48,15 @@ def progress(fraction: float, message: str) -> None:
     print(f"  [{fraction:5.1%}] {message}", flush=True)
 
 
+def files_for(loaded):
+    """The detector's files with the location adapter a model's metadata names (the shared one by default)."""
+    return FOLDERS.detector_files.for_model(loaded.metadata)
+
+
 def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name: str, workers: int | None = None) -> None:
     """K x bits x seeds and pruning; on Dask workers (one per core by default, identical to a serial run)."""
     loaded = read_model(model_path)
-    metric = task_metric(task, files=FOLDERS.detector_files)
+    metric = task_metric(task, files=files_for(loaded))
     start = time.time()
     points = run_sweep(loaded.model, metric, sizes, (32, 8, 4), seeds, (0.05, 0.1, 0.2, 0.3, 0.5), progress,
                        scheduler=None, workers=workers)
@@ -60,8 +65,9 @@ def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name:
 
 
 def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str) -> None:
-    src, dst = read_model(source).model, read_model(target).model
-    metric = task_metric(task, files=FOLDERS.detector_files)
+    src, loaded = read_model(source).model, read_model(target)
+    dst = loaded.model
+    metric = task_metric(task, files=files_for(loaded))
     rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
     write_json(ASSETS / "transfer" / f"{name}.json",
                {"source": source.name, "target": target.name, "rows": rows})
@@ -71,8 +77,9 @@ def cross_task_transfer(sizes: list[int], name: str) -> None:
     """The VOC head's codebook applied zero-shot to the head of the 60 other COCO classes (the paper's VOC -> COCO)."""
     from sharekan_core.detection.labels import COCO_EXTRA
 
-    src, dst = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD).model
-    metric = task_metric("detection", files=FOLDERS.detector_files.for_labels(COCO_EXTRA))
+    src, loaded = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD)
+    dst = loaded.model
+    metric = task_metric("detection", files=files_for(loaded).for_labels(COCO_EXTRA))
     rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
     write_json(ASSETS / "transfer" / f"{name}.json",
                {"source": DETECTION_HEAD.name, "target": COCO_EXTRA_HEAD.name, "kind": "cross-task",
@@ -94,20 +101,21 @@ def operating_points(head: Path, sizes: list[int], name: str) -> None:
     from sharekan_core.results import compress_and_measure
     from sharekan_core.runtime import CompressedDomainKAN
 
-    model = read_model(head).model
+    loaded = read_model(head)
+    model, files = loaded.model, files_for(loaded)
     rows = []
     for k in sizes:
         result = compress_and_measure(model, CompressionConfig(codebook_size=k, bits=8))
         module = CompressedDomainKAN(result.compressed).eval()  # evaluated in the compressed domain
-        teacher = teacher_agreement(load_detector(module, FOLDERS.detector_dir), FOLDERS.detector_files)
-        versus = compressed_vs_dense(module, FOLDERS.detector_files)
+        teacher = teacher_agreement(load_detector(module, FOLDERS.detector_dir, files.adapter_path), files)
+        versus = compressed_vs_dense(module, files)
         rows.append({"codebook_size": k, "bits": 8, "seed": 0, "compressed_bytes": result.storage.compressed_bytes,
                      "dense_bytes": result.storage.dense_bytes, "ratio": result.storage.ratio,
                      "teacher_map50": teacher["map50"], "teacher_map": teacher["map"],
                      "versus_dense_map50": versus["map50"], "versus_dense_map": versus["map"],
                      "versus_dense_reference": versus["reference"], "teacher_reference": teacher["reference"]})
         print(f"  K={k}: {rows[-1]}", flush=True)
-    dense = teacher_agreement(load_detector(model.eval(), FOLDERS.detector_dir), FOLDERS.detector_files)
+    dense = teacher_agreement(load_detector(model.eval(), FOLDERS.detector_dir, files.adapter_path), files)
     write_json(ASSETS / "operating_points" / f"{name}.json",
                {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"], "rows": rows})
 
@@ -123,8 +131,9 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
     from sharekan_core.experiments.comparison import comparison_jobs
     from sharekan_core.experiments.sweep import SweepPoint, run_jobs, split_measured
 
-    model = read_model(model_path).model
-    metric, calibration = task_metric(task, files=FOLDERS.detector_files), task_calibration(task, FOLDERS.detector_dir)
+    loaded = read_model(model_path)
+    model, files = loaded.model, files_for(loaded)
+    metric, calibration = task_metric(task, files=files), task_calibration(task, FOLDERS.detector_dir, files.adapter_path)
     jobs = comparison_jobs(plan)
     start = time.time()
     commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(model_path)], cwd=model_path.parent,

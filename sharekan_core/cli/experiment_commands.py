@@ -97,7 +97,8 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
     loaded = read_model(args.model)
     for bits in args.bits:
         CompressionConfig(codebook_size=2, bits=bits)
-    metric = task_metric(args.task or loaded.metadata.get("task"), args.data, settings().detector_files)
+    metric = task_metric(args.task or loaded.metadata.get("task"), args.data,
+                         settings().detector_files.for_model(loaded.metadata))
     sizes = args.ks or default_codebook_sizes(loaded.model.num_edges, args.k_min, args.k_max)
     for k in sizes:
         CompressionConfig(codebook_size=k)  # validate every K before the long run
@@ -117,7 +118,8 @@ def run_transfer(args: argparse.Namespace) -> dict:
     from ..tasks import task_metric
 
     source, target = read_model(args.source), read_model(args.target)
-    metric = task_metric(args.task or target.metadata.get("task"), args.data, settings().detector_files)
+    metric = task_metric(args.task or target.metadata.get("task"), args.data,
+                         settings().detector_files.for_model(target.metadata))
     return {"source": args.source, "target": args.target,
             **codebook_transfer(source.model, target.model, _config(args), metric)}
 

@@ -60,7 +60,7 @@ def run_evaluate(args: argparse.Namespace) -> dict:
     from ..studio.settings import settings
     from ..tasks.detection import compressed_vs_dense, evaluate_detection, warm_heldout_maps
 
-    files = settings().detector_files
+    files = settings().detector_files.for_model(runnable.metadata)  # the location adapter the head names
     with progress_bar() as progress:
         if args.data is None:
             warm_heldout_maps(files, progress)

@@ -17,7 +17,7 @@ from .kan_head import HeadPredictor, LocationAdapter, check_head_shape
 from .labels import VOC, LabelSet
 from .mobilenet_ssd import SSDFeatureExtractor
 from .preprocess import load_image, to_input, to_rgb
-from .weights import ADAPTER_FILE, FEATURES_FILE, HEAD_FILE, load_weights, teacher_file
+from .weights import ADAPTER_FILE, FEATURES_FILE, HEAD_FILE, adapter_file, load_weights, teacher_file
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,17 @@ def _adapter(path: Path) -> LocationAdapter:
 
 def load_head(path: str | Path) -> nn.Module:
     """Load a head file, dense KAN or compressed (VOC or the other COCO classes, told by its width)."""
+    return load_head_and_adapter(path)[0]
+
+
+def load_head_and_adapter(path: str | Path) -> tuple[nn.Module, str]:
+    """A head file's module and the location adapter its metadata names (a file name in the detector folder)."""
     from ..runtime import load_runnable  # deferred: the runtime pulls in the compressed format
 
     path = Path(path)
     runnable = load_runnable(path)
     check_head_shape(runnable.in_features, runnable.out_features, path.name)
-    return runnable.module.eval()
+    return runnable.module.eval(), adapter_file(runnable.metadata)
 
 
 def head_labels(head: nn.Module) -> LabelSet:
@@ -124,12 +129,14 @@ def load_detector(head: nn.Module | str | Path | None, detector_dir: str | Path,
 
     A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head
     (or (N, 390) for a head of the 60 other COCO classes). ``adapter`` is a location adapter file
-    trained with the head (``distill_detection_head.py --train-adapter``); by default the folder's.
+    trained with the head (``distill_detection_head.py --train-adapter``); by default the one a head file's
+    metadata names, else the folder's shared one.
     """
     detector_dir = Path(detector_dir)
+    named = ADAPTER_FILE
     if head is None or isinstance(head, (str, Path)):
-        head = load_head(detector_dir / HEAD_FILE if head is None else head)
-    adapter_path = Path(adapter) if adapter is not None else detector_dir / ADAPTER_FILE
+        head, named = load_head_and_adapter(detector_dir / HEAD_FILE if head is None else head)
+    adapter_path = Path(adapter) if adapter is not None else detector_dir / named
     return Detector(_features(detector_dir), HeadPredictor(_adapter(adapter_path), head), labels=head_labels(head))
 
 

@@ -3,6 +3,7 @@
 The folder itself is always an argument (the studio's settings name the shipped one)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -15,6 +16,18 @@ TEACHER_FILE = "teacher_predictor_voc.safetensors"
 ADAPTER_FILE = "location_adapter.safetensors"
 HEAD_FILE = "kan_head.safetensors"
 HELDOUT_REFERENCE_FILE = "teacher_heldout_detections.json"
+# A head trained with its own adapter names it in its metadata: a plain file name in the detector folder.
+ADAPTER_NAME = re.compile(r"location_adapter[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)?\.safetensors")
+
+
+def adapter_file(metadata: dict | None) -> str:
+    """The location adapter a head was trained with: its metadata's ``adapter`` (a ``location_adapter*.safetensors``
+    file name inside the detector folder, never a path), else the folder's shared one."""
+    name = (metadata or {}).get("adapter", ADAPTER_FILE)
+    if not isinstance(name, str) or not ADAPTER_NAME.fullmatch(name):
+        raise SharekanError(f"the head's metadata names the adapter {name!r}; expected a location_adapter*.safetensors "
+                            "file name inside the detector folder")
+    return name
 
 
 def heldout_reference_file(labels) -> str:

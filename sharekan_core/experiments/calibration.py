@@ -16,9 +16,9 @@ DIGITS_ROWS = 1024
 CALIBRATION_SEED = 0
 
 
-def task_calibration(task: str | None, detector_dir: Path | None = None) -> np.ndarray:
+def task_calibration(task: str | None, detector_dir: Path | None = None, adapter: Path | None = None) -> np.ndarray:
     """The (N, in_features) float32 calibration sample of the shipped model for ``task`` (detection reads
-    the backbone and adapter in ``detector_dir``)."""
+    the backbone in ``detector_dir`` and the head's location adapter, the folder's shared one by default)."""
     if task == "digits":
         from ..tasks import load_digits_split
 
@@ -28,19 +28,20 @@ def task_calibration(task: str | None, detector_dir: Path | None = None) -> np.n
     if task == "detection":
         if detector_dir is None:
             raise SharekanError("the detection calibration set needs the detector's folder")
-        return detection_head_inputs(detector_dir)
+        return detection_head_inputs(detector_dir, adapter)
     raise SharekanError(f"no calibration set for task {task!r}; give one with --calibration X.npy")
 
 
-def detection_head_inputs(detector_dir: Path) -> np.ndarray:
-    """The detection head's inputs on scikit-learn's sample photos, as shot and mirrored: (2000, 576)."""
+def detection_head_inputs(detector_dir: Path, adapter: Path | None = None) -> np.ndarray:
+    """The detection head's inputs on scikit-learn's sample photos, as shot and mirrored: (2000, 576), through
+    ``adapter`` (the folder's shared location adapter by default)."""
     import torch
     from PIL import Image, ImageOps
     from sklearn.datasets import load_sample_images
 
     from ..detection.detector import load_detector
 
-    detector = load_detector(torch.nn.Identity(), detector_dir)  # only its backbone and location adapter run
+    detector = load_detector(torch.nn.Identity(), detector_dir, adapter)  # only its backbone and location adapter run
     rows = []
     with torch.no_grad():
         for pixels in load_sample_images().images:

@@ -117,10 +117,10 @@ _DENSE_SCORES: dict[tuple[str, str, str], float] = {}  # (model key, metric labe
 
 
 def measure_run(run: CompressionRun, model: KAN, task: str | None, evaluation: EvaluationSet | None,
-                progress: Progress | None = None) -> CompressionRun:
+                progress: Progress | None = None, metadata: dict | None = None) -> CompressionRun:
     """``run`` with its task quality: the dense model's and the compressed model's score on the model's task,
     the user's evaluation set, or output fidelity (see ``evaluation.measure_for``)."""
-    measure = measure_for(model, task, evaluation)
+    measure = measure_for(model, task, evaluation, metadata)
     label = measure.metric.label
     cache_key = (run.model_key, label, evaluation.key if evaluation is not None else "")
     if cache_key not in _DENSE_SCORES:

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..detection.labels import LABEL_SETS, VOC, VOC_CLASSES, LabelSet
 from ..detection.preprocess import load_image
-from ..detection.weights import ADAPTER_FILE, HEAD_FILE, heldout_photo_dir, teacher_file
+from ..detection.weights import ADAPTER_FILE, HEAD_FILE, adapter_file, heldout_photo_dir, teacher_file
 from ..errors import SharekanError
 from ..results import CompressionResult
 from ..tasks.detection_match import MATCH_IOU, disagreements, match_f1, matched_pairs  # noqa: F401 (the Detect page's)
@@ -76,12 +76,14 @@ def head_label_set(head: torch.nn.Module) -> LabelSet:
     return check_head_shape(widths[0], widths[-1])
 
 
-def dense_detector(head: torch.nn.Module):
-    """The shipped detector with ``head`` (a dense KAN mapping 576 -> 150 or 390) as its per-location predictor."""
+def dense_detector(head: torch.nn.Module, metadata: dict | None = None):
+    """The shipped detector with ``head`` (a dense KAN mapping 576 -> 150 or 390) as its per-location predictor,
+    through the location adapter its file's ``metadata`` names (the folder's shared one by default)."""
     from ..detection.detector import load_detector
 
     head_label_set(head)  # a wrong shape is one clear error
-    return load_detector(head.eval(), settings().detector_dir)
+    folder = settings().detector_dir
+    return load_detector(head.eval(), folder, folder / adapter_file(metadata))
 
 
 def teacher_available(labels: LabelSet = VOC) -> bool:
@@ -116,11 +118,12 @@ def compressed_detector(result: CompressionResult, decompressed: bool = False) -
     from ..runtime.compressed_kan import CompressedDomainKAN
 
     folder = settings().detector_dir
+    adapter = folder / adapter_file(result.compressed.metadata)  # compression keeps the source's metadata
     if decompressed:
-        return load_detector(result.reconstructed.eval(), folder), "its decompressed (rebuilt dense) weights"
+        return load_detector(result.reconstructed.eval(), folder, adapter), "its decompressed (rebuilt dense) weights"
     head = CompressedDomainKAN(result.compressed).eval()  # the fused numba kernel whenever it supports the file
     how = "the compressed-domain forward" + (" (fused numba kernel)" if head.fused is not None else " (torch)")
-    return load_detector(head, folder), how
+    return load_detector(head, folder, adapter), how
 
 
 def backbone_maps(detector, image: Image.Image) -> tuple[list[torch.Tensor], float]:

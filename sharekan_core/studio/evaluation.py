@@ -119,19 +119,22 @@ def fidelity_measure(model: KAN, inputs: np.ndarray | None = None) -> Measure:
     return Measure(TaskMetric("output_fidelity", label, fidelity))
 
 
-def task_measure(task: str | None) -> Measure | None:
-    """The known task's metric (digits accuracy, detection agreement with the teacher); None for other tasks."""
+def task_measure(task: str | None, metadata: dict | None = None) -> Measure | None:
+    """The known task's metric (digits accuracy, detection agreement with the teacher, through the location
+    adapter the model's ``metadata`` names); None for other tasks."""
     if task not in KNOWN_TASKS:
         return None
-    return Measure(task_metric(task, files=settings().detector_files), percent=task == "digits")
+    files = settings().detector_files.for_model(metadata) if task == "detection" else None
+    return Measure(task_metric(task, files=files), percent=task == "digits")
 
 
-def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> Measure:
+def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None,
+                metadata: dict | None = None) -> Measure:
     """What the studio scores a model by: the evaluation set the user uploaded, else its task, else output
     fidelity on sample inputs drawn inside its grid."""
     if evaluation is not None:
         return evaluation_set_measure(evaluation)
-    return task_measure(task) or fidelity_measure(model)
+    return task_measure(task, metadata) or fidelity_measure(model)
 
 
 def measure_description(task: str | None, has_evaluation_set: bool = False) -> str:

@@ -153,10 +153,11 @@ def metric_label(document: dict) -> str:
     return str(rows[0].get("metric_label") or rows[0].get("metric") or "metric")
 
 
-def sweep_measures(model: KAN, task: str | None, evaluation: EvaluationSet | None) -> dict[str, Measure]:
+def sweep_measures(model: KAN, task: str | None, evaluation: EvaluationSet | None,
+                   metadata: dict | None = None) -> dict[str, Measure]:
     """The metrics a live sweep of ``model`` can use, by label: its task's; else output fidelity, and accuracy
     on the user's evaluation set when it holds class labels (sweeps need a metric where higher is better)."""
-    known = task_measure(task)
+    known = task_measure(task, metadata)
     if known is not None:
         return {known.metric.label: known}
     measures = [fidelity_measure(model, evaluation.inputs if evaluation is not None else None)]

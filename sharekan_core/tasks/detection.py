@@ -8,7 +8,7 @@ detector's weights and the held-out photos are; nothing here works out a folder 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from ..detection.detector import Detection, Detector, load_detector, load_teache
 from ..detection.labels import LABEL_SETS, VOC, VOC_CLASSES, LabelSet
 from ..detection.preprocess import load_image
 from ..detection.voc import load_voc
-from ..detection.weights import heldout_reference_file
+from ..detection.weights import ADAPTER_FILE, adapter_file, heldout_reference_file
 from ..errors import SharekanError
 from ..progress import Progress
 from .coco_map import mean_average_precision
@@ -36,6 +36,7 @@ class DetectorFiles:
     detector_dir: Path     # backbone, teacher, adapter and KAN head weights
     reference_path: Path   # the teacher's stored detections on the held-out photos (scripts/make_teacher_reference.py)
     image_root: Path       # the folder the reference's image paths (assets/photos/...) start from
+    adapter: str = ADAPTER_FILE  # the location adapter (a file name in detector_dir) the heads measured here read
 
     @classmethod
     def in_folder(cls, detector_dir: Path, image_root: Path, labels: LabelSet = VOC) -> DetectorFiles:
@@ -44,7 +45,16 @@ class DetectorFiles:
 
     def for_labels(self, labels: LabelSet) -> DetectorFiles:
         """The same folder, with the held-out reference of another label set (e.g. the second head's)."""
-        return DetectorFiles.in_folder(self.detector_dir, self.image_root, labels)
+        return replace(DetectorFiles.in_folder(self.detector_dir, self.image_root, labels), adapter=self.adapter)
+
+    def for_model(self, metadata: dict | None) -> DetectorFiles:
+        """The same folder, with the location adapter a model's metadata names (the shared one by default)."""
+        return replace(self, adapter=adapter_file(metadata))
+
+    @property
+    def adapter_path(self) -> Path:
+        """The location adapter's file."""
+        return self.detector_dir / self.adapter
 
 
 def as_metric_dict(detections: list[Detection] | list[dict], with_scores: bool,
@@ -132,11 +142,12 @@ def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
 def compressed_vs_dense(compressed: nn.Module, files: DetectorFiles, dense: nn.Module | None = None) -> dict:
     """Agreement of a compressed head with the dense head (``dense``, or the folder's dense KAN head file;
     its detections >= 0.5) on the held-out images."""
-    dense_detector = load_detector(dense, files.detector_dir)
+    dense_detector = load_detector(dense, files.detector_dir)  # a head file reads its own adapter
     images = [entry["file"] for entry in load_reference(files)["images"]]
     reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p, files.detector_dir),
                                                                        REFERENCE_SCORE)] for p in images]
-    scores = map_against_reference(load_detector(compressed, files.detector_dir), images, reference, files.detector_dir)
+    scores = map_against_reference(load_detector(compressed, files.detector_dir, files.adapter_path), images, reference,
+                                   files.detector_dir)
     return scores | {"reference": "agreement with the dense KAN head (its detections with score >= 0.5) on held-out real photos"}
 
 
@@ -155,7 +166,7 @@ def voc_map(detector: Detector, voc_root: str | Path, split: str = "test", limit
 
 def evaluate_detection(files: DetectorFiles, head: nn.Module | None = None, data: str | None = None) -> dict:
     """Evaluate a head (the folder's dense KAN by default): teacher agreement, or VOC mAP if ``data`` is a VOCdevkit."""
-    detector = load_detector(head, files.detector_dir)
+    detector = load_detector(head, files.detector_dir, None if head is None else files.adapter_path)
     if data is None:
         return teacher_agreement(detector, files if detector.labels is VOC else files.for_labels(detector.labels))
     return voc_map(detector, data)

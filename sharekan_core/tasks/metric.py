@@ -48,11 +48,11 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
             labels = reference_labels(files)
             classes = "" if labels is VOC else f" ({labels.title})"
             def by_class(module: torch.nn.Module) -> tuple[float, dict[str, float]]:
-                scores = teacher_agreement(load_detector(module, files.detector_dir), files)
+                scores = teacher_agreement(load_detector(module, files.detector_dir, files.adapter_path), files)
                 return scores["map50"], {name: float(ap) for name, ap in scores["class_map50"].items()}
 
             return TaskMetric("map50", f"mAP@0.5 agreement with the SSD teacher on held-out real photos{classes}",
                               lambda module: by_class(module)[0], by_class)
         return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
-                          lambda module: voc_map(load_detector(module, files.detector_dir), data)["map50"])
+                          lambda module: voc_map(load_detector(module, files.detector_dir, files.adapter_path), data)["map50"])
     raise SharekanError(f"unknown task {task!r}; expected 'digits' or 'detection'")
