@@ -142,7 +142,8 @@ def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
 def compressed_vs_dense(compressed: nn.Module, files: DetectorFiles, dense: nn.Module | None = None) -> dict:
     """Agreement of a compressed head with the dense head (``dense``, or the folder's dense KAN head file;
     its detections >= 0.5) on the held-out images."""
-    dense_detector = load_detector(dense, files.detector_dir)  # a head file reads its own adapter
+    # the folder's head file reads the adapter it names; a dense module given here reads the files' adapter
+    dense_detector = load_detector(dense, files.detector_dir, None if dense is None else files.adapter_path)
     images = [entry["file"] for entry in load_reference(files)["images"]]
     reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p, files.detector_dir),
                                                                        REFERENCE_SCORE)] for p in images]
