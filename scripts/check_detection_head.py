@@ -47,7 +47,7 @@ ADAPTER: Path | None = None  # the location adapter the head runs with (--adapte
 
 
 def detector_for(head: torch.nn.Module):
-    """The detector around ``head``, with the adapter named by --adapter (default: the detector folder's)."""
+    """The detector around ``head``, with ADAPTER (--adapter, else the one the head's metadata names)."""
     return load_detector(head, FOLDERS.detector_dir, adapter=ADAPTER)
 
 

@@ -105,3 +105,14 @@ def test_a_head_naming_a_path_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and err[0].startswith("error:") and "adapter" in err[0]
     assert path.is_file()  # the head file is left as it was
+
+
+def test_an_upload_naming_a_path_as_its_adapter_is_refused(tmp_path):
+    """Checked once at upload, so no page meets it later (Trade-offs builds its metric outside any handler)."""
+    from sharekan_core.studio.models import read_upload
+
+    payload = small_head(tmp_path / "bad.safetensors", "../../secret.safetensors").read_bytes()
+    with pytest.raises(SharekanError, match="adapter"):
+        read_upload("bad.safetensors", payload)
+    good = small_head(tmp_path / "good.safetensors", OWN).read_bytes()
+    assert read_upload("good.safetensors", good).metadata["adapter"] == OWN

@@ -96,7 +96,12 @@ def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None) 
         path.write_bytes(payload)
         if config_yml is not None:
             (Path(folder) / f"{safe_name[: -len('_state')]}_config.yml").write_bytes(config_yml)
-        return read_model(path)
+        loaded = read_model(path)
+    if "adapter" in loaded.metadata:  # a detection head's adapter name is checked once, here, for every page
+        from ..detection.weights import adapter_file  # deferred: the detection package is not a first-paint import
+
+        adapter_file(loaded.metadata)
+    return loaded
 
 
 def layer_table(model: KAN) -> pd.DataFrame:
