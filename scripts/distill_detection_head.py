@@ -225,6 +225,22 @@ def source_weights(teacher: Teacher, named: list[tuple[str, Image.Image]],
     return weights.tolist(), rarity
 
 
+def share_frames(names: list[str], weights: list[float], frame_share: float | None) -> list[float]:
+    """``weights`` rescaled so that video frames hold ``frame_share`` of the total sampling weight
+    (photos the rest); unchanged when ``frame_share`` is None or one kind is absent. Frames are most
+    of the sources (640 of 808), so left alone they hold about 80% of the draws."""
+    if frame_share is None:
+        return list(weights)
+    if not 0.0 < frame_share < 1.0:
+        raise ValueError(f"frame share must lie strictly between 0 and 1, got {frame_share}")
+    frames = sum(w for w, n in zip(weights, names) if "#" in n)
+    photos = sum(w for w, n in zip(weights, names) if "#" not in n)
+    if frames == 0 or photos == 0:
+        return list(weights)
+    return [w * (frame_share / frames if "#" in n else (1.0 - frame_share) / photos) * sum(weights)
+            for w, n in zip(weights, names)]
+
+
 # ---------------------------------------------------------------- training
 def sample_locations(targets: torch.Tensor, negatives: int, max_positive: int, gen: torch.Generator) -> torch.Tensor:
     """Indices (into 500) of one view's training locations.
@@ -314,6 +330,8 @@ def main() -> None:
     parser.add_argument("--softmax-weight", type=float, default=1.0)
     parser.add_argument("--box-weight", type=float, default=2.0)
     parser.add_argument("--max-rarity", type=float, default=4.0, help="cap on a class's rarity weight")
+    parser.add_argument("--frame-share", type=float, default=None,
+                        help="share of the sampling weight held by video frames (default: as class balance gives)")
     parser.add_argument("--checkpoint-minutes", type=float, default=4.0)
     parser.add_argument("--max-minutes", type=float, default=1e9, help="stop (and say so) past this")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -324,6 +342,8 @@ def main() -> None:
                              "before them were trained")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    if args.frame_share is not None and not 0.0 < args.frame_share < 1.0:
+        parser.error(f"--frame-share must lie strictly between 0 and 1, got {args.frame_share}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -352,6 +372,7 @@ def main() -> None:
     sources = [img for _, img in named]
     teacher = Teacher(labels, args.teacher)
     weights, rarity = source_weights(teacher, named, args.max_rarity)
+    weights = share_frames([name for name, _ in named], weights, args.frame_share)
     print(f"{len(sources)} sources; class rarity " + json.dumps(
         {c: round(r, 2) for c, r in zip(labels.classes, rarity.tolist())}), flush=True)
     rng = random.Random(args.seed * 1_000_003 + step)
@@ -424,6 +445,7 @@ def main() -> None:
         "views_seen": pool.size + args.refresh * step, "images_per_step": args.images_per_step,
         "negatives_per_view": args.negatives, "max_positive_per_view": args.max_positive, "lr": args.lr,
         "softmax_weight": args.softmax_weight, "box_weight": args.box_weight, "max_rarity": args.max_rarity,
+        "frame_share": args.frame_share,
         "class_rarity": {c: round(r, 3) for c, r in zip(labels.classes, rarity.tolist())},
         "head_widths": list(head.config.widths), "head_edges": head.num_edges,
         "head_parameters": sum(p.numel() for p in head.parameters()),
