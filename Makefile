@@ -33,6 +33,7 @@ test: $(STAMP) chromium
 bench: $(STAMP)
 	$(PY) bench/codebook.py
 	$(PY) bench/runtime.py
+	$(PY) bench/detector_speed.py
 
 clean-venv:
 	rm -rf $(VENV)

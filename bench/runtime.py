@@ -37,6 +37,7 @@ from dense_baselines import DenseKernelKAN, PreScaledKAN
 from sharekan_core.compress import CompressionConfig, compress, decompress
 from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.format import load_compressed, save_compressed
+from sharekan_core.io import write_bytes_atomic
 from sharekan_core.format.accounting import storage_report
 from sharekan_core.io import read_model
 from sharekan_core.metrics.fidelity import fidelity_report
@@ -211,9 +212,7 @@ def main() -> None:
     print(f"storage: {document['storage']['ratio']:.2f}x, coefficient rel. L2 {document['coef_rel_l2']:.4f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        temp = args.json.with_suffix(".tmp")
-        temp.write_text(json.dumps(document, indent=1, sort_keys=True))
-        temp.replace(args.json)
+        write_bytes_atomic(args.json, json.dumps(document, indent=1, sort_keys=True).encode())
 
 
 if __name__ == "__main__":

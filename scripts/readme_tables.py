@@ -509,6 +509,31 @@ def all_tables() -> str:
 
 
 DETECTOR_START, DETECTOR_END = "<!-- detector checks: start -->", "<!-- detector checks: end -->"
+SPEED_START, SPEED_END = "<!-- detector speed: start -->", "<!-- detector speed: end -->"
+DETECTOR_SPEED = ASSETS / "runtime" / "detector_speed_t2.json"
+
+
+def detector_speed_table() -> str:
+    """The card's speed table, from bench/detector_speed.py's saved run."""
+    if not DETECTOR_SPEED.is_file():
+        return "No saved run: `python bench/detector_speed.py --json assets/runtime/detector_speed_t2.json`."
+    run = json.loads(DETECTOR_SPEED.read_text())
+    host = run["host"]
+    lines = [f"`bench/detector_speed.py` on {run['photo']}, {host['threads']} thread(s), {host['cpu']}: medians of "
+             f"interleaved rounds in one process, interquartile range in brackets. The compressed head is Int"
+             f"{run['bits']}, K = {run['codebook_size']:,}.", "",
+             "| | predictor only (adapter + head, or the SSD's convolutions) | whole `detect` (backbone + predictor + NMS) |",
+             "| --- | --- | --- |"]
+    for name, cell in run["predictor"].items():
+        whole = run["detect"][name]
+        lines.append(f"| {name} | {cell['median_ms']:.1f} ms ({cell['iqr_ms']:.1f}) | "
+                     f"{whole['median_ms']:.1f} ms ({whole['iqr_ms']:.1f}) |")
+    dense, fused = run["detect"]["dense KAN head"]["median_ms"], run["detect"]["compressed fused kernel"]["median_ms"]
+    conv = run["detect"]["original conv predictor"]["median_ms"]
+    lines += ["", f"The compressed head makes the whole detect {dense / fused:.2f}x as fast as the dense KAN head; "
+              f"the original convolutional predictor is still {fused / conv:.1f}x faster than either, since a KAN "
+              "head evaluates a spline on every edge at all 500 locations."]
+    return "\n".join(lines)
 DETECTOR_DIR = ASSETS.parent / "sample_models" / "ssd_mobilenet_v2"
 
 
@@ -615,15 +640,40 @@ def detector_tables() -> str:
         path = DETECTOR_DIR / name
         if path.is_file():
             report = json.loads(path.read_text())
+            stages = earlier_stages() if name == "distill_report.json" else []
             start = ("the head shipped before it (the same path, an earlier commit)"
                      if report["init"].endswith("ssd_mobilenet_v2/" + name.replace("distill_report", "kan_head")
-                                               .replace(".json", ".safetensors")) else f"`{report['init']}`")
+                                               .replace(".json", ".safetensors"))
+                     else f"the last of the {len(stages)} earlier stages below" if stages else f"`{report['init']}`")
             lines.append(f"\nDistillation of {label} (`{name}`): {report['steps']} steps of {report['images_per_step']} "
-                         f"views from {start}, labels {report.get('labels', 'voc')}, lr {report['lr']}, "
+                         f"views from {start}, labels {report.get('labels', 'voc')}, "
                          f"class rarity capped at {report.get('max_rarity', 'none')}, {report['source_images']} sources, "
-                         f"{report['threads']} thread(s); {report['cache_seconds_this_run']:.0f} s of caching and "
+                         f"{report['threads']} thread(s)" + stage_details(report) +
+                         f"; {report['cache_seconds_this_run']:.0f} s of caching and "
                          f"{report['train_seconds_this_run']:.0f} s of training.")
+            for stage_name, stage in stages:
+                origin = ("the head shipped before it" if stage["init"].endswith("ssd_mobilenet_v2/kan_head.safetensors")
+                          else "the stage before")
+                lines.append(f"- earlier stage `distill_stages/{stage_name}`: {stage['steps']} steps from {origin}"
+                             + stage_details(stage) + f", {stage['cache_seconds_this_run']:.0f} s of caching and "
+                             f"{stage['train_seconds_this_run']:.0f} s of training")
     return "\n".join(lines)
+
+
+def earlier_stages() -> list[tuple[str, dict]]:
+    """The distillation reports of the stages before the shipped head's last run, oldest first."""
+    folder = DETECTOR_DIR / "distill_stages"
+    return [(p.name, json.loads(p.read_text())) for p in sorted(folder.glob("stage*.json"))] if folder.is_dir() else []
+
+
+def stage_details(report: dict) -> str:
+    """What a distillation run varied beyond the base recipe: seed, adapter training, frame share."""
+    parts = [f"seed {report['seed']}", f"lr {report['lr']}"]
+    if report.get("adapter_trained"):
+        parts.append("adapter trained with the head")
+    if report.get("frame_share") is not None:
+        parts.append(f"video frames held {report['frame_share']:.0%} of the draws")
+    return " (" + ", ".join(parts) + ")"
 
 
 def generated_documents() -> dict[Path, tuple]:
@@ -632,7 +682,8 @@ def generated_documents() -> dict[Path, tuple]:
                                           (WORKING_SET_START, WORKING_SET_END, working_set_table),
                                           (RELIABILITY_START, RELIABILITY_END, reliability_table),
                                           (METHODS_START, METHODS_END, method_tables)),
-            DETECTOR_DIR / "README.md": ((DETECTOR_START, DETECTOR_END, detector_tables),)}
+            DETECTOR_DIR / "README.md": ((DETECTOR_START, DETECTOR_END, detector_tables),
+                                                 (SPEED_START, SPEED_END, detector_speed_table))}
 
 
 def regenerated(text: str, blocks: tuple) -> str:
