@@ -120,12 +120,24 @@ def operating_points(head: Path, sizes: list[int], name: str) -> None:
                {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"], "rows": rows})
 
 
+def committed_as(path: Path) -> str | None:
+    """The last commit of ``path`` when the file on disk is that commit's, else None (a head not yet committed
+    must not be credited to the commit of the file it replaces; its SHA-256 is recorded either way)."""
+    import subprocess
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args, "--", str(path)], cwd=path.parent, capture_output=True, text=True)
+
+    if git("diff", "--quiet", "HEAD").returncode != 0:
+        return None
+    return git("log", "-1", "--format=%H").stdout.strip() or None
+
+
 def methods(model_path: Path, task: str, plan, name: str, workers: int | None, resume: bool = False) -> None:
     """Every method at sizes from dense/4 to dense/30 on Dask workers (see experiments/comparison.py).
 
     ``resume`` keeps the points of a partial document measured on the same model commit and runs the rest.
     """
-    import subprocess
 
     from sharekan_core.experiments.calibration import task_calibration
     from sharekan_core.experiments.comparison import comparison_jobs
@@ -136,8 +148,7 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
     metric, calibration = task_metric(task, files=files), task_calibration(task, FOLDERS.detector_dir, files.adapter_path)
     jobs = comparison_jobs(plan)
     start = time.time()
-    commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", str(model_path)], cwd=model_path.parent,
-                            capture_output=True, text=True).stdout.strip()
+    commit = committed_as(model_path)
     arrived: dict[int, object] = {}
     earlier_seconds, sha256 = 0.0, file_sha256(model_path)
     target = ASSETS / "sweeps" / f"{name}_methods.json"

@@ -326,7 +326,7 @@ def methods_table(name: str, targets: bool = False, name_override: str | None = 
     if stale:
         state += f" **{stale}**"
     lines = [f"Metric: {document['metric_label']}; dense {mb(dense['stored_bytes'])} MB at {dense['metric_mean']:.4f}. "
-             f"Model file at commit `{document.get('model_commit', '?')[:10]}`; calibration: {document.get('calibration_rows', '?')} "
+             f"Model file {model_version(document)}; calibration: {document.get('calibration_rows', '?')} "
              f"rows {document.get('calibration', '')}. Mean ± std over the seeds shown; uniform and GPTQ are deterministic.{state}",
              "", "| method | K | bits | MB | ratio | metric (mean ± std, seeds) | vs dense | coef rel. L2 |",
              "|---|---:|---:|---:|---:|---|---:|---:|"]
@@ -513,6 +513,18 @@ SPEED_START, SPEED_END = "<!-- detector speed: start -->", "<!-- detector speed:
 DETECTOR_SPEED = ASSETS / "runtime" / "detector_speed_t2.json"
 
 
+def model_version(document: dict) -> str:
+    """Which model file a method sweep measured: its commit where recorded, and its SHA-256."""
+    commit, sha = document.get("model_commit"), document.get("model_sha256")
+    parts = ([f"at commit `{commit[:10]}`"] if commit else []) + ([f"SHA-256 `{sha[:12]}`"] if sha else [])
+    return ", ".join(parts) or "of unrecorded version"
+
+
+def head_score(score: float) -> str:
+    """A head's score of a teacher box, with a third decimal where two would round it onto the 0.5 threshold."""
+    return f"{score:.3f}" if round(score, 2) == 0.5 else f"{score:.2f}"
+
+
 def detector_speed_table() -> str:
     """The card's speed table, from bench/detector_speed.py's saved run."""
     if not DETECTOR_SPEED.is_file():
@@ -524,15 +536,17 @@ def detector_speed_table() -> str:
              f"{run['bits']}, K = {run['codebook_size']:,}.", "",
              "| | predictor only (adapter + head, or the SSD's convolutions) | whole `detect` (backbone + predictor + NMS) |",
              "| --- | --- | --- |"]
-    for name, cell in run["predictor"].items():
-        whole = run["detect"][name]
+    order = ("original conv predictor", "dense KAN head", "dense pre-scaled", "compressed fused kernel")
+    for name in sorted(run["predictor"], key=lambda n: order.index(n) if n in order else len(order)):
+        cell, whole = run["predictor"][name], run["detect"][name]
         lines.append(f"| {name} | {cell['median_ms']:.1f} ms ({cell['iqr_ms']:.1f}) | "
                      f"{whole['median_ms']:.1f} ms ({whole['iqr_ms']:.1f}) |")
     dense, fused = run["detect"]["dense KAN head"]["median_ms"], run["detect"]["compressed fused kernel"]["median_ms"]
     conv = run["detect"]["original conv predictor"]["median_ms"]
-    lines += ["", f"The compressed head makes the whole detect {dense / fused:.2f}x as fast as the dense KAN head; "
-              f"the original convolutional predictor is still {fused / conv:.1f}x faster than either, since a KAN "
-              "head evaluates a spline on every edge at all 500 locations."]
+    lines += ["", f"The compressed head makes the whole detect {dense / fused:.2f}x as fast as the dense KAN head; " +
+              (f"the original convolutional predictor is still {fused / conv:.1f}x as fast as the compressed head, since a KAN "
+               "head evaluates a spline on every edge at all 500 locations." if fused > conv else
+               f"it is also {conv / fused:.2f}x as fast as the original convolutional predictor.")]
     return "\n".join(lines)
 DETECTOR_DIR = ASSETS.parent / "sample_models" / "ssd_mobilenet_v2"
 
@@ -557,10 +571,14 @@ def shortfall_lines(check: dict) -> list[str]:
                      f"where it finds {default} of {wanted}.")
         lines.append(text)
         missed = [f"{r['photo'].rsplit('.', 1)[0]} ({', '.join(r['teacher'])}; head "
-                  f"{', '.join(f'{s:.2f}' for _, s in r['score_pairs']) or 'no box of that class'})"
+                  f"{', '.join(head_score(s) for _, s in r['score_pairs']) or 'no box of that class'})"
                   for r in photos if r["teacher_found"] < r["teacher_detections"]]
         if missed:
             lines.append(f"- **Bundled photos missed at 0.5:** {'; '.join(missed)}.")
+    extras = [f"{r['photo'].rsplit('.', 1)[0]} ({r['unmatched_confident']} of the head's {', '.join(r['head'])}; "
+              f"teacher {', '.join(r['teacher']) or 'none'})" for r in photos if r["unmatched_confident"]]
+    if extras:
+        lines.append(f"- **Confident detections the teacher does not make (>= 0.5, bundled photos):** {'; '.join(extras)}.")
     if new_scenes:
         weak = {c: ap for c, ap in registry["class_map50"].items() if ap < 0.5}
         if weak:
@@ -632,7 +650,7 @@ def detector_tables() -> str:
                           "moments of the training videos.")
     lines += ["", "Per bundled photo at 0.5 (teacher → head; head scores of the teacher's boxes in brackets):", ""]
     for row in check["photos"]:
-        pairs = ", ".join(f"{s:.2f}" for _, s in row["score_pairs"]) or "no box of that class"
+        pairs = ", ".join(head_score(s) for _, s in row["score_pairs"]) or "no box of that class"
         lines.append(f"- {row['photo']}: {', '.join(row['teacher']) or 'none'} → {', '.join(row['head']) or 'none'} "
                      f"[{pairs}]")
     lines += ["", "Where it falls short (from the same report):", "", *shortfall_lines(check)]

@@ -46,3 +46,38 @@ def test_shortfalls_follow_the_report():
     uncalibrated = readme_tables.shortfall_lines(check)
     if check["score_ratio_median"] < 0.85:
         assert any(f"median {check['score_ratio_median']}" in line for line in uncalibrated)
+
+
+def test_confident_extras_are_listed_only_where_the_report_has_them():
+    check = json.loads((readme_tables.DETECTOR_DIR / "check_report.json").read_text())
+    clean = copy.deepcopy(check)
+    for row in clean["photos"]:
+        row["unmatched_confident"] = 0
+    assert not any("teacher does not make" in line for line in readme_tables.shortfall_lines(clean))
+    extra = copy.deepcopy(clean)
+    extra["photos"][0].update(unmatched_confident=1, head=["dog 0.91"], teacher=[])
+    line = next(line for line in readme_tables.shortfall_lines(extra) if "teacher does not make" in line)
+    assert "dog 0.91" in line and "teacher none" in line
+
+
+def test_a_head_score_next_to_the_threshold_keeps_its_third_decimal():
+    assert readme_tables.head_score(0.498) == "0.498"
+    assert readme_tables.head_score(0.503) == "0.503"
+    assert readme_tables.head_score(0.49) == "0.49"
+    assert readme_tables.head_score(0.917) == "0.92"
+
+
+def test_the_speed_table_says_when_no_run_is_saved(tmp_path, monkeypatch):
+    monkeypatch.setattr(readme_tables, "DETECTOR_SPEED", tmp_path / "absent.json")
+    assert "No saved run" in readme_tables.detector_speed_table()
+    cell = {"median_ms": 10.0, "iqr_ms": 1.0}
+    run = {"photo": "messi5.jpg", "bits": 8, "codebook_size": 4096, "host": {"threads": 2, "cpu": "test cpu"},
+           "predictor": {n: cell for n in ("original conv predictor", "dense KAN head", "compressed fused kernel")},
+           "detect": {"original conv predictor": {"median_ms": 30.0, "iqr_ms": 1.0},
+                      "dense KAN head": {"median_ms": 160.0, "iqr_ms": 5.0},
+                      "compressed fused kernel": {"median_ms": 80.0, "iqr_ms": 4.0}}}
+    (tmp_path / "speed.json").write_text(json.dumps(run))
+    monkeypatch.setattr(readme_tables, "DETECTOR_SPEED", tmp_path / "speed.json")
+    table = readme_tables.detector_speed_table()
+    assert "| dense KAN head | 10.0 ms (1.0) | 160.0 ms (5.0) |" in table
+    assert "2.00x as fast as the dense KAN head" in table and "2.7x as fast as the compressed head" in table
