@@ -659,9 +659,10 @@ def detector_tables() -> str:
         if path.is_file():
             report = json.loads(path.read_text())
             stages = earlier_stages() if name == "distill_report.json" else []
+            from_shipped = report["init"].endswith("ssd_mobilenet_v2/" + name.replace("distill_report", "kan_head")
+                                                   .replace(".json", ".safetensors"))
             start = ("the head shipped before it (the same path, an earlier commit)"
-                     if report["init"].endswith("ssd_mobilenet_v2/" + name.replace("distill_report", "kan_head")
-                                               .replace(".json", ".safetensors"))
+                     + (f", itself trained in the {len(stages)} stages below" if stages else "") if from_shipped
                      else f"the last of the {len(stages)} earlier stages below" if stages else f"`{report['init']}`")
             lines.append(f"\nDistillation of {label} (`{name}`): {report['steps']} steps of {report['images_per_step']} "
                          f"views from {start}, labels {report.get('labels', 'voc')}, "
@@ -670,8 +671,8 @@ def detector_tables() -> str:
                          f"; {report['cache_seconds_this_run']:.0f} s of caching and "
                          f"{report['train_seconds_this_run']:.0f} s of training.")
             for stage_name, stage in stages:
-                origin = ("the head shipped before it" if stage["init"].endswith("ssd_mobilenet_v2/kan_head.safetensors")
-                          else "the stage before")
+                origin = (("the head shipped before that" if from_shipped else "the head shipped before it")
+                          if stage["init"].endswith("ssd_mobilenet_v2/kan_head.safetensors") else "the stage before")
                 lines.append(f"- earlier stage `distill_stages/{stage_name}`: {stage['steps']} steps from {origin}"
                              + stage_details(stage) + f", {stage['cache_seconds_this_run']:.0f} s of caching and "
                              f"{stage['train_seconds_this_run']:.0f} s of training")
