@@ -138,7 +138,6 @@ def methods(model_path: Path, task: str, plan, name: str, workers: int | None, r
 
     ``resume`` keeps the points of a partial document measured on the same model commit and runs the rest.
     """
-
     from sharekan_core.experiments.calibration import task_calibration
     from sharekan_core.experiments.comparison import comparison_jobs
     from sharekan_core.experiments.sweep import SweepPoint, run_jobs, split_measured

@@ -548,6 +548,8 @@ def detector_speed_table() -> str:
                "head evaluates a spline on every edge at all 500 locations." if fused > conv else
                f"it is also {conv / fused:.2f}x as fast as the original convolutional predictor.")]
     return "\n".join(lines)
+
+
 DETECTOR_DIR = ASSETS.parent / "sample_models" / "ssd_mobilenet_v2"
 
 
