@@ -99,10 +99,13 @@ def mosaic(images: list[Image.Image], rng: random.Random) -> Image.Image:
     return canvas
 
 
-def make_view(sources: list[Image.Image], pick, rng: random.Random, plain: bool = False) -> Image.Image:
-    """A view: plain, single augmented (55%), a 4-image mosaic (25%) or a mixup of two (20%)."""
+def make_view(sources: list[Image.Image], pick, rng: random.Random, plain: bool = False,
+              mirror: bool = False) -> Image.Image:
+    """A view: plain (the whole source as ``detect`` sees a photo, mirrored when asked), single augmented
+    (55%), a 4-image mosaic (25%) or a mixup of two (20%)."""
     if plain:
-        return sources[pick()].resize((SIDE, SIDE), Image.BILINEAR)
+        image = sources[pick()].resize((SIDE, SIDE), Image.BILINEAR)
+        return ImageOps.mirror(image) if mirror else image
     kind = rng.random()
     if kind < 0.25:
         return mosaic([sources[pick()] for _ in range(4)], rng)
@@ -169,9 +172,10 @@ class ViewPool:
     """A rolling cache of views: backbone maps and teacher targets, refreshed a few per step."""
 
     def __init__(self, teacher: Teacher, sources: list[Image.Image], weights: list[float], size: int,
-                 rng: random.Random):
+                 rng: random.Random, plain_share: float = 0.0):
         self.teacher, self.sources, self.rng = teacher, sources, rng
         self.weights = weights
+        self.plain_share = plain_share
         self.maps: list[torch.Tensor] | None = None
         self.targets: torch.Tensor | None = None
         self.size = size
@@ -185,8 +189,12 @@ class ViewPool:
         return self.rng.choices(range(len(self.sources)), weights=self.weights)[0]
 
     def refresh(self, slot: int, plain: bool = False) -> None:
-        """Replace one slot with a fresh view."""
-        maps, targets = self.teacher(make_view(self.sources, self.pick, self.rng, plain))
+        """Replace one slot with a fresh view: plain when asked, else plain (mirrored in half) with probability
+        ``plain_share``."""
+        mirror = False
+        if not plain and self.plain_share > 0 and self.rng.random() < self.plain_share:
+            plain, mirror = True, self.rng.random() < 0.5
+        maps, targets = self.teacher(make_view(self.sources, self.pick, self.rng, plain, mirror))
         if self.maps is None:
             self.maps = [torch.zeros((self.size, *m.shape), dtype=torch.float16) for m in maps]
             self.targets = torch.zeros((self.size, *targets.shape), dtype=torch.float16)
@@ -332,6 +340,9 @@ def main() -> None:
     parser.add_argument("--max-rarity", type=float, default=4.0, help="cap on a class's rarity weight")
     parser.add_argument("--frame-share", type=float, default=None,
                         help="share of the sampling weight held by video frames (default: as class balance gives)")
+    parser.add_argument("--plain-share", type=float, default=0.0,
+                        help="share of fresh views that are a whole source as detect sees it (mirrored in half); "
+                             "the rest are augmented, mosaics and mixups")
     parser.add_argument("--checkpoint-minutes", type=float, default=4.0)
     parser.add_argument("--max-minutes", type=float, default=1e9, help="stop (and say so) past this")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -344,6 +355,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.frame_share is not None and not 0.0 < args.frame_share < 1.0:
         parser.error(f"--frame-share must lie strictly between 0 and 1, got {args.frame_share}")
+    if not 0.0 <= args.plain_share < 1.0:
+        parser.error(f"--plain-share must lie in [0, 1), got {args.plain_share}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -376,7 +389,7 @@ def main() -> None:
     print(f"{len(sources)} sources; class rarity " + json.dumps(
         {c: round(r, 2) for c, r in zip(labels.classes, rarity.tolist())}), flush=True)
     rng = random.Random(args.seed * 1_000_003 + step)
-    pool = ViewPool(teacher, sources, weights, min(args.pool, 4 * len(sources)), rng)
+    pool = ViewPool(teacher, sources, weights, min(args.pool, 4 * len(sources)), rng, args.plain_share)
     cache_s = time.time() - start
     print(f"cached {pool.size} views in {cache_s:.0f}s", flush=True)
 
@@ -445,7 +458,7 @@ def main() -> None:
         "views_seen": pool.size + args.refresh * step, "images_per_step": args.images_per_step,
         "negatives_per_view": args.negatives, "max_positive_per_view": args.max_positive, "lr": args.lr,
         "softmax_weight": args.softmax_weight, "box_weight": args.box_weight, "max_rarity": args.max_rarity,
-        "frame_share": args.frame_share,
+        "frame_share": args.frame_share, "plain_share": args.plain_share,
         "class_rarity": {c: round(r, 3) for c, r in zip(labels.classes, rarity.tolist())},
         "head_widths": list(head.config.widths), "head_edges": head.num_edges,
         "head_parameters": sum(p.numel() for p in head.parameters()),

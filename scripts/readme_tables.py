@@ -688,12 +688,14 @@ def earlier_stages() -> list[tuple[str, dict]]:
 
 
 def stage_details(report: dict) -> str:
-    """What a distillation run varied beyond the base recipe: seed, adapter training, frame share."""
+    """What a distillation run varied beyond the base recipe: seed, adapter training, frame and plain-view share."""
     parts = [f"seed {report['seed']}", f"lr {report['lr']}"]
     if report.get("adapter_trained"):
         parts.append("adapter trained with the head")
     if report.get("frame_share") is not None:
         parts.append(f"video frames held {report['frame_share']:.0%} of the draws")
+    if report.get("plain_share"):
+        parts.append(f"{report['plain_share']:.0%} of fresh views whole photos or frames as detect sees them")
     return " (" + ", ".join(parts) + ")"
 
 

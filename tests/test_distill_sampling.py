@@ -36,3 +36,62 @@ def test_no_share_or_one_kind_only_leaves_the_weights_alone():
 def test_a_share_outside_the_open_interval_is_refused(share):
     with pytest.raises(ValueError):
         share_frames(["a", "v#1"], [1.0, 1.0], share)
+
+
+class _RecordingTeacher:
+    """Stands in for the teacher: records each view it is shown, returns zero maps and targets."""
+
+    def __init__(self) -> None:
+        self.views: list = []
+
+    def __call__(self, view):
+        import torch
+        self.views.append(view)
+        return [torch.zeros(2, 3, 3)], torch.zeros(500, 6, 25)
+
+
+def _plain_kind(view, sources) -> str | None:
+    """'plain' or 'mirrored' when ``view`` is a whole source resized to the input, else None."""
+    from PIL import Image, ImageOps
+    from distill_detection_head import SIDE
+    for source in sources:
+        whole = source.resize((SIDE, SIDE), Image.BILINEAR)
+        if view.tobytes() == whole.tobytes():
+            return "plain"
+        if view.tobytes() == ImageOps.mirror(whole).tobytes():
+            return "mirrored"
+    return None
+
+
+@pytest.mark.parametrize("share", [0.0, 0.4])
+def test_plain_share_is_the_share_of_fresh_views_that_are_whole_sources(share):
+    import random
+
+    import numpy as np
+    from PIL import Image
+
+    from distill_detection_head import ViewPool
+    rng = np.random.default_rng(0)
+    sources = [Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)) for _ in range(3)]
+    teacher = _RecordingTeacher()
+    pool = ViewPool(teacher, sources, [1.0, 1.0, 1.0], 4, random.Random(1), plain_share=share)
+    assert _plain_kind(teacher.views[0], sources) == "plain"      # slot 0 of the first fill is plain
+    teacher.views.clear()
+    for _ in range(300):
+        pool.refresh(pool.rng.randrange(pool.size))
+    kinds = [_plain_kind(v, sources) for v in teacher.views]
+    plain = sum(k is not None for k in kinds) / len(kinds)
+    assert abs(plain - share) < 0.1                              # 300 draws: the binomial sd is under 0.03
+    if share:
+        assert 0.3 < kinds.count("mirrored") / (len(kinds) * share) < 0.7
+
+
+@pytest.mark.parametrize("value", ["1.0", "-0.1", "nan"])
+def test_a_plain_share_outside_the_interval_is_one_error_line(value, tmp_path):
+    import subprocess
+    script = Path(__file__).resolve().parents[1] / "scripts" / "distill_detection_head.py"
+    done = subprocess.run([sys.executable, str(script), "--plain-share", value, "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "error: --plain-share" in done.stderr
+    assert not (tmp_path / "x").exists()

@@ -81,3 +81,12 @@ def test_the_speed_table_says_when_no_run_is_saved(tmp_path, monkeypatch):
     table = readme_tables.detector_speed_table()
     assert "| dense KAN head | 10.0 ms (1.0) | 160.0 ms (5.0) |" in table
     assert "2.00x as fast as the dense KAN head" in table and "2.7x as fast as the compressed head" in table
+
+
+def test_stage_details_name_what_a_run_varied():
+    base = {"seed": 3, "lr": 0.00015}
+    assert readme_tables.stage_details(base) == " (seed 3, lr 0.00015)"
+    varied = base | {"adapter_trained": True, "frame_share": 0.3, "plain_share": 0.25}
+    text = readme_tables.stage_details(varied)
+    assert "adapter trained" in text and "30% of the draws" in text and "25% of fresh views whole" in text
+    assert "fresh views" not in readme_tables.stage_details(base | {"plain_share": 0.0})
