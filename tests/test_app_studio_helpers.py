@@ -202,7 +202,16 @@ def test_threshold_help_quotes_the_measured_calibration(tmp_path):
                                                '{"score_ratio_median": 0.987}}')
     text = detection.threshold_help(tmp_path)
     assert "median 0.41 of what the SSD teacher scores" in text and "0.99 on held-out frames" in text
-    assert f"default sits at {detection.DEFAULT_SCORE}" in text
+    assert f"default sits at {detection.DEFAULT_SCORE}" in text if detection.DEFAULT_SCORE < 0.5 else \
+        f"default is the usual {detection.DEFAULT_SCORE}" in text
+
+
+def test_threshold_help_says_which_default_it_explains(tmp_path, monkeypatch):
+    (tmp_path / "check_report.json").write_text('{"score_ratio_median": 0.9}')
+    monkeypatch.setattr(detection, "DEFAULT_SCORE", 0.3)
+    assert "default sits at 0.3 rather than the usual 0.5" in detection.threshold_help(tmp_path)
+    monkeypatch.setattr(detection, "DEFAULT_SCORE", 0.5)
+    assert detection.threshold_help(tmp_path).endswith("so the default is the usual 0.5 (measured in check_report.json).")
 
 
 def test_a_column_caption_counts_its_detections_in_words():

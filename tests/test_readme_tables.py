@@ -41,11 +41,20 @@ def test_shortfalls_follow_the_report():
     calibrated["score_ratio_median"] = 1.0
     for row in calibrated["photos"]:
         row["teacher_found"] = row["teacher_detections"]
-    assert not any("under-confident" in line or "missed at 0.5" in line
+    assert not any("under-confident" in line or "Bundled photos at 0.5" in line
                    for line in readme_tables.shortfall_lines(calibrated))
-    uncalibrated = readme_tables.shortfall_lines(check)
-    if check["score_ratio_median"] < 0.85:
-        assert any(f"median {check['score_ratio_median']}" in line for line in uncalibrated)
+    uncalibrated = copy.deepcopy(calibrated)
+    uncalibrated["score_ratio_median"] = 0.7
+    lines = readme_tables.shortfall_lines(uncalibrated)
+    assert any("under-confident" in line and "median 0.7 " in line for line in lines)
+    assert not any("Bundled photos at 0.5" in line for line in lines)
+    one_missed = copy.deepcopy(calibrated)
+    one_missed["photos"][0]["teacher_found"] = one_missed["photos"][0]["teacher_detections"] - 1
+    lines = readme_tables.shortfall_lines(one_missed)
+    wanted = sum(r["teacher_detections"] for r in one_missed["photos"])
+    assert any(f"finds {wanted - 1} of the {wanted} teacher boxes" in line
+               and one_missed["photos"][0]["photo"].rsplit(".", 1)[0] in line for line in lines)
+    assert not any("under-confident" in line for line in lines)
 
 
 def test_confident_extras_are_listed_only_where_the_report_has_them():
