@@ -36,6 +36,8 @@ def show_column(column, title: str, image, run, highlight=frozenset()):
     column.download_button(f"Download {title} image (PNG)", detection.png_bytes(annotated),
                            file_name=f"{title.lower().replace(' ', '_')}.png", mime="image/png")
     column.dataframe(detection.detections_table(run), hide_index=True)
+    if not run.detections:
+        column.caption("Nothing here scores at or above the threshold; lower it to see weaker detections.")
 
 
 st.title("Detect")

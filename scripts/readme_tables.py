@@ -620,8 +620,8 @@ def detector_tables() -> str:
              f"| bundled photos: confident detections the teacher lacks | 0 | {extra} ({verdict(extra == 0)}) |",
              *([f"| what the Detect page shows: teacher detections found at its default threshold "
                 f"{check['default_score']} | | {sum(r['teacher_found_at_default'] for r in check['photos'])} of {wanted} |"]
-               if "default_score" in check else []),
-             f"| calibration: head score / teacher score, matched boxes | about 1 | median {check['score_ratio_median']} "
+               if check.get("default_score", 0.5) < 0.5 else []),
+             f"| calibration: head score / teacher score, matched boxes | within 0.15 of 1 | median {check['score_ratio_median']} "
              f"({verdict(abs(check['score_ratio_median'] - 1) < 0.15)}) |"]
     frames = check.get("heldout_frames")
     if frames is not None:
@@ -678,7 +678,41 @@ def detector_tables() -> str:
                 lines.append(f"- earlier stage `distill_stages/{stage_name}`: {stage['steps']} steps from {origin}"
                              + stage_details(stage) + f", {stage['cache_seconds_this_run']:.0f} s of caching and "
                              f"{stage['train_seconds_this_run']:.0f} s of training")
+    lines += candidate_lines()
     return "\n".join(lines)
+
+
+def candidate_lines() -> list[str]:
+    """The runs the shipped head was chosen among (distill_candidates/run_X.{distill,check}.json, each checked by
+    check_detection_head.py): their recipe and every target, so the choice and its spread can be read."""
+    folder = DETECTOR_DIR / "distill_candidates"
+    runs = sorted(folder.glob("run_*.check.json")) if folder.is_dir() else []
+    if not runs:
+        return []
+    lines = ["", f"The {len(runs)} candidate runs the shipped head was chosen among (`distill_candidates/`, each "
+             "checked by the same script; a run's start is the shipped head 6 or another run):", "",
+             "| run | from | seed | lr | frames' share | plain views | max rarity | held-out mAP@0.5 | bundled photos "
+             "found at 0.5 | confident extras | score ratio | chelsea's cat | Int8 K = 4,096 gap (pts) | new scenes "
+             "mAP@0.5 | frames found |", "| --- " * 15 + "|"]
+    for path in runs:
+        name = path.name.split(".")[0].removeprefix("run_")
+        check = json.loads(path.read_text())
+        recipe = json.loads(path.with_name(f"run_{name}.distill.json").read_text())
+        init = recipe["init"]
+        start = "head 6" if init.endswith("ssd_mobilenet_v2/kan_head.safetensors") else \
+            f"run {Path(init).parent.name.removeprefix('head')}"
+        photos = check["photos"]
+        cat = next((s for row in photos if row["photo"] == "chelsea.jpg" for t, s in row["score_pairs"]), None)
+        registry, frames = check.get("registry_heldout", {}), check["heldout_frames"]
+        share = f"{recipe['frame_share']:.0%}" if recipe.get("frame_share") else "natural"
+        lines.append(
+            f"| {name} | {start} | {recipe['seed']} | {recipe['lr']:g} | {share} | "
+            f"{recipe.get('plain_share', 0):.0%} | {recipe['max_rarity']:g} | {check['dense']['map50']:.3f} | "
+            f"{sum(r['teacher_found'] for r in photos)} of {sum(r['teacher_detections'] for r in photos)} | "
+            f"{sum(r['unmatched_confident'] for r in photos)} | {check['score_ratio_median']} | "
+            f"{head_score(cat) if cat is not None else 'no box'} | {check['int8_k4096']['gap_points']:.2f} | "
+            f"{registry.get('map50', float('nan')):.3f} | {frames['teacher_found']} of {frames['teacher_detections']} |")
+    return lines
 
 
 def earlier_stages() -> list[tuple[str, dict]]:

@@ -220,3 +220,13 @@ def test_a_column_caption_counts_its_detections_in_words():
     assert column_caption("Dense KAN head", 1) == "Dense KAN head: 1 detection"
     assert column_caption("SSD teacher", 0) == "SSD teacher: 0 detections"
     assert column_caption("SSD teacher", 4) == "SSD teacher: 4 detections"
+
+
+def test_a_detections_table_keeps_its_columns_when_nothing_is_found():
+    from sharekan_core.detection.detector import Detection
+    from sharekan_core.studio.detection import DetectionRun, detections_table
+
+    empty = detections_table(DetectionRun([], 1.0))
+    assert list(empty) == ["label", "score", "box (x1, y1, x2, y2)"] and all(v == [] for v in empty.values())
+    table = detections_table(DetectionRun([Detection("cat", 0.87654, (1.4, 2.6, 30.2, 40.5))], 1.0))
+    assert table == {"label": ["cat"], "score": [0.877], "box (x1, y1, x2, y2)": [[1, 3, 30, 40]]}

@@ -99,3 +99,18 @@ def test_stage_details_name_what_a_run_varied():
     text = readme_tables.stage_details(varied)
     assert "adapter trained" in text and "30% of the draws" in text and "25% of fresh views whole" in text
     assert "fresh views" not in readme_tables.stage_details(base | {"plain_share": 0.0})
+
+
+def test_the_shipped_head_is_one_of_the_listed_candidates():
+    """The candidates' table is the runs the shipped head was chosen among: the shipped distillation report is one
+    candidate's, and that candidate's check says what check_report.json says."""
+    folder = readme_tables.DETECTOR_DIR / "distill_candidates"
+    shipped = json.loads((readme_tables.DETECTOR_DIR / "distill_report.json").read_text())
+    check = json.loads((readme_tables.DETECTOR_DIR / "check_report.json").read_text())
+    chosen = [p for p in sorted(folder.glob("run_*.distill.json")) if json.loads(p.read_text()) == shipped]
+    assert len(chosen) == 1
+    candidate = json.loads(chosen[0].with_name(chosen[0].name.replace(".distill.", ".check.")).read_text())
+    assert candidate["dense"] == check["dense"] and candidate["score_ratio_median"] == check["score_ratio_median"]
+    assert [r["score_pairs"] for r in candidate["photos"]] == [r["score_pairs"] for r in check["photos"]]
+    lines = readme_tables.candidate_lines()
+    assert sum(line.startswith("| ") and "| --- |" not in line for line in lines) == 1 + len(list(folder.glob("run_*.check.json")))

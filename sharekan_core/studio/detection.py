@@ -273,7 +273,8 @@ def _text_colour(background: str) -> str:
     return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else "white"
 
 
-def detections_table(run: DetectionRun) -> list[dict]:
-    """Rows for a table: label, score and rounded pixel box."""
-    return [{"label": d.label, "score": round(d.score, 3), "box (x1, y1, x2, y2)": [round(v) for v in d.box]}
-            for d in run.detections]
+def detections_table(run: DetectionRun) -> dict[str, list]:
+    """A table by column: label, score and rounded pixel box; the columns stay when there is no detection, so an
+    empty result still reads as a table with its headings."""
+    return {"label": [d.label for d in run.detections], "score": [round(d.score, 3) for d in run.detections],
+            "box (x1, y1, x2, y2)": [[round(v) for v in d.box] for d in run.detections]}
