@@ -89,6 +89,24 @@ def augment(image: Image.Image, rng: random.Random) -> Image.Image:
     return jitter_colour(image, rng).resize((SIDE, SIDE), Image.BILINEAR)
 
 
+def zoom_crop(image: Image.Image, box: tuple[float, float, float, float], rng: random.Random) -> Image.Image:
+    """A square-ish crop around ``box`` (x1, y1, x2, y2 in pixels) in which the object fills 50-90% of each side,
+    its centre jittered by up to a tenth of its size; parts outside the image are the image's mean colour. Small
+    objects come out enlarged and blurred, as a close-up shot in motion looks."""
+    x1, y1, x2, y2 = box
+    width, height = max(x2 - x1, 2.0), max(y2 - y1, 2.0)
+    fill = rng.uniform(0.5, 0.9)
+    cx = (x1 + x2) / 2 + rng.uniform(-0.1, 0.1) * width
+    cy = (y1 + y2) / 2 + rng.uniform(-0.1, 0.1) * height
+    half_w, half_h = width / fill / 2, height / fill / 2
+    left, top, right, bottom = (round(v) for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
+    mean = tuple(int(c) for c in image.resize((1, 1), Image.BILINEAR).getpixel((0, 0)))
+    canvas = Image.new("RGB", (right - left, bottom - top), mean)
+    canvas.paste(image.crop((max(left, 0), max(top, 0), min(right, image.width), min(bottom, image.height))),
+                 (max(-left, 0), max(-top, 0)))
+    return canvas
+
+
 def mosaic(images: list[Image.Image], rng: random.Random) -> Image.Image:
     """Four augmented views tiled around a random centre."""
     cx, cy = rng.randint(SIDE // 4, 3 * SIDE // 4), rng.randint(SIDE // 4, 3 * SIDE // 4)
@@ -143,7 +161,13 @@ class Teacher:
 
     def __init__(self, labels: LabelSet, path: Path | None = None) -> None:
         detector = load_teacher(DETECTOR_DIR, labels, path)
+        self.detector = detector
         self.features, self.predictor = detector.features, detector.predictor
+
+    @torch.no_grad()
+    def boxes(self, image: Image.Image, score: float = 0.3) -> list[tuple[float, float, float, float]]:
+        """The teacher's detections on a whole source (pixels), for zoomed views."""
+        return [d.box for d in self.detector.detect(image, score)]
 
     @torch.no_grad()
     def __call__(self, view: Image.Image) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -172,10 +196,10 @@ class ViewPool:
     """A rolling cache of views: backbone maps and teacher targets, refreshed a few per step."""
 
     def __init__(self, teacher: Teacher, sources: list[Image.Image], weights: list[float], size: int,
-                 rng: random.Random, plain_share: float = 0.0):
+                 rng: random.Random, plain_share: float = 0.0, zoom_share: float = 0.0):
         self.teacher, self.sources, self.rng = teacher, sources, rng
         self.weights = weights
-        self.plain_share = plain_share
+        self.plain_share, self.zoom_share = plain_share, zoom_share
         self.maps: list[torch.Tensor] | None = None
         self.targets: torch.Tensor | None = None
         self.size = size
@@ -190,11 +214,21 @@ class ViewPool:
 
     def refresh(self, slot: int, plain: bool = False) -> None:
         """Replace one slot with a fresh view: plain when asked, else plain (mirrored in half) with probability
-        ``plain_share``."""
-        mirror = False
+        ``plain_share``, else zoomed onto one of the teacher's boxes with probability ``zoom_share`` (a source
+        where the teacher sees nothing gives an ordinary view)."""
+        mirror, view = False, None
         if not plain and self.plain_share > 0 and self.rng.random() < self.plain_share:
             plain, mirror = True, self.rng.random() < 0.5
-        maps, targets = self.teacher(make_view(self.sources, self.pick, self.rng, plain, mirror))
+        if not plain and self.zoom_share > 0 and self.rng.random() < self.zoom_share:
+            source = self.sources[self.pick()]
+            boxes = self.teacher.boxes(source)
+            if boxes:
+                view = zoom_crop(source, self.rng.choice(boxes), self.rng)
+                view = ImageOps.mirror(view) if self.rng.random() < 0.5 else view
+                view = jitter_colour(view, self.rng).resize((SIDE, SIDE), Image.BILINEAR)
+        if view is None:
+            view = make_view(self.sources, self.pick, self.rng, plain, mirror)
+        maps, targets = self.teacher(view)
         if self.maps is None:
             self.maps = [torch.zeros((self.size, *m.shape), dtype=torch.float16) for m in maps]
             self.targets = torch.zeros((self.size, *targets.shape), dtype=torch.float16)
@@ -343,6 +377,9 @@ def main() -> None:
     parser.add_argument("--plain-share", type=float, default=0.0,
                         help="share of fresh views that are a whole source as detect sees it (mirrored in half); "
                              "the rest are augmented, mosaics and mixups")
+    parser.add_argument("--zoom-share", type=float, default=0.0,
+                        help="share of fresh views zoomed onto one of the teacher's boxes (close-ups); 0 keeps the "
+                             "old draws exactly")
     parser.add_argument("--checkpoint-minutes", type=float, default=4.0)
     parser.add_argument("--max-minutes", type=float, default=1e9, help="stop (and say so) past this")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -357,6 +394,8 @@ def main() -> None:
         parser.error(f"--frame-share must lie strictly between 0 and 1, got {args.frame_share}")
     if not 0.0 <= args.plain_share < 1.0:
         parser.error(f"--plain-share must lie in [0, 1), got {args.plain_share}")
+    if not 0.0 <= args.zoom_share < 1.0:
+        parser.error(f"--zoom-share must lie in [0, 1), got {args.zoom_share}")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -389,7 +428,8 @@ def main() -> None:
     print(f"{len(sources)} sources; class rarity " + json.dumps(
         {c: round(r, 2) for c, r in zip(labels.classes, rarity.tolist())}), flush=True)
     rng = random.Random(args.seed * 1_000_003 + step)
-    pool = ViewPool(teacher, sources, weights, min(args.pool, 4 * len(sources)), rng, args.plain_share)
+    pool = ViewPool(teacher, sources, weights, min(args.pool, 4 * len(sources)), rng, args.plain_share,
+                    args.zoom_share)
     cache_s = time.time() - start
     print(f"cached {pool.size} views in {cache_s:.0f}s", flush=True)
 
@@ -459,6 +499,7 @@ def main() -> None:
         "negatives_per_view": args.negatives, "max_positive_per_view": args.max_positive, "lr": args.lr,
         "softmax_weight": args.softmax_weight, "box_weight": args.box_weight, "max_rarity": args.max_rarity,
         "frame_share": args.frame_share, "plain_share": args.plain_share,
+        "zoom_share": args.zoom_share,
         "class_rarity": {c: round(r, 3) for c, r in zip(labels.classes, rarity.tolist())},
         "head_widths": list(head.config.widths), "head_edges": head.num_edges,
         "head_parameters": sum(p.numel() for p in head.parameters()),

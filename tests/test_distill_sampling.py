@@ -1,4 +1,4 @@
-"""The distillation recipe's source sampling: the share of draws that video frames get."""
+"""The distillation recipe's source sampling: the share of draws that video frames get, plain and zoomed views."""
 from __future__ import annotations
 
 import sys
@@ -41,8 +41,14 @@ def test_a_share_outside_the_open_interval_is_refused(share):
 class _RecordingTeacher:
     """Stands in for the teacher: records each view it is shown, returns zero maps and targets."""
 
-    def __init__(self) -> None:
+    def __init__(self, boxes: list | None = None) -> None:
         self.views: list = []
+        self.box_list = boxes or []
+        self.looked = 0
+
+    def boxes(self, image):
+        self.looked += 1
+        return list(self.box_list)
 
     def __call__(self, view):
         import torch
@@ -94,4 +100,58 @@ def test_a_plain_share_outside_the_interval_is_one_error_line(value, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "error: --plain-share" in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@given(st.floats(0, 200), st.floats(0, 150), st.floats(2, 200), st.floats(2, 150), st.integers(0, 2**32 - 1))
+def test_a_zoomed_crop_holds_its_box_at_half_to_nine_tenths_of_each_side(x, y, w, h, seed):
+    import random
+
+    from PIL import Image
+
+    from distill_detection_head import zoom_crop
+    image = Image.new("RGB", (240, 180), (10, 200, 30))
+    crop = zoom_crop(image, (x, y, x + w, y + h), random.Random(seed))
+    # each side is the box's over a fill of 0.5-0.9, give or take the pixel that rounding both edges can cost
+    assert w / 0.9 - 1 <= crop.width <= w / 0.5 + 1
+    assert h / 0.9 - 1 <= crop.height <= h / 0.5 + 1
+
+
+def test_a_zoomed_crop_outside_the_image_is_filled_with_its_mean_colour():
+    import random
+
+    from PIL import Image
+
+    from distill_detection_head import zoom_crop
+    image = Image.new("RGB", (100, 80), (200, 40, 40))
+    crop = zoom_crop(image, (0, 0, 20, 20), random.Random(0))  # a corner box: the crop reaches past the edges
+    assert crop.getpixel((0, 0)) == (200, 40, 40) and crop.getpixel((crop.width - 1, crop.height - 1)) == (200, 40, 40)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3])
+def test_zoom_share_is_the_share_of_fresh_views_zoomed_onto_a_teacher_box(share):
+    import random
+
+    import numpy as np
+    from PIL import Image
+
+    from distill_detection_head import ViewPool
+    rng = np.random.default_rng(0)
+    sources = [Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)) for _ in range(3)]
+    teacher = _RecordingTeacher(boxes=[(10.0, 8.0, 30.0, 28.0)])
+    pool = ViewPool(teacher, sources, [1.0, 1.0, 1.0], 4, random.Random(1), zoom_share=share)
+    looked = teacher.looked
+    for _ in range(300):
+        pool.refresh(pool.rng.randrange(pool.size))
+    assert abs((teacher.looked - looked) / 300 - share) < 0.1     # each zoomed view asks the teacher for its boxes
+    if not share:
+        assert teacher.looked == 0                                # 0 keeps the old draws: no teacher look, no draw
+
+
+def test_a_zoom_share_outside_the_interval_is_one_error_line(tmp_path):
+    import subprocess
+    script = Path(__file__).resolve().parents[1] / "scripts" / "distill_detection_head.py"
+    done = subprocess.run([sys.executable, str(script), "--zoom-share", "1.5", "--out", str(tmp_path / "x")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "error: --zoom-share" in done.stderr
     assert not (tmp_path / "x").exists()
