@@ -67,6 +67,11 @@ def jitter_colour(image: Image.Image, rng: random.Random) -> Image.Image:
     return image
 
 
+def mean_colour(image: Image.Image) -> tuple[int, ...]:
+    """The image's mean RGB colour, the fill of canvases that reach past its edges."""
+    return tuple(int(c) for c in image.resize((1, 1), Image.BILINEAR).getpixel((0, 0)))
+
+
 def crop_or_expand(image: Image.Image, rng: random.Random) -> Image.Image:
     """Scale jitter: a random crop (20-100% of the area) or, in 30% of views, a zoom-out onto a
     canvas 1-3x larger filled with the image's mean colour (objects become small)."""
@@ -74,8 +79,7 @@ def crop_or_expand(image: Image.Image, rng: random.Random) -> Image.Image:
     if rng.random() < 0.3:
         factor = rng.uniform(1.0, 3.0)
         canvas_w, canvas_h = int(width * factor), int(height * factor)
-        mean = tuple(int(c) for c in image.resize((1, 1), Image.BILINEAR).getpixel((0, 0)))
-        canvas = Image.new("RGB", (canvas_w, canvas_h), mean)
+        canvas = Image.new("RGB", (canvas_w, canvas_h), mean_colour(image))
         canvas.paste(image, (rng.randint(0, canvas_w - width), rng.randint(0, canvas_h - height)))
         return canvas
     return random_crop(image, rng, 0.2, (0.5, 2.0), 16)
@@ -100,8 +104,7 @@ def zoom_crop(image: Image.Image, box: tuple[float, float, float, float], rng: r
     cy = (y1 + y2) / 2 + rng.uniform(-0.1, 0.1) * height
     half_w, half_h = width / fill / 2, height / fill / 2
     left, top, right, bottom = (round(v) for v in (cx - half_w, cy - half_h, cx + half_w, cy + half_h))
-    mean = tuple(int(c) for c in image.resize((1, 1), Image.BILINEAR).getpixel((0, 0)))
-    canvas = Image.new("RGB", (right - left, bottom - top), mean)
+    canvas = Image.new("RGB", (right - left, bottom - top), mean_colour(image))
     canvas.paste(image.crop((max(left, 0), max(top, 0), min(right, image.width), min(bottom, image.height))),
                  (max(-left, 0), max(-top, 0)))
     return canvas
