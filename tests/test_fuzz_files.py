@@ -30,7 +30,8 @@ from safetensors.torch import save as save_bytes
 
 from conftest import prototype_kan
 from sharekan_core.cli.main import main
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compress import CompressionConfig, UniformConfig, compress
+from sharekan_core.compress.packing import pack_bits, unpack_bits
 from sharekan_core.format.compressed_file import encode_compressed
 from sharekan_core.format.integrity import CHECKSUM_FIELD, checksum
 from sharekan_core.format.multihead_file import encode_multihead
@@ -134,12 +135,15 @@ def same_text(expected: str, got: str) -> None:
     assert got == expected
 
 
-def restamp(blob: bytes, edit, keep_checksum: bool) -> bytes:
-    """Re-encode ``blob`` with its header changed by ``edit``; a re-computed checksum stands for a careful forger."""
+def restamp(blob: bytes, edit, keep_checksum: bool, retensor=None) -> bytes:
+    """Re-encode ``blob`` with its header changed by ``edit`` (and its tensors by ``retensor``, if given);
+    a re-computed checksum stands for a careful forger."""
     tensors = load_bytes(blob)
     header_len = struct.unpack("<Q", blob[:8])[0]
     fields = json.loads(json.loads(blob[8:8 + header_len])["__metadata__"][HEADER_KEY])
     edit(fields)
+    if retensor is not None:
+        retensor(tensors)
     fields.pop(CHECKSUM_FIELD, None)
     if keep_checksum:
         fields[CHECKSUM_FIELD] = checksum(fields, {name: t.numpy() for name, t in tensors.items()})
@@ -206,6 +210,72 @@ def test_inconsistent_headers_refused(work, edit):
     path.write_bytes(restamp(work["blob"], edit, keep_checksum=True))
     argv, out = predict_argv(work, path)
     assert expect_clean(argv, output=out) == 2
+
+
+def repacked(name: str, bits: int):
+    """A tensor edit re-packing an 8-bit payload's codes at ``bits`` bits (low bits kept), so its byte count
+    matches a header that declares ``bits``: a forger's way past the size check."""
+    def retensor(tensors):
+        codes = unpack_bits(tensors[name].numpy(), 8, tensors[name].numel())
+        tensors[name] = torch.from_numpy(pack_bits(codes % (1 << bits), bits))
+    return retensor
+
+
+def negated_step(tensors):
+    tensors["layers.0.gains.step"] = -tensors["layers.0.gains.step"]
+
+
+def declared(component: str, layer: int, bits: int):
+    return lambda f: f["layers"][layer]["bits"].__setitem__(component, bits)
+
+
+# Crafted files the reader once accepted (an internal error, or wrong outputs with exit 0).
+FORGED = {
+    "gains-width-omitted": (lambda f: f["layers"][0]["bits"].pop("gains"), None),
+    "biases-width-omitted": (lambda f: f["layers"][1]["bits"].pop("biases"), None),
+    "order-0-layer": (lambda f: f["layers"][0].__setitem__("spline_order", 0),
+                      lambda t: t.__setitem__("layers.0.grid", t["layers.0.grid"][:, :14].clone())),
+    "6-bit-codebook": (lambda f: f["codebooks"][0].__setitem__("bits", 6), repacked("codebooks.0.payload", 6)),
+    "2-bit-gains": (declared("gains", 0, 2), repacked("layers.0.gains.payload", 2)),
+    "3-bit-gains": (declared("gains", 1, 3), repacked("layers.1.gains.payload", 3)),
+    "4-bit-biases": (declared("biases", 0, 4), repacked("layers.0.biases.payload", 4)),
+    "another-layer's-codebook": (lambda f: f["layers"][0].__setitem__("codebook", 1), None),
+    "negative-step": (lambda f: None, negated_step),
+}
+
+
+@pytest.mark.parametrize("keep_checksum", [True, False], ids=["forged-checksum", "no-checksum"])
+@pytest.mark.parametrize("name", sorted(FORGED))
+def test_declared_widths_orders_and_codebooks_checked_against_the_tensors(work, name, keep_checksum):
+    edit, retensor = FORGED[name]
+    path = work["root"] / "forged.skan"
+    path.write_bytes(restamp(work["blob"], edit, keep_checksum, retensor))
+    argv, out = predict_argv(work, path)
+    assert expect_clean(argv, output=out) == 2
+    assert expect_clean(["inspect", str(path)]) == 2
+
+
+def test_per_edge_widths_checked_against_the_config(work):
+    """A uniform 4-bit file whose header declares 3-bit coefficients (codes re-packed to match) is refused."""
+    blob = encode_compressed(compress(prototype_kan((6, 5, 3), prototypes=4), UniformConfig(bits=4)))
+    path = work["root"] / "uniform_forged.skan"
+    for keep_checksum in (True, False):
+        def edit(fields):
+            fields["layers"][0]["coefficients"]["bits"] = 3
+        def retensor(tensors):
+            name = "layers.0.coefficients.payload"
+            codes = unpack_bits(tensors[name].numpy(), 4, 5 * 6 * 13)
+            tensors[name] = torch.from_numpy(pack_bits(codes % 8, 3))
+        path.write_bytes(restamp(blob, edit, keep_checksum, retensor))
+        assert expect_clean(["inspect", str(path)]) == 2
+
+
+def test_bundle_head_naming_another_layers_codebook_refused(work):
+    def edit(fields):
+        fields["heads"][1]["layers"][0]["codebook"] = 1
+    path = work["root"] / "forged_bundle.safetensors"
+    path.write_bytes(restamp((work["root"] / "bundle.safetensors").read_bytes(), edit, keep_checksum=True))
+    assert expect_clean(["inspect", str(path)]) == 2
 
 
 @fuzz(40)

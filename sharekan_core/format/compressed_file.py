@@ -18,6 +18,7 @@ from ..compress.methods import METHOD_CONFIGS
 from ..compress.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
 from ..compress.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
+from .consistency import check_consistent, check_stored_names
 from .integrity import (check_codebook_shape, check_finite, check_header_numbers, check_payload, encode_checked,
                         malformed_detail, numpy_arrays, verify_checksum)
 from ..io.atomic import write_bytes_atomic
@@ -175,12 +176,15 @@ def load_compressed(path: str | Path) -> CompressedKAN:
         raise SharekanError(f"{path.name}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SharekanError(f"{path.name}: corrupt compressed file ({malformed_detail(exc)})") from None
+    metadata = header_field(header, "metadata", dict, path)
+    compressed = CompressedKAN(codebooks, layers, config, metadata)
     try:
         check_layer_chain(layers)
+        check_consistent(compressed)
+        check_stored_names(arrays, (t.name for t in stored_tensors(compressed)))
     except SharekanError as exc:
         raise SharekanError(f"{path.name}: {exc}") from None
-    metadata = header_field(header, "metadata", dict, path)
-    return CompressedKAN(codebooks, layers, config, metadata)
+    return compressed
 
 
 def check_layer_chain(layers: list[CompressedLayer]) -> None:
@@ -209,6 +213,7 @@ def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape
     _expect(minimum.shape == (groups,) and step.shape == (groups,), f"{prefix} affine parameters have the wrong shape")
     _expect(minimum.dtype == step.dtype == np.float32, f"{prefix} affine parameters must be float32")
     _expect(np.isfinite(minimum).all() and np.isfinite(step).all(), f"{prefix} contains NaN or Inf values")
+    _expect((step >= 0).all(), f"{prefix} has a negative quantization step")
     return QuantizedTensor(bits, shape, payload, minimum, step, grouping)
 
 

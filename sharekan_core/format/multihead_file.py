@@ -20,6 +20,7 @@ from ..io.atomic import write_bytes_atomic
 from ..io.tensors import header_field
 from .compressed_file import (FORMAT_VERSION, _read_layer, check_layer_chain, codebook_header, header_format,
                               layer_header, read_checked, read_codebooks, stored_tensors)
+from .consistency import check_consistent, check_stored_names
 from .integrity import encode_checked, malformed_detail
 
 MULTIHEAD_FORMAT = "sharekan-multihead"
@@ -79,9 +80,7 @@ def encode_multihead(heads: list[CompressedKAN], names: list[str] | None = None)
     """Serialise the shared codebooks once, then every head's per-edge tensors (heads named by ``head_names``)."""
     _check_shared(heads)
     names = head_names(heads, names)
-    tensors = {t.name: t.array for t in stored_tensors(heads[0]) if t.component == "codebook"}
-    for h, head in enumerate(heads):
-        tensors.update({f"heads.{h}.{t.name}": t.array for t in stored_tensors(head) if t.component != "codebook"})
+    tensors = _bundle_tensors(heads)
     fields = {
         "format": MULTIHEAD_FORMAT,
         "version": FORMAT_VERSION,
@@ -90,6 +89,14 @@ def encode_multihead(heads: list[CompressedKAN], names: list[str] | None = None)
                    "metadata": h.metadata} for name, h in zip(names, heads)],
     }
     return encode_checked(fields, tensors)
+
+
+def _bundle_tensors(heads: list[CompressedKAN]) -> dict[str, np.ndarray]:
+    """Every tensor a bundle of ``heads`` stores, by name: the first head's codebooks, then each head's own."""
+    tensors = {t.name: t.array for t in stored_tensors(heads[0]) if t.component == "codebook"}
+    for h, head in enumerate(heads):
+        tensors.update({f"heads.{h}.{t.name}": t.array for t in stored_tensors(head) if t.component != "codebook"})
+    return tensors
 
 
 def save_multihead(heads: list[CompressedKAN], path: str | Path, names: list[str] | None = None) -> int:
@@ -119,6 +126,10 @@ def load_multihead(path: str | Path) -> MultiHeadBundle:
         raise SharekanError(f"{path.name}: corrupt multi-head bundle ({malformed_detail(exc)})") from None
     if not heads:
         raise SharekanError(f"{path.name}: the bundle holds no heads")
+    try:
+        check_stored_names(arrays, _bundle_tensors(list(heads.values())))
+    except SharekanError as exc:
+        raise SharekanError(f"{path.name}: {exc}") from None
     return MultiHeadBundle(codebooks, heads)
 
 
@@ -126,11 +137,13 @@ def _read_head(arrays: dict[str, np.ndarray], h: int, spec: dict, codebooks: lis
     prefix = f"heads.{h}."
     own = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
     layers = [_read_layer(own, index, layer, codebooks) for index, layer in enumerate(spec["layers"])]
+    head = CompressedKAN(codebooks, layers, CompressionConfig(**spec["config"]), dict(spec.get("metadata", {})))
     try:
         check_layer_chain(layers)
+        check_consistent(head)
     except SharekanError as exc:
         raise SharekanError(f"head {h}: {exc}") from None
-    return CompressedKAN(codebooks, layers, CompressionConfig(**spec["config"]), dict(spec.get("metadata", {})))
+    return head
 
 
 def _check_shared(heads: list[CompressedKAN]) -> None:

@@ -28,7 +28,7 @@ from ..calibration import feature_moment, layer_inputs
 from ..compressed import CompressedKAN
 from ..packing import pack_bits
 from ..quantize import QuantizedTensor
-from .uniform import check_uniform_fields, layer_weights, per_edge_layer, round_to_nearest
+from .uniform import check_uniform_fields, layer_weights, per_edge_bits, per_edge_layer, round_to_nearest
 
 BLOCK = 128  # columns rounded before one lazy update of the rest (GPTQ's batching; same result)
 
@@ -61,6 +61,10 @@ class GPTQConfig:
         check_uniform_fields(self.bits, self.group_size, self.base_bits)
         if isinstance(self.damping, bool) or not isinstance(self.damping, (int, float)) or not 0 < self.damping <= 1:
             raise SharekanError(f"damping must be a number in (0, 1], got {self.damping!r}")
+
+    def component_bits(self, layer: int | None = None) -> dict[str, int]:
+        """The bit-width of each stored component (every layer alike)."""
+        return per_edge_bits(self.bits, self.base_bits)
 
 
 def compress_gptq(model: KAN, config: GPTQConfig, calibration: np.ndarray | None,

@@ -53,6 +53,10 @@ class KMeansConfig:
         check_int("seed", self.seed, 0, 2**31 - 1)
         check_choice("kmeans_method", self.kmeans_method, KMEANS_METHODS)
 
+    def component_bits(self, layer: int | None = None) -> dict[str, int]:
+        """The bit-width of each stored component (every layer alike): the codebook and the base weights."""
+        return {"codebook": self.bits, "base_weights": self.bits}
+
 
 def compress_kmeans(model: KAN, config: KMeansConfig, progress: Progress | None = None,
                     metadata: dict | None = None) -> CompressedKAN:

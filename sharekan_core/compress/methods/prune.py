@@ -40,6 +40,10 @@ class PruneConfig:
             raise SharekanError(f"sparsity must be a number in [0, 1), got {self.sparsity!r}")
         check_choice("bits", self.bits, SUPPORTED_BITS)
 
+    def component_bits(self, layer: int | None = None) -> dict[str, int]:
+        """The bit-width of each stored component (every layer alike): kept coefficients and base weights."""
+        return {"coefficients": self.bits, "base_weights": self.bits}
+
 
 def compress_pruned(model: KAN, config: PruneConfig, metadata: dict | None = None) -> CompressedKAN:
     """Keep the largest edges of every layer; store their coefficients and base weights and the mask."""

@@ -50,6 +50,15 @@ class UniformConfig:
     def __post_init__(self) -> None:
         check_uniform_fields(self.bits, self.group_size, self.base_bits)
 
+    def component_bits(self, layer: int | None = None) -> dict[str, int]:
+        """The bit-width of each stored component (every layer alike)."""
+        return per_edge_bits(self.bits, self.base_bits)
+
+
+def per_edge_bits(bits: int, base_bits: int | None) -> dict[str, int]:
+    """Widths of the components UniformConfig and GPTQConfig store: coefficients, then base weights."""
+    return {"coefficients": bits, "base_weights": base_bits or bits}
+
 
 def check_uniform_fields(bits: int, group_size: int | None, base_bits: int | None) -> None:
     """Validate the fields UniformConfig and GPTQConfig share."""
@@ -62,12 +71,17 @@ def check_uniform_fields(bits: int, group_size: int | None, base_bits: int | Non
 
 def coefficient_layout(layer: KANLayer, group_size: int | None) -> tuple[int, int]:
     """(rows, cols) of the stored coefficient tensor: one affine pair per row (see the module docstring)."""
+    return stored_layout(layer.out_features, layer.in_features, layer.num_coefficients, group_size)
+
+
+def stored_layout(out_features: int, in_features: int, coefficients: int, group_size: int | None) -> tuple[int, int]:
+    """(rows, cols) of a layer's stored coefficients: (out, in * D) per channel, (out * in / G, G * D) per group."""
     if group_size is None:
-        return layer.out_features, layer.in_features * layer.num_coefficients
-    if layer.in_features % group_size:
+        return out_features, in_features * coefficients
+    if in_features % group_size:
         raise SharekanError(f"group_size {group_size} must divide every layer's in_features, "
-                            f"got a layer with {layer.in_features} inputs; use a divisor or per-channel")
-    return layer.out_features * layer.in_features // group_size, group_size * layer.num_coefficients
+                            f"got a layer with {in_features} inputs; use a divisor or per-channel")
+    return out_features * in_features // group_size, group_size * coefficients
 
 
 def layer_weights(layer: KANLayer) -> tuple[np.ndarray, np.ndarray]:
@@ -83,8 +97,10 @@ def round_to_nearest(layer: KANLayer, bits: int, group_size: int | None,
                      base_bits: int | None) -> tuple[QuantizedTensor, QuantizedTensor]:
     """(coefficients, base weights) of one layer rounded to their nearest level."""
     coefficients, base = layer_weights(layer)
-    stored = quantize(coefficients.reshape(coefficient_layout(layer, group_size)), bits, "spline coefficients")
-    return stored, quantize(base, base_bits or bits, "base weights")
+    widths = per_edge_bits(bits, base_bits)
+    stored = quantize(coefficients.reshape(coefficient_layout(layer, group_size)), widths["coefficients"],
+                      "spline coefficients")
+    return stored, quantize(base, widths["base_weights"], "base weights")
 
 
 def per_edge_layer(layer: KANLayer, coefficients: QuantizedTensor, base_weights: QuantizedTensor) -> CompressedLayer:
