@@ -84,3 +84,13 @@ def test_content_keys_follow_the_bytes_not_the_name():
     assert content_key(b"model one") != content_key(b"model two")
     assert content_key(b"weights", b"config") != content_key(b"weights", b"other config")
     assert content_key(b"same") == content_key(b"same")
+
+
+@pytest.mark.parametrize("weights_name", ["mykan_state", "my kan.pt"])
+def test_pykan_config_errors_name_the_files_as_the_user_named_them(weights_name, tmp_path):
+    """The config lands on disk as <prefix>_config.yml beside <prefix>_state; errors still say the uploaded names."""
+    with pytest.raises(SharekanError) as raised:
+        read_upload(weights_name, pykan_state(tmp_path), b": : :\n\t- [", config_name="iris settings.yaml")
+    message = str(raised.value)
+    assert "iris_settings.yaml" in message and "_config.yml" not in message, message
+    assert "_state" not in message or weights_name.endswith("_state"), message

@@ -77,13 +77,16 @@ def safe_filename(filename: str, default: str = "upload") -> str:
     return f"{stem or default}{suffix}"
 
 
-def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None) -> LoadedModel:
+def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None,
+                config_name: str | None = None, *, base_activation: str | None = None) -> LoadedModel:
     """Load an uploaded checkpoint through ``read_model`` from a private temporary folder.
 
     The file lands on disk under ``safe_filename(filename)``. A pykan ``*_state`` file needs its
-    ``*_config.yml`` beside it; pass it as ``config_yml``.
+    ``*_config.yml`` beside it; pass it as ``config_yml`` and the name it was uploaded under as
+    ``config_name``. Errors name both files as the user named them, not as they were stored.
+    ``base_activation`` states what a bare efficient-kan or pykan state dict does not record (see ``read_model``).
     """
-    safe_name = safe_filename(filename)
+    safe_name = given_name = safe_filename(filename)
     if not payload:
         raise SharekanError(f"{safe_name}: the file is empty")
     if len(payload) > MAX_UPLOAD_BYTES:
@@ -91,17 +94,30 @@ def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None) 
                             f"{MAX_UPLOAD_BYTES / 2**20:.0f} MiB)")
     if config_yml is not None and not safe_name.endswith("_state"):
         safe_name = f"{Path(safe_name).stem}_state"  # pykan's own naming: <prefix>_state beside <prefix>_config.yml
+    stored_config = f"{safe_name[: -len('_state')]}_config.yml"
+    as_uploaded = {stored_config: safe_filename(config_name or stored_config), safe_name: given_name}
     with tempfile.TemporaryDirectory(prefix="sharekan-upload-") as folder:
         path = Path(folder) / safe_name
         path.write_bytes(payload)
         if config_yml is not None:
-            (Path(folder) / f"{safe_name[: -len('_state')]}_config.yml").write_bytes(config_yml)
-        loaded = read_model(path)
+            (Path(folder) / stored_config).write_bytes(config_yml)
+        try:
+            loaded = read_model(path, base_activation=base_activation)
+        except SharekanError as error:
+            raise SharekanError(renamed(str(error), as_uploaded)) from None
     if "adapter" in loaded.metadata:  # a detection head's adapter name is checked once, here, for every page
         from ..detection.weights import adapter_file  # deferred: the detection package is not a first-paint import
 
         adapter_file(loaded.metadata)
     return loaded
+
+
+def renamed(message: str, names: dict[str, str]) -> str:
+    """``message`` with every file name in ``names`` (as stored) replaced by its value (as uploaded), in one pass."""
+    if not names:
+        return message
+    pattern = re.compile("|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)))
+    return pattern.sub(lambda match: names[match.group(0)], message)
 
 
 def layer_table(model: KAN) -> pd.DataFrame:
