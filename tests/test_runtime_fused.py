@@ -1,5 +1,5 @@
-"""The fused numba kernels against the decompressed dense KAN: every bit-width, both small-batch
-routes and the tile route, non-uniform knots, inputs inside and outside the grid, 1 and 2 threads."""
+"""The fused numba kernels against their plain reference, ``decompress(compressed)(x)``: every bit-width,
+every route (row, grouped, tile), non-uniform knots, inputs inside and outside the grid, 1 and 2 threads."""
 import numba
 import numpy as np
 import pytest
@@ -14,6 +14,7 @@ from sharekan_core.runtime import fused_kernel
 from sharekan_core.runtime.fused_kernel import FusedKAN
 
 TOLERANCE = {32: 1e-5, 16: 1e-5, 8: 1e-3, 4: 1e-3}
+ROUTES = ("row", "grouped", "tile")
 
 
 def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
@@ -37,14 +38,21 @@ def inputs(width: int, rows: int, seed: int = 1) -> np.ndarray:
 
 
 def expected_output(compressed: CompressedKAN, x: np.ndarray) -> np.ndarray:
+    """The plain reference: the decompressed dense KAN's forward."""
     with torch.no_grad():
         return decompress(compressed)(torch.from_numpy(x)).numpy()
 
 
-@pytest.fixture(params=["response", "gather"])
+def force_route(monkeypatch, route: str) -> None:
+    """Make every layer take ``route`` whatever the batch (the tile route also for orders above 3)."""
+    chosen = fused_kernel.fused_route
+    monkeypatch.setattr(fused_kernel, "fused_route",
+                        lambda batch, order: route if chosen(batch, order) != "tile" or route == "tile" else "tile")
+
+
+@pytest.fixture(params=ROUTES)
 def route(request, monkeypatch):
-    """Force the small-batch kernel's route: per-input codeword responses, or per-edge gathers."""
-    monkeypatch.setattr(fused_kernel, "RESPONSE_RATIO", 10 ** 9 if request.param == "response" else 0)
+    force_route(monkeypatch, request.param)
     return request.param
 
 
@@ -56,10 +64,11 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("bits", [32, 16, 8, 4])
-@pytest.mark.parametrize("rows", [1, 33])
+@pytest.mark.parametrize("rows", [1, 7, 33, 300])
 def test_matches_decompressed_on_nonuniform_knots_for_any_thread_count(bits, rows, route, restore_threads):
-    model = nonuniform(prototype_kan((12, 10, 4), prototypes=40, seed=2))
-    compressed = compress(model, CompressionConfig(codebook_size=16, bits=bits))
+    # 40 outputs: blocks of 16 split them unevenly, so a thread's block ends inside a vector's lanes
+    model = nonuniform(prototype_kan((12, 40, 4), prototypes=40, seed=2))
+    compressed = compress(model, CompressionConfig(codebook_size=300 if bits == 8 else 16, bits=bits))
     fused = FusedKAN.from_compressed(compressed)
     x = inputs(12, rows)
     outputs = []
@@ -70,8 +79,40 @@ def test_matches_decompressed_on_nonuniform_knots_for_any_thread_count(bits, row
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
 
+def test_default_routes_by_batch():
+    """The rule in ``routes``: one row alone, then grouped rows, then tiles; orders above 3 always tile."""
+    from sharekan_core.runtime.routes import GROUPED_FROM_ROWS, TILE_FROM_ROWS, fused_route
+
+    assert [fused_route(b, 3) for b in (1, GROUPED_FROM_ROWS, TILE_FROM_ROWS)] == ["row", "grouped", "tile"]
+    assert fused_route(1, 4) == "tile"
+
+
+@pytest.mark.parametrize("kernel", ["row", "grouped"])
+def test_a_rows_result_does_not_depend_on_the_other_rows(kernel, monkeypatch):
+    """The row and grouped kernels compute each row's sums alone (the grouped one shares only the unpacking of
+    rows in the same knot window): a row's output is bit-identical alone or in any batch."""
+    force_route(monkeypatch, kernel)
+    compressed = compress(nonuniform(prototype_kan((12, 40, 4), prototypes=40)), CompressionConfig(codebook_size=16))
+    fused = FusedKAN.from_compressed(compressed)
+    x = inputs(12, 9, seed=3)
+    whole = fused(x)
+    np.testing.assert_array_equal(whole[:1], fused(x[:1]))
+    np.testing.assert_array_equal(whole[:2], fused(x[[0, 1, 0]])[:2])
+
+
+@pytest.mark.parametrize("order", [1, 2, 4])
+def test_other_spline_orders(order, route):
+    """Orders below 3 pad the taps with zero weights; above 3 every batch takes the tile route."""
+    model = nonuniform(prototype_kan((6, 20, 3), prototypes=12, order=order))
+    compressed = compress(model, CompressionConfig(codebook_size=8, bits=8))
+    for rows in (1, 9):
+        x = inputs(6, rows)
+        assert relative_error(FusedKAN.from_compressed(compressed)(x), expected_output(compressed, x)) < 1e-3
+
+
 def test_tile_route_with_several_tiles(monkeypatch):
-    """Batches from BATCHED_FROM_ROWS up decode cache-sized tiles; force several tiles per layer."""
+    """The tile route decodes cache-sized tiles; force several tiles per layer."""
+    force_route(monkeypatch, "tile")
     monkeypatch.setattr(fused_kernel, "TILE_BYTES", 12 * 14 * 4 * 3)  # 3 output rows per tile
     compressed = compress(nonuniform(prototype_kan((12, 10, 4), prototypes=40)), CompressionConfig(codebook_size=16))
     x = inputs(12, 9)
@@ -99,15 +140,18 @@ def test_per_codeword_affine_codebooks_still_run():
     assert relative_error(FusedKAN.from_compressed(legacy)(x), expected_output(legacy, x)) < 1e-3
 
 
-@settings(max_examples=12, deadline=None)
-@given(widths=st.lists(st.integers(1, 7), min_size=2, max_size=3), k=st.integers(2, 24),
-       bits=st.sampled_from([32, 16, 8, 4]), rows=st.integers(1, 6), seed=st.integers(0, 99))
-def test_property_matches_decompressed(widths, k, bits, rows, seed):
+@settings(max_examples=16, deadline=None)
+@given(widths=st.lists(st.integers(1, 40), min_size=2, max_size=3), k=st.integers(2, 300),
+       bits=st.sampled_from([32, 16, 8, 4]), rows=st.integers(1, 9), seed=st.integers(0, 99),
+       route=st.sampled_from(ROUTES))
+def test_property_matches_decompressed(widths, k, bits, rows, seed, route):
     compressed = compress(prototype_kan(tuple(widths), prototypes=6, seed=seed),
                           CompressionConfig(codebook_size=k, bits=bits, seed=seed))
     x = inputs(widths[0], rows, seed)
     expected = expected_output(compressed, x)
-    got = FusedKAN.from_compressed(compressed)(x)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        force_route(monkeypatch, route)
+        got = FusedKAN.from_compressed(compressed)(x)
     assert got.shape == expected.shape
     # float32 sums of O(1) spline terms carry ~1e-7 absolute rounding even when they cancel to a tiny output,
     # so the scale has a floor of 0.1 (hypothesis found an output of 0.0099 off by 1.3e-7)
@@ -140,6 +184,10 @@ def test_holds_codes_at_stored_width():
     fused = FusedKAN.from_compressed(compressed)
     layer = fused.layers[0]
     assert layer.indices_t.dtype == np.uint8 and layer.gains.codes_t.dtype == np.uint8
-    assert fused.codebooks[0].codes.dtype == np.uint8 and fused.codebooks[0].column_min.shape == (13,)
+    codebook = fused.codebooks[0]
+    assert codebook.codes.dtype == np.uint8 and codebook.column_min.shape == (13,)
+    # interval-major taps: 10 windows of K words, each the 4 codes codebook[k, s:s+4]
+    assert codebook.taps.shape == (10, codebook.codes.shape[0]) and codebook.taps.dtype == np.uint32
+    np.testing.assert_array_equal(codebook.taps[3].view(np.uint8).reshape(-1, 4), codebook.codes[:, 3:7])
     largest = max(a.size for l in fused.layers for a in (l.indices_t, l.gains.codes_t, l.grid))
     assert largest < 12 * 10 * 13  # nothing the size of a dequantized (out, in, D) tensor

@@ -8,6 +8,7 @@ from sharekan_core.compress import CompressionConfig, compress
 from sharekan_core.errors import SharekanError
 from sharekan_core.runtime.energy import (DRAM_PJ_PER_64BIT, FP32_MAC_PJ, access_pj, dense_vs_compressed, estimate,
                                           multiply_adds)
+from sharekan_core.runtime.routes import TILE_FROM_ROWS, fused_route
 from sharekan_core.runtime.working_set import (CodeWidths, LayerShape, Touched, code_width, compressed_report,
                                                compressed_shapes_and_widths, compressed_touched, dense_touched,
                                                index_width, per_edge_bytes)
@@ -32,29 +33,24 @@ def test_dense_bytes_per_edge():
     assert eager["per-row tables"] == 6 * 2 * (8 + 4 * 4 + 8)  # start, 4 weights, basis sum, SiLU
 
 
-def test_compressed_bytes_small_batch_and_tile_routes():
+def test_compressed_bytes_of_each_route():
     widths = [CodeWidths(index=2, gain=1, bias=1, base=1, codebook=1, codebook_size=4096)]
-    one = by_item(compressed_touched(TINY, widths, batch=1))
+    one = by_item(compressed_touched(TINY, widths, batch=1))  # the row kernel
     assert one["per-edge codes (index, gain, bias, base)"] == 6 * 5
-    assert one["codebook codes gathered"] == 6 * 1 * 4          # k + 1 codes per edge and row
-    assert one["accumulators (read + write)"] == 2 * 6 * 4
+    assert one["packed tap words gathered"] == 6 * 1 * 4         # one 4-byte word of k + 1 codes per edge and row
+    assert one["gather buffer and 4 accumulators (read + write)"] == 2 * 6 * (4 + 4 * 4)
     assert one["per-row tables"] == 1 * 3 * (8 + 16 + 12)       # once per input and row, with the codebook offset
-    three = by_item(compressed_touched(TINY, widths, batch=3))
-    assert three["per-edge codes (index, gain, bias, base)"] == 3 * 6 * 5  # every row streams the codes again
-    eight = by_item(compressed_touched(TINY, widths, batch=8))
-    assert eight["per-edge codes (index, gain, bias, base)"] == 6 * 5      # the tile route: once a call
-    assert eight["codebook codes decoded"] == 6 * 13                       # each codeword decoded once per edge
-    assert eight["decoded tile (write + read)"] == 2 * 6 * 14 * 4          # D coefficients + base weight, float32
-    assert eight["per-row tables and placed bases"] == 8 * 3 * (32 + 2 * 14 * 4)  # one tile: placed, then read once
-    assert eight["outputs"] == 8 * 2 * 4
-
-
-def test_compressed_bytes_response_route():
-    wide = [LayerShape(3, 40, 13, 3)]  # K (k + 1) = 64 <= 8 * 40 outputs: the kernel decodes responses
-    widths = [CodeWidths(index=1, gain=1, bias=1, base=1, codebook=1, codebook_size=16)]
-    two = by_item(compressed_touched(wide, widths, batch=2))
-    assert two["codebook codes for responses"] == 2 * 3 * 16 * 4
-    assert two["responses read"] == 2 * 120 * 4 and "codebook codes gathered" not in two
+    three = by_item(compressed_touched(TINY, widths, batch=3))  # the grouped kernel
+    assert three["per-edge codes (index, gain, bias, base)"] == 6 * 5      # once a call, not once a row
+    assert three["packed tap words gathered"] == 3 * 6 * 4                 # at most one word per window and edge
+    assert three["accumulators (read + write)"] == 2 * 3 * 6 * 4
+    batch = TILE_FROM_ROWS
+    tiled = by_item(compressed_touched(TINY, widths, batch=batch))  # the tile route
+    assert tiled["per-edge codes (index, gain, bias, base)"] == 6 * 5
+    assert tiled["codebook codes decoded"] == 6 * 13                       # each codeword decoded once per edge
+    assert tiled["decoded tile (write + read)"] == 2 * 6 * 14 * 4          # D coefficients + base weight, float32
+    assert tiled["per-row tables and placed bases"] == batch * 3 * (32 + 2 * 14 * 4)  # one tile: placed, read once
+    assert tiled["outputs"] == batch * 2 * 4
 
 
 def test_widths():
@@ -67,7 +63,7 @@ def test_widths():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 40), st.integers(4, 20), st.integers(1, 3), st.integers(1, 64),
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(4, 20), st.integers(1, 3), st.integers(1, 300),
        st.sampled_from([4, 8, 16, 32]), st.integers(2, 65_536))
 def test_compressed_stream_is_per_edge_widths(n_in, n_out, d, order, batch, bits, k):
     shape = [LayerShape(n_in, n_out, d, order)]
@@ -75,14 +71,15 @@ def test_compressed_stream_is_per_edge_widths(n_in, n_out, d, order, batch, bits
     widths = [CodeWidths(index_width(k), w, w, w, w, k)]
     items = by_item(compressed_touched(shape, widths, batch))
     edges = n_in * n_out
-    passes = 1 if batch >= 4 else batch  # the small-batch kernel streams the codes once per row
+    route = fused_route(batch, order)
+    passes = batch if route == "row" else 1  # the row kernel streams the codes once per row
     assert items["per-edge codes (index, gain, bias, base)"] == passes * edges * (index_width(k) + 3 * w)
-    if batch >= 4:
+    if route == "tile":
         assert items["codebook codes decoded"] == edges * d * w
-    elif k * (order + 1) <= 8 * n_out:
-        assert items["codebook codes for responses"] == batch * n_in * k * (order + 1) * w
+    elif route == "grouped":
+        assert items["packed tap words gathered"] == min(batch, d - order) * edges * 4 * w
     else:
-        assert items["codebook codes gathered"] == batch * edges * (order + 1) * w
+        assert items["packed tap words gathered"] == batch * edges * 4 * w
 
 
 def test_widths_read_from_a_compressed_head():
@@ -111,8 +108,10 @@ def test_multiply_adds_closed_forms():
     assert multiply_adds(TINY, 2, "pre-scaled") == 6 * 2 * 14
     assert multiply_adds(TINY, 2, "dense kernel") == 6 * 2 * 5
     widths = [CodeWidths(index=2, gain=1, bias=1, base=1, codebook=1, codebook_size=4096)]
-    assert multiply_adds(TINY, 1, "compressed", widths) == 6 * 4 + 6 * 6       # gather: k + 1, then 6 per edge
-    assert multiply_adds(TINY, 8, "compressed", widths) == 6 * 29 + 6 * 8 * 14  # decode 2D + 3, product D + 1
+    assert multiply_adds(TINY, 1, "compressed", widths) == 6 * (4 + 4)          # row: k + 1 taps, 4 accumulations
+    assert multiply_adds(TINY, 8, "compressed", widths) == 6 * (3 + 4 * 8) + 6 * 8 * 7  # grouped: 8 windows, 7 a row
+    batch = TILE_FROM_ROWS
+    assert multiply_adds(TINY, batch, "compressed", widths) == 6 * 29 + 6 * batch * 14  # tile: 2D + 3, then D + 1
     with pytest.raises(SharekanError):
         multiply_adds(TINY, 1, "compressed")
 
@@ -134,7 +133,8 @@ def test_footprint_counts_each_set_once():
     assert footprint(sets) == 6 * 56 + 3 * 2 * 32 + 2 * 2 * 4
     compressed = compress(prototype_kan((5, 4, 3), prototypes=3), CompressionConfig(codebook_size=8, bits=8))
     sets = compressed_sets(compressed, batch=1)
-    codebooks = sum(c.shape[0] * 13 * 1 + 2 * 13 * 4 for c in compressed.codebooks)  # codes + column affine
+    # codes, the interval-major tap table (10 windows of a 4-byte word) and the column affine
+    codebooks = sum(c.shape[0] * (13 * 1 + 10 * 4) + 2 * 13 * 4 for c in compressed.codebooks)
     assert sets["resident"] == codebooks
     assert sets["stream"] == (20 + 12) * 4 + codebooks  # 1 B index + 3 codes per edge, plus the codebooks
     assert sets["tables"] == 5 * 1 * 36 and sets["output"] == 4 * 4

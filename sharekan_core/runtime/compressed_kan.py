@@ -35,9 +35,9 @@ except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
     FusedKAN = None
 BACKENDS = ("auto", "fused", "torch")
 from .local_basis import knot_interval, local_bases, pad_knots, place_bases
+from .routes import TILE_FLOATS
 
 RESPONSE_BUDGET = 1 << 23  # floats of (rows, in, K) responses per chunk (32 MiB): bounds memory at large batches
-TILE_FLOATS = 1 << 18  # floats of one decoded (T, in, D) tile: 1 MiB, this host's L2 per core
 # Per-element costs (ns) measured on this 2-core host with one thread (see bench/runtime.py):
 # a skinny (rows, D) @ (D, K) response product is bound by writing its output; gathers are slow.
 NS_RESPONSE_OUTPUT = 0.5

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SharekanError
-from .working_set import (BATCHED_FROM_ROWS, CodeWidths, LayerShape, Touched, compressed_report, compressed_sets,
-                          compressed_shapes_and_widths, dense_report, dense_sets, footprint, uses_response)
+from .routes import fused_route
+from .working_set import (CodeWidths, LayerShape, Touched, compressed_report, compressed_sets,
+                          compressed_shapes_and_widths, dense_report, dense_sets, distinct_windows, footprint)
 
 SOURCE = ('M. Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, '
           "pp. 10-14, 45 nm")
@@ -54,10 +55,10 @@ def multiply_adds(shapes: list[LayerShape], batch: int, form: str, widths: list[
 
     'efficient-kan': D + 1 per edge and row, plus one scaling multiply per coefficient;
     'pre-scaled': D + 1 per edge and row; 'dense kernel': k + 2 per edge and row;
-    'compressed' (needs ``widths``), below ``BATCHED_FROM_ROWS`` rows: per edge and row, 3 to dequantize the
-    gain, bias and base codes and 3 to combine the terms, plus k + 1 to gather the codeword, or K * (k + 1) per
-    input and row for the responses; from there on, 2D + 3 per edge to decode the tile and D + 1 per edge and row
-    in its matrix product.
+    'compressed' (needs ``widths``), by ``routes.fused_route``'s route: row, per edge and row k + 1 for the taps
+    and 4 accumulations; grouped, per edge 3 to dequantize gain, bias and base, 4 per distinct window for the
+    gain-scaled taps, and 7 per edge and row; tile, 2D + 3 per edge to decode the tile and D + 1 per edge and
+    row in its matrix product.
     """
     total = 0
     for n, s in enumerate(shapes):
@@ -68,12 +69,12 @@ def multiply_adds(shapes: list[LayerShape], batch: int, form: str, widths: list[
             total += e * batch * (d + 1)
         elif form == "dense kernel":
             total += e * batch * (taps + 1)
-        elif form == "compressed" and widths is not None and batch >= BATCHED_FROM_ROWS:
+        elif form == "compressed" and widths is not None and fused_route(batch, s.order) == "tile":
             total += e * (2 * d + 3) + e * batch * (d + 1)
+        elif form == "compressed" and widths is not None and fused_route(batch, s.order) == "grouped":
+            total += e * (3 + 4 * distinct_windows(s, batch)) + e * batch * 7
         elif form == "compressed" and widths is not None:
-            size = widths[n].codebook_size
-            spline = s.in_features * size * taps if uses_response(s, size) else e * taps
-            total += batch * (spline + 6 * e)
+            total += e * batch * (taps + 4)
         else:
             raise SharekanError(f"unknown form {form!r} (the compressed form needs its code widths)")
     return total

@@ -2,33 +2,35 @@
 
 Why numba: it JIT-compiles these loops from pinned wheels (numba 0.68.1, llvmlite 0.50.0), so a
 user's machine needs no C++ compiler, as a torch C++ extension would; ``torch.compile`` on the
-same gather formulation measures slower than the dense head (bench/runtime.py). The pure-torch
-``CompressedDomainKAN`` stays the reference the tests hold these kernels to, the fallback when
-numba is missing, and what ``torch.export`` traces for ``.pte`` programs.
+same gather formulation measures slower than the dense head (bench/runtime.py). The plain
+reference every kernel is held to is ``decompress(compressed)(x)``; the pure-torch
+``CompressedDomainKAN`` paths are the fallback when numba is missing and what ``torch.export``
+traces for ``.pte`` programs.
 
-What stays at its stored width (E = out * in edges, D = G + k coefficients, K codewords):
+What is held (E = out * in edges, D = G + k coefficients, K codewords, S = D - k knot windows):
     indices                 (in, out)  uint8 for K <= 256, else uint16 (transposed at load, same bytes)
-    gains, biases, base     (in, out)  uint8 codes with a per-output (minimum, step), or float16 bits
-                                       (uint16, decoded in the kernel), or float32
-    codebook                (K, D)     uint8 codes with a per-column (minimum, step), float16 bits
-                                       or float32; also held transposed (D, K) for the responses
-4-bit codes are unpacked once at load to one uint8 per code (twice their stored bytes in memory;
-``nbytes`` counts what is held, both codebook layouts included). Old (format version 1) codebooks
-with an affine pair per codeword are dequantized to float32 at load, since per-codeword pairs
-would cost 8 bytes per gather.
+    gains, biases, base     (in, out)  ``EdgeCodes``: uint8 codes with a per-output (minimum, step), or
+                                       float16 bits (uint16, decoded in the kernel), or float32
+    codebook taps           (S, K)     interval-major: for each window s, the k + 1 taps codebook[:, s:s+k+1]
+                                       of every codeword side by side, padded to 4 and packed in one word
+                                       (uint32 for 8-bit codes, uint64 for float16 bits; (S, K, 4) float32)
+    codebook codes          (K, D)     as stored, for the tile route; per-column (minimum, step)
+4-bit codes are unpacked once at load to one uint8 per code; the tap table holds each code up to
+k + 1 times. ``nbytes`` counts all of it. Old (format version 1) codebooks with an affine pair per
+codeword are dequantized to float32 at load.
 
-Per input and row the knot interval and its k + 1 non-zero B-spline bases are computed once
-(``input_tables``), with the codebook's column step folded into them. Batches below
-``BATCHED_FROM_ROWS`` rows run ``small_batch_kernel`` (k + 1 codes per edge, or one response
-per codeword and input); larger batches decode each edge's codeword once into a cache-sized
-tile (``decode_tile``) that one matrix product applies to every row. No dequantized (out, in) or
-(out, in, D) tensor is ever built. Entry points: ``FusedKAN.from_compressed(compressed)`` and
-``fused_forward(fused, x)``; ``CompressedDomainKAN`` calls them in eager CPU runs.
+Per input and row the knot window and its k + 1 non-zero B-spline bases are computed once
+(``input_tables``), with the codebook's column step folded into them. ``routes.fused_route``
+picks ``row_kernel``, ``grouped_kernel`` or the tile route (``decode_tile`` + one matrix product).
+No dequantized (out, in) or (out, in, D) tensor is ever built. Entry points:
+``FusedKAN.from_compressed(compressed)`` and ``FusedKAN.__call__``; ``CompressedDomainKAN``
+calls them in eager CPU runs.
 """
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -38,12 +40,48 @@ from numba.extending import overload
 
 from ..compress.compressed import CompressedLayer
 from ..compress.quantize import QuantizedTensor
+from .routes import MAX_TAPS, TILE_BYTES, fused_route, grouped_block_outputs, output_blocks
 
 # numba's default (workqueue) threading layer may not be entered from two threads at once;
 # Streamlit runs each session in its own thread, so kernel launches are serialised.
 LAUNCH_LOCK = threading.Lock()
 # 2**(e - 25) for float16 exponent e: a half's value is (1024 * [e > 0] + mantissa) * 2**(max(e, 1) - 25).
 HALF_SCALE = np.array([2.0 ** (max(e, 1) - 25) for e in range(32)], dtype=np.float32)
+
+
+class EdgeCodes(NamedTuple):
+    """One per-edge component at its stored width, passed to the kernels as one unit."""
+
+    codes_t: np.ndarray  # (in, out) uint8 codes, uint16 float16 bits, or float32
+    minimum: np.ndarray  # (out,) float32; zeros for float formats
+    step: np.ndarray     # (out,) float32; ones for float formats
+
+    @classmethod
+    def from_quantized(cls, tensor: QuantizedTensor) -> "EdgeCodes":
+        """The kernel's layout of an (out, in) component with per-row affine."""
+        codes, minimum, step = stored_codes(tensor)
+        return cls(np.ascontiguousarray(codes.T), minimum, step)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (4-bit codes count one byte each, as unpacked)."""
+        return int(self.codes_t.nbytes + self.minimum.nbytes + self.step.nbytes)
+
+
+class RowTables(NamedTuple):
+    """Per (input, row) tables of one call, (in, B) each, filled by ``input_tables``."""
+
+    start: np.ndarray      # int64 first of the k + 1 basis positions (the knot window)
+    weights: np.ndarray    # (in, B, taps) float32 basis values times the codebook's column step
+    offset: np.ndarray     # float32 sum_t basis * column minimum
+    basis_sum: np.ndarray  # float32 sum of the bases (multiplies the edge bias)
+    silu: np.ndarray       # float32 silu(x) (multiplies the base weight)
+
+    @classmethod
+    def empty(cls, width: int, batch: int, taps: int) -> "RowTables":
+        """Tables for ``batch`` rows of ``width`` inputs; weights past the real taps stay zero."""
+        return cls(np.empty((width, batch), np.int64), np.zeros((width, batch, taps), np.float32),
+                   *(np.empty((width, batch), np.float32) for _ in range(3)))
 
 
 def as_float(code):  # pragma: no cover - replaced by the overload below inside compiled code
@@ -61,6 +99,51 @@ def _as_float(code):
             return sign * mantissa * HALF_SCALE[exponent]
         return half
     return lambda code: np.float32(code)
+
+
+def gather_taps(window, index, words):  # pragma: no cover - replaced by the overload below
+    """words[jj] <- window[index[jj]]: each edge's packed taps at one knot window (the only gather)."""
+    raise NotImplementedError
+
+
+@overload(gather_taps, inline="always")
+def _gather_taps(window, index, words):
+    if window.ndim == 1:  # one packed word per codeword
+        def gather(window, index, words):
+            for jj in range(index.shape[0]):
+                words[jj] = window[index[jj]]
+        return gather
+
+    def gather_rows(window, index, words):  # float32 taps: four values per codeword
+        for jj in range(index.shape[0]):
+            row = window[index[jj]]
+            for t in range(MAX_TAPS):
+                words[jj, t] = row[t]
+    return gather_rows
+
+
+def tap_values(words, jj):  # pragma: no cover - replaced by the overload below
+    """The four float32 tap codes of gathered edge ``jj``."""
+    raise NotImplementedError
+
+
+@overload(tap_values, inline="always")
+def _tap_values(words, jj):
+    if words.ndim == 2:
+        return lambda words, jj: (words[jj, 0], words[jj, 1], words[jj, 2], words[jj, 3])
+    if words.dtype.bitwidth == 32:  # four 8-bit codes; int32 shifts and masks vectorise, int64 to float does not
+        def unpack_bytes(words, jj):
+            word = np.int32(words[jj])
+            return (np.float32(word & 255), np.float32((word >> 8) & 255), np.float32((word >> 16) & 255),
+                    np.float32((word >> 24) & 255))
+        return unpack_bytes
+
+    def unpack_halves(words, jj):  # four float16 bit patterns
+        word = words[jj]
+        low, high = np.uint32(word & np.uint64(0xFFFFFFFF)), np.uint32(word >> np.uint64(32))
+        return (as_float(np.uint16(low & np.uint32(0xFFFF))), as_float(np.uint16(low >> np.uint32(16))),
+                as_float(np.uint16(high & np.uint32(0xFFFF))), as_float(np.uint16(high >> np.uint32(16))))
+    return unpack_halves
 
 
 # Per input i and row b, O(in * B * (k + 1)) work; read once per call, written once.
@@ -121,82 +204,179 @@ def _knot(grid, i, index, first, last):
     return grid[i, index]
 
 
-# Small-batch kernel. Loop order: block of outputs (prange; one block per thread) -> row b ->
-# input i -> [the edge terms bias * basis_sum + base * silu for every output of the block, a
-# vectorised pass over contiguous codes] -> either (response) decode input i's spline value
-# under every codeword once, R[k] = offset + sum_t weight_t * code[k, start + t], a vectorised
-# pass over the transposed codebook, then gain * R[index] per edge; or (gather) per edge, k + 1
-# codes of its codeword row. The caller picks response when K * (k + 1) is small against the
-# outputs that reuse R. Memory traffic per call: the index (1-2 B) and gain, bias and base
-# codes (1 B each at 8 bits) of every edge once, in (in, out) order; the codebook (K * D bytes at
-# 8 bits: 852 kB at K = 65,536, within a 1 MiB L2) stays resident; the block's accumulators
-# and R (4 K bytes) stay in L1/L2. Every output's sum runs over inputs in the same order whatever
-# the blocks, so results do not depend on the thread count.
+
+# Row kernel (B < GROUPED_FROM_ROWS). Loop order: block of outputs (prange; one block per thread,
+# starting on a multiple of OUTPUT_ALIGN) -> row b -> input i -> [gather: each edge's packed taps
+# at input i's knot window into ``words``, the only indexed load] -> [compute: unpack, apply the
+# k + 1 bases, accumulate; no indexed load, so LLVM vectorises it across outputs]. The per-output
+# affines stay out of the inner loop: sum_i (min + step * code) * v = min * sum_i v + step * sum_i code * v,
+# so it accumulates sum_i spline, sum_i gain code * spline, sum_i bias code * basis sum and
+# sum_i base code * silu, and applies each output's (minimum, step) once at the end.
+# Memory traffic per row: each edge's index (1-2 B) and gain, bias and base codes (1 B each at 8
+# bits) once, in (in, out) order; per input one word per edge from the window's K-word slice of the
+# tap table (K * 4 B: 16 KB at K = 4,096, 256 KB at 65,536, in L1 or L2); ``words`` and the four
+# accumulators (count * 4 B each) stay in L1. Each output's sum runs over inputs in the same order
+# whatever the blocks, so results do not depend on the thread count.
 @njit(parallel=True, cache=True, fastmath={"contract"})  # contract: fused multiply-adds
-def small_batch_kernel(blocks, use_response, indices_t, gain_codes_t, gain_min, gain_step, bias_codes_t, bias_min,
-                       bias_step, base_codes_t, base_min, base_step, codebook, codebook_t, start, weights,
-                       offset, basis_sum, silu, output_scale, output_bias, out_t):
-    """out_t (out, B) <- the layer's outputs; codes are (in, out), codebook (K, D) and its transpose (D, K)."""
-    n_in, n_out = indices_t.shape
-    batch = start.shape[1]
-    taps = weights.shape[2]
-    size = codebook.shape[0]
-    # Loops below index views from 0 so numba can drop its negative-index checks and vectorise.
-    for block in prange(blocks):
-        first = block * n_out // blocks
-        count = (block + 1) * n_out // blocks - first
-        response = np.empty(size if use_response else 1, dtype=np.float32)
-        gain_lo, gain_step_ = gain_min[first:first + count], gain_step[first:first + count]
-        bias_lo, bias_step_ = bias_min[first:first + count], bias_step[first:first + count]
-        base_lo, base_step_ = base_min[first:first + count], base_step[first:first + count]
+def row_kernel(block_first, block_count, scratch, taps, indices_t, gains, biases, base_weights, tables,
+               output_scale, output_bias, out_t):
+    """out_t (out, B) <- the layer's outputs, one row at a time."""
+    n_in = indices_t.shape[0]
+    batch = tables.start.shape[1]
+    for block in prange(block_first.shape[0]):
+        first, count = block_first[block], block_count[block]
+        words = scratch[block, :count]
+        spline_sum, gain_sum = np.empty(count, np.float32), np.empty(count, np.float32)
+        bias_sum, base_sum = np.empty(count, np.float32), np.empty(count, np.float32)
         for b in range(batch):
-            total = out_t[first:first + count, b]
-            total[:] = 0.0
+            spline_sum[:] = 0.0
+            gain_sum[:] = 0.0
+            bias_sum[:] = 0.0
+            base_sum[:] = 0.0
+            ones_total, activation_total = np.float32(0.0), np.float32(0.0)
             for i in range(n_in):
-                row_index = indices_t[i, first:first + count]
-                gain_codes = gain_codes_t[i, first:first + count]
-                bias_codes = bias_codes_t[i, first:first + count]
-                base_codes = base_codes_t[i, first:first + count]
-                ones, activation = basis_sum[i, b], silu[i, b]
-                position = start[i, b]
-                shift = offset[i, b]
-                if use_response:
-                    response[:] = shift
-                    for t in range(taps):
-                        weight = weights[i, b, t]
-                        column = codebook_t[position + t]
-                        for k in range(size):
-                            response[k] += weight * as_float(column[k])
-                    for jj in range(count):
-                        gain = gain_lo[jj] + as_float(gain_codes[jj]) * gain_step_[jj]
-                        bias = bias_lo[jj] + as_float(bias_codes[jj]) * bias_step_[jj]
-                        base = base_lo[jj] + as_float(base_codes[jj]) * base_step_[jj]
-                        total[jj] += gain * response[row_index[jj]] + bias * ones + base * activation
-                else:
-                    window = codebook[:, position:position + taps]
-                    tap = weights[i, b]
-                    for jj in range(count):
-                        codes = window[row_index[jj]]
-                        spline = shift
-                        for t in range(taps):
-                            spline += tap[t] * as_float(codes[t])
-                        gain = gain_lo[jj] + as_float(gain_codes[jj]) * gain_step_[jj]
-                        bias = bias_lo[jj] + as_float(bias_codes[jj]) * bias_step_[jj]
-                        base = base_lo[jj] + as_float(base_codes[jj]) * base_step_[jj]
-                        total[jj] += gain * spline + bias * ones + base * activation
+                w0, w1, w2, w3 = (tables.weights[i, b, 0], tables.weights[i, b, 1], tables.weights[i, b, 2],
+                                  tables.weights[i, b, 3])
+                shift, ones, activation = tables.offset[i, b], tables.basis_sum[i, b], tables.silu[i, b]
+                ones_total += ones
+                activation_total += activation
+                gather_taps(taps[tables.start[i, b]], indices_t[i, first:first + count], words)
+                gain_codes = gains.codes_t[i, first:first + count]
+                bias_codes = biases.codes_t[i, first:first + count]
+                base_codes = base_weights.codes_t[i, first:first + count]
+                for jj in range(count):
+                    c0, c1, c2, c3 = tap_values(words, jj)
+                    spline = shift + w0 * c0 + w1 * c1 + w2 * c2 + w3 * c3
+                    spline_sum[jj] += spline
+                    gain_sum[jj] += as_float(gain_codes[jj]) * spline
+                    bias_sum[jj] += as_float(bias_codes[jj]) * ones
+                    base_sum[jj] += as_float(base_codes[jj]) * activation
             for jj in range(count):
-                total[jj] = total[jj] * output_scale[first + jj] + output_bias[first + jj]
+                j = first + jj
+                total = (gains.minimum[j] * spline_sum[jj] + gains.step[j] * gain_sum[jj]
+                         + biases.minimum[j] * ones_total + biases.step[j] * bias_sum[jj]
+                         + base_weights.minimum[j] * activation_total + base_weights.step[j] * base_sum[jj])
+                out_t[j, b] = total * output_scale[j] + output_bias[j]
 
 
-# Tile decoder for the batched route. Loop order: input i (prange) -> output j of the tile ->
+# Rows of each input grouped by knot window (a counting sort, stable): row_order[i, lo:hi] are the
+# rows of group g, lo = bounds[i, g], hi = bounds[i, g + 1]; counts[i] groups. O(in * (B + S)).
+@njit(cache=True)
+def window_groups(start, windows, row_order, bounds, counts):
+    """Fill ``row_order`` (in, B), ``bounds`` (in, B + 1) and ``counts`` (in,) from ``start`` (in, B)."""
+    width, batch = start.shape
+    tally = np.empty(windows + 1, np.int64)
+    for i in range(width):
+        tally[:] = 0
+        for b in range(batch):
+            tally[start[i, b] + 1] += 1
+        groups = 0
+        for s in range(windows):
+            if tally[s + 1] > 0:
+                bounds[i, groups] = tally[s]
+                groups += 1
+            tally[s + 1] += tally[s]
+        bounds[i, groups] = batch
+        counts[i] = groups
+        for b in range(batch):
+            s = start[i, b]
+            row_order[i, tally[s]] = b
+            tally[s] += 1
+
+
+@njit(inline="always")
+def accumulate_row(total, r0, r1, r2, r3, gain, bias, base, w0, w1, w2, w3, shift, ones, activation):
+    """total += one row's terms of one input for every output of a block: 7 multiply-adds per output."""
+    for jj in range(total.shape[0]):
+        total[jj] += (w0 * r0[jj] + w1 * r1[jj] + w2 * r2[jj] + w3 * r3[jj] + shift * gain[jj] + ones * bias[jj]
+                      + activation * base[jj])
+
+
+# Grouped kernel (GROUPED_FROM_ROWS <= B < TILE_FROM_ROWS). Loop order: block of outputs (prange)
+# -> input i -> [dequantize the block's gains, biases and base weights once] -> then either
+#   (few windows) per knot window group: gather the packed taps once, unpack them times the gain
+#   into four tap rows, then each row b of the group;
+#   (many windows; 8-bit codebooks only) gather each edge's whole codeword once (``wide``: ceil(D/4)
+#   words), unpack all D codes times the gain into D rows, then every row b reads its window's four;
+# -> row b: 7 multiply-adds per edge (four taps, the offset times the gain, the basis sum times the
+#   bias, silu times the base weight), vectorised across outputs into row b's accumulators.
+# Memory traffic: each edge's codes once per call (not once per row), one word per edge and
+# distinct window (or ceil(D/4) words once), the block's (B, count) accumulators and the decoded
+# rows (``routes.grouped_block_outputs`` keeps them in L1). A row's terms are the same products
+# whichever way its taps were unpacked, so its result depends neither on the batch's other rows nor
+# on the thread count.
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def grouped_kernel(block_first, block_count, scratch, taps, wide, indices_t, gains, biases, base_weights, tables,
+                   row_order, bounds, counts, output_scale, output_bias, out_t):
+    """out_t (out, B) <- the layer's outputs, rows grouped by knot window per input."""
+    n_in = indices_t.shape[0]
+    batch = tables.start.shape[1]
+    words_per_code = wide.shape[1]
+    num_bases = 4 * words_per_code
+    for block in prange(block_first.shape[0]):
+        first, count = block_first[block], block_count[block]
+        words = scratch[block, :count]
+        wide_words = np.empty((max(words_per_code, 1), count), np.int32)
+        decoded = np.empty((max(num_bases, 4), count), np.float32)
+        totals = np.zeros((batch, count), np.float32)
+        gain, bias, base = np.empty(count, np.float32), np.empty(count, np.float32), np.empty(count, np.float32)
+        gain_lo, gain_step = gains.minimum[first:first + count], gains.step[first:first + count]
+        bias_lo, bias_step = biases.minimum[first:first + count], biases.step[first:first + count]
+        base_lo, base_step = base_weights.minimum[first:first + count], base_weights.step[first:first + count]
+        for i in range(n_in):
+            gain_codes = gains.codes_t[i, first:first + count]
+            bias_codes = biases.codes_t[i, first:first + count]
+            base_codes = base_weights.codes_t[i, first:first + count]
+            for jj in range(count):
+                gain[jj] = gain_lo[jj] + as_float(gain_codes[jj]) * gain_step[jj]
+                bias[jj] = bias_lo[jj] + as_float(bias_codes[jj]) * bias_step[jj]
+                base[jj] = base_lo[jj] + as_float(base_codes[jj]) * base_step[jj]
+            index = indices_t[i, first:first + count]
+            if words_per_code > 0 and counts[i] * MAX_TAPS > num_bases + MAX_TAPS:
+                for jj in range(count):
+                    row = wide[index[jj]]
+                    for q in range(words_per_code):
+                        wide_words[q, jj] = row[q]
+                for d in range(num_bases):
+                    source, target, shift_bits = wide_words[d // 4], decoded[d], 8 * (d % 4)
+                    for jj in range(count):
+                        target[jj] = gain[jj] * np.float32((source[jj] >> shift_bits) & 255)
+                for b in range(batch):
+                    s = tables.start[i, b]
+                    accumulate_row(totals[b], decoded[s], decoded[s + 1], decoded[s + 2], decoded[s + 3], gain,
+                                   bias, base, tables.weights[i, b, 0], tables.weights[i, b, 1],
+                                   tables.weights[i, b, 2], tables.weights[i, b, 3], tables.offset[i, b],
+                                   tables.basis_sum[i, b], tables.silu[i, b])
+                continue
+            for g in range(counts[i]):
+                lo, hi = bounds[i, g], bounds[i, g + 1]
+                gather_taps(taps[tables.start[i, row_order[i, lo]]], index, words)
+                u0, u1, u2, u3 = decoded[0], decoded[1], decoded[2], decoded[3]
+                for jj in range(count):
+                    c0, c1, c2, c3 = tap_values(words, jj)
+                    u0[jj] = gain[jj] * c0
+                    u1[jj] = gain[jj] * c1
+                    u2[jj] = gain[jj] * c2
+                    u3[jj] = gain[jj] * c3
+                for r in range(lo, hi):
+                    b = row_order[i, r]
+                    accumulate_row(totals[b], u0, u1, u2, u3, gain, bias, base, tables.weights[i, b, 0],
+                                   tables.weights[i, b, 1], tables.weights[i, b, 2], tables.weights[i, b, 3],
+                                   tables.offset[i, b], tables.basis_sum[i, b], tables.silu[i, b])
+        for jj in range(count):
+            j = first + jj
+            for b in range(batch):
+                out_t[j, b] = totals[b, jj] * output_scale[j] + output_bias[j]
+
+
+# Tile decoder for the tile route. Loop order: input i (prange) -> output j of the tile ->
 # D coefficients. Each edge's codeword is decoded once per call into a float32 tile row,
 # bias + gain * (column_min + code * column_step), with its base weight beside it: T * in *
 # (D + 1) floats, sized to stay in cache, consumed by one matrix product with every row's
 # bases, so each decoded codeword serves the whole batch. Streams the same 4-5 bytes per edge
 # as the small-batch kernel and reads D codebook bytes per edge. Each element is computed once.
 @njit(parallel=True, cache=True)
-def decode_tile(first, indices_t, gain_codes_t, gain_min, gain_step, bias_codes_t, bias_min, bias_step,
-                base_codes_t, base_min, base_step, codebook, column_min, column_step, tile):
+def decode_tile(first, indices_t, gains, biases, base_weights, codebook, column_min, column_step, tile):
     """tile (T, in, D + 1) <- decoded coefficients (D) and base weight (last column) of outputs first .. first + T."""
     rows, n_in, width = tile.shape
     num_bases = width - 1
@@ -204,11 +384,11 @@ def decode_tile(first, indices_t, gain_codes_t, gain_min, gain_step, bias_codes_
         for r in range(rows):
             j = first + r
             row = indices_t[i, j]
-            gain = gain_min[j] + as_float(gain_codes_t[i, j]) * gain_step[j]
-            bias = bias_min[j] + as_float(bias_codes_t[i, j]) * bias_step[j]
+            gain = gains.minimum[j] + as_float(gains.codes_t[i, j]) * gains.step[j]
+            bias = biases.minimum[j] + as_float(biases.codes_t[i, j]) * biases.step[j]
             for d in range(num_bases):
                 tile[r, i, d] = bias + gain * (column_min[d] + as_float(codebook[row, d]) * column_step[d])
-            tile[r, i, num_bases] = base_min[j] + as_float(base_codes_t[i, j]) * base_step[j]
+            tile[r, i, num_bases] = base_weights.minimum[j] + as_float(base_weights.codes_t[i, j]) * base_weights.step[j]
 
 
 # Per row b and input i: the D real bases at their positions and silu(x) after them, (B, in, D + 1):
@@ -227,34 +407,6 @@ def placed_features(start, weights, silu, num_bases, features):
             features[b, i, num_bases] = silu[i, b]
 
 
-# Rows from which the tile route (decode each codeword once, then one matrix product for the
-# whole batch) beats the small-batch kernel; measured with bench/runtime.py on this host.
-BATCHED_FROM_ROWS = 4
-TILE_BYTES = 1 << 21  # one decoded tile, 2 MiB: in L3 beside the streamed codes, reused by every row
-# The small-batch kernel decodes every codeword's response per input (K * (k + 1) vectorised
-# multiply-adds) when that is cheaper than k + 1 scalar gathers for each of the outputs that use
-# it: K * (k + 1) <= RESPONSE_RATIO * out. Set from bench/runtime.py runs on this host.
-RESPONSE_RATIO = 8
-
-
-@dataclass(frozen=True)
-class EdgeCodes:
-    """One per-edge component at its stored width: codes transposed to (in, out), and a per-output affine."""
-
-    codes_t: np.ndarray  # (in, out) uint8 codes, uint16 float16 bits, or float32
-    minimum: np.ndarray  # (out,) float32; zeros for float formats
-    step: np.ndarray     # (out,) float32; ones for float formats
-
-    @classmethod
-    def from_quantized(cls, tensor: QuantizedTensor) -> "EdgeCodes":
-        """The kernel's layout of an (out, in) component with per-row affine."""
-        codes, minimum, step = stored_codes(tensor)
-        return cls(np.ascontiguousarray(codes.T), minimum, step)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held (4-bit codes count one byte each, as unpacked)."""
-        return int(self.codes_t.nbytes + self.minimum.nbytes + self.step.nbytes)
 
 
 def stored_codes(tensor: QuantizedTensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,29 +422,62 @@ def stored_codes(tensor: QuantizedTensor) -> tuple[np.ndarray, np.ndarray, np.nd
     return codes, np.zeros(axis, np.float32), np.ones(axis, np.float32)
 
 
+def tap_table(codes: np.ndarray, order: int) -> np.ndarray:
+    """Interval-major taps of a (K, D) codebook: (S, K) packed words, or (S, K, 4) float32 (see module docstring).
+
+    Empty when k + 1 exceeds ``MAX_TAPS`` (those layers always take the tile route).
+    """
+    size, width = codes.shape
+    taps = order + 1
+    if taps > MAX_TAPS:
+        return np.zeros((0, size), np.uint32)
+    windows = width - order
+    table = np.zeros((windows, size, MAX_TAPS), codes.dtype)
+    for s in range(windows):
+        table[s, :, :taps] = codes[:, s:s + taps]
+    if codes.dtype == np.uint8:
+        return table.view(np.uint32)[..., 0]
+    if codes.dtype == np.uint16:
+        return table.view(np.uint64)[..., 0]
+    return table
+
+
+def wide_table(codes: np.ndarray) -> np.ndarray:
+    """(K, ceil(D / 4)) uint32: each 8-bit codeword's D codes packed four to a word (zero padded); (K, 0) otherwise."""
+    size, width = codes.shape
+    if codes.dtype != np.uint8:
+        return np.zeros((size, 0), np.uint32)
+    padded = np.zeros((size, -(-width // 4) * 4), np.uint8)
+    padded[:, :width] = codes
+    return padded.view(np.uint32)
+
+
 @dataclass(frozen=True)
 class FusedCodebook:
-    """A codebook at its stored width, (K, D) and transposed (D, K), with one (minimum, step) per column."""
+    """A codebook at its stored width: (K, D) codes with one (minimum, step) per column, and its tap table."""
 
     codes: np.ndarray         # (K, D) uint8, uint16 (float16 bits) or float32
-    codes_t: np.ndarray       # (D, K) the same codes, for the vectorised per-input responses
     column_min: np.ndarray    # (D,) float32
     column_step: np.ndarray   # (D,) float32
+    order: int                # the spline order the tap table was laid out for
+    taps: np.ndarray          # (S, K) packed words or (S, K, 4) float32; see ``tap_table``
+    wide: np.ndarray          # (K, ceil(D / 4)) uint32 whole 8-bit codewords; see ``wide_table``
 
     @classmethod
-    def from_quantized(cls, codebook: QuantizedTensor) -> "FusedCodebook":
+    def from_quantized(cls, codebook: QuantizedTensor, order: int) -> "FusedCodebook":
         """Keep column-grouped or float codebooks as stored; dequantize per-codeword (v1) ones to float32."""
         if codebook.bits < 16 and codebook.grouping != "columns":
             width = codebook.shape[1]
             codes, minimum, step = codebook.dequantize(), np.zeros(width, np.float32), np.ones(width, np.float32)
         else:
             codes, minimum, step = stored_codes(codebook)
-        return cls(codes, np.ascontiguousarray(codes.T), minimum, step)
+        return cls(codes, minimum, step, order, tap_table(codes, order), wide_table(codes))
 
     @property
     def nbytes(self) -> int:
-        """Bytes held: both layouts of the codes and the column affine."""
-        return int(self.codes.nbytes + self.codes_t.nbytes + self.column_min.nbytes + self.column_step.nbytes)
+        """Bytes held: the codes, the tap and whole-codeword tables and the column affine."""
+        return int(self.codes.nbytes + self.taps.nbytes + self.wide.nbytes + self.column_min.nbytes
+                   + self.column_step.nbytes)
 
 
 @dataclass(frozen=True)
@@ -312,12 +497,11 @@ class FusedLayer:
     @classmethod
     def from_compressed(cls, layer: CompressedLayer, codebook_size: int) -> "FusedLayer":
         """Narrow and transpose the indices; keep every other code at its stored width."""
-        index_type = np.uint8 if codebook_size <= 256 else np.uint16
         return cls(layer.grid.astype(np.float64), layer.spline_order,
-                   np.ascontiguousarray(layer.indices.T, dtype=index_type), EdgeCodes.from_quantized(layer.gains),
-                   EdgeCodes.from_quantized(layer.biases), EdgeCodes.from_quantized(layer.base_weights),
-                   layer.output_scale.astype(np.float32), layer.output_bias.astype(np.float32),
-                   layer.codebook_id)
+                   np.ascontiguousarray(layer.indices.T, dtype=index_dtype(codebook_size)),
+                   EdgeCodes.from_quantized(layer.gains), EdgeCodes.from_quantized(layer.biases),
+                   EdgeCodes.from_quantized(layer.base_weights), layer.output_scale.astype(np.float32),
+                   layer.output_bias.astype(np.float32), layer.codebook_id)
 
     @property
     def in_features(self) -> int:
@@ -336,40 +520,60 @@ class FusedLayer:
         return int(sum(p.nbytes for p in parts) + self.gains.nbytes + self.biases.nbytes + self.base_weights.nbytes)
 
     def forward(self, xt: np.ndarray, codebook: FusedCodebook) -> np.ndarray:
-        """Map inputs (in, B) float32 to outputs (out, B) float32."""
+        """Map inputs (in, B) float32 to outputs (out, B) float32 by the route ``routes.fused_route`` picks."""
+        # a codebook shared with a layer of another spline order has no tap table for this one
+        route = fused_route(xt.shape[1], self.order) if codebook.order == self.order else "tile"
+        if route == "tile":
+            return self._tile_forward(xt, codebook)
+        width, batch = xt.shape
+        tables = RowTables.empty(width, batch, MAX_TAPS)
+        input_tables(xt, self.grid, self.order, codebook.column_min, codebook.column_step, *tables)
+        if route == "row":  # one block per thread; the grouped kernel's blocks keep their rows in L1
+            blocks = output_blocks(self.out_features, numba.get_num_threads())
+        else:
+            blocks = output_blocks(self.out_features, -(-self.out_features // grouped_block_outputs(batch)))
+        first, count = (np.array(column, np.int64) for column in zip(*blocks))
+        scratch = np.empty((len(blocks), int(count.max()), *codebook.taps.shape[2:]), codebook.taps.dtype)
+        out_t = np.empty((self.out_features, batch), np.float32)
+        codes = (self.indices_t, self.gains, self.biases, self.base_weights, tables)
+        if route == "row":
+            row_kernel(first, count, scratch, codebook.taps, *codes, self.output_scale, self.output_bias, out_t)
+            return out_t
+        row_order, bounds = np.empty((width, batch), np.int64), np.empty((width, batch + 1), np.int64)
+        counts = np.empty(width, np.int64)
+        window_groups(tables.start, codebook.taps.shape[0], row_order, bounds, counts)
+        grouped_kernel(first, count, scratch, codebook.taps, codebook.wide, *codes, row_order, bounds, counts,
+                       self.output_scale, self.output_bias, out_t)
+        return out_t
+
+    def _tile_forward(self, xt: np.ndarray, codebook: FusedCodebook) -> np.ndarray:
+        """The tile route: decode cache-sized tiles of gain * codeword and multiply them with the placed bases."""
         width, batch = xt.shape
         n_out = self.out_features
-        start = np.empty((width, batch), np.int64)
-        weights = np.empty((width, batch, self.order + 1), np.float32)
-        offset, basis_sum, silu = (np.empty((width, batch), np.float32) for _ in range(3))
-        g, c, w = self.gains, self.biases, self.base_weights
-        out_t = np.empty((n_out, batch), np.float32)
-        if batch < BATCHED_FROM_ROWS:
-            input_tables(xt, self.grid, self.order, codebook.column_min, codebook.column_step,
-                         start, weights, offset, basis_sum, silu)
-            use_response = codebook.codes.shape[0] * (self.order + 1) <= RESPONSE_RATIO * n_out
-            blocks = min(numba.get_num_threads(), n_out)  # any count gives the same sums
-            small_batch_kernel(blocks, use_response, self.indices_t, g.codes_t, g.minimum, g.step, c.codes_t, c.minimum,
-                               c.step, w.codes_t, w.minimum, w.step, codebook.codes, codebook.codes_t, start,
-                               weights, offset, basis_sum, silu, self.output_scale, self.output_bias, out_t)
-            return out_t
         num_bases = codebook.codes.shape[1]
         unit = np.ones(num_bases, np.float32)
-        input_tables(xt, self.grid, self.order, np.zeros_like(unit), unit, start, weights, offset, basis_sum, silu)
+        tables = RowTables.empty(width, batch, self.order + 1)
+        input_tables(xt, self.grid, self.order, np.zeros_like(unit), unit, *tables)
         features = np.empty((batch, width, num_bases + 1), np.float32)
-        placed_features(start, weights, silu, num_bases, features)
+        placed_features(tables.start, tables.weights, tables.silu, num_bases, features)
         left = torch.from_numpy(features.reshape(batch, -1))
         rows = max(1, min(n_out, TILE_BYTES // (width * (num_bases + 1) * 4)))
         tile = np.empty((rows, width, num_bases + 1), np.float32)
+        out_t = np.empty((n_out, batch), np.float32)
         for first in range(0, n_out, rows):
             count = min(rows, n_out - first)
             part = tile[:count]
-            decode_tile(first, self.indices_t, g.codes_t, g.minimum, g.step, c.codes_t, c.minimum, c.step,
-                        w.codes_t, w.minimum, w.step, codebook.codes, codebook.column_min, codebook.column_step, part)
+            decode_tile(first, self.indices_t, self.gains, self.biases, self.base_weights, codebook.codes,
+                        codebook.column_min, codebook.column_step, part)
             torch.mm(torch.from_numpy(part.reshape(count, -1)), left.t(), out=torch.from_numpy(out_t[first:first + count]))
         out_t *= self.output_scale[:, None]
         out_t += self.output_bias[:, None]
         return out_t
+
+
+def index_dtype(codebook_size: int) -> type:
+    """The kernels' index type: uint8 for K <= 256, else uint16 (K is at most 65,536)."""
+    return np.uint8 if codebook_size <= 256 else np.uint16
 
 
 class FusedKAN:
@@ -390,14 +594,15 @@ class FusedKAN:
     @classmethod
     def from_compressed(cls, compressed) -> "FusedKAN":
         """Lay out a ``CompressedKAN``'s stored codes for the kernels (no dequantized edge tensor)."""
-        codebooks = [FusedCodebook.from_quantized(c) for c in compressed.codebooks]
+        orders = {layer.codebook_id: layer.spline_order for layer in compressed.layers}
+        codebooks = [FusedCodebook.from_quantized(c, orders.get(n, 3)) for n, c in enumerate(compressed.codebooks)]
         layers = [FusedLayer.from_compressed(layer, compressed.codebooks[layer.codebook_id].shape[0])
                   for layer in compressed.layers]
         return cls(codebooks, layers)
 
     @property
     def nbytes(self) -> int:
-        """Bytes the kernels hold: codebooks plus every layer's codes."""
+        """Bytes the kernels hold: codebooks (codes and tap tables) plus every layer's codes."""
         return sum(c.nbytes for c in self.codebooks) + sum(layer.nbytes for layer in self.layers)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

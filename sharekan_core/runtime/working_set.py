@@ -9,16 +9,16 @@ dense, pre-scaled            pre-scaled spline weights 4D + base weight 4 = 56 B
                              local-support kernel: a 52-byte coefficient row spans whole cache lines, so
                              reading k + 1 of its D floats still moves the row); per-row tables per edge
 compressed, fused kernel     (``runtime.fused_kernel``) index (1 B for K <= 256, else 2 B) + gain, bias and
-                             base codes at their in-memory width (1 B at 8 and 4 bits, 2 B at 16, 4 B at 32):
-  B < BATCHED_FROM_ROWS      the small-batch kernel walks row -> input -> outputs, so every row streams
-                             the per-edge codes again and reads and writes one float accumulator per
-                             edge; per edge and row it gathers k + 1 codebook codes, or, when the
-                             kernel takes its response route, reads one float response per edge after
-                             decoding K * (k + 1) codes per input and row; its (input, row) tables are
-                             read once per input per thread
-  B >= BATCHED_FROM_ROWS     the tile route streams the codes once, decodes D codebook codes per edge
-                             into a float tile (written, then read by one matrix product) and reads the
-                             placed bases once per tile
+                             base codes at their in-memory width (1 B at 8 and 4 bits, 2 B at 16, 4 B at 32);
+                             the route is ``routes.fused_route``'s:
+  row (small B)              row -> input -> outputs: every row streams the per-edge codes again, gathers one
+                             packed tap word per edge (4 B at 8 bits) from the window's slice of the tap
+                             table into a buffer (written, then read), and updates four float accumulators
+  grouped                    input -> knot window -> row: the codes once per call; per distinct window (at
+                             most min(B, S)) one word per edge gathered and four gain-scaled tap rows
+                             written; per edge and row 7 float reads and one accumulator read and write
+  tile (large B)             the codes once, D codebook codes per edge decoded into a float tile (written,
+                             then read by one matrix product), the placed bases read once per tile
 
 Each item is charged to the smallest cache level that holds the set it belongs to: the per-call
 stream (every layer's per-edge bytes plus the resident codebooks), the resident codebooks, the
@@ -33,7 +33,7 @@ from ..compress.packing import FP32
 from ..errors import SharekanError
 from ..ranges import MAX_CODEBOOK, check_int
 from .cache_model import fits_in
-from .fused_kernel import BATCHED_FROM_ROWS, RESPONSE_RATIO, TILE_BYTES
+from .routes import MAX_TAPS, TILE_BYTES, fused_route
 
 INT64 = 8
 
@@ -117,9 +117,14 @@ def dense_touched(shapes: list[LayerShape], batch: int, form: str = "pre-scaled"
     return items
 
 
-def uses_response(shape: LayerShape, codebook_size: int) -> bool:
-    """True when the small-batch kernel decodes every codeword's response per input (as ``FusedLayer`` decides)."""
-    return codebook_size * (shape.order + 1) <= RESPONSE_RATIO * shape.out_features
+def tap_word_bytes(widths: CodeWidths) -> int:
+    """Bytes of one packed tap word: ``MAX_TAPS`` codebook codes side by side."""
+    return MAX_TAPS * widths.codebook
+
+
+def distinct_windows(shape: LayerShape, batch: int) -> int:
+    """Knot windows a grouped call unpacks per input at most: min(B, S)."""
+    return min(batch, shape.num_bases - shape.order)
 
 
 def tile_rows(shape: LayerShape) -> int:
@@ -134,18 +139,24 @@ def compressed_touched(shapes: list[LayerShape], widths: list[CodeWidths], batch
     items = []
     for n, (s, w) in enumerate(zip(shapes, widths)):
         name = f"layer {n}: "
-        taps, features = s.order + 1, s.num_bases + 1
-        if batch < BATCHED_FROM_ROWS:
+        route, features, word = fused_route(batch, s.order), s.num_bases + 1, tap_word_bytes(w)
+        tables = batch * s.in_features * table_bytes_per_input_row(max(s.order, MAX_TAPS - 1))
+        if route == "row":
             items.append(Touched(name + "per-edge codes (index, gain, bias, base)", batch * s.edges * w.per_edge,
                                  "stream"))
-            if uses_response(s, w.codebook_size):
-                items.append(Touched(name + "codebook codes for responses",
-                                     batch * s.in_features * w.codebook_size * taps * w.codebook, "resident"))
-                items.append(Touched(name + "responses read", batch * s.edges * FP32, "scratch"))
-            else:
-                items.append(Touched(name + "codebook codes gathered", batch * s.edges * taps * w.codebook, "resident"))
+            items.append(Touched(name + "packed tap words gathered", batch * s.edges * word, "resident"))
+            items.append(Touched(name + "gather buffer and 4 accumulators (read + write)",
+                                 2 * batch * s.edges * (word + 4 * FP32), "scratch"))
+            items.append(Touched(name + "per-row tables", tables, "tables"))
+        elif route == "grouped":
+            windows = distinct_windows(s, batch)
+            items.append(Touched(name + "per-edge codes (index, gain, bias, base)", s.edges * w.per_edge, "stream"))
+            items.append(Touched(name + "packed tap words gathered", windows * s.edges * word, "resident"))
+            items.append(Touched(name + "dequantized and gain-scaled tap rows (write + read)",
+                                 2 * s.edges * (3 + windows * (4 + word // FP32)) * FP32
+                                 + batch * s.edges * 7 * FP32, "scratch"))
             items.append(Touched(name + "accumulators (read + write)", 2 * batch * s.edges * FP32, "scratch"))
-            items.append(Touched(name + "per-row tables", batch * s.in_features * table_bytes_per_input_row(s.order),
+            items.append(Touched(name + "per-row tables and window groups", tables + batch * s.in_features * 2 * INT64,
                                  "tables"))
         else:
             tiles = -(-s.out_features // tile_rows(s))
@@ -160,16 +171,24 @@ def compressed_touched(shapes: list[LayerShape], widths: list[CodeWidths], batch
 
 
 def scratch_bytes(shapes: list[LayerShape], widths: list[CodeWidths], batch: int) -> int:
-    """Bytes of the largest layer's scratch: accumulators and responses, or one decoded tile."""
-    if batch >= BATCHED_FROM_ROWS:
-        return max(tile_rows(s) * s.in_features * (s.num_bases + 1) * FP32 for s in shapes)
-    return max(s.out_features * FP32 + (w.codebook_size * FP32 if uses_response(s, w.codebook_size) else 0)
-               for s, w in zip(shapes, widths))
+    """Bytes of the largest layer's scratch: gather buffer and accumulators, tap rows, or one decoded tile."""
+    sizes = []
+    for s, w in zip(shapes, widths):
+        route = fused_route(batch, s.order)
+        if route == "tile":
+            sizes.append(tile_rows(s) * s.in_features * (s.num_bases + 1) * FP32)
+        elif route == "row":
+            sizes.append(s.out_features * (tap_word_bytes(w) + 4 * FP32))
+        else:
+            sizes.append(s.out_features * (tap_word_bytes(w) + (7 + batch) * FP32))
+    return max(sizes)
 
 
 def resident_codebook_bytes(shapes: list[LayerShape], widths: list[CodeWidths], shared: bool) -> int:
-    """Bytes of the codebooks the kernel keeps resident (codes plus a float (min, step) per column)."""
-    sizes = [w.codebook_size * s.num_bases * w.codebook + 2 * s.num_bases * FP32 for s, w in zip(shapes, widths)]
+    """Bytes of the codebooks the kernel keeps resident: codes, the interval-major tap table and a float
+    (min, step) per column."""
+    sizes = [w.codebook_size * (s.num_bases * w.codebook + (s.num_bases - s.order) * tap_word_bytes(w))
+             + 2 * s.num_bases * FP32 for s, w in zip(shapes, widths)]
     return max(sizes) if shared else sum(sizes)
 
 
@@ -224,7 +243,8 @@ def compressed_sets(compressed, batch: int) -> dict[str, int]:
     shapes, widths = compressed_shapes_and_widths(compressed)
     stream = sum(s.edges * w.per_edge for s, w in zip(shapes, widths))  # distinct bytes, however often re-read
     resident = resident_codebook_bytes(shapes, widths, len(compressed.codebooks) == 1)
-    return set_sizes(shapes, batch, stream, resident, batch < BATCHED_FROM_ROWS, scratch_bytes(shapes, widths, batch))
+    tile = all(fused_route(batch, shape.order) == "tile" for shape in shapes)
+    return set_sizes(shapes, batch, stream, resident, not tile, scratch_bytes(shapes, widths, batch))
 
 
 def footprint(sets: dict[str, int]) -> int:

@@ -1,0 +1,48 @@
+"""One home for the compressed runtime's route choice and tile sizes, for the numba kernels and the torch paths.
+
+A compressed layer's call runs one of three routes (``fused_kernel``):
+
+    row       B < GROUPED_FROM_ROWS: per row, the affine-out kernel (k + 1 packed codes per edge)
+    grouped   up to TILE_FROM_ROWS: per input, rows grouped by knot interval; one unpack per
+              distinct interval and edge, then 7 multiply-adds per edge and row
+    tile      from TILE_FROM_ROWS: decode each codeword once into a cache-sized float tile and
+              apply it to every row with one matrix product
+
+The thresholds are a rule, not a load-time measurement: a timed choice would make a row's result
+depend on how busy the machine was at load. They come from ``bench/runtime.py`` on the hosts in
+``assets/runtime/`` (the row kernel beats the grouped one below 2 rows; the grouped kernel beats
+the tile route up to about 64 rows on both layer shapes benchmarked).
+"""
+from __future__ import annotations
+
+MAX_TAPS = 4            # the row and grouped kernels hold k + 1 <= 4 taps per interval (spline order <= 3)
+GROUPED_FROM_ROWS = 2   # batches from this many rows take the grouped kernel
+TILE_FROM_ROWS = 256        # ... and from this many the tile route
+OUTPUT_ALIGN = 16       # thread blocks start on multiples of 16 outputs, so every output is computed by the
+                        # same vector lanes whatever the thread count (bit-identical results)
+TILE_BYTES = 1 << 21    # one decoded float32 tile of the numba tile route: 2 MiB, in L3 beside the streamed codes
+TILE_FLOATS = 1 << 18   # one decoded (T, in, D) tile of the torch tile path: 1 MiB
+
+
+def fused_route(batch: int, order: int) -> str:
+    """'row', 'grouped' or 'tile': the numba route for ``batch`` rows of a layer of spline ``order``."""
+    if order + 1 > MAX_TAPS or batch >= TILE_FROM_ROWS:
+        return "tile"
+    return "row" if batch < GROUPED_FROM_ROWS else "grouped"
+
+
+GROUPED_L1_BYTES = 24 << 10  # a grouped block's accumulators and tap rows: within a 32 KiB L1d
+
+
+def grouped_block_outputs(batch: int) -> int:
+    """Outputs per block of the grouped kernel: its (B + 8) float rows of them stay in L1."""
+    outputs = GROUPED_L1_BYTES // ((batch + 8) * 4) // OUTPUT_ALIGN * OUTPUT_ALIGN
+    return max(4 * OUTPUT_ALIGN, min(32 * OUTPUT_ALIGN, outputs))
+
+
+def output_blocks(out_features: int, blocks: int) -> list[tuple[int, int]]:
+    """(first, count) of about ``blocks`` output blocks, each starting on a multiple of ``OUTPUT_ALIGN``."""
+    units = -(-out_features // OUTPUT_ALIGN)
+    blocks = max(1, min(blocks, units))
+    bounds = [min(out_features, (n * units // blocks) * OUTPUT_ALIGN) for n in range(blocks + 1)]
+    return [(bounds[n], bounds[n + 1] - bounds[n]) for n in range(blocks) if bounds[n + 1] > bounds[n]]
