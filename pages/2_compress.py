@@ -10,7 +10,8 @@ from sharekan_core.format.accounting import COMPONENTS
 from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
                                               default_codebook_size, dense_vs_compressed_frame, fidelity_words,
                                               headline, layer_fidelity_frame, measure_run, predicted_bytes,
-                                              run_compression, storage_frame, width_name)
+                                              ratio_words, run_compression, size_warning, storage_frame,
+                                              width_name)
 from sharekan_core.studio.evaluation import measure_description
 from sharekan_core.studio.history import comparison_frame, history_csv, history_frame
 from sharekan_core.studio.models import format_bytes, model_summary
@@ -48,9 +49,9 @@ except Exception as error:  # the one place a config is built; shown, never rais
     st.stop()
 dense_bytes = model_summary(kan)["dense_bytes"]
 predicted = predicted_bytes(kan, config)
-st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({dense_bytes / predicted:,.1f}× smaller "
+st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({ratio_words(dense_bytes, predicted)} "
            f"than {format_bytes(dense_bytes)} dense), from the shapes alone; a codebook that finds fewer distinct "
-           "shapes than K is smaller still.")
+           "shapes than K is smaller still. The file adds a JSON header.")
 
 measure = st.checkbox(
     "Measure task quality right after compressing", value=True,
@@ -78,12 +79,16 @@ st.subheader(f"Result: K = {run.config.codebook_size:,}, {bits_label(run.config)
              f"{run.config.scope} codebooks, seed {run.config.seed}")
 for note in codebook_notes(run):
     st.info(note)
-cols = st.columns(5)
+if size_warning(run):
+    st.warning(size_warning(run))
+cols = st.columns(6)
 cols[0].metric("Dense FP32", format_bytes(numbers["dense_bytes"]))
 cols[1].metric("Compressed tensors", format_bytes(numbers["compressed_bytes"]))
-cols[2].metric("Ratio", f"{numbers['ratio']:.2f}×")
-cols[3].metric("Coefficient rel. L2 error", f"{numbers['coef_rel_l2']:.4f}")
-cols[4].metric("Spline function rel. RMS error", f"{numbers['function_rel_rms']:.4f}")
+cols[2].metric("File on disk", format_bytes(numbers["file_bytes"]), help="The tensors plus the file's JSON header.")
+cols[3].metric("Ratio", f"{numbers['ratio']:.2f}×", help="Dense FP32 bytes ÷ compressed tensor bytes, as the paper "
+               f"reports it; against the whole file it is {numbers['file_ratio']:.2f}×.")
+cols[4].metric("Coefficient rel. L2 error", f"{numbers['coef_rel_l2']:.4f}")
+cols[5].metric("Spline function rel. RMS error", f"{numbers['function_rel_rms']:.4f}")
 if run.scores is not None:
     cols = st.columns([2, 2, 3])
     cols[0].metric("Dense model", run.scores.dense_text)
@@ -92,8 +97,7 @@ if run.scores is not None:
                    else "inverse")
     cols[2].caption(f"Task quality: {run.scores.label}, measured right after compressing.")
 st.markdown(fidelity_words(run))
-st.caption(f"File on disk: {format_bytes(numbers['file_bytes'])} (tensors plus the JSON header). "
-           f"Compressed in {numbers['seconds']:.2f} s.")
+st.caption(f"Compressed in {numbers['seconds']:.2f} s.")
 
 left, right = st.columns(2)
 with left:

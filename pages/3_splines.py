@@ -117,7 +117,6 @@ else:
     fourth.add_scatter(x=steps["x"], y=steps["error"], name="original − reconstructed", fill="tozeroy")
     for panel, step in zip(panels, (first, second, third, fourth)):
         panel.plotly_chart(step, width="stretch")
-    own = story.stored_bits
     st.markdown(f"""
 1. **Bias** b = mean(c) = **{story.bias:+.4f}**. B-splines add up to one, so a constant coefficient draws a
    flat line: the bias is the spline's level.
@@ -127,13 +126,9 @@ else:
 3. **Gain** g = ‖c − b‖ = **{story.gain:.4f}**: how strongly the spline bends. The file keeps a refitted gain
    **{story.stored_gain:.4f}** and bias **{story.stored_bias:+.4f}** and rebuilds the spline as b′ + g′ · codeword.
 4. **Error**: coefficient rel. L2 **{story.coef_rel_l2:.4f}**, function rel. RMS **{story.function_rel_rms:.4f}**.
+   {splines.error_words(story)}
 
-**Bits for this edge**: {story.dense_bits:,} dense ({D} × FP32). Compressed, the edge owns **{own} bits**
-({story.index_bits}-bit index + {story.component_bits['gains']}-bit gain + {story.component_bits['biases']}-bit
-bias + {story.component_bits['base_weights']}-bit base weight), and carries
-**{story.layer_bits_per_edge - own:,.1f} bits** of what its layer shares (codebook, quantization ranges, knots,
-output scales): **{story.layer_bits_per_edge:,.1f} bits per edge**, the layer's bytes in the file × 8 ÷ its
-{width_in * width_out:,} edges. Over the whole file: {story.file_bits_per_edge:,.1f} bits per edge.
+{splines.bits_words(story)}
 """)
     with st.expander("All coefficients of this edge"):
         st.dataframe(splines.coefficient_frame(story), hide_index=True, width="stretch")

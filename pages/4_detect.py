@@ -128,7 +128,7 @@ else:
     agree = detection.match_f1(dense.detections, compressed.detections)
     only_dense, only_compressed = detection.disagreements(dense.detections, compressed.detections)
     cols = st.columns(4)
-    cols[0].metric("Agreement (F1, IoU ≥ 0.5, same label)", f"{agree['f1']:.2f}")
+    cols[0].metric("Agreement (F1, IoU ≥ 0.5, same label)", detection.agreement_text(agree))
     cols[1].metric("Dense detections matched", f"{agree['matched']} of {agree['reference']}")
     cols[2].metric("Dense head time", f"{dense.milliseconds:.0f} ms")
     cols[3].metric("Compressed head time", f"{compressed.milliseconds:.0f} ms")
@@ -137,6 +137,8 @@ else:
                f"{HEAD_REPEATS} interleaved runs on this page load, box decoding and NMS included; the backbone, "
                f"shared by every head, took {backbone_ms:.0f} ms. Boxes marked ≠ with a white halo are where "
                "the dense and compressed heads disagree.")
+    if detection.agreement_undefined(agree):
+        st.caption(detection.UNDEFINED_AGREEMENT)
     columns = st.columns(3 if teacher else 2)
     show_column(columns[0], "Dense KAN head", image, dense, only_dense)
     show_column(columns[1], "Compressed KAN head", image, compressed, only_compressed)

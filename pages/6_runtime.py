@@ -63,6 +63,8 @@ if exported is not None:
     left.dataframe(exported.sizes, hide_index=True)
     right.markdown("**ExecuTorch latency, batch 1 (median ms)**")
     right.dataframe(exported.latency, hide_index=True)
+    for warning in runtime.program_warnings(exported):
+        st.warning(warning)
     st.download_button("Download the compressed .pte", exported.compressed_pte,
                        file_name=run.file_name.replace(".sharekan.safetensors", ".pte"),
                        mime="application/octet-stream")

@@ -125,6 +125,47 @@ def test_compress_page_takes_per_layer_bit_widths():
     assert float(metrics(at)["Ratio"].rstrip("×")) > float(metrics(uniform)["Ratio"].rstrip("×"))
 
 
+def test_download_names_say_the_stored_widths():
+    """FP16 is '-fp16', not '-int16'; mixed widths are named as mixed, never as the model-wide width."""
+    at = app_on("pages/2_compress.py")
+    at.select_slider[0].set_value(16)
+    at.selectbox[0].set_value(16)
+    at.button[0].click().run()
+    at.selectbox[0].set_value(8)
+    at.selectbox(key="layer_bits_1").set_value(4)
+    at.button[0].click().run()
+    at.selectbox(key="layer_bits_1").set_value("same as above")
+    at.selectbox(key="bits_codebook_bits").set_value(32)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    names = [run.file_name for run in at.session_state["history"]]
+    assert [name.split("-K16-")[1] for name in names] == ["fp16.sharekan.safetensors", "mixed-int4-int8.sharekan.safetensors",
+                                                          "mixed-int8-fp32.sharekan.safetensors"]
+    assert at.dataframe[1].value["bits"].tolist()[1] == "mixed (layer 0: Int8; layer 1: Int4)"
+
+
+def test_compress_page_says_when_a_tiny_model_grows(tmp_path, small_kan):
+    """A model smaller than its codebook and header: the file is bigger than dense, and the page says so."""
+    from sharekan_core.io import save_model
+    from sharekan_core.studio.compression import codebook_size_choices
+
+    save_model(small_kan, tmp_path / "tiny.safetensors")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    _as_upload(at, str(tmp_path / "tiny.safetensors"), "tiny.safetensors")
+    at.run()
+    at.switch_page("pages/2_compress.py").run()
+    at.select_slider[0].set_value(codebook_size_choices(small_kan.num_edges)[-1])  # every edge keeps its shape
+    at.selectbox[0].set_value(32)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = metrics(at)
+    assert "File on disk" in shown and "Compressed tensors" in shown
+    assert any("makes the model bigger" in w.value and shown["File on disk"] in w.value for w in at.warning)
+    assert "larger than" in " ".join(c.value for c in at.caption)  # the prediction says larger, not "0.4× smaller"
+    small = compressed(16)  # the digits KAN shrinks: no warning
+    assert not any("makes the model bigger" in w.value for w in small.warning)
+
+
 def test_k_larger_than_a_layer_explains_the_cap():
     at = compressed(4096)
     notes = " ".join(info.value for info in at.info)
@@ -148,6 +189,17 @@ def test_splines_page_teaches_with_the_chosen_edge():
     assert "Bias" in text and "Gain" in text and "codeword" in text
     assert len(at.get("plotly_chart")) >= 3  # curves, shape bars, atlas tiles
     assert len(at.dataframe) >= 2  # worst and best edges
+
+
+def test_splines_page_counts_bits_on_one_basis():
+    at = compressed(16)
+    at.switch_page("pages/3_splines.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(md.value for md in at.markdown)
+    run = at.session_state["history"][-1]
+    assert "a base weight and a spline scaler, each FP32" in text
+    assert f"{run.result.file_bytes:,} bytes, its JSON header included" in text
+    assert f"({run.result.fidelity.coef_rel_l2:.4f})" in text  # the model-wide figure, explained beside the edge's
 
 
 def test_splines_page_works_before_compressing():
@@ -382,6 +434,17 @@ def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
     assert shown["Dense head time"].endswith("ms") and shown["Compressed head time"].endswith("ms")
     assert at.toggle[0].value is False  # compressed domain by default
     assert "run by the compressed-domain forward" in " ".join(c.value for c in at.caption)
+
+
+def test_detect_page_calls_agreement_between_two_empty_heads_undefined(small_shipped_head):
+    at = compressed(16, model=small_shipped_head)
+    at.switch_page("pages/4_detect.py").run()
+    at.slider[0].set_value(0.95).run()  # an untrained head scores nothing this high
+    assert not at.exception, [e.value for e in at.exception]
+    shown = metrics(at)
+    assert shown["Dense detections matched"] == "0 of 0"
+    assert shown["Agreement (F1, IoU ≥ 0.5, same label)"] == "undefined"
+    assert any("undefined, not perfect" in c.value for c in at.caption)
 
 
 def test_detect_page_can_run_the_compressed_head_from_decompressed_weights(small_shipped_head):

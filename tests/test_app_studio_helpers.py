@@ -12,7 +12,7 @@ import torch
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model, save_model
-from sharekan_core.studio import compression, detection, scaling, splines, tradeoffs
+from sharekan_core.studio import compression, detection, runtime, scaling, splines, tradeoffs
 from sharekan_core.studio.saved_results import saved_result
 from sharekan_core.studio.models import layer_table, model_summary, read_upload
 from sharekan_core.studio.settings import settings
@@ -230,3 +230,21 @@ def test_a_detections_table_keeps_its_columns_when_nothing_is_found():
     assert list(empty) == ["label", "score", "box (x1, y1, x2, y2)"] and all(v == [] for v in empty.values())
     table = detections_table(DetectionRun([Detection("cat", 0.87654, (1.4, 2.6, 30.2, 40.5))], 1.0))
     assert table == {"label": ["cat"], "score": [0.877], "box (x1, y1, x2, y2)": [[1, 3, 30, 40]]}
+
+
+def test_a_compressed_program_bigger_or_slower_than_dense_is_said():
+    import pandas as pd
+
+    def export(sizes, times):
+        forms = [runtime.DENSE_PTE, runtime.COMPRESSED_PTE]
+        return runtime.PteExport(pd.DataFrame({"form": forms, "MB": sizes}),
+                                 pd.DataFrame({"batch": 1, "form": forms, "ms": times}), b"")
+
+    assert runtime.program_warnings(export([0.5, 0.2], [5.0, 4.0])) == []
+    bigger, slower = runtime.program_warnings(export([0.002, 0.005], [5.4, 33.4]))
+    assert "0.0050 MB against 0.0020 MB" in bigger and "33.40 ms against 5.40 ms" in slower
+
+
+def test_agreement_of_two_empty_lists_is_undefined():
+    assert detection.agreement_text(detection.match_f1([], [])) == "undefined"
+    assert detection.agreement_text({"reference": 1, "candidate": 0, "f1": 0.0}) == "0.00"

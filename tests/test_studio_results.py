@@ -140,7 +140,22 @@ def test_each_edge_owns_its_base_weight_and_the_layer_adds_up(digits, two_runs):
     per_layer = [splines.edge_story(digits.model, run.result, index, 0, 0) for index in range(2)]
     edges = [layer.num_edges for layer in run.result.compressed.layers]
     assert sum(s.layer_bits_per_edge * e for s, e in zip(per_layer, edges)) / sum(edges) == \
-        pytest.approx(story.file_bits_per_edge)  # the layers' bits add up to the file's payload
+        pytest.approx(story.tensor_bits_per_edge)  # the layers' bits add up to the file's payload
+
+
+def test_edge_bits_are_counted_on_one_basis(digits, two_runs):
+    """Dense counts what the compressed side counts (base weight, scaler); the file's bits include its header."""
+    run = two_runs[0]
+    story = splines.edge_story(digits.model, run.result, 0, 3, 5)
+    dense, layer = run.result.storage.dense["0"], digits.model.layers[0]
+    edges = layer.in_features * layer.out_features
+    owned = dense["splines"] + dense["base_weights"] + dense["scales"] - 2 * layer.out_features * 4  # less output affine
+    assert story.dense_bits == 8 * owned / edges
+    assert story.file_bits_per_edge == pytest.approx(8 * run.result.file_bytes / run.result.compressed.num_edges)
+    assert story.file_bits_per_edge > story.tensor_bits_per_edge
+    words = splines.bits_words(story)
+    assert f"{run.result.file_bytes:,} bytes" in words and f"{run.result.storage.compressed_bytes:,} bytes" in words
+    assert f"{story.model_coef_rel_l2:.4f}" in splines.error_words(story)
 
 
 def test_decomposition_steps_rebuild_the_spline(digits, two_runs):

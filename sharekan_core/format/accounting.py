@@ -58,6 +58,12 @@ def dense_storage(model: KAN) -> dict[str, dict[str, int]]:
     return rows
 
 
+def dense_edge_bytes(coefficients: int) -> int:
+    """FP32 bytes one edge owns in the dense model, as ``dense_storage`` counts them: its ``coefficients`` spline
+    coefficients, its base weight and its spline scaler."""
+    return (coefficients + 2) * FP32
+
+
 def dense_bytes(model: KAN) -> int:
     """Total FP32 bytes of the dense ``model``."""
     return total_bytes(dense_storage(model))

@@ -15,6 +15,7 @@ from ..format.accounting import FP32
 from ..model import KAN
 from ..results import CompressionResult, compress_and_measure
 from .evaluation import EvaluationSet, measure_for, score
+from .models import format_bytes
 
 BIT_CHOICES: tuple[int, ...] = SUPPORTED_BITS
 
@@ -46,15 +47,30 @@ class CompressionRun:
 
     @property
     def file_name(self) -> str:
-        """Download name: the model's label reduced to a slug plus K and bits."""
+        """Download name: the model's label reduced to a slug plus K and the stored widths (``width_slug``)."""
         slug = "".join(ch if ch.isalnum() else "-" for ch in self.model_label.lower()).strip("-")
         slug = "-".join(part for part in slug.split("-") if part)[:40] or "model"
-        return f"{slug}-K{self.config.codebook_size}-int{self.config.bits}.sharekan.safetensors"
+        return f"{slug}-K{self.config.codebook_size}-{width_slug(self.config)}.sharekan.safetensors"
 
 
 def width_name(bits: int) -> str:
     """How a bit-width reads in the studio: FP32, FP16, Int8, Int4."""
     return f"FP{bits}" if bits >= 16 else f"Int{bits}"
+
+
+def stored_widths(config: CompressionConfig) -> list[int]:
+    """Every bit-width a compression with ``config`` stores (any layer, any component), narrowest first."""
+    layers = list(range(len(config.layer_bits))) if config.layer_bits else [None]
+    if config.scope == "global" and config.layer_bits:
+        layers.append(None)  # the shared codebook takes the model-wide width
+    return sorted({bits for layer in layers for name, bits in config.component_bits(layer).items()
+                   if layer is not None or name == "codebook" or not config.layer_bits})
+
+
+def width_slug(config: CompressionConfig) -> str:
+    """The widths as a file name says them: 'int8', 'fp16', or 'mixed-int4-int8' when they differ."""
+    names = [width_name(bits).lower() for bits in stored_widths(config)]
+    return names[0] if len(names) == 1 else "-".join(["mixed", *names])
 
 
 def bits_label(config: CompressionConfig) -> str:
@@ -151,6 +167,27 @@ def fidelity_words(run: CompressionRun) -> str:
             "enough.")
 
 
+def ratio_words(dense_bytes: float, compressed_bytes: float) -> str:
+    """'2.5× smaller' or '1.6× larger': ``compressed_bytes`` against ``dense_bytes``, in words."""
+    ratio = dense_bytes / compressed_bytes
+    return f"{ratio:,.1f}× smaller" if ratio >= 1 else f"{1 / ratio:,.1f}× larger"
+
+
+def size_warning(run: CompressionRun) -> str | None:
+    """A plain warning when the compressed file on disk (or its tensors alone) is not smaller than the dense
+    model's FP32 tensors; None when it is."""
+    numbers = headline(run)
+    dense, tensors, file = numbers["dense_bytes"], numbers["compressed_bytes"], numbers["file_bytes"]
+    if file < dense:
+        return None
+    what = "the compressed file and even its tensors alone are" if tensors >= dense else "the compressed file is"
+    return (f"This compression makes the model bigger: {what} larger than the dense model "
+            f"({format_bytes(file)} on disk, {format_bytes(tensors)} of tensors, against {format_bytes(dense)} "
+            "dense FP32). In a model this small the codebook, the quantization ranges, the knots and the file's "
+            "JSON header cost more than the splines they replace; a smaller K or fewer bits shrinks it, and "
+            "larger models gain the most.")
+
+
 def codebook_notes(run: CompressionRun) -> list[str]:
     """Plain-words notes where a codebook holds fewer shapes than the K asked for."""
     notes = []
@@ -176,6 +213,7 @@ def headline(run: CompressionRun) -> dict:
         "compressed_bytes": report["compressed_bytes"],
         "file_bytes": report["file_bytes"],
         "ratio": report["ratio"],
+        "file_ratio": report["dense_bytes"] / report["file_bytes"],
         "coef_rel_l2": report["coef_rel_l2"],
         "function_rel_rms": report["function_rel_rms"],
         "seconds": run.seconds,

@@ -247,6 +247,20 @@ def draw_detections(image: Image.Image, detections: list, highlight: set[int] | 
     return canvas
 
 
+UNDEFINED_AGREEMENT = ("Neither head finds anything at this threshold, so there is nothing to agree on: the "
+                       "agreement is undefined, not perfect. Lower the threshold to compare the heads.")
+
+
+def agreement_undefined(agree: dict) -> bool:
+    """True when ``match_f1`` compared two empty lists: its F1 of 1 then means nothing."""
+    return agree["reference"] == 0 and agree["candidate"] == 0
+
+
+def agreement_text(agree: dict) -> str:
+    """``match_f1``'s F1 as the Detect page shows it: 'undefined' when neither list holds a detection."""
+    return "undefined" if agreement_undefined(agree) else f"{agree['f1']:.2f}"
+
+
 def column_caption(title: str, count: int) -> str:
     """The caption under one head's annotated image: its name and how many detections it shows."""
     return f"{title}: {count} detection{'' if count == 1 else 's'}"

@@ -9,7 +9,7 @@ import numbers
 
 import pandas as pd
 
-from .compression import CompressionRun, width_name
+from .compression import CompressionRun, bits_label, stored_widths, width_name
 
 METHOD_NAMES = {"CompressionConfig": "SHARe-KAN", "sharekan": "SHARe-KAN"}  # display names where they differ
 COLUMNS = ("run", "model", "method", "K", "bits", "compressed bytes", "ratio", "coef rel. L2",
@@ -24,7 +24,11 @@ def method_name(config: object) -> str:
 
 
 def bits_text(config: object) -> str:
-    """Widths of the stored components: one name when they agree, else 'mixed (codebook Int8, ...)'."""
+    """Widths of the stored components: one name when they agree, else 'mixed (codebook Int8, ...)'; per-layer
+    widths are said layer by layer."""
+    if getattr(config, "layer_bits", None) is not None:
+        widths = stored_widths(config)
+        return width_name(widths[0]) if len(widths) == 1 else f"mixed ({bits_label(config)})"
     component_bits = getattr(config, "component_bits", None)
     widths = component_bits() if callable(component_bits) else {"all": getattr(config, "bits", 32)}
     if len(set(widths.values())) == 1:

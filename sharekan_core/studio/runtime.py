@@ -85,6 +85,9 @@ def file_sizes(result: CompressionResult) -> pd.DataFrame:
                          {"form": "compressed file", "MB": result.file_bytes / 1e6}])
 
 
+DENSE_PTE, COMPRESSED_PTE = "dense .pte", "compressed-domain .pte"  # the forms export_programs writes
+
+
 @dataclass(frozen=True)
 class PteExport:
     """Exported programs: sizes (MB) and median latency per form, and the compressed program's bytes."""
@@ -104,7 +107,7 @@ def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack
     in_features = model.layers[0].in_features
     inputs = torch.rand(1, in_features, generator=torch.Generator().manual_seed(0)) * 2 - 1
     sizes, latency, paths = [], [], {}
-    forms = {"dense .pte": model.eval(), "compressed-domain .pte": CompressedDomainKAN(result.compressed).eval()}
+    forms = {DENSE_PTE: model.eval(), COMPRESSED_PTE: CompressedDomainKAN(result.compressed).eval()}
     for step, (name, module) in enumerate(forms.items()):
         report(step / (2 * len(forms)), f"exporting {name}")
         paths[name] = folder / f"{name.split()[0]}.pte"
@@ -114,7 +117,23 @@ def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack
         program = load_pte(paths[name])
         latency.append({"batch": 1, "form": name, "ms": median_forward_ms(program, inputs)})
     report(1.0, "done")
-    return PteExport(pd.DataFrame(sizes), pd.DataFrame(latency), paths["compressed-domain .pte"].read_bytes())
+    return PteExport(pd.DataFrame(sizes), pd.DataFrame(latency), paths[COMPRESSED_PTE].read_bytes())
+
+
+def program_warnings(exported: PteExport) -> list[str]:
+    """A plain sentence for each way the compressed .pte is worse than the dense one: bigger, or slower."""
+    sizes = exported.sizes.set_index("form")["MB"]
+    times = exported.latency.set_index("form")["ms"]
+    dense, compressed = DENSE_PTE, COMPRESSED_PTE
+    warnings = []
+    if sizes[compressed] >= sizes[dense]:
+        warnings.append(f"The compressed program is not smaller than the dense one: {sizes[compressed]:.4f} MB "
+                        f"against {sizes[dense]:.4f} MB. A program also carries its operators, which in a model this "
+                        "small can outweigh the splines the codebook saves.")
+    if times[compressed] > times[dense]:
+        warnings.append(f"The compressed program runs slower than the dense one here: {times[compressed]:.2f} ms "
+                        f"against {times[dense]:.2f} ms per batch-1 call.")
+    return warnings
 
 
 @dataclass(frozen=True)

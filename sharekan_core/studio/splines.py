@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..compress import decompose
+from ..format.accounting import dense_edge_bytes
 from ..metrics import spline_samples
 from ..model import KAN
 from ..results import CompressionResult
@@ -35,12 +36,26 @@ class EdgeStory:
     coef_rel_l2: float
     function_rel_rms: float
     layer_bits_per_edge: float  # the layer's share of the file's payload (shared codebook included), per edge
-    file_bits_per_edge: float   # the whole payload, per edge of the model
+    tensor_bytes: int           # the whole payload: every stored tensor
+    file_bytes: int             # the file on disk: the payload plus its JSON header
+    edges: int                  # edges of the whole model
+    model_coef_rel_l2: float    # the model-wide figure the Compress page shows
+    weighted: bool              # shapes were clustered weighted by gain**2
 
     @property
     def dense_bits(self) -> int:
-        """Bits the dense edge costs: D FP32 coefficients."""
-        return 32 * len(self.coefficients)
+        """Bits the dense edge costs: D coefficients, its base weight and spline scaler, all FP32."""
+        return 8 * dense_edge_bytes(len(self.coefficients))
+
+    @property
+    def tensor_bits_per_edge(self) -> float:
+        """The whole payload's bits per edge of the model."""
+        return 8 * self.tensor_bytes / self.edges
+
+    @property
+    def file_bits_per_edge(self) -> float:
+        """The file's bits (JSON header included) per edge of the model."""
+        return 8 * self.file_bytes / self.edges
 
     @property
     def stored_bits(self) -> int:
@@ -77,8 +92,35 @@ def edge_story(model: KAN, result: CompressionResult, layer: int, output: int, i
         coef_rel_l2=float(edges.coef_rel_l2[output, input_]),
         function_rel_rms=float(edges.function_rel_rms[output, input_]),
         layer_bits_per_edge=layer_bits / stored.num_edges,
-        file_bits_per_edge=8 * result.storage.compressed_bytes / compressed.num_edges,
+        tensor_bytes=result.storage.compressed_bytes, file_bytes=result.file_bytes, edges=compressed.num_edges,
+        model_coef_rel_l2=float(result.fidelity.coef_rel_l2),
+        weighted=bool(getattr(compressed.config, "weighted", False)),
     )
+
+
+def bits_words(story: EdgeStory) -> str:
+    """The edge's bits, dense against compressed, counted on one basis: what each side stores for the edge."""
+    own, bits = story.stored_bits, story.component_bits
+    shared = story.layer_bits_per_edge - own
+    return (f"**Bits for this edge**: {story.dense_bits:,} dense ({len(story.coefficients)} coefficients, a base "
+            f"weight and a spline scaler, each FP32). Compressed, the edge owns **{own} bits** ({story.index_bits}-bit "
+            f"index + {bits['gains']}-bit gain, the spline scaler folded in, + {bits['biases']}-bit bias + "
+            f"{bits['base_weights']}-bit base weight), and carries **{shared:,.1f} bits** of what its layer shares "
+            f"(codebook, quantization ranges, knots, output scales): **{story.layer_bits_per_edge:,.1f} bits per "
+            f"edge**, the layer's bytes in the file × 8 ÷ its edges. Over the whole model: "
+            f"{story.tensor_bits_per_edge:,.1f} bits per edge in the stored tensors ({story.tensor_bytes:,} bytes), "
+            f"{story.file_bits_per_edge:,.1f} in the file on disk ({story.file_bytes:,} bytes, its JSON header "
+            f"included).")
+
+
+def error_words(story: EdgeStory) -> str:
+    """Why this edge's error can sit well above the model-wide figure: that one weighs every edge by its size."""
+    why = (" Clustering weights each shape by its gain², so the large edges are also the ones fitted most closely."
+           if story.weighted else "")
+    return (f"This edge's errors are its own ratios (its error ÷ its size). The model-wide coefficient rel. L2 on "
+            f"the Compress page ({story.model_coef_rel_l2:.4f}) divides the error summed over every edge by their "
+            f"summed size, so large edges count most and small ones little: a typical edge can be off by more "
+            f"than the model-wide figure while the model as a whole is close.{why}")
 
 
 def edge_curves(model: KAN, story: EdgeStory) -> pd.DataFrame:
