@@ -8,6 +8,8 @@ The public API, in the order a script uses it::
     compressed = sk.compress(model, sk.CompressionConfig(codebook_size=256, bits=8))
     sk.save_compressed(compressed, "digits.skan")
     rebuilt = sk.decompress(sk.load_compressed("digits.skan"))
+    head = sk.CompressedDomainKAN(sk.load_compressed("digits.skan"))  # runs from the codes, never decompressed
+    outputs = head(inputs)                                              # (B, 64) float32 -> (B, 10)
 
 Names are resolved on first use (PEP 562), so ``import sharekan_core`` and the command line's
 ``--help`` do not pay for importing torch.
@@ -33,6 +35,8 @@ _EXPORTS = {
     "decompress": "sharekan_core.compress.compressed",
     "save_compressed": "sharekan_core.format.compressed_file",
     "load_compressed": "sharekan_core.format.compressed_file",
+    "CompressedDomainKAN": "sharekan_core.runtime.compressed_kan",
+    "load_runnable": "sharekan_core.runtime.loading",
     "SharekanError": "sharekan_core.errors",
 }
 
@@ -45,6 +49,8 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .compress.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
+    from .runtime.compressed_kan import CompressedDomainKAN
+    from .runtime.loading import load_runnable
     from .io.model_file import load_model, save_model
     from .model.kan import KAN, KANConfig
 

@@ -34,6 +34,20 @@ def test_round_trip_through_the_root_api(tmp_path, proto_kan):
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_the_compressed_head_runs_from_the_root_api(tmp_path, proto_kan):
+    """``sk.CompressedDomainKAN(sk.load_compressed(path))`` is a module on tensors, run by the fused kernels."""
+    compressed = sk.compress(proto_kan, sk.CompressionConfig(codebook_size=8, bits=8))
+    sk.save_compressed(compressed, tmp_path / "model.skan")
+    head = sk.CompressedDomainKAN(sk.load_compressed(tmp_path / "model.skan"))
+    x = torch.rand(5, 12) * 2 - 1
+    assert isinstance(head, torch.nn.Module) and head.runs_fused(x)
+    with torch.no_grad():
+        got, expected = head(x).numpy(), sk.decompress(compressed)(x).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    runnable = sk.load_runnable(tmp_path / "model.skan")
+    assert runnable.kind == "compressed" and isinstance(runnable.module, sk.CompressedDomainKAN)
+
+
 def test_compress_refuses_an_unknown_config(proto_kan):
     with pytest.raises(SharekanError):
         sk.compress(proto_kan, object())

@@ -30,9 +30,9 @@ from ..errors import SharekanError
 from .dequantize import DequantizedTensor
 
 try:  # the fused kernels need numba; without it every call takes the torch paths below
-    from .fused_kernel import FusedKAN
+    from .fused_kernel import COMPILE_NOTE, FusedKAN, kernels_cached
 except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
-    FusedKAN = None
+    FusedKAN, COMPILE_NOTE = None, ""
 BACKENDS = ("auto", "fused", "torch")
 from .local_basis import knot_interval, local_bases, pad_knots, place_bases
 from .routes import TILE_FLOATS
@@ -174,6 +174,10 @@ class CompressedDomainKAN(nn.Module):
         if x.shape[0] <= rows:
             return self._forward_rows(x)
         return torch.cat([self._forward_rows(part) for part in x.split(rows)])
+
+    def first_call_note(self) -> str | None:
+        """What to tell a user before the first forward when it compiles the fused kernels; None when cached."""
+        return COMPILE_NOTE if self.fused is not None and not kernels_cached() else None
 
     def runs_fused(self, x: torch.Tensor) -> bool:
         """True when this call goes through the fused kernels (eager, CPU float32, no gradient needed)."""

@@ -28,6 +28,7 @@ calls them in eager CPU runs.
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -617,3 +618,26 @@ class FusedKAN:
 def fused_forward(fused: FusedKAN, x: np.ndarray) -> np.ndarray:
     """Run ``fused`` on (B, in) inputs; the function pages and benchmarks call."""
     return fused(x)
+
+
+# Every compiled function above: numba compiles each once per combination of argument types (code widths,
+# index width) and caches it on disk (``cache=True``), so only the first call after install pays for it.
+KERNELS = (input_tables, row_kernel, window_groups, grouped_kernel, decode_tile, placed_features)
+COMPILE_NOTE = "compiling the fused kernels, first run only (10 to 30 s; cached for later runs)"
+
+
+def kernels_cached() -> bool:
+    """True when every kernel is compiled in this process or has an on-disk cache from an earlier run.
+
+    A cache written for other code widths still leaves those widths to compile: this is a hint for messages.
+    """
+    for kernel in KERNELS:
+        if kernel.signatures:
+            continue
+        try:
+            index = kernel._cache._cache_file._index_path  # numba's cache index; private, so fall back to False
+        except AttributeError:
+            return False
+        if not os.path.exists(index):
+            return False
+    return True
