@@ -85,6 +85,25 @@ def test_the_metric_files_follow_the_model():
         files.for_model({"adapter": "../../etc/passwd"})
 
 
+def test_the_metric_files_follow_the_models_label_set():
+    """Each shipped head is measured against the teacher's detections of its own classes (the second head was
+    handed the VOC reference, and Compress with task quality always failed on it)."""
+    from sharekan_core.detection.kan_head import check_head_shape
+    from sharekan_core.detection.labels import VOC
+    from sharekan_core.io import read_model
+    from sharekan_core.tasks.detection import reference_labels
+
+    files = settings().detector_files
+    for name in ("kan_head.safetensors", "kan_head_coco_extra.safetensors"):
+        loaded = read_model(SHIPPED / name)
+        labels = check_head_shape(*loaded.model.config.widths[::len(loaded.model.config.widths) - 1])
+        chosen = files.for_model(loaded.metadata)
+        assert reference_labels(chosen) is labels and chosen.adapter == adapter_file(loaded.metadata), name
+    assert reference_labels(files.for_model({})) is VOC  # a head that names no label set keeps the folder's
+    with pytest.raises(SharekanError, match="label set"):
+        files.for_model({"labels": "imagenet"})
+
+
 def test_the_studio_detectors_read_the_named_adapter(folder, monkeypatch):
     from sharekan_core.results import compress_and_measure
     from sharekan_core.studio import detection

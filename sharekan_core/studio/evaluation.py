@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from ..progress import Progress
 from ..tasks import TaskMetric, task_metric
 from .models import content_key
 from .settings import settings
+
+if TYPE_CHECKING:  # the detection task is heavy and imported only when a detection head is measured
+    from ..tasks.detection import DetectorFiles
 
 KNOWN_TASKS = ("digits", "detection")
 SAMPLE_INPUTS = 512
@@ -42,6 +46,7 @@ class Measure:
     metric: TaskMetric
     higher_is_better: bool = True
     percent: bool = False
+    files: DetectorFiles | None = None  # detection: the detector folder and held-out reference the metric reads
 
     def format(self, value: float) -> str:
         """The value as the studio writes it: 97.6 % for accuracies, 4 significant digits otherwise."""
@@ -125,7 +130,7 @@ def task_measure(task: str | None, metadata: dict | None = None) -> Measure | No
     if task not in KNOWN_TASKS:
         return None
     files = settings().detector_files.for_model(metadata) if task == "detection" else None
-    return Measure(task_metric(task, files=files), percent=task == "digits")
+    return Measure(task_metric(task, files=files), percent=task == "digits", files=files)
 
 
 def measure_for(model: KAN, task: str | None, evaluation: EvaluationSet | None,
@@ -156,7 +161,7 @@ def score(measure: Measure, module: torch.nn.Module, task: str | None = None,
     if task == "detection":
         from ..tasks.detection import warm_heldout_maps  # heavy; detection only
 
-        warm_heldout_maps(settings().detector_files, progress)
+        warm_heldout_maps(measure.files or settings().detector_files, progress)  # the photos the metric reads
     if progress is not None:
         progress(1.0, f"measuring {measure.metric.label}")
     return measure.metric.evaluate(module.eval())

@@ -48,8 +48,14 @@ class DetectorFiles:
         return replace(DetectorFiles.in_folder(self.detector_dir, self.image_root, labels), adapter=self.adapter)
 
     def for_model(self, metadata: dict | None) -> DetectorFiles:
-        """The same folder, with the location adapter a model's metadata names (the shared one by default)."""
-        return replace(self, adapter=adapter_file(metadata))
+        """The same folder, with the held-out reference of the label set a model's metadata names (``labels``;
+        this one's when absent) and the location adapter it names (the shared one by default)."""
+        name = (metadata or {}).get("labels")
+        if name is not None and name not in LABEL_SETS:
+            raise SharekanError(f"the head's metadata names the label set {name!r}; expected one of "
+                                f"{', '.join(LABEL_SETS)}")
+        files = self if name is None else self.for_labels(LABEL_SETS[name])
+        return replace(files, adapter=adapter_file(metadata))
 
     @property
     def adapter_path(self) -> Path:
