@@ -64,8 +64,11 @@ kept = st.session_state.get("detect_upload")  # (content key, file name, bytes):
 source = st.radio("Image", ("Bundled photo", "Upload"), horizontal=True, index=1 if kept else 0)
 if source == "Bundled photo":
     names = list(photos)
-    remembered = st.session_state.get("detect_photo")
-    name = st.selectbox("Photo", names, index=names.index(remembered) if remembered in names else 0)
+    box = f"detect_photo_box_{labels.name}"  # the widget's own state; "detect_photo" outlives page visits
+    if st.session_state.get(box) not in names:  # seeded, never a default derived from the last pick (that
+        remembered = st.session_state.get("detect_photo")  # recreated the widget and dropped every second pick)
+        st.session_state[box] = remembered if remembered in names else names[0]
+    name = st.selectbox("Photo", names, key=box)
     st.session_state["detect_photo"] = name
 else:
     upload = st.file_uploader("JPEG, PNG or WebP image", type=["jpg", "jpeg", "png", "webp"])

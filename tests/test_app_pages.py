@@ -225,6 +225,21 @@ def test_detect_page_draws_boxes_for_a_bundled_photo():
     assert len(at.get("image")) == 1
 
 
+def test_detect_page_takes_every_bundled_photo_pick():
+    """Each pick shows at once (a default derived from the last pick recreated the box and dropped every second
+    one), and the last pick is still chosen after a visit to another page."""
+    at = app_on("pages/4_detect.py", DETECTION_HEAD)
+    at.toggle[1].set_value(False).run()  # the teacher column is not needed here
+    names = at.selectbox[0].options
+    for name in (names[1], names[2], names[0]):
+        at.selectbox[0].set_value(name).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.selectbox[0].value == name
+    at.switch_page("pages/1_model.py").run()
+    at.switch_page("pages/4_detect.py").run()
+    assert at.selectbox[0].value == names[0]
+
+
 def test_detect_page_refuses_a_model_without_a_detection_task():
     at = app_on("pages/4_detect.py")  # the digits classifier
     assert not at.exception, [e.value for e in at.exception]
