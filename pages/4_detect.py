@@ -71,7 +71,8 @@ if source == "Bundled photo":
     name = st.selectbox("Photo", names, key=box)
     st.session_state["detect_photo"] = name
 else:
-    upload = st.file_uploader("JPEG, PNG or WebP image", type=["jpg", "jpeg", "png", "webp"])
+    # No type filter: a refused type left an error chip beside the next upload; the reader says what is wrong.
+    upload = st.file_uploader("An image: JPEG, PNG, WebP, GIF, BMP or TIFF")
     if upload is not None:
         payload = upload.getvalue()
         kept = (content_key(payload), upload.name, payload)
@@ -149,6 +150,7 @@ else:
 if teacher is not None:
     versus = detection.match_f1(teacher.detections, dense.detections)
     show_column(columns[-1], "SSD teacher", image, teacher)
+    columns[-1].caption(detection.teacher_time_caption(teacher))
     columns[-1].caption(f"The dense head finds {versus['matched']} of the teacher's {versus['reference']} "
                         "detections at this threshold (same label, IoU ≥ 0.5).")
     runs["SSD teacher"] = teacher

@@ -221,6 +221,7 @@ def test_detect_page_draws_boxes_for_a_bundled_photo():
     assert "person" in set(dense["label"]) and "person" in set(teacher["label"])
     assert {b.label for b in at.get("download_button")} >= {"Download Dense KAN head image (PNG)",
                                                             "Download the detections (JSON)"}
+    assert any(c.value.startswith("SSD teacher: its box predictor and NMS took") for c in at.caption)
     at.toggle[1].set_value(False).run()  # the teacher column is switchable
     assert len(at.get("image")) == 1
 
@@ -240,6 +241,22 @@ def test_detect_page_takes_every_bundled_photo_pick():
     assert at.selectbox[0].value == names[0]
 
 
+def test_detect_page_takes_any_image_file_and_says_what_is_wrong_with_it():
+    """The uploader has no type filter (a refused GIF left an error chip beside the next upload); a GIF reads."""
+    import io
+
+    from PIL import Image
+
+    from sharekan_core.studio import detection
+
+    at = app_on("pages/4_detect.py", DETECTION_HEAD)
+    at.radio[0].set_value("Upload").run()
+    assert list(at.get("file_uploader")[0].proto.type) == []
+    buffer = io.BytesIO()
+    Image.new("P", (40, 30), 3).save(buffer, "GIF")
+    assert detection.read_image_upload("anim.gif", buffer.getvalue()).mode == "RGB"
+
+
 def test_detect_page_refuses_a_model_without_a_detection_task():
     at = app_on("pages/4_detect.py")  # the digits classifier
     assert not at.exception, [e.value for e in at.exception]
@@ -256,6 +273,7 @@ def test_detect_page_runs_the_second_head_without_a_borrowed_teacher():
     assert "messi5.jpg" in photos  # its own held-out photos first, then the bundled ones
     # Its teacher is not shipped: the page says so and never draws the VOC teacher against it.
     assert "teacher_predictor_coco_extra.safetensors" in at.info[0].value and "not shipped" in at.info[0].value
+    assert "convert_ssd" not in at.info[0].value and str(settings().detector_dir) not in at.info[0].value
     teacher_toggle = at.toggle[1]
     assert teacher_toggle.value is False and teacher_toggle.disabled
     assert len(at.get("image")) == 1

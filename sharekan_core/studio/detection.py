@@ -96,10 +96,9 @@ def teacher_available(labels: LabelSet = VOC) -> bool:
 
 def teacher_missing_message(labels: LabelSet) -> str:
     """Why no teacher column can be shown for a head predicting ``labels``."""
-    return (f"The SSD teacher for {labels.title or labels.name} ({teacher_file(labels)}) is not shipped, so no "
-            "reference column can be shown: the VOC teacher knows other classes, and every box would read as a "
-            f"disagreement. `scripts/convert_ssd.py --teacher-labels {labels.name} --out "
-            f"{settings().detector_dir}` writes it.")
+    return (f"The SSD teacher for {labels.title or labels.name} ({teacher_file(labels)}) is not shipped with the "
+            "studio, so no reference column can be shown here: the VOC teacher knows other classes, and every box "
+            "would read as a disagreement.")
 
 
 def teacher_detector(labels: LabelSet | str = VOC):
@@ -259,6 +258,12 @@ def agreement_undefined(agree: dict) -> bool:
 def agreement_text(agree: dict) -> str:
     """``match_f1``'s F1 as the Detect page shows it: 'undefined' when neither list holds a detection."""
     return "undefined" if agreement_undefined(agree) else f"{agree['f1']:.2f}"
+
+
+def teacher_time_caption(teacher: DetectionRun) -> str:
+    """The teacher column's time, measured as the heads' are: its box predictor and NMS on the shared backbone."""
+    return (f"SSD teacher: its box predictor and NMS took {teacher.milliseconds:.0f} ms on this page load, on the "
+            "same backbone maps as the KAN heads (one run, not a median).")
 
 
 def column_caption(title: str, count: int) -> str:
