@@ -8,6 +8,7 @@ from ..model import KAN
 from ..progress import Progress
 from .compressed import CompressedKAN
 from .compressor import compress as compress_sharekan
+from .compressor import require_silu_base
 from .config import CompressionConfig
 from .methods import GPTQConfig, KMeansConfig, MethodConfig, PruneConfig, UniformConfig
 from .methods.gptq import compress_gptq
@@ -34,6 +35,7 @@ def compress(model: KAN, config: MethodConfig | None = None, calibration: np.nda
         2368
     """
     config = CompressionConfig() if config is None else config
+    require_silu_base(model)
     if calibration is not None and isinstance(config, (CompressionConfig, GPTQConfig)):
         metadata = {**(metadata or {}), "calibration_rows": int(len(calibration))}  # the file says it is data-aware
     if isinstance(config, CompressionConfig):

@@ -56,12 +56,22 @@ def effective_coefficients(model: KAN) -> list[np.ndarray]:
     return result
 
 
+def require_silu_base(model: KAN) -> None:
+    """Raise SharekanError unless ``model``'s base branch is SiLU: the compressed format and runtimes
+    (compressed-domain forward, fused kernel, ExecuTorch export) compute SiLU only, for now."""
+    activation = model.config.base_activation
+    if activation != "silu":
+        raise SharekanError(f"this model's base activation is {activation!r}; compression supports SiLU base "
+                            "activations only for now (the compressed runtimes compute SiLU)")
+
+
 def compress(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None, *,
              progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Compress every layer of ``model`` with a shared codebook per layer or for the whole model.
 
     ``calibration`` (N, in_features) makes every stage minimise function-space error on those inputs.
     """
+    require_silu_base(model)
     report = progress or silent
     report(0.0, "decomposing splines into gain, shape and bias")
     groups = decompose_layers(model, config, calibration)
@@ -80,6 +90,7 @@ def compress_with_codebooks(model: KAN, config: CompressionConfig,
 
     A given QuantizedTensor is stored bit for bit, so several heads can share it exactly.
     """
+    require_silu_base(model)
     report = progress or silent
     groups = decompose_layers(model, config, calibration)
     if len(codebooks) != len(groups):

@@ -2,7 +2,7 @@
 
 Shapes (E = out * in edges, D = G + k coefficients per edge):
     grid          (in, G + 2k + 1)   knots, per input
-    base_weight   (out, in)          weight of the SiLU base branch
+    base_weight   (out, in)          weight of the base branch, b(x) = BASE_ACTIVATIONS[name](x) (SiLU by default)
     spline_weight (out, in, D)       B-spline coefficients
     spline_scaler (out, in)          per-edge spline scale
     output_scale  (out,)             pykan's node/subnode scale (ones for efficient-kan)
@@ -11,6 +11,8 @@ Shapes (E = out * in edges, D = G + k coefficients per edge):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -19,26 +21,59 @@ from torch import nn
 from .bspline import bspline_basis, uniform_grid
 
 
+# The base branch's activation by name, each exactly the torch.nn module of that name at its defaults
+# (efficient-kan takes any of them as ``base_activation=``; pykan offers silu and identity).
+BASE_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "silu": F.silu,
+    "gelu": F.gelu,
+    "gelu_tanh": partial(F.gelu, approximate="tanh"),
+    "identity": lambda x: x,
+    "relu": F.relu,
+    "leaky_relu": F.leaky_relu,
+    "elu": F.elu,
+    "selu": F.selu,
+    "celu": F.celu,
+    "softplus": F.softplus,
+    "mish": F.mish,
+    "hardswish": F.hardswish,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def check_base_activation(name: object) -> str:
+    """Return ``name`` if it is a key of BASE_ACTIVATIONS, else raise ValueError listing them."""
+    if not isinstance(name, str) or name not in BASE_ACTIVATIONS:
+        raise ValueError(f"unknown base activation {name!r}; choose one of {', '.join(BASE_ACTIVATIONS)}")
+    return name
+
+
 @dataclass(frozen=True)
 class KANConfig:
-    """Architecture of a uniform-grid KAN: layer widths, grid size G and spline order k."""
+    """Architecture of a uniform-grid KAN: layer widths, grid size G, spline order k and the base activation."""
 
     widths: tuple[int, ...]
     grid_size: int = 10
     spline_order: int = 3
     grid_range: tuple[float, float] = (-1.0, 1.0)
+    base_activation: str = "silu"
+
+    def __post_init__(self) -> None:
+        check_base_activation(self.base_activation)
 
 
 class KANLayer(nn.Module):
-    """One KAN layer: y_j = s_j * sum_i [w_ji silu(x_i) + r_ji sum_d c_jid B_d(x_i)] + b_j."""
+    """One KAN layer: y_j = s_j * sum_i [w_ji b(x_i) + r_ji sum_d c_jid B_d(x_i)] + b_j, b = SiLU by default."""
 
     def __init__(self, in_features: int, out_features: int, grid_size: int = 10,
-                 spline_order: int = 3, grid_range: tuple[float, float] = (-1.0, 1.0)):
+                 spline_order: int = 3, grid_range: tuple[float, float] = (-1.0, 1.0),
+                 base_activation: str = "silu"):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.grid_size = grid_size
         self.spline_order = spline_order
+        self.base_activation = check_base_activation(base_activation)
         coeffs = grid_size + spline_order
         self.register_buffer("grid", uniform_grid(in_features, grid_size, spline_order, grid_range))
         self.base_weight = nn.Parameter(torch.empty(out_features, in_features))
@@ -60,7 +95,7 @@ class KANLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (batch, in) to (batch, out)."""
-        base = F.linear(F.silu(x), self.base_weight)
+        base = F.linear(BASE_ACTIVATIONS[self.base_activation](x), self.base_weight)
         basis = bspline_basis(x, self.grid, self.spline_order)
         spline = F.linear(basis.reshape(x.shape[0], -1),
                           self.scaled_spline_weight().reshape(self.out_features, -1))
@@ -75,7 +110,7 @@ class KAN(nn.Module):
         self.config = config
         widths = config.widths
         self.layers = nn.ModuleList(
-            KANLayer(i, o, config.grid_size, config.spline_order, config.grid_range)
+            KANLayer(i, o, config.grid_size, config.spline_order, config.grid_range, config.base_activation)
             for i, o in zip(widths[:-1], widths[1:])
         )
 
