@@ -133,11 +133,16 @@ st.download_button("Download the run history (CSV)", history_csv(runs), file_nam
                    mime="text/csv")
 if len(runs) >= 2:
     numbers_offered = list(range(1, len(runs) + 1))
+    if st.session_state.get("compare_runs") != len(runs) or "compare_first" not in st.session_state:
+        # a new run (or a return to the page): compare the latest two; the pickers are keyed, so an index
+        # given to them would be ignored once they hold a value
+        st.session_state["compare_first"], st.session_state["compare_second"] = len(runs) - 1, len(runs)
+        st.session_state["compare_runs"] = len(runs)
     left, right = st.columns(2)
-    first = left.selectbox("Compare run", numbers_offered, index=len(runs) - 2, key="compare_first")
-    second = right.selectbox("with run", numbers_offered, index=len(runs) - 1, key="compare_second")
+    first = left.selectbox("Compare run", numbers_offered, key="compare_first")
+    second = right.selectbox("with run", numbers_offered, key="compare_second")
     if first == second:
         st.caption("Pick two different runs to compare them.")
     else:
-        st.dataframe(comparison_frame(runs, first, second), hide_index=True, width="stretch")
+        st.dataframe(comparison_frame(runs, first, second), hide_index=True, width="stretch", height="content")
     st.caption("Runs of this model also appear on the Trade-offs chart.")

@@ -72,7 +72,8 @@ if exported is not None:
 st.subheader("Cache fit")
 fit = runtime.cache_fit(run.result)
 bars = alt.Chart(fit.working_sets).mark_bar().encode(  # bars start at 1 byte: a log axis has no zero
-    x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)"), x2=alt.datum(1),
+    x=alt.X("bytes:Q", scale=alt.Scale(type="log"), title="bytes (log scale)", axis=alt.Axis(format="~s")),
+    x2=alt.datum(1),
     y=alt.Y("working set:N", sort=None, title=None, axis=alt.Axis(labelLimit=360)),
     color=alt.Color("fits in (this host):N"),
     tooltip=["working set", alt.Tooltip("bytes:Q", format=","), "fits in (this host)"])
@@ -93,7 +94,8 @@ if curve_document is None:
                "assets/runtime/.")
 else:
     curve = runtime.working_set_frame(curve_document)
-    axis = alt.X("edges:Q", scale=alt.Scale(type="log"), title="edges in the head (log scale)")
+    axis = alt.X("edges:Q", scale=alt.Scale(type="log"), title="edges in the head (log scale)",
+                 axis=alt.Axis(format="~s"))  # 200k, not 2e+5
     line = alt.Chart(curve).mark_line(point=True).encode(
         x=axis, y=alt.Y("median ms:Q", scale=alt.Scale(type="log"), title="median ms, batch 1 (log scale)"),
         color=alt.Color("form:N", legend=alt.Legend(orient="bottom", labelLimit=400)),

@@ -379,6 +379,9 @@ def test_runtime_page_measures_latency(tmp_path, monkeypatch):
     energy = at.dataframe[-1].value
     assert "compressed, fused kernel" in set(energy["form"]) and "Horowitz" in " ".join(c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 4  # file sizes, latency, cache fit, working-set curve
+    log_axes = [chart.proto.spec for chart in at.get("vega_lite_chart") if '"type": "log"' in chart.proto.spec
+                or '"type":"log"' in chart.proto.spec]
+    assert len(log_axes) == 2 and all("~s" in spec for spec in log_axes)  # bytes and edges read 200k, not 2e+5
 
 
 def test_scaling_page_shows_fifty_heads_of_this_sessions_compression(nothing_saved):
@@ -564,6 +567,19 @@ def test_run_history_keeps_two_runs_with_task_quality_and_compares_them():
     assert not at.exception, [e.value for e in at.exception]
 
 
+def test_compare_pickers_follow_the_latest_two_runs():
+    at = compressed(16)
+    for size in (32, 64):
+        at.select_slider[0].set_value(size).run()
+        at.button[0].click().run()
+    pickers = [at.selectbox(key="compare_first"), at.selectbox(key="compare_second")]
+    assert [picker.value for picker in pickers] == [2, 3]  # not runs 1 and 2 for ever
+    assert at.dataframe[2].value.set_index("quantity").loc["K"].tolist() == ["32", "64"]
+    at.switch_page("pages/1_model.py").run()
+    at.switch_page("pages/2_compress.py").run()
+    assert [at.selectbox(key=key).value for key in ("compare_first", "compare_second")] == [2, 3]
+
+
 def _as_upload(at: AppTest, path: str, name: str = "mykan.safetensors") -> None:
     """Put the model at ``path`` in ``at``'s session as if uploaded under ``name`` (AppTest cannot upload files)."""
     from pathlib import Path as _Path
@@ -601,7 +617,8 @@ def test_an_uploaded_model_without_a_task_sweeps_output_fidelity(nothing_saved):
     at.switch_page("pages/2_compress.py").run()
     at.select_slider[0].set_value(16).run()
     at.button[0].click().run()
-    assert metrics(at)["Dense model"] == "1"  # output fidelity of the dense model against itself
+    assert metrics(at)["Dense model"] == "100.0%"  # output fidelity of the dense model against itself, as a share
+    assert next(m for m in at.metric if m.label == "Compressed model").proto.delta.endswith("points")
     at.switch_page("pages/5_tradeoffs.py").run()
     at.multiselect[0].set_value([16])
     at.multiselect[1].set_value([8])

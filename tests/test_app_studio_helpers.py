@@ -248,3 +248,14 @@ def test_a_compressed_program_bigger_or_slower_than_dense_is_said():
 def test_agreement_of_two_empty_lists_is_undefined():
     assert detection.agreement_text(detection.match_f1([], [])) == "undefined"
     assert detection.agreement_text({"reference": 1, "candidate": 0, "f1": 0.0}) == "0.00"
+
+
+def test_a_change_is_written_to_the_precision_of_its_value():
+    from sharekan_core.studio.evaluation import Measure
+    from sharekan_core.tasks import TaskMetric
+
+    mse = Measure(TaskMetric("mse", "mse", lambda module: 0.0), higher_is_better=False)
+    assert mse.format(0.0123) == "0.0123" and mse.format_change(-2.364e-07, 0.0123) == "-0.0000"
+    assert mse.format_change(0.5, 12.5) == "+0.5"
+    share = Measure(TaskMetric("accuracy", "accuracy", lambda module: 0.0), percent=True)
+    assert share.format_change(-0.0123, 0.9) == "-1.2 points"

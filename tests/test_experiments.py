@@ -144,3 +144,13 @@ def test_sweep_cli_on_digits(tmp_path, capsys):
     dense = [p for p in document["points"] if p["method"] == "dense"][0]
     assert dense["metric"] == pytest.approx(0.9644, abs=1e-3)
     assert {p["method"] for p in document["points"]} == {"dense", "sharekan", "pruning"}
+
+
+def test_sweep_progress_reads_as_words():
+    """The live sweep's progress text names each point in words, never a config's raw dict."""
+    model = prototype_kan((6, 5, 3), prototypes=4)
+    messages = []
+    run_sweep(model, agreement_metric(model), [4], bits=[8], seeds=[0], sparsities=[0.5],
+              progress=lambda fraction, message: messages.append(message))
+    assert "sharekan: K = 4, 8-bit, seed 0" in messages and "magnitude pruning at 50% sparsity" in messages
+    assert not any("{" in message or "'" in message for message in messages), messages

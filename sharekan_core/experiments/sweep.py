@@ -193,8 +193,13 @@ def describe(job: SweepJob) -> str:
         return "dense"
     if job.method == "pruning":
         return f"magnitude pruning at {job.config:.0%} sparsity"
-    fields = {k: v for k, v in asdict(job.config).items() if v is not None} if job.config is not None else {}
-    return f"{job.method}{' ' + job.variant if job.variant else ''} {fields}"
+    parts = [say(getattr(job.config, name)) for name, say in _SAID.items() if getattr(job.config, name, None) is not None]
+    return " ".join(filter(None, [job.method, job.variant])) + (": " + ", ".join(parts) if parts else "")
+
+
+# How a progress message says a config's main fields, in this order (the others are left out).
+_SAID = {"codebook_size": lambda v: f"K = {v:,}", "bits": lambda v: f"{v}-bit", "group_size": lambda v: f"groups of {v}",
+         "sparsity": lambda v: f"{v:.0%} sparsity", "seed": lambda v: f"seed {v}"}
 
 
 def run_sweep(model: KAN, metric: TaskMetric, codebook_sizes: Sequence[int], bits: Sequence[int] = (32, 8, 4),

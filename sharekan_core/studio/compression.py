@@ -143,8 +143,7 @@ def measure_run(run: CompressionRun, model: KAN, task: str | None, evaluation: E
         _DENSE_SCORES[cache_key] = score(measure, model, task, _stage(progress, 0.0, 0.5, "dense model"))
     dense = _DENSE_SCORES[cache_key]
     compressed = score(measure, run.result.reconstructed, task, _stage(progress, 0.5, 1.0, "compressed model"))
-    change = compressed - dense
-    delta = f"{change * 100:+.1f} points" if measure.percent else f"{change:+.4g}"
+    delta = measure.format_change(compressed - dense, dense)
     return replace(run, scores=TaskScores(label, dense, compressed, measure.format(dense), measure.format(compressed),
                                           delta, measure.higher_is_better))
 

@@ -49,8 +49,17 @@ class Measure:
     files: DetectorFiles | None = None  # detection: the detector folder and held-out reference the metric reads
 
     def format(self, value: float) -> str:
-        """The value as the studio writes it: 97.6 % for accuracies, 4 significant digits otherwise."""
+        """The value as the studio writes it: 97.6 % for accuracies and fidelities, 4 significant digits otherwise."""
         return f"{value:.1%}" if self.percent else f"{value:.4g}"
+
+    def format_change(self, change: float, value: float) -> str:
+        """``change`` written to the precision ``format`` writes ``value`` in: points for percentages, else as
+        many decimals as the value shows (never '-2.364e-07' beside '0.0123')."""
+        if self.percent:
+            return f"{change * 100:+.1f} points"
+        text = self.format(value)
+        decimals = len(text.split(".")[1]) if "." in text and "e" not in text else None
+        return f"{change:+.{decimals}f}" if decimals is not None else f"{change:+.3g}"
 
 
 def read_evaluation_set(x_payload: bytes, y_payload: bytes, model: KAN) -> EvaluationSet:
@@ -121,7 +130,7 @@ def fidelity_measure(model: KAN, inputs: np.ndarray | None = None) -> Measure:
         with torch.no_grad():
             return 1.0 - float((module(inputs) - reference).norm()) / scale
     label = f"output fidelity: 1 − relative L2 error of the outputs against the dense model ({len(inputs):,} inputs)"
-    return Measure(TaskMetric("output_fidelity", label, fidelity))
+    return Measure(TaskMetric("output_fidelity", label, fidelity), percent=True)
 
 
 def task_measure(task: str | None, metadata: dict | None = None) -> Measure | None:
