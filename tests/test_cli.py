@@ -202,3 +202,116 @@ def test_native_runtime_lines_on_the_stderr_descriptor_are_hidden(capfd):
         os.write(2, b"[cpuinfo_utils.cpp:71] Reading file /sys/devices/soc0/image_version\n")
     os.write(2, b"shown\n")
     assert capfd.readouterr().err == "shown\n"
+
+
+@pytest.fixture
+def head_checkpoint(tmp_path):
+    """A bigger model's state dict (a linear 'backbone' and a KAN at 'head.'), as a bare torch checkpoint."""
+    head = prototype_kan((10, 8, 4), prototypes=6, seed=2)
+    state = {"backbone.weight": torch.randn(10, 10), "backbone.bias": torch.zeros(10),
+             **{f"head.{key}": value for key, value in head.state_dict().items()}}
+    torch.save(state, tmp_path / "net.pt")
+    x = np.random.default_rng(0).uniform(-1, 1, size=(5, 10)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    with torch.no_grad():
+        expected = head(torch.from_numpy(x)).numpy()
+    return tmp_path / "net.pt", expected
+
+
+def test_a_kan_head_is_found_listed_and_picked_by_prefix(head_checkpoint, tmp_path, capsys):
+    path, expected = head_checkpoint
+    source = ("--base-activation", "silu")
+    status, stdout, err = cli(capsys, "inspect", path, *source)
+    assert status == 0, err
+    info = json.loads(stdout)
+    assert info["prefix"] == "head." and info["tensors_outside_prefix"] == 2 and info["base_activation"] == "silu"
+    assert info["kan_groups"] == [{"prefix": "head.", "family": "efficient-kan", "layers": 2}]
+    for prefix in ([], ["--prefix", "head."]):
+        status, _, err = cli(capsys, "predict", path, *source, *prefix, "--input", tmp_path / "x.npy",
+                             "--out", tmp_path / "y.npy")
+        assert status == 0, err
+        np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
+    status, stdout, err = cli(capsys, "compress", path, *source, "--prefix", "head", "-K", 8, "--out", tmp_path / "h.skan")
+    assert status == 0, err
+    assert json.loads(stdout)["prefix"] == "head."
+    status, stdout, _ = cli(capsys, "inspect", tmp_path / "h.skan")
+    assert status == 0
+
+
+def test_inspect_lists_several_kans_and_each_command_takes_prefix(head_checkpoint, tmp_path, capsys):
+    path, _ = head_checkpoint
+    state = torch.load(path, weights_only=True)
+    torch.save({"student": state, "teacher": state}, tmp_path / "two.pt")
+    status, stdout, err = cli(capsys, "inspect", tmp_path / "two.pt")
+    assert status == 0, err
+    assert [group["prefix"] for group in json.loads(stdout)["kan_groups"]] == ["student.head.", "teacher.head."]
+    out = tmp_path / "never"
+    for command in (["compress", "-K", 8, "--out", out], ["predict", "--input", tmp_path / "x.npy", "--out", out],
+                    ["evaluate", "--task", "digits"], ["inspect"]):
+        _assert_one_line_error(cli(capsys, command[0], tmp_path / "two.pt", *command[1:], "--base-activation", "silu",
+                                   "--prefix", "student.heads."),
+                               "no KAN at prefix 'student.heads.'; KANs found: 'student.head.' (efficient-kan, 2 layers)")
+        assert not out.exists()
+    _assert_one_line_error(cli(capsys, "predict", tmp_path / "two.pt", "--base-activation", "silu", "--input",
+                               tmp_path / "x.npy", "--out", out), "holds 2 KANs, at 'student.head.'")
+
+
+def test_unrecorded_activation_unused_tensors_and_non_silu_compression_are_refused(head_checkpoint, tmp_path, capsys):
+    path, _ = head_checkpoint
+    out = tmp_path / "never.skan"
+    _assert_one_line_error(cli(capsys, "compress", path, "-K", 8, "--out", out),
+                           "does not record its base activation; state silu")
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "head.norms.0.weight": torch.ones(8)}, tmp_path / "normed.pt")
+    _assert_one_line_error(cli(capsys, "compress", tmp_path / "normed.pt", "--base-activation", "silu", "-K", 8,
+                               "--out", out), "1 tensor under prefix 'head.' that the efficient-kan importer does not "
+                                              "use: head.norms.0.weight")
+    _assert_one_line_error(cli(capsys, "compress", path, "--base-activation", "gelu", "-K", 8, "--out", out),
+                           "compression supports SiLU base activations only")
+    _assert_one_line_error(cli(capsys, "predict", tmp_path / "x.npy", "--prefix", "head.", "--input",
+                               tmp_path / "x.npy", "--out", out), "unknown format")
+    assert not out.exists()
+    status, _, err = cli(capsys, "compress", path, "--base-activation", "swish", "-K", 8, "--out", out)
+    assert status == 2 and "invalid choice" in err
+
+
+def test_prefix_on_a_compressed_file_is_refused(model_path, tmp_path, capsys):
+    out = tmp_path / "m.skan"
+    assert cli(capsys, "compress", model_path, "-K", 8, "--out", out)[0] == 0
+    _assert_one_line_error(cli(capsys, "inspect", out, "--prefix", "head."), "--prefix applies to dense model files")
+    _assert_one_line_error(cli(capsys, "predict", out, "--base-activation", "silu", "--input", tmp_path / "x.npy",
+                               "--out", tmp_path / "y.npy"), "--base-activation applies to dense model files")
+
+
+@pytest.mark.parametrize("fault,fragment", [
+    ("nan", "head.layers.1.spline_weight contains NaN"),
+    ("efficient_shape", "layers.1.base_weight has shape (3, 5), expected (4, 8)"),
+    ("pykan_shape", "head.act_fun.1.mask has shape (2, 2), expected (3, 2)"),
+    ("pykan_nan", "head.act_fun.1.coef contains NaN"),
+])
+def test_nan_coefficients_and_mismatched_family_tensors(tmp_path, capsys, fault, fragment):
+    if fault.startswith("pykan"):
+        state = {}
+        for layer, (inputs, outputs) in enumerate(((4, 3), (3, 2))):
+            state.update({f"act_fun.{layer}.coef": torch.zeros(inputs, outputs, 8),
+                          f"act_fun.{layer}.grid": torch.linspace(-1, 1, 12).expand(inputs, 12),
+                          **{f"act_fun.{layer}.{name}": torch.ones(inputs, outputs)
+                             for name in ("mask", "scale_base", "scale_sp")},
+                          **{f"{name}_{layer}": torch.ones(outputs)
+                             for name in ("node_scale", "node_bias", "subnode_scale", "subnode_bias")}})
+        if fault == "pykan_nan":
+            state["act_fun.1.coef"][0, 0, 0] = float("nan")
+        else:
+            state["act_fun.1.mask"] = torch.ones(2, 2)
+        state = {f"head.{key}": value for key, value in state.items()}
+    else:
+        state = {f"head.{key}": value.clone() for key, value in prototype_kan((10, 8, 4), prototypes=3).state_dict().items()}
+        if fault == "nan":
+            state["head.layers.1.spline_weight"][0, 0, 0] = float("nan")
+        else:
+            state["head.layers.1.base_weight"] = torch.zeros(3, 5)
+    torch.save(state, tmp_path / "bad.pt")
+    out = tmp_path / "never.skan"
+    _assert_one_line_error(cli(capsys, "compress", tmp_path / "bad.pt", "--base-activation", "silu", "-K", 4,
+                               "--out", out), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]

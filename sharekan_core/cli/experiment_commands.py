@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SharekanError
 from ..ranges import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, check_int
+from .model_commands import add_model_source_options, model_source
 from .terminal import progress_bar
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "several sparsities, and save raw points, mean/std summary and the "
                                           "Pareto frontier as JSON.")
     p.add_argument("model")
+    add_model_source_options(p)
     p.add_argument("--task", choices=TASKS, help="default: the model's stored task")
     p.add_argument("--data", help="detection only: VOCdevkit folder")
     p.add_argument("--k-min", type=int, default=16)
@@ -42,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("transfer", help="zero-shot: compress TARGET with the codebook learned on SOURCE")
     p.add_argument("source")
     p.add_argument("target")
+    add_model_source_options(p)
     _add_config_arguments(p)
     p.add_argument("--task", choices=TASKS)
     p.add_argument("--data")
@@ -52,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "prints N = 1..--max-heads storage, and writes real multi-head bundles "
                                           "for N = 1..number of given heads to check the formula.")
     p.add_argument("heads", nargs="+", help="dense KANs of one architecture (the first one trains the codebook)")
+    add_model_source_options(p)
     _add_config_arguments(p)
     p.add_argument("--max-heads", type=int, default=50)
     p.set_defaults(handler=run_scaling)
@@ -61,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "one bundle, each head named after its file. 'inspect' lists the heads; "
                                           "'predict', 'evaluate' and 'export' run one with --head NAME.")
     p.add_argument("heads", nargs="+", help="dense KANs of one architecture (the first one trains the codebook)")
+    add_model_source_options(p)
     _add_config_arguments(p)
     p.add_argument("--out", required=True, help="output bundle (.safetensors, written atomically)")
     p.set_defaults(handler=run_bundle)
@@ -94,7 +99,7 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
         raise SharekanError("--serial runs here; drop --scheduler and --workers")
     if args.workers is not None:
         check_int("--workers", args.workers, 1, 1024)
-    loaded = read_model(args.model)
+    loaded = read_model(args.model, **model_source(args))
     for bits in args.bits:
         CompressionConfig(codebook_size=2, bits=bits)
     metric = task_metric(args.task or loaded.metadata.get("task"), args.data,
@@ -117,7 +122,7 @@ def run_transfer(args: argparse.Namespace) -> dict:
     from ..studio.settings import settings
     from ..tasks import task_metric
 
-    source, target = read_model(args.source), read_model(args.target)
+    source, target = read_model(args.source, **model_source(args)), read_model(args.target, **model_source(args))
     metric = task_metric(args.task or target.metadata.get("task"), args.data,
                          settings().detector_files.for_model(target.metadata))
     return {"source": args.source, "target": args.target,
@@ -129,7 +134,8 @@ def run_scaling(args: argparse.Namespace) -> dict:
     from ..experiments import shared_codebook_scaling
     from ..io import read_model
 
-    return shared_codebook_scaling([read_model(path).model for path in args.heads], _config(args), args.max_heads)
+    models = [read_model(path, **model_source(args)).model for path in args.heads]
+    return shared_codebook_scaling(models, _config(args), args.max_heads)
 
 
 def run_bundle(args: argparse.Namespace) -> dict:
@@ -137,7 +143,7 @@ def run_bundle(args: argparse.Namespace) -> dict:
     from ..format.multihead_file import compress_heads, save_multihead
     from ..io import read_model
 
-    loaded = [read_model(path) for path in args.heads]
+    loaded = [read_model(path, **model_source(args)) for path in args.heads]
     names = [Path(path).name.split(".")[0] for path in args.heads]
     metadata = [{**item.metadata, "source": Path(path).name} for item, path in zip(loaded, args.heads)]
     with progress_bar() as progress:

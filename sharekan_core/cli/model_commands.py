@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SharekanError
-from ..ranges import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
+from ..ranges import BASE_ACTIVATION_NAMES, MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, ZERO_BASE
 from .terminal import progress_bar
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from ..io import LoadedModel
 
 METHODS = ("sharekan", "uniform", "gptq", "kmeans", "prune")
 METHOD_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)  # every method's widths; each config checks its own
@@ -23,7 +25,22 @@ METHOD_OPTIONS = {  # the compress options each method reads
     "prune": {"sparsity", "bits"},
 }
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
-              "saveckpt, its _state or its _config.yml)")
+              "saveckpt, its _state or its _config.yml); also a bigger model's checkpoint holding a KAN head")
+
+
+def add_model_source_options(parser: argparse.ArgumentParser) -> None:
+    """Add --prefix and --base-activation: which KAN of a checkpoint, and what a bare state dict does not record."""
+    parser.add_argument("--prefix", help="the KAN inside a bigger model's checkpoint, by the start of its tensor names "
+                                         "(e.g. head.; 'inspect' lists them); not needed when the file holds one KAN")
+    parser.add_argument("--base-activation", choices=(*BASE_ACTIVATION_NAMES, ZERO_BASE), metavar="NAME",
+                        help="the base branch's activation, which an efficient-kan state dict or a pykan _state without "
+                             "its _config.yml does not record (this tool's files and pykan's saveckpt do): silu (both "
+                             f"libraries' default), {', '.join(BASE_ACTIVATION_NAMES[1:])}, or zero (pykan's base_fun='zero')")
+
+
+def model_source(args: argparse.Namespace) -> dict:
+    """The ``prefix`` and ``base_activation`` keywords of ``read_model`` from the command's options."""
+    return {"prefix": getattr(args, "prefix", None), "base_activation": getattr(args, "base_activation", None)}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "Prints a JSON report with dense_bytes, compressed_bytes, file_bytes, ratio, "
                                           "coef_rel_l2 and per-layer details.")
     p.add_argument("model", help=MODEL_HELP)
+    add_model_source_options(p)
     p.add_argument("--method", choices=METHODS, default="sharekan",
                    help="sharekan (default): shared codebook of gain-shape-bias splines; uniform: round-to-nearest "
                         "coefficients; gptq: GPTQ (needs --calibration); kmeans: k-means of raw coefficient vectors; "
@@ -67,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("inspect", help="print a model's layers, edges, grid, order and dense bytes as JSON "
                                               "(a multi-head bundle: its shared codebooks and every head)")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
+    add_model_source_options(p)
     p.set_defaults(handler=run_inspect)
 
     p = subparsers.add_parser("decompress", help="rebuild a dense KAN from a compressed file")
@@ -77,6 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("predict", help="run a dense or compressed KAN on a .npy array")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     p.add_argument("--head", help="the head of a multi-head bundle to run")
+    add_model_source_options(p)
     p.add_argument("--input", required=True, help="float array (batch, in_features) saved with numpy.save")
     p.add_argument("--out", required=True, help="output .npy (batch, out_features)")
     p.set_defaults(handler=run_predict)
@@ -90,16 +110,27 @@ def run_compress(args: argparse.Namespace) -> dict:
     if args.max_bytes is not None or args.codebook is not None:
         return run_budget_or_universal(args)
     config = method_config(args)
-    loaded = read_model(args.model)
+    loaded = read_model(args.model, **model_source(args))
     calibration = None
     if args.calibration is not None:
         calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
     with progress_bar() as progress:
-        result = compress_and_measure(loaded.model, config, progress,
-                                      metadata={**loaded.metadata, "source": Path(args.model).name},
+        result = compress_and_measure(loaded.model, config, progress, metadata=source_metadata(loaded, args.model),
                                       calibration=calibration)
     write_bytes_atomic(args.out, result.encoded)
-    return {**result.report(), "out": str(args.out)}
+    return {**result.report(), **found_at(loaded), "out": str(args.out)}
+
+
+def source_metadata(loaded: LoadedModel, path: str) -> dict:
+    """The model's metadata plus where it came from: the file's name and, for a head in a bigger model, its prefix."""
+    return {**loaded.metadata, "source": Path(path).name, **({"prefix": loaded.prefix} if loaded.prefix else {})}
+
+
+def found_at(loaded: LoadedModel) -> dict:
+    """For a report: the prefix of a KAN found inside a bigger model and how many tensors were left outside it."""
+    if not loaded.prefix:
+        return {}
+    return {"prefix": loaded.prefix, "tensors_outside_prefix": loaded.tensors_outside_prefix}
 
 
 def run_budget_or_universal(args: argparse.Namespace) -> dict:
@@ -113,11 +144,11 @@ def run_budget_or_universal(args: argparse.Namespace) -> dict:
         raise SharekanError("--max-bytes and --codebook do not combine; give one")
     if args.method != "sharekan" or args.codebook_size is not None:
         raise SharekanError("--max-bytes and --codebook choose the method and K themselves; drop --method and -K")
-    loaded = read_model(args.model)
+    loaded = read_model(args.model, **model_source(args))
     calibration = None
     if args.calibration is not None:
         calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
-    metadata = {**loaded.metadata, "source": Path(args.model).name}
+    metadata = source_metadata(loaded, args.model)
     extra = {}
     with progress_bar() as progress:
         if args.max_bytes is not None:
@@ -131,7 +162,7 @@ def run_budget_or_universal(args: argparse.Namespace) -> dict:
             extra = {"universal_codebook": Path(args.codebook).name}
     result = measure_compressed(loaded.model, compressed)
     write_bytes_atomic(args.out, result.encoded)
-    return {**result.report(), **extra, "out": str(args.out)}
+    return {**result.report(), **extra, **found_at(loaded), "out": str(args.out)}
 
 
 def parse_layer_bits(text: str) -> tuple[int, ...]:
@@ -170,22 +201,32 @@ def method_config(args: argparse.Namespace):
 
 
 def run_inspect(args: argparse.Namespace) -> dict:
-    """Describe a dense model or a compressed file."""
+    """Describe a dense model or a compressed file; for a checkpoint holding several KANs, list them."""
     from ..compress import decompress
     from ..format.accounting import model_summary
     from ..format.compressed_file import is_compressed_file, load_compressed
     from ..io import read_model
+    from ..io.model_file import kan_groups_in
     from ..format.multihead_file import bundle_summary, is_multihead_file, load_multihead
     from ..metrics import coefficient_statistics
+    from ..runtime.loading import check_dense_only
 
-    if is_multihead_file(args.model):
-        return bundle_summary(load_multihead(args.model))
-    if is_compressed_file(args.model):
-        model, kind = decompress(load_compressed(args.model)), "compressed"
-    else:
-        loaded = read_model(args.model)
-        model, kind = loaded.model, loaded.source_format
-    return {"format": kind, **model_summary(model), "statistics": coefficient_statistics(model)}
+    if is_multihead_file(args.model) or is_compressed_file(args.model):
+        check_dense_only(args.model, args.prefix, args.base_activation)
+        if is_multihead_file(args.model):
+            return bundle_summary(load_multihead(args.model))
+        model = decompress(load_compressed(args.model))
+        return {"format": "compressed", **model_summary(model), "statistics": coefficient_statistics(model)}
+    if args.prefix is None:
+        groups = kan_groups_in(args.model)
+        if len(groups) > 1:
+            return {"kan_groups": groups, "note": "this checkpoint holds several KANs; pass --prefix with one of "
+                                                  "their prefixes to inspect it"}
+    loaded = read_model(args.model, **model_source(args))
+    return {"format": loaded.source_format, "prefix": loaded.prefix, "kan_groups": loaded.kan_groups,
+            "tensors_outside_prefix": loaded.tensors_outside_prefix,
+            "base_activation": loaded.model.config.base_activation, **model_summary(loaded.model),
+            "statistics": coefficient_statistics(loaded.model)}
 
 
 def run_decompress(args: argparse.Namespace) -> dict:
@@ -207,7 +248,7 @@ def run_predict(args: argparse.Namespace) -> dict:
     from ..io.atomic import atomic_path
     from ..runtime import load_runnable
 
-    runnable = load_runnable(args.model, args.head)
+    runnable = load_runnable(args.model, args.head, **model_source(args))
     inputs = read_input_array(args.input, runnable.in_features)
     if len(inputs) == 0:
         outputs = np.zeros((0, runnable.out_features), dtype=np.float32)

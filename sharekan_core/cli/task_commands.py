@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import SharekanError
+from .model_commands import add_model_source_options, model_source
 from .terminal import native_stderr_silenced, progress_bar
 
 TASKS = ("digits", "detection")
@@ -16,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "and mAP@[.5:.95] (COCOeval from faster-coco-eval) against the reference named in the output.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     p.add_argument("--head", help="the head of a multi-head bundle to evaluate")
+    add_model_source_options(p)
     p.add_argument("--task", choices=TASKS, help="default: the task stored in the model's metadata")
     p.add_argument("--data", help="detection only: a VOCdevkit folder (Annotations/, JPEGImages/) to evaluate on")
     p.set_defaults(handler=run_evaluate)
@@ -47,7 +49,7 @@ def run_evaluate(args: argparse.Namespace) -> dict:
     from ..runtime import load_runnable
     from ..tasks.digits import digits_accuracy
 
-    runnable = load_runnable(args.model, args.head)
+    runnable = load_runnable(args.model, args.head, **model_source(args))
     task = args.task or runnable.metadata.get("task")
     if task not in TASKS:
         raise SharekanError(f"cannot tell the task of {args.model}; pass --task {' or --task '.join(TASKS)}")

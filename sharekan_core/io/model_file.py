@@ -8,58 +8,139 @@ from safetensors.torch import save as save_bytes
 
 from ..errors import SharekanError
 from ..model import KAN
+from ..model.kan import BASE_ACTIVATIONS
 from .atomic import write_bytes_atomic
-from .efficient_kan import kan_from_state, looks_like_efficient_kan
-from .pykan import looks_like_pykan, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
+from ..ranges import ZERO_BASE
+from .efficient_kan import is_layer_tensor, kan_from_state
+from .kan_groups import PYKAN, check_all_used, find_kan_groups, group_tensors, outside_prefix, select_group
+from .pykan import pykan_base_function, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
 from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
                       read_torch_checkpoint, sniff_format)
 
 MODEL_FORMAT = "sharekan-model"
 COMPRESSED_FORMAT = "sharekan-compressed"
+# A project file written before the header named its base activation holds a SiLU KAN: that was the only kind.
+DEFAULT_RECORDED_ACTIVATION = "silu"
 
 
 @dataclass
 class LoadedModel:
-    """A KAN read from disk, with the free-form metadata stored beside it."""
+    """A KAN read from disk, with the free-form metadata stored beside it, where in the file it was found
+    (``prefix``), every KAN-shaped group the file holds, and how many tensors lie outside the prefix."""
 
     model: KAN
     metadata: dict = field(default_factory=dict)
     source_format: str = MODEL_FORMAT
+    prefix: str = ""
+    kan_groups: list[dict] = field(default_factory=list)
+    tensors_outside_prefix: int = 0
 
 
 def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> None:
-    """Write ``model`` as safetensors with its metadata, atomically.
+    """Write ``model`` as safetensors with its metadata and base activation, atomically.
 
     The bytes are built in memory and written by ``write_bytes_atomic``: safetensors' own
     ``save_file`` keeps a temporary file of its own that a kill would leave behind.
     """
     tensors = {key: value.detach().contiguous() for key, value in model.state_dict().items()}
-    header = encode_header({"format": MODEL_FORMAT, "version": "1", "metadata": metadata or {}})
+    header = encode_header({"format": MODEL_FORMAT, "version": "1", "metadata": metadata or {},
+                            "base_activation": model.config.base_activation})
     write_bytes_atomic(path, save_bytes(tensors, metadata=header))
 
 
-def read_model(path: str | Path) -> LoadedModel:
+def read_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None) -> LoadedModel:
     """Load a KAN from the project's format, an efficient-kan state_dict or a pykan checkpoint (by the prefix
-    given to ``saveckpt``, its ``_state`` file or its ``_config.yml``)."""
+    given to ``saveckpt``, its ``_state`` file or its ``_config.yml``).
+
+    ``prefix`` picks the KAN inside a bigger model ('head.'); with one KAN in the file it is found on its own.
+    Every tensor under the prefix must be one the importer uses, or the file is refused by name.
+    ``base_activation`` states the base branch's activation where the file does not record it: the project's
+    files and pykan's saveckpt record it, a bare efficient-kan or pykan state dict does not and is refused
+    without it (guessing SiLU would import a GELU model with 5% error and no warning).
+    """
     path = pykan_checkpoint_file(Path(path))
-    kind = sniff_format(path)
-    if kind == SAFETENSORS:
-        tensors, raw = read_safetensors(path)
-        header = decode_header(raw, path)
-        if header.get("format") == COMPRESSED_FORMAT:
-            raise SharekanError(f"{path.name}: is a compressed SHARe-KAN file, not a dense model (use 'decompress' first)")
-        ours = header.get("format") == MODEL_FORMAT
-        metadata = header_field(header, "metadata", dict, path) if ours else {}
-        source = MODEL_FORMAT if ours else "efficient-kan"
+    stated = _stated_activation(base_activation)
+    tensors, header = _read_tensors(path)
+    ours = header.get("format") == MODEL_FORMAT
+    metadata = header_field(header, "metadata", dict, path) if ours else {}
+    recorded = _recorded_activation(header, path.name) if ours else None
+    groups = find_kan_groups(tensors)
+    group = select_group(groups, tensors, prefix, path.name)
+    layer_tensors, origin = group_tensors(tensors, group)
+    if group.family == PYKAN:
+        config = read_pykan_config(path) if group.prefix == "" else None
+        recorded, source = pykan_base_function(config, path.name), "pykan"
+        layer_tensors, used = pykan_to_layers(layer_tensors, config, path.name, group.prefix)
+        check_all_used(tensors, group, {origin[name] for name in used}, path.name)
     else:
-        tensors, metadata, source = read_torch_checkpoint(path), {}, "efficient-kan"
-    if looks_like_pykan(tensors):
-        tensors, source = pykan_to_layers(tensors, read_pykan_config(path), path.name), "pykan"
-    elif not looks_like_efficient_kan(tensors):
-        raise SharekanError(f"{path.name}: tensors are not a KAN (expected 'layers.N.spline_weight' or pykan 'act_fun.N.coef')")
-    return LoadedModel(kan_from_state(tensors, path.name), metadata if isinstance(metadata, dict) else {}, source)
+        source = MODEL_FORMAT if ours else "efficient-kan"
+        layer_tensors = {name: value for name, value in layer_tensors.items() if is_layer_tensor(name)}
+        check_all_used(tensors, group, {origin[name] for name in layer_tensors}, path.name)
+    activation = _resolve_activation(recorded, stated, path.name)
+    names = {} if group.family == PYKAN else origin
+    model = kan_from_state(layer_tensors, path.name, activation or "silu", names)  # the file's own faults come first
+    if activation is None:
+        _refuse_unrecorded(group.family, path.name)
+    return LoadedModel(model, metadata, source, group.prefix, [g.summary() for g in groups],
+                       len(outside_prefix(tensors, group)))
 
 
-def load_model(path: str | Path) -> KAN:
-    """Load a KAN from any supported format (see ``read_model``)."""
-    return read_model(path).model
+def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None) -> KAN:
+    """Load a KAN from any supported format (see ``read_model`` for ``prefix`` and ``base_activation``).
+
+    Example::
+
+        >>> import sharekan_core as sk
+        >>> model = sk.load_model("my_efficient_kan.pt", base_activation="gelu")  # doctest: +SKIP
+    """
+    return read_model(path, prefix, base_activation).model
+
+
+def kan_groups_in(path: str | Path) -> list[dict]:
+    """The KAN-shaped groups of tensors in a checkpoint (prefix, family, layers), without importing any."""
+    tensors, _ = _read_tensors(pykan_checkpoint_file(Path(path)))
+    return [group.summary() for group in find_kan_groups(tensors)]
+
+
+def _read_tensors(path: Path) -> tuple[dict, dict]:
+    """A model file's tensors by name and its project header ({} for a torch checkpoint or foreign file)."""
+    if sniff_format(path) != SAFETENSORS:
+        return read_torch_checkpoint(path), {}
+    tensors, raw = read_safetensors(path)
+    header = decode_header(raw, path)
+    if header.get("format") == COMPRESSED_FORMAT:
+        raise SharekanError(f"{path.name}: is a compressed SHARe-KAN file, not a dense model (use 'decompress' first)")
+    return tensors, header
+
+
+def _stated_activation(name: str | None) -> str | None:
+    if name is not None and name not in (*BASE_ACTIVATIONS, ZERO_BASE):
+        raise SharekanError(f"unknown base activation {name!r}; choose one of {', '.join((*BASE_ACTIVATIONS, ZERO_BASE))}")
+    return name
+
+
+def _recorded_activation(header: dict, source: str) -> str:
+    name = header.get("base_activation", DEFAULT_RECORDED_ACTIVATION)
+    if name not in BASE_ACTIVATIONS:
+        raise SharekanError(f"{source}: header names an unknown base activation {str(name)[:40]!r}")
+    return name
+
+
+def _resolve_activation(recorded: str | None, stated: str | None, source: str) -> str | None:
+    """The file's record, else the user's statement, else None; a mismatch between them is an error."""
+    if recorded is not None and stated is not None and recorded != stated:
+        raise SharekanError(f"{source}: the file records base activation {recorded!r}, but {stated!r} was stated; "
+                            "drop --base-activation (base_activation=) or correct it")
+    return recorded or stated
+
+
+STATE_IT = "--base-activation on the command line, base_activation= in the API, 'Base activation' in the studio"
+
+
+def _refuse_unrecorded(family: str, source: str) -> None:
+    """Raise the error for a file that does not record its base activation when none was stated."""
+    if family == PYKAN:
+        raise SharekanError(f"{source}: a pykan state dict without its _config.yml does not record its base function; "
+                            f"put the _config.yml beside it, or state silu (pykan's default), identity or zero ({STATE_IT})")
+    raise SharekanError(f"{source}: an efficient-kan state dict does not record its base activation; state silu "
+                        f"(efficient-kan's default) or the one the model was built with, such as gelu or identity ({STATE_IT})")

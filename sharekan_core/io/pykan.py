@@ -16,9 +16,8 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_NESTING = 32  # pykan writes flat settings and [n, 0] pairs
 
 
-def looks_like_pykan(tensors: dict[str, torch.Tensor]) -> bool:
-    """True if the keys follow pykan's ``act_fun.L.coef`` naming."""
-    return "act_fun.0.coef" in tensors
+# pykan's base_fun names (MultKAN's ``base_fun_name``) and the project's activation for each.
+PYKAN_BASE_FUNCTIONS = {"silu": "silu", "identity": "identity", "zero": "zero"}
 
 
 def pykan_checkpoint_file(path: Path) -> Path:
@@ -91,49 +90,93 @@ def _is_width(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def pykan_to_layers(tensors: dict[str, torch.Tensor], config: dict | None, source: str) -> dict[str, torch.Tensor]:
-    """Rewrite a pykan state_dict into ``layers.N.*`` tensors of the project's layout."""
+def pykan_base_function(config: dict | None, source: str) -> str | None:
+    """The base activation a pykan config records (``base_fun_name``), or None without a config."""
+    if config is None:
+        return None
+    name = config.get("base_fun_name", "silu")
+    if name not in PYKAN_BASE_FUNCTIONS:
+        raise SharekanError(f"{source}: pykan base function {reprlib.repr(name)} is unsupported "
+                            f"(pykan's {', '.join(PYKAN_BASE_FUNCTIONS)} are)")
+    return PYKAN_BASE_FUNCTIONS[name]
+
+
+def pykan_to_layers(tensors: dict[str, torch.Tensor], config: dict | None, source: str,
+                    prefix: str = "") -> tuple[dict[str, torch.Tensor], set[str]]:
+    """Rewrite a pykan state_dict into ``layers.N.*`` tensors of the project's layout; also return the pykan
+    keys read (the caller refuses any other). Errors name each key as the file does, after ``prefix``.
+
+    An input whose knots are all equal (pykan's adaptive grid on a constant input) gets spline coefficients
+    of zero on an ordinary knot row: pykan's ``B_batch`` evaluates every basis of such a row as 0.
+    """
     if config is not None:
-        if config.get("base_fun_name", "silu") != "silu":
-            raise SharekanError(f"{source}: pykan base function {reprlib.repr(config['base_fun_name'])} is unsupported (only silu)")
         widths = _config_widths(config, source)
         if any(isinstance(w, list) and len(w) > 1 and w[1] for w in widths):
             raise SharekanError(f"{source}: pykan multiplication nodes are unsupported")
     converted: dict[str, torch.Tensor] = {}
+    used: set[str] = set()
     depth = 0
     while f"act_fun.{depth}.coef" in tensors:
         depth += 1
+    if depth == 0:
+        raise SharekanError(f"{source}: pykan layers must be numbered from 0, and there is no act_fun.0.coef")
     for layer in range(depth):
         def get(key: str) -> torch.Tensor:
             try:
-                return tensors[key].to(torch.float32)
+                value = tensors[key]
             except KeyError:
-                raise SharekanError(f"{source}: pykan checkpoint lacks '{key}'") from None
+                raise SharekanError(f"{source}: pykan checkpoint lacks '{prefix}{key}'") from None
+            used.add(key)
+            if value.is_complex() or value.dtype == torch.bool:
+                raise SharekanError(f"{source}: {prefix}{key} has dtype {value.dtype}, expected real numbers")
+            if not bool(torch.isfinite(value).all()):
+                raise SharekanError(f"{source}: {prefix}{key} contains NaN or Inf values")
+            return value.to(torch.float32)
 
         symbolic = tensors.get(f"symbolic_fun.{layer}.mask")
         if symbolic is not None and bool((symbolic != 0).any()):
             raise SharekanError(f"{source}: layer {layer} has symbolic functions fixed; only numerical splines can be imported")
+        # With every symbolic mask 0 the symbolic branch adds nothing, so its tensors are read as used.
+        used.update(key for key in (f"symbolic_fun.{layer}.mask", f"symbolic_fun.{layer}.affine") if key in tensors)
         coef = get(f"act_fun.{layer}.coef")                # (in, out, D)
         if coef.dim() != 3:
-            raise SharekanError(f"{source}: act_fun.{layer}.coef must be 3-D (in, out, G+k)")
+            raise SharekanError(f"{source}: {prefix}act_fun.{layer}.coef must be 3-D (in, out, G+k)")
         mask = get(f"act_fun.{layer}.mask")                # (in, out)
         scale_base = get(f"act_fun.{layer}.scale_base")
         scale_sp = get(f"act_fun.{layer}.scale_sp")
         for key, value in (("mask", mask), ("scale_base", scale_base), ("scale_sp", scale_sp)):
             if value.shape != coef.shape[:2]:
-                raise SharekanError(f"{source}: act_fun.{layer}.{key} has shape {tuple(value.shape)}, expected {tuple(coef.shape[:2])}")
+                raise SharekanError(f"{source}: {prefix}act_fun.{layer}.{key} has shape {tuple(value.shape)}, expected {tuple(coef.shape[:2])}")
         # pykan computes node_scale * (subnode_scale * y + subnode_bias) + node_bias.
         sub_scale, sub_bias = get(f"subnode_scale_{layer}"), get(f"subnode_bias_{layer}")
         node_scale, node_bias = get(f"node_scale_{layer}"), get(f"node_bias_{layer}")
         for key, value in zip(("subnode_scale", "subnode_bias", "node_scale", "node_bias"),
                               (sub_scale, sub_bias, node_scale, node_bias)):
             if value.shape != coef.shape[1:2]:
-                raise SharekanError(f"{source}: {key}_{layer} has shape {tuple(value.shape)}, expected ({coef.shape[1]},)")
-        prefix = f"layers.{layer}."
-        converted[prefix + "grid"] = get(f"act_fun.{layer}.grid")
-        converted[prefix + "spline_weight"] = coef.permute(1, 0, 2).contiguous()
-        converted[prefix + "base_weight"] = (scale_base * mask).t().contiguous()
-        converted[prefix + "spline_scaler"] = (scale_sp * mask).t().contiguous()
-        converted[prefix + "output_scale"] = node_scale * sub_scale
-        converted[prefix + "output_bias"] = node_scale * sub_bias + node_bias
-    return converted
+                raise SharekanError(f"{source}: {prefix}{key}_{layer} has shape {tuple(value.shape)}, expected ({coef.shape[1]},)")
+        grid, coef = zero_constant_inputs(get(f"act_fun.{layer}.grid"), coef, f"{prefix}act_fun.{layer}.grid", source)
+        ours = f"layers.{layer}."
+        converted[ours + "grid"] = grid
+        converted[ours + "spline_weight"] = coef.permute(1, 0, 2).contiguous()
+        converted[ours + "base_weight"] = (scale_base * mask).t().contiguous()
+        converted[ours + "spline_scaler"] = (scale_sp * mask).t().contiguous()
+        converted[ours + "output_scale"] = node_scale * sub_scale
+        converted[ours + "output_bias"] = node_scale * sub_bias + node_bias
+    return converted, used
+
+
+def zero_constant_inputs(grid: torch.Tensor, coef: torch.Tensor, key: str,
+                         source: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(grid, coef) with every all-equal knot row replaced by an increasing row around its value and that
+    input's coefficients set to 0, which evaluates as pykan does; other rows are left for the caller to check."""
+    if grid.dim() != 2 or grid.shape[0] != coef.shape[0] or grid.shape[1] < 2:
+        raise SharekanError(f"{source}: {key} has shape {tuple(grid.shape)}, expected ({coef.shape[0]}, knots)")
+    constant = (grid == grid[:, :1]).all(dim=1) & torch.isfinite(grid[:, 0])
+    if not bool(constant.any()):
+        return grid, coef
+    centre = grid[constant, :1]
+    offsets = torch.linspace(-1.0, 1.0, grid.shape[1])
+    grid, coef = grid.clone(), coef.clone()
+    grid[constant] = centre + offsets * centre.abs().clamp_min(1.0)  # strictly increasing in float32 at any centre
+    coef[constant] = 0.0
+    return grid, coef

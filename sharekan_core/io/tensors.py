@@ -142,7 +142,7 @@ def check_zip_sizes(path: str | Path) -> None:
 
 
 def read_torch_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a torch checkpoint with weights_only=True and return its flat tensor dict."""
+    """Load a torch checkpoint with weights_only=True and return its tensors by dotted path (``flatten_checkpoint``)."""
     path = Path(path)
     check_zip_sizes(path)
     try:
@@ -152,13 +152,35 @@ def read_torch_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             raise SharekanError(f"{path.name}: not a loadable weights-only checkpoint ({_first_line(exc)})") from None
         raise SharekanError(f"{path.name}: the checkpoint contains code or objects other than tensors "
                             "and was refused (only plain tensors are loaded)") from None
-    for wrapper in ("state_dict", "model", "model_state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
-            obj = obj[wrapper]
-            break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise SharekanError(f"{path.name}: checkpoint is not a state_dict of tensors")
-    return {str(k).removeprefix("module."): v for k, v in obj.items()}
+    return flatten_checkpoint(obj, path.name)
+
+
+MAX_CHECKPOINT_NESTING = 32
+
+
+def flatten_checkpoint(obj: object, source: str) -> dict[str, torch.Tensor]:
+    """Every tensor of a loaded checkpoint under its dotted path: ``{'net': {'layers.0.grid': t}}`` gives
+    ``net.layers.0.grid``. Containers (training checkpoints, wrappers, lists) thereby become prefixes that
+    the KAN finder sees; numbers, strings and other non-tensor values are left out."""
+    tensors: dict[str, torch.Tensor] = {}
+    stack: list[tuple[str, object, int]] = [("", obj, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if isinstance(value, torch.Tensor):
+            tensors[path] = value
+            continue
+        if isinstance(value, dict):
+            children = [(str(key), child) for key, child in value.items()]
+        elif isinstance(value, (list, tuple)):
+            children = [(str(index), child) for index, child in enumerate(value)]
+        else:
+            continue
+        if depth >= MAX_CHECKPOINT_NESTING:
+            raise SharekanError(f"{source}: checkpoint is nested more than {MAX_CHECKPOINT_NESTING} levels deep")
+        stack.extend((f"{path}.{key}" if path else key, child, depth + 1) for key, child in reversed(children))
+    if not tensors:
+        raise SharekanError(f"{source}: checkpoint holds no tensors, so no KAN")
+    return tensors
 
 
 # All project metadata sits under this one key: safetensors writes its metadata map in

@@ -23,6 +23,13 @@ class Runnable:
     out_features: int
     metadata: dict = field(default_factory=dict)
     kind: str = "dense"
+    compressed: CompressedKAN | None = None  # a compressed file's stored form; None for dense models
+
+    def program_module(self) -> torch.nn.Module:
+        """The module to export as an ExecuTorch program: ``KANProgram`` (the stored codes) for compressed files."""
+        from .program import KANProgram
+
+        return self.module if self.compressed is None else KANProgram(self.compressed).eval()
 
 
 def compressed_runnable(compressed: CompressedKAN) -> Runnable:
@@ -30,7 +37,7 @@ def compressed_runnable(compressed: CompressedKAN) -> Runnable:
     have no compressed-domain kernel and run their decoded dense model."""
     module = CompressedDomainKAN(compressed) if compressed.method == "sharekan" else decompress(compressed)
     return Runnable(module.eval(), compressed.layers[0].in_features, compressed.layers[-1].out_features,
-                    compressed.metadata, "compressed")
+                    compressed.metadata, "compressed", compressed)
 
 
 def load_heads(path: str | Path) -> dict[str, Runnable]:
@@ -46,8 +53,13 @@ def load_heads(path: str | Path) -> dict[str, Runnable]:
     return heads
 
 
-def load_runnable(path: str | Path, head: str | None = None) -> Runnable:
-    """Return a dense model, a compressed file, or the head ``head`` of a multi-head bundle, ready to run."""
+def load_runnable(path: str | Path, head: str | None = None, prefix: str | None = None,
+                  base_activation: str | None = None) -> Runnable:
+    """Return a dense model, a compressed file, or the head ``head`` of a multi-head bundle, ready to run.
+
+    ``prefix`` and ``base_activation`` apply to dense model files (see ``io.read_model``)."""
+    if is_multihead_file(path) or is_compressed_file(path):
+        check_dense_only(path, prefix, base_activation)
     if is_multihead_file(path):
         bundle = load_multihead(path)
         if head is None and len(bundle.heads) > 1:
@@ -58,6 +70,15 @@ def load_runnable(path: str | Path, head: str | None = None) -> Runnable:
         raise SharekanError(f"--head applies to multi-head bundles; {Path(path).name} holds one model")
     if is_compressed_file(path):
         return compressed_runnable(load_compressed(path))
-    loaded = read_model(path)
+    loaded = read_model(path, prefix, base_activation)
     model = loaded.model.eval()
     return Runnable(model, model.layers[0].in_features, model.layers[-1].out_features, loaded.metadata, "dense")
+
+
+def check_dense_only(path: str | Path, prefix: str | None, base_activation: str | None) -> None:
+    """Raise SharekanError if --prefix or --base-activation was given for a compressed file or bundle: both
+    pick or describe a dense KAN, and a compressed file records its own."""
+    for option, value in (("--prefix", prefix), ("--base-activation", base_activation)):
+        if value is not None:
+            raise SharekanError(f"{option} applies to dense model files; {Path(path).name} is a compressed file "
+                                "or multi-head bundle")

@@ -1,0 +1,139 @@
+"""Find the KAN-shaped groups of tensors in a checkpoint: a KAN saved alone, or a KAN head inside a bigger model.
+
+A group is named by its prefix, the part of its keys before the KAN's own names:
+
+    layers.0.spline_weight           efficient-kan (or this project)     prefix ''
+    head.layers.0.spline_weight      a KAN head inside a bigger model    prefix 'head.'
+    head.0.spline_weight             KAN layers in an nn.Sequential      prefix 'head.'
+    head.spline_weight               one efficient-kan layer              prefix 'head.'
+    act_fun.0.coef                   pykan (MultKAN)                      prefix ''
+
+``select_group`` picks the group a prefix names (or the only one) and ``group_tensors`` renames its tensors
+to ``layers.N.<name>`` (efficient-kan) or pykan's own names, remembering each one's key in the file.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import SharekanError
+
+EFFICIENT_KAN = "efficient-kan"
+PYKAN = "pykan"
+MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
+
+_LAYER_LIST = re.compile(r"^((?:.*?\.)??)(layers\.)?(\d+)\.spline_weight$")
+_ONE_LAYER = re.compile(r"^((?:.*\.)?)spline_weight$")
+_PYKAN_LAYER = re.compile(r"^((?:.*?\.)??)act_fun\.(\d+)\.coef$")
+_INDEXED = re.compile(r"^(\d+)\.(.+)$")
+
+
+@dataclass(frozen=True)
+class KANGroup:
+    """One KAN's tensors in a checkpoint: its prefix, family, and the layer indices its keys name."""
+
+    prefix: str          # '' for a KAN saved alone, 'head.' for a head inside a bigger model
+    family: str          # EFFICIENT_KAN or PYKAN
+    container: str | None  # efficient-kan: 'layers.' (ModuleList), '' (nn.Sequential), None (one layer)
+    indices: tuple[int, ...]
+
+    def summary(self) -> dict:
+        """The group as ``inspect`` lists it."""
+        return {"prefix": self.prefix, "family": self.family, "layers": len(self.indices)}
+
+    def label(self) -> str:
+        """'head.' (efficient-kan, 2 layers): how errors name the group."""
+        layers = len(self.indices)
+        return f"{self.prefix or '(top level)'!r} ({self.family}, {layers} layer{'s' * (layers != 1)})"
+
+
+def find_kan_groups(tensors: dict[str, torch.Tensor]) -> list[KANGroup]:
+    """Every KAN-shaped group of ``tensors``, in the order their first keys appear."""
+    found: dict[tuple[str, str, str | None], set[int]] = {}
+    for key in tensors:
+        listed, pykan = _LAYER_LIST.match(key), _PYKAN_LAYER.match(key)
+        if pykan:
+            found.setdefault((pykan.group(1), PYKAN, None), set()).add(int(pykan.group(2)))
+        elif listed:
+            found.setdefault((listed.group(1), EFFICIENT_KAN, listed.group(2) or ""), set()).add(int(listed.group(3)))
+        elif _ONE_LAYER.match(key):
+            found.setdefault((_ONE_LAYER.match(key).group(1), EFFICIENT_KAN, None), {0})
+    return [KANGroup(prefix, family, container, tuple(sorted(indices)))
+            for (prefix, family, container), indices in found.items()]
+
+
+def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefix: str | None,
+                 source: str) -> KANGroup:
+    """The group ``prefix`` names ('head' and 'head.' both name 'head.'), or the only group when it is None."""
+    if prefix is not None:
+        wanted = prefix if prefix in ("", ".") or prefix.endswith(".") else prefix + "."
+        wanted = "" if wanted == "." else wanted
+        matches = [g for g in groups if wanted in (g.prefix, g.prefix + (g.container or ""))]
+        if len(matches) == 1:
+            return matches[0]
+        found = f"KANs found: {_named([g.label() for g in groups])}" if groups else _no_kan_hint(tensors)
+        raise SharekanError(f"{source}: no KAN at prefix {prefix!r}; {found}")
+    if len(groups) == 1:
+        return groups[0]
+    if not groups:
+        raise SharekanError(f"{source}: no KAN in this file (no 'layers.N.spline_weight', 'N.spline_weight', "
+                            f"'spline_weight' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
+    raise SharekanError(f"{source}: holds {len(groups)} KANs, at {_named([g.label() for g in groups])}; "
+                        "pass --prefix (prefix= in the API) naming one")
+
+
+def group_tensors(tensors: dict[str, torch.Tensor], group: KANGroup) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The group's tensors under the importer's names, and each importer name's key in the file.
+
+    efficient-kan groups become ``layers.N.<name>``; pykan groups keep pykan's names without the prefix.
+    Tensors under the prefix that fit neither naming are left out; ``unused_tensors`` names them.
+    """
+    renamed: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
+    for key, value in tensors.items():
+        if not key.startswith(group.prefix):
+            continue
+        rest = key[len(group.prefix):]
+        name = _importer_name(rest, group)
+        if name is not None:
+            renamed[name], origin[name] = value, key
+    return renamed, origin
+
+
+def _importer_name(rest: str, group: KANGroup) -> str | None:
+    if group.family == PYKAN:
+        return rest
+    if group.container is None:
+        return f"layers.0.{rest}" if "." not in rest else None
+    if not rest.startswith(group.container):
+        return None
+    indexed = _INDEXED.match(rest[len(group.container):])
+    return f"layers.{indexed.group(1)}.{indexed.group(2)}" if indexed else None
+
+
+def check_all_used(tensors: dict[str, torch.Tensor], group: KANGroup, used: set[str], source: str) -> None:
+    """Refuse the file, naming them, if any tensor under the group's prefix is one the importer does not use:
+    a norm, an activation's weight or any layout the importer does not know would be silently dropped."""
+    unused = [key for key in tensors if key.startswith(group.prefix) and key not in used]
+    if unused:
+        where = f"under prefix {group.prefix!r} " if group.prefix else ""
+        raise SharekanError(f"{source}: {len(unused)} tensor{'s' * (len(unused) != 1)} {where}that the "
+                            f"{group.family} importer does not use: {_named(unused)}; the model's forward cannot be "
+                            "reproduced without them, so the file is refused")
+
+
+def outside_prefix(tensors: dict[str, torch.Tensor], group: KANGroup) -> list[str]:
+    """Keys of the file outside the group's prefix: the rest of a bigger model, left as it is."""
+    return [key for key in tensors if not key.startswith(group.prefix)]
+
+
+def _no_kan_hint(tensors: dict[str, torch.Tensor]) -> str:
+    prefixes = list(dict.fromkeys(key.split(".", 1)[0] + ("." if "." in key else "") for key in tensors))
+    return f"prefixes seen: {_named(prefixes)}" if prefixes else "it holds no tensors"
+
+
+def _named(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMED])
+    return shown + (f" and {len(items) - MAX_NAMED} more" if len(items) > MAX_NAMED else "")
