@@ -94,3 +94,14 @@ def test_pykan_config_errors_name_the_files_as_the_user_named_them(weights_name,
     message = str(raised.value)
     assert "iris_settings.yaml" in message and "_config.yml" not in message, message
     assert "_state" not in message or weights_name.endswith("_state"), message
+
+
+def test_a_bare_state_dict_loads_once_its_base_activation_is_stated(tmp_path, small_kan):
+    import torch
+
+    torch.save(small_kan.state_dict(), tmp_path / "ek.pt")
+    payload = (tmp_path / "ek.pt").read_bytes()
+    with pytest.raises(SharekanError, match="does not record its base activation.*'Base activation' in the studio"):
+        read_upload("ek.pt", payload)
+    loaded = read_upload("ek.pt", payload, base_activation="gelu")
+    assert loaded.model.config.base_activation == "gelu" and loaded.source_format == "efficient-kan"
