@@ -22,7 +22,10 @@ DESCRIPTION = """SHARe-KAN Studio: compress pre-trained Kolmogorov-Arnold Networ
 Each edge's B-spline coefficients c are rewritten as bias + gain * codebook[index], with the
 codebook shared by a layer (or the whole model) and gains, biases and base weights stored at a
 chosen bit-width. Models load from the project's .safetensors format, efficient-kan state_dicts
-(.pt/.pth/.safetensors) and pykan checkpoints ({path}_state, with {path}_config.yml beside it).
+(.pt/.pth/.safetensors) and pykan checkpoints ({path}_state, with {path}_config.yml beside it), alone or
+as the KAN head of a bigger model's checkpoint (--prefix head.; 'inspect' lists the KANs a file holds).
+A state dict that does not record its base activation needs --base-activation (silu, gelu, identity, ...);
+a file whose tensors or forward cannot be reproduced exactly is refused, never imported approximately.
 """
 
 EPILOG = """examples:
