@@ -8,10 +8,13 @@ round (each round calls every form once) until the time budget per batch is spen
     dense pre-scaled eager      spline weights scaled once: the strongest eager dense forward (the
                                 denominator of ``speedup``)
     dense local-support kernel  the dense head through the same tables and loop order (numba)
-    compressed fused kernel     sharekan_core.runtime.fused_kernel, straight from the stored codes
+    compressed fused kernel     sharekan_core.runtime.fused_kernel, straight from the stored codes, by the
+                                route ``routes.fused_route`` picks for the batch (recorded as ``route``)
     compressed torch path       CompressedDomainKAN(backend='torch'), the pure-torch fallback
 
-Medians and interquartile ranges in ms; ratios are baseline median / compressed median.
+Medians and interquartile ranges in ms; ratios are baseline median / compressed median. The load
+average is recorded before and after; at or above QUIET_LOAD the output says the machine was busy
+(``host.busy``), and its timings are not quiet-machine figures.
 
     python bench/runtime.py --model PATH --codebook-size 4096 --bits 8 --batches 1,16,256 \
         --threads 1 --json assets/runtime/NAME.json
@@ -43,11 +46,13 @@ from sharekan_core.metrics.fidelity import fidelity_report
 from sharekan_core.runtime import CompressedDomainKAN
 from sharekan_core.runtime.cache_model import host_caches
 from sharekan_core.runtime.fused_kernel import FusedKAN
+from sharekan_core.runtime.routes import fused_route
 from sharekan_core.runtime.working_set import compressed_report, dense_report, shapes_of
 from sharekan_core.studio.settings import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 
+QUIET_LOAD = 1.5  # 1-minute load average below which the machine counts as quiet
 EFFICIENT_KAN, PRE_SCALED, DENSE_KERNEL = "efficient-kan eager", "dense pre-scaled eager", "dense local-support kernel"
 FUSED, TORCH_PATH = "compressed fused kernel", "compressed torch path"
 
@@ -170,14 +175,20 @@ def run(args: argparse.Namespace) -> dict:
                 "dense_ms": dense, "compressed_ms": fused, "speedup": dense / fused,
                 "speedup_vs_dense_kernel": cells[DENSE_KERNEL]["median_ms"] / fused,
                 "speedup_vs_efficient_kan": cells[EFFICIENT_KAN]["median_ms"] / fused,
-                "forms": cells,
+                "forms": cells, "route": [fused_route(batch, layer.spline_order) for layer in model.layers],
                 "fused_vs_decompressed_rel_error": relative_error(np.asarray(table[FUSED](x)), expected),
                 "dense_kernel_vs_dense_rel_error": relative_error(np.asarray(table[DENSE_KERNEL](x)), dense_expected),
                 "bytes_touched": bytes_touched(model, compressed, batch),
             }
             print_batch(batch, document["batches"][str(batch)])
     document["host"]["load_average_after"] = list(os.getloadavg())
+    document["host"]["busy"] = busy(document["host"])
     return document
+
+
+def busy(host: dict) -> bool:
+    """True when the 1-minute load average before or after the run was at or above ``QUIET_LOAD``."""
+    return max(host["load_average"][0], host["load_average_after"][0]) >= QUIET_LOAD
 
 
 def print_batch(batch: int, cell: dict) -> None:
@@ -209,6 +220,10 @@ def main() -> None:
         return
     document = run(args)
     print(f"storage: {document['storage']['ratio']:.2f}x, coefficient rel. L2 {document['coef_rel_l2']:.4f}")
+    loads = document["host"]["load_average"][0], document["host"]["load_average_after"][0]
+    if document["host"]["busy"]:
+        print(f"machine busy: 1-minute load average {loads[0]:.2f} before, {loads[1]:.2f} after (quiet is below "
+              f"{QUIET_LOAD}); these timings are not quiet-machine figures")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(args.json, json.dumps(document, indent=1, sort_keys=True).encode())

@@ -10,6 +10,7 @@ import torch
 
 from conftest import prototype_kan
 from sharekan_core.cli.main import main
+from sharekan_core.compress import CompressionConfig, compress
 from sharekan_core.io import save_model
 
 REPORT_KEYS = {"dense_bytes", "compressed_bytes", "file_bytes", "ratio", "coef_rel_l2", "layers"}
@@ -315,3 +316,18 @@ def test_nan_coefficients_and_mismatched_family_tensors(tmp_path, capsys, fault,
     _assert_one_line_error(cli(capsys, "compress", tmp_path / "bad.pt", "--base-activation", "silu", "-K", 4,
                                "--out", out), fragment)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]
+
+
+def test_a_first_compressed_run_says_the_kernels_compile(monkeypatch):
+    """The progress line says the fused kernels compile on a first run, and says nothing once they are cached."""
+    from sharekan_core.cli.terminal import announce_first_call
+    from sharekan_core.runtime import compressed_kan
+
+    shown = []
+    module = compressed_kan.CompressedDomainKAN(compress(prototype_kan((4, 3), prototypes=3),
+                                                         CompressionConfig(codebook_size=4)))
+    monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: False)
+    announce_first_call(module, lambda fraction, message: shown.append(message))
+    monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: True)
+    announce_first_call(module, lambda fraction, message: shown.append(message))
+    assert shown == [compressed_kan.COMPILE_NOTE] and "first run only" in shown[0]

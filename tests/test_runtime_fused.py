@@ -191,3 +191,28 @@ def test_holds_codes_at_stored_width():
     np.testing.assert_array_equal(codebook.taps[3].view(np.uint8).reshape(-1, 4), codebook.codes[:, 3:7])
     largest = max(a.size for l in fused.layers for a in (l.indices_t, l.gains.codes_t, l.grid))
     assert largest < 12 * 10 * 13  # nothing the size of a dequantized (out, in, D) tensor
+
+
+def test_kernels_compile_once_and_are_cached_across_processes(tmp_path):
+    """A first run compiles each kernel once for its code widths; a second process loads them from the cache."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from sharekan_core.format import save_compressed
+
+    path = tmp_path / "small.skan"
+    save_compressed(compress(prototype_kan((6, 5, 3), prototypes=4), CompressionConfig(codebook_size=8, bits=8)), path)
+    child = ("import json, sys, numpy as np\n"
+             "from sharekan_core.format import load_compressed\n"
+             "from sharekan_core.runtime import fused_kernel as fk\n"
+             "cached = fk.kernels_cached()\n"
+             "fk.FusedKAN.from_compressed(load_compressed(sys.argv[1]))(np.zeros((1, 6), np.float32))\n"
+             "print(json.dumps({'cached': cached, 'stats': {k.__name__: [sum(k.stats.cache_misses.values()), "
+             "sum(k.stats.cache_hits.values())] for k in (fk.input_tables, fk.row_kernel)}}))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [json.loads(subprocess.run([sys.executable, "-c", child, str(path)], env=env, capture_output=True,
+                                      text=True, check=True).stdout.splitlines()[-1]) for _ in range(2)]
+    assert not runs[0]["cached"] and runs[0]["stats"] == {"input_tables": [1, 0], "row_kernel": [1, 0]}
+    assert runs[1]["stats"] == {"input_tables": [0, 1], "row_kernel": [0, 1]}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SharekanError
 from ..ranges import BASE_ACTIVATION_NAMES, MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, ZERO_BASE
-from .terminal import progress_bar
+from .terminal import announce_first_call, progress_bar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -253,7 +253,8 @@ def run_predict(args: argparse.Namespace) -> dict:
     if len(inputs) == 0:
         outputs = np.zeros((0, runnable.out_features), dtype=np.float32)
     else:
-        with torch.no_grad():
+        with progress_bar() as progress, torch.no_grad():
+            announce_first_call(runnable.module, progress)
             outputs = runnable.module(torch.from_numpy(inputs)).numpy()
     if not np.isfinite(outputs).all():
         raise SharekanError(f"the model's outputs overflow to Inf or NaN on {Path(args.input).name} (largest |input| "

@@ -5,7 +5,7 @@ import argparse
 
 from ..errors import SharekanError
 from .model_commands import add_model_source_options, model_source
-from .terminal import native_stderr_silenced, progress_bar
+from .terminal import announce_first_call, native_stderr_silenced, progress_bar
 
 TASKS = ("digits", "detection")
 
@@ -58,12 +58,15 @@ def run_evaluate(args: argparse.Namespace) -> dict:
             raise SharekanError("--data applies to --task detection only")
         if runnable.in_features != 64 or runnable.out_features != 10:
             raise SharekanError(f"digits needs a 64 -> 10 model, this one is {runnable.in_features} -> {runnable.out_features}")
-        return {**digits_accuracy(runnable.module), "model": str(args.model), "kind": runnable.kind}
+        with progress_bar() as progress:
+            announce_first_call(runnable.module, progress)
+            return {**digits_accuracy(runnable.module), "model": str(args.model), "kind": runnable.kind}
     from ..studio.settings import settings
     from ..tasks.detection import compressed_vs_dense, evaluate_detection, warm_heldout_maps
 
     files = settings().detector_files.for_model(runnable.metadata)  # the location adapter the head names
     with progress_bar() as progress:
+        announce_first_call(runnable.module, progress)
         if args.data is None:
             warm_heldout_maps(files, progress)
         else:

@@ -68,3 +68,10 @@ def progress_bar(stream: TextIO | None = None) -> Iterator[Progress]:
         yield report
     finally:
         bar.close()
+
+
+def announce_first_call(module: object, progress: Progress) -> None:
+    """Show the module's first-call note (the fused kernels compile on a first run) in the progress line."""
+    note = getattr(module, "first_call_note", lambda: None)()
+    if note:
+        progress(0.0, note)
