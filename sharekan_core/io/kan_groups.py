@@ -53,13 +53,13 @@ def find_kan_groups(tensors: dict[str, torch.Tensor]) -> list[KANGroup]:
     """Every KAN-shaped group of ``tensors``, in the order their first keys appear."""
     found: dict[tuple[str, str, str | None], set[int]] = {}
     for key in tensors:
-        listed, pykan = _LAYER_LIST.match(key), _PYKAN_LAYER.match(key)
+        listed, pykan, alone = _LAYER_LIST.match(key), _PYKAN_LAYER.match(key), _ONE_LAYER.match(key)
         if pykan:
             found.setdefault((pykan.group(1), PYKAN, None), set()).add(int(pykan.group(2)))
         elif listed:
             found.setdefault((listed.group(1), EFFICIENT_KAN, listed.group(2) or ""), set()).add(int(listed.group(3)))
-        elif _ONE_LAYER.match(key):
-            found.setdefault((_ONE_LAYER.match(key).group(1), EFFICIENT_KAN, None), {0})
+        elif alone:
+            found.setdefault((alone.group(1), EFFICIENT_KAN, None), {0})
     return [KANGroup(prefix, family, container, tuple(sorted(indices)))
             for (prefix, family, container), indices in found.items()]
 

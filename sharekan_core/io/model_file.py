@@ -56,7 +56,8 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
     Every tensor under the prefix must be one the importer uses, or the file is refused by name.
     ``base_activation`` states the base branch's activation where the file does not record it: the project's
     files and pykan's saveckpt record it, a bare efficient-kan or pykan state dict does not and is refused
-    without it (guessing SiLU would import a GELU model with 5% error and no warning).
+    without it (guessing SiLU would import a GELU model with a few percent of output error, an Identity
+    one with over half, and no warning).
     """
     path = pykan_checkpoint_file(Path(path))
     stated = _stated_activation(base_activation)
