@@ -40,10 +40,10 @@ def test_compressed_bytes_of_each_route():
     assert one["packed tap words gathered"] == 6 * 1 * 4         # one 4-byte word of k + 1 codes per edge and row
     assert one["gather buffer and 4 accumulators (read + write)"] == 2 * 6 * (4 + 4 * 4)
     assert one["per-row tables"] == 1 * 3 * (8 + 16 + 12)       # once per input and row, with the codebook offset
-    three = by_item(compressed_touched(TINY, widths, batch=3))  # the grouped kernel
-    assert three["per-edge codes (index, gain, bias, base)"] == 6 * 5      # once a call, not once a row
-    assert three["packed tap words gathered"] == 3 * 6 * 4                 # at most one word per window and edge
-    assert three["accumulators (read + write)"] == 2 * 3 * 6 * 4
+    five = by_item(compressed_touched(TINY, widths, batch=5))  # the grouped kernel
+    assert five["per-edge codes (index, gain, bias, base)"] == 6 * 5      # once a call, not once a row
+    assert five["packed tap words gathered"] == 5 * 6 * 4                 # at most one word per window and edge
+    assert five["accumulators (read + write)"] == 2 * 5 * 6 * 4
     batch = TILE_FROM_ROWS
     tiled = by_item(compressed_touched(TINY, widths, batch=batch))  # the tile route
     assert tiled["per-edge codes (index, gain, bias, base)"] == 6 * 5

@@ -9,15 +9,17 @@ A compressed layer's call runs one of three routes (``fused_kernel``):
               apply it to every row with one matrix product
 
 The thresholds are a rule, not a load-time measurement: a timed choice would make a row's result
-depend on how busy the machine was at load. They come from ``bench/runtime.py`` on the hosts in
-``assets/runtime/`` (the row kernel beats the grouped one below 2 rows; the grouped kernel beats
-the tile route up to about 64 rows on both layer shapes benchmarked).
+depend on how busy the machine was at load. They come from timing the three routes against each
+other, interleaved in one process, at batches 1 to 1,024 on the 1M-edge synthetic head and the
+shipped detection head (AMD EPYC, AVX2, 2 cores): the row kernel is fastest at 1 and 2 rows
+and ties the grouped one at 4; the grouped kernel beats the tile route up to 512 rows on both
+heads, and the tile route wins on the detection head from 1,024.
 """
 from __future__ import annotations
 
 MAX_TAPS = 4            # the row and grouped kernels hold k + 1 <= 4 taps per interval (spline order <= 3)
-GROUPED_FROM_ROWS = 2   # batches from this many rows take the grouped kernel
-TILE_FROM_ROWS = 256        # ... and from this many the tile route
+GROUPED_FROM_ROWS = 4   # batches from this many rows take the grouped kernel
+TILE_FROM_ROWS = 1024   # ... and from this many the tile route
 OUTPUT_ALIGN = 16       # thread blocks start on multiples of 16 outputs, so every output is computed by the
                         # same vector lanes whatever the thread count (bit-identical results)
 TILE_BYTES = 1 << 21    # one decoded float32 tile of the numba tile route: 2 MiB, in L3 beside the streamed codes
