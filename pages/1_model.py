@@ -28,6 +28,9 @@ if choice == UPLOAD:
         payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
         attempt = content_key(payload, config_yml or b"")
         outcome = st.session_state.setdefault("upload_outcomes", {})
+        in_use = uploaded_model()
+        if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt):
+            del outcome[attempt]  # a file that loaded before, uploaded again after another: read it again
         if attempt not in outcome:
             try:
                 loaded = read_upload(weights.name, payload, config_yml, config.name if config is not None else None)
@@ -72,15 +75,20 @@ with st.expander("Your evaluation set (optional): accuracy or MSE after every co
     left, right = st.columns(2)
     x_file = left.file_uploader("X.npy", type=["npy"], key=f"x_{model.key}")
     y_file = right.file_uploader("y.npy", type=["npy"], key=f"y_{model.key}")
+    refused = None
     if x_file is not None and y_file is not None:
         try:
             keep_evaluation_set(model, read_evaluation_set(x_file.getvalue(), y_file.getvalue(), model.loaded.model))
-        except Exception as error:  # a bad array is one plain message
-            keep_evaluation_set(model, None)
-            show_error(error, "The evaluation set was not used. ", about_a_file=True)
+        except Exception as error:  # a bad array is one plain message, shown below where it cannot be folded away
+            refused = error
     if evaluation_set(model) is not None:
         measure = evaluation_set_measure(evaluation_set(model))
         st.metric(f"Dense model: {measure.metric.label}", measure.format(score(measure, model.loaded.model)))
+if refused is not None:
+    kept = evaluation_set(model)
+    show_error(refused, "These evaluation files were not used"
+               + (f"; the earlier set ({len(kept.inputs):,} rows) is still in use. " if kept else ". "),
+               about_a_file=True)
 
 if model.loaded.metadata:
     with st.expander("Model card metadata stored in the file"):

@@ -310,3 +310,85 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
     (ARTIFACTS / "upload_flow_seconds.json").write_text(json.dumps(phases, indent=1) + "\n")
     outside = [url for url in requests if not url.startswith((app_url, "data:", "blob:"))]
     assert not outside, outside[:5]
+
+
+def shown_choice(box) -> str:
+    """The text a select box shows: its label and its current value (which may sit in its input's value)."""
+    return box.evaluate("el => [el.innerText, ...Array.from(el.querySelectorAll('input'), i => i.value)].join(' ')")
+
+
+def pick_photo(page, name: str) -> float:
+    """Pick the bundled photo ``name`` on the Detect page with one real click; return the seconds until it shows."""
+    start = time.monotonic()
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=name, exact=True).click()
+    wait_until_idle(page)
+    page.locator('[data-testid="stImage"] img').first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    return time.monotonic() - start
+
+
+def test_reuploads_evaluation_files_and_photo_picks_in_a_real_browser(app_url, tmp_path):
+    """Issue 31: uploading an earlier file again switches back to it; a bad evaluation file keeps the good set in
+    use and says so outside the folded section; every bundled-photo pick on Detect takes with one click."""
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+
+    from sharekan_core.tasks.digits import load_digits_split
+
+    first, second = tmp_path / "a" / "mykan.safetensors", tmp_path / "b" / "mykan.safetensors"
+    for target, source in ((first, "digits_kan.safetensors"), (second, "digits_kan_seed1.safetensors")):
+        target.parent.mkdir()
+        target.write_bytes((ROOT / "sample_models" / source).read_bytes())
+    split = load_digits_split()
+    good_x, good_y, bad_x = tmp_path / "X.npy", tmp_path / "y.npy", tmp_path / "bad" / "X.npy"
+    bad_x.parent.mkdir()
+    np.save(good_x, np.asarray(split.x_test[:50], dtype=np.float32))
+    np.save(good_y, np.asarray(split.y_test[:50]))
+    np.save(bad_x, np.zeros((10, 7), dtype=np.float32))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(app_url)
+        page.get_by_role("heading", name="SHARe-KAN Studio").first.wait_for(timeout=RUN_TIMEOUT_MS)
+        wait_until_idle(page)
+
+        upload(page, first)
+        upload(page, second)
+        upload(page, first)  # the earlier file again: the page waits for its own fingerprint, in use
+        assert page.get_by_text("In use: mykan.safetensors (uploaded)").first.is_visible()
+
+        page.get_by_text("Your evaluation set (optional)").first.click()
+        inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        inputs.nth(2).set_input_files(str(good_x))
+        wait_until_idle(page)
+        inputs.nth(3).set_input_files(str(good_y))
+        page.get_by_text("Dense model: accuracy on your evaluation set").first.wait_for(timeout=RUN_TIMEOUT_MS)
+        wait_until_idle(page)
+        inputs.nth(2).set_input_files(str(bad_x))
+        refusal = page.locator('[data-testid="stAlert"]', has_text="These evaluation files were not used")
+        refusal.first.wait_for(timeout=RUN_TIMEOUT_MS)
+        wait_until_idle(page)
+        assert "the earlier set (50 rows) is still in use" in refusal.first.inner_text()
+        assert page.get_by_text("Dense model: accuracy on your evaluation set").first.is_visible()
+        screenshot(page, "evaluation_refused")
+
+        open_page(page, "Model")
+        page.locator('[data-testid="stRadio"] label', has_text="SSD detection head (KAN, 20 VOC classes)").click()
+        wait_until_idle(page)
+        open_page(page, "Detect")
+        page.get_by_text("Show the SSD teacher as a reference column").click()  # the heads alone: quicker picks
+        wait_until_idle(page)
+        box = page.locator('[data-testid="stSelectbox"]').first
+        box.click()
+        offered = [option.inner_text() for option in page.get_by_role("option").all()]
+        page.keyboard.press("Escape")
+        wait_until_idle(page)
+        switches = {}
+        for name in [n for n in offered if n not in shown_choice(box)][:3]:
+            switches[name] = pick_photo(page, name)
+            assert name in shown_choice(box), f"the pick of {name} did not take: {shown_choice(box)!r}"
+            assert "Dense KAN head:" in " ".join(page.locator('[data-testid="stImageCaption"], '
+                                                               '[data-testid="caption"]').all_inner_texts())
+        browser.close()
+    print("photo switch seconds:", {name: round(seconds, 2) for name, seconds in switches.items()})
+    (ARTIFACTS / "photo_switch_seconds.json").write_text(json.dumps(switches, indent=1) + "\n")
