@@ -100,16 +100,22 @@ def open_page(page, title: str) -> float:
     return time.monotonic() - start
 
 
+def open_app(playwright, app_url: str):
+    """A headless chromium on the app's Start page, its first run finished: (browser, page)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(app_url)
+    page.get_by_role("heading", name="SHARe-KAN Studio").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_until_idle(page)
+    return browser, page
+
+
 def test_compress_then_detect_in_a_real_browser(app_url):
     from playwright.sync_api import sync_playwright
 
     first_paint = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(app_url)
-        page.get_by_role("heading", name="SHARe-KAN Studio").first.wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
+        browser, page = open_app(playwright, app_url)
         screenshot(page, "start")
         open_page(page, "Model")
         chosen = page.locator('[data-testid="stRadio"] label', has=page.locator("input:checked"))
@@ -346,11 +352,7 @@ def test_reuploads_evaluation_files_and_photo_picks_in_a_real_browser(app_url, t
     np.save(good_y, np.asarray(split.y_test[:50]))
     np.save(bad_x, np.zeros((10, 7), dtype=np.float32))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(app_url)
-        page.get_by_role("heading", name="SHARe-KAN Studio").first.wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
+        browser, page = open_app(playwright, app_url)
 
         upload(page, first)
         upload(page, second)
