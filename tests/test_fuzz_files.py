@@ -406,6 +406,24 @@ HOSTILE_YAML = {
 }
 
 
+def billion_laughs(levels: int = 9) -> bytes:
+    """A config whose width is nine lists of nine ... (``levels`` deep) through aliases: 9**levels values."""
+    lines = ["a0: &a0 [2, 2, 2, 2, 2, 2, 2, 2, 2]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return ("\n".join(lines + [f"width: *a{levels - 1}"]) + "\n").encode()
+
+
+HOSTILE_YAML["billion-laughs"] = billion_laughs()
+
+
+def test_a_billion_laughs_config_is_refused_in_one_short_line(tmp_path):
+    state = pykan_files(tmp_path, billion_laughs())
+    code, _, err = run(["inspect", str(state)])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and len(lines[0]) < 200, err[:300]
+    assert "pk_config.yml" in lines[0] and "aliases" in lines[0]
+
+
 @pytest.mark.parametrize("name", sorted(HOSTILE_YAML))
 def test_hostile_pykan_yaml(tmp_path, name):
     state = pykan_files(tmp_path, HOSTILE_YAML[name])

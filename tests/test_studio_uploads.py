@@ -105,3 +105,12 @@ def test_a_bare_state_dict_loads_once_its_base_activation_is_stated(tmp_path, sm
         read_upload("ek.pt", payload)
     loaded = read_upload("ek.pt", payload, base_activation="gelu")
     assert loaded.model.config.base_activation == "gelu" and loaded.source_format == "efficient-kan"
+
+
+def test_a_billion_laughs_config_upload_is_one_short_line_naming_the_users_file(tmp_path):
+    laughs = "\n".join(["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+                        + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)] + ["width: *a8"])
+    with pytest.raises(SharekanError) as raised:
+        read_upload("iris_state", pykan_state(tmp_path), laughs.encode(), config_name="iris settings.yml")
+    message = plain_message(raised.value, "iris_state")
+    assert "iris_settings.yml" in message and "once its aliases are expanded" in message and len(message) < 200

@@ -5,15 +5,16 @@ with separate ``scale_base``/``scale_sp``/``mask`` (in, out) and per-node affine
 """
 from __future__ import annotations
 
-import reprlib
 from pathlib import Path
 
 import torch
 
 from ..errors import SharekanError, os_error_message
+from .bounded_yaml import brief, load_bounded_yaml
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_NESTING = 32  # pykan writes flat settings and [n, 0] pairs
+MAX_CONFIG_NODES = 20_000  # values once aliases are expanded: a "billion laughs" is refused before it is built
 
 
 # pykan's base_fun names (MultKAN's ``base_fun_name``) and the project's activation for each.
@@ -49,8 +50,7 @@ def read_pykan_config(state_path: Path) -> dict | None:
         if config_path.stat().st_size > MAX_CONFIG_BYTES:
             raise SharekanError(f"{config_path.name}: pykan config is larger than {MAX_CONFIG_BYTES // 1024} KiB")
         text = config_path.read_bytes().decode("utf-8")
-        _check_nesting(text, config_path.name)
-        config = yaml.safe_load(text)
+        config = load_bounded_yaml(text, f"{config_path.name}: pykan config", MAX_CONFIG_NESTING, MAX_CONFIG_NODES)
     except UnicodeDecodeError:
         raise SharekanError(f"{config_path.name}: pykan config is not UTF-8 text") from None
     except RecursionError:
@@ -64,25 +64,11 @@ def read_pykan_config(state_path: Path) -> dict | None:
     return config
 
 
-def _check_nesting(text: str, name: str) -> None:
-    """Refuse deep nesting from the parser's event stream, before the (recursive) composer builds anything."""
-    import yaml
-
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_CONFIG_NESTING:
-                raise SharekanError(f"{name}: pykan config is nested more than {MAX_CONFIG_NESTING} levels deep")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
 def _config_widths(config: dict, source: str) -> list:
     widths = config.get("width", [])
     if not isinstance(widths, list) or not all(
             _is_width(w) or (isinstance(w, list) and 1 <= len(w) <= 2 and all(_is_width(v) for v in w)) for w in widths):
-        raise SharekanError(f"{source}: pykan config 'width' must be a list of layer widths, got {reprlib.repr(widths)}")
+        raise SharekanError(f"{source}: pykan config 'width' must be a list of layer widths, got {brief(widths)}")
     return widths
 
 
@@ -96,7 +82,7 @@ def pykan_base_function(config: dict | None, source: str) -> str | None:
         return None
     name = config.get("base_fun_name", "silu")
     if name not in PYKAN_BASE_FUNCTIONS:
-        raise SharekanError(f"{source}: pykan base function {reprlib.repr(name)} is unsupported "
+        raise SharekanError(f"{source}: pykan base function {brief(name)} is unsupported "
                             f"(pykan's {', '.join(PYKAN_BASE_FUNCTIONS)} are)")
     return PYKAN_BASE_FUNCTIONS[name]
 
