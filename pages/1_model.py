@@ -4,10 +4,13 @@ import streamlit as st
 
 from pages.common import (UPLOAD, ChosenModel, choose_model, chosen_model, evaluation_set, keep_evaluation_set,
                           keep_upload, require_model, show_error, uploaded_model)
+from sharekan_core.ranges import BASE_ACTIVATION_NAMES, ZERO_BASE
 from sharekan_core.studio.evaluation import evaluation_set_measure, read_evaluation_set, score
 from sharekan_core.studio.messages import plain_message
 from sharekan_core.studio.models import (content_key, format_bytes, layer_table, model_summary, read_upload,
                                          safe_filename, shipped_models)
+
+NOT_STATED = "not stated (the file records it)"
 
 st.title("Model")
 st.caption("Choose a pre-trained KAN to compress. Everything below is computed from the file you pick.")
@@ -23,17 +26,21 @@ if choice == UPLOAD:
         "One KAN checkpoint: this project's .safetensors, an efficient-kan state_dict (.pt, .pth, .safetensors) "
         "or a pykan checkpoint's *_state file. A new file replaces the one in use.")
     config = st.file_uploader("For a pykan checkpoint only: its *_config.yml", type=["yml", "yaml"])
+    activation = st.selectbox("Base activation, for a file that does not record it (an efficient-kan state_dict, "
+                              "a pykan *_state without its config)", [NOT_STATED, *BASE_ACTIVATION_NAMES, ZERO_BASE])
+    stated = None if activation == NOT_STATED else activation
     if weights is not None:
         name = safe_filename(weights.name)
         payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
-        attempt = content_key(payload, config_yml or b"")
+        attempt = content_key(payload, config_yml or b"", *([stated.encode()] if stated else []))
         outcome = st.session_state.setdefault("upload_outcomes", {})
         in_use = uploaded_model()
         if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt):
             del outcome[attempt]  # a file that loaded before, uploaded again after another: read it again
         if attempt not in outcome:
             try:
-                loaded = read_upload(weights.name, payload, config_yml, config.name if config is not None else None)
+                loaded = read_upload(weights.name, payload, config_yml, config.name if config is not None else None,
+                                     base_activation=stated)
             except Exception as error:  # any failure of any loader is one plain message, never a traceback
                 outcome[attempt] = plain_message(error, name)
             else:
