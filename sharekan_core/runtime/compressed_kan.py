@@ -35,26 +35,7 @@ except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
     FusedKAN, COMPILE_NOTE = None, ""
 BACKENDS = ("auto", "fused", "torch")
 from .local_basis import knot_interval, local_bases, pad_knots, place_bases
-from .routes import TILE_FLOATS
-
-RESPONSE_BUDGET = 1 << 23  # floats of (rows, in, K) responses per chunk (32 MiB): bounds memory at large batches
-# Per-element costs (ns) measured on this 2-core host with one thread (see bench/runtime.py):
-# a skinny (rows, D) @ (D, K) response product is bound by writing its output; gathers are slow.
-NS_RESPONSE_OUTPUT = 0.5
-NS_PER_MAC = 0.02
-NS_PER_GATHER = 2.0
-NS_TILE_DECODE = 0.5  # embedding lookup plus gain multiply, per decoded coefficient
-NS_TILE_MAC = 0.05
-
-
-def use_tiles(batch: int, in_features: int, out_features: int, codebook_size: int, num_bases: int) -> bool:
-    """True when decoding tiles is cheaper than the per-input codeword responses for this call."""
-    edges = in_features * out_features
-    response_cost = (batch * in_features * codebook_size * (NS_PER_MAC * num_bases + NS_RESPONSE_OUTPUT)
-                     + NS_PER_GATHER * batch * edges)
-    tile_cost = NS_TILE_DECODE * edges * num_bases + NS_TILE_MAC * batch * edges * num_bases
-    return tile_cost < response_cost
-
+from .routes import RESPONSE_BUDGET, TILE_FLOATS, use_tiles
 
 def index_dtype(codebook_size: int) -> torch.dtype:
     """Smallest integer dtype that holds indices below ``codebook_size``."""
