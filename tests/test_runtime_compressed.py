@@ -91,7 +91,7 @@ def test_response_and_tile_paths_agree_with_dense(k, batch):
 
 
 def test_path_choice_follows_cost():
-    from sharekan_core.runtime.compressed_kan import use_tiles
+    from sharekan_core.runtime.routes import use_tiles
     assert not use_tiles(2, 40, 30, 8, 13)      # tiny codebook, tiny batch: responses are cheapest
     assert use_tiles(300, 40, 30, 8, 13)        # large batch: decode once, one matrix product
     assert use_tiles(1, 576, 448, 65_536, 13)   # huge codebook: responses would cost in * K
