@@ -3,8 +3,8 @@ quality beside the dense model's; keep every run in a history to compare."""
 import altair as alt
 import streamlit as st
 
-from pages.common import (evaluation_set, latest_run, progress_reporter, remember_run, require_model, run_history,
-                          show_error)
+from pages.common import (evaluation_set, kept_widget, latest_run, progress_reporter, remember_run, require_model,
+                          run_history, show_error)
 from sharekan_core.compress import CompressionConfig
 from sharekan_core.format.accounting import COMPONENTS
 from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
@@ -23,22 +23,24 @@ st.title("Compress")
 st.caption(f"**{model.label}** · {edges:,} edges. Each edge keeps a codebook index, a gain and a bias; "
            "the spline shapes are shared through the codebook.")
 
-codebook_size = st.select_slider("Codebook size K (shapes per codebook)", codebook_size_choices(edges),
-                                 value=default_codebook_size(edges), format_func=lambda size: f"{size:,}")
-bits = st.selectbox("Bit-width of every stored component", BIT_CHOICES, index=BIT_CHOICES.index(8),
-                    format_func=width_name)
+codebook_size = kept_widget(st.select_slider, "codebook_size", model.key, "Codebook size K (shapes per codebook)",
+                            codebook_size_choices(edges), value=default_codebook_size(edges),
+                            format_func=lambda size: f"{size:,}")
+bits = kept_widget(st.selectbox, "bits", model.key, "Bit-width of every stored component", BIT_CHOICES,
+                   index=BIT_CHOICES.index(8), format_func=width_name)
 with st.expander("Advanced: per-layer and per-component bit-widths, scope, seed"):
     same = "same as above"
-    per_layer = [st.selectbox(f"Layer {index} ({layer.in_features} → {layer.out_features})", (same, *BIT_CHOICES),
-                              key=f"layer_bits_{index}", format_func=lambda b: b if b == same else width_name(b))
+    per_layer = [kept_widget(st.selectbox, f"layer_bits_{index}", model.key,
+                             f"Layer {index} ({layer.in_features} → {layer.out_features})", (same, *BIT_CHOICES),
+                             format_func=lambda b: b if b == same else width_name(b))
                  for index, layer in enumerate(kan.layers)]
-    per_component = {name: st.selectbox(label, (same, *BIT_CHOICES), key=f"bits_{name}",
-                                        format_func=lambda b: b if b == same else width_name(b))
+    per_component = {name: kept_widget(st.selectbox, f"bits_{name}", model.key, label, (same, *BIT_CHOICES),
+                                       format_func=lambda b: b if b == same else width_name(b))
                      for name, label in (("codebook_bits", "Codebook"), ("gain_bits", "Gains"),
                                          ("bias_bits", "Biases"), ("base_bits", "Base weights"))}
-    scope = st.radio("Codebook scope", ("layer", "global"), horizontal=True,
-                     format_func={"layer": "one per layer", "global": "one shared by all layers"}.get)
-    seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
+    scope = kept_widget(st.radio, "scope", model.key, "Codebook scope", ("layer", "global"), horizontal=True,
+                        format_func={"layer": "one per layer", "global": "one shared by all layers"}.get)
+    seed = kept_widget(st.number_input, "seed", model.key, "Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
 overrides = {name: value for name, value in per_component.items() if value != same}
 if any(value != same for value in per_layer):
     overrides["layer_bits"] = tuple(bits if value == same else value for value in per_layer)
@@ -53,8 +55,8 @@ st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({ratio
            f"than {format_bytes(dense_bytes)} dense), from the shapes alone; a codebook that finds fewer distinct "
            "shapes than K is smaller still. The file adds a JSON header.")
 
-measure = st.checkbox(
-    "Measure task quality right after compressing", value=True,
+measure = kept_widget(
+    st.checkbox, "measure", model.key, "Measure task quality right after compressing", value=True,
     help="Scores the dense and the compressed model the same way: " + measure_description(model.task, evaluation_set(model) is not None)
     + ". Turn it off for size and fidelity only.")
 if st.button("Compress", type="primary"):

@@ -112,6 +112,20 @@ def evaluation_set(model: ChosenModel) -> EvaluationSet | None:
     return st.session_state.get("evaluation_sets", {}).get(model.key)
 
 
+def kept_widget(widget, key: str, scope: str, *args, **kwargs):
+    """Draw ``widget`` under ``key`` so that its value survives page visits, per ``scope`` (a model's key).
+
+    Streamlit drops a widget's value at the end of a run that does not draw it (a visit to another page),
+    so the value drawn is copied to a plain entry after every draw and put back before the next draw.
+    """
+    kept = st.session_state.setdefault("kept_widgets", {}).setdefault(scope, {})
+    if key not in st.session_state and key in kept:
+        st.session_state[key] = kept[key]
+        kwargs.pop("value", None), kwargs.pop("index", None)  # a default beside a restored value is refused
+    kept[key] = widget(*args, key=key, **kwargs)
+    return kept[key]
+
+
 def show_error(error: BaseException, prefix: str, about_a_file: bool = False) -> None:
     """Show ``error`` as one plain line after ``prefix`` (never a traceback)."""
     st.error(prefix + plain_message(error, about_a_file=about_a_file))

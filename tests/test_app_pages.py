@@ -652,3 +652,22 @@ def test_tradeoffs_page_shows_cross_task_transfer_and_says_when_results_are_olde
     saved = json.loads((settings().assets_dir / "sweeps" / "detection_head_methods.json").read_text())
     stale = earlier_version_note(saved, DETECTION_HEAD) is not None
     assert stale == any("earlier version of this model" in w.value for w in at.warning)
+
+
+def test_compress_settings_stay_when_the_user_leaves_the_page_and_comes_back():
+    """Streamlit drops a widget's value on a run that does not draw it; every Compress setting comes back."""
+    at = app_on("pages/2_compress.py")
+    at.select_slider[0].set_value(32)
+    at.selectbox[0].set_value(4)
+    at.selectbox(key="layer_bits_1").set_value(16)
+    at.selectbox(key="bits_gain_bits").set_value(32)
+    at.radio[0].set_value("global")
+    at.number_input[0].set_value(7)
+    at.checkbox[0].uncheck().run()
+    for page in ("pages/1_model.py", "pages/3_splines.py", "pages/2_compress.py"):
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.select_slider[0].value == 32 and at.selectbox[0].value == 4
+    assert at.selectbox(key="layer_bits_1").value == 16 and at.selectbox(key="bits_gain_bits").value == 32
+    assert at.radio[0].value == "global" and at.number_input[0].value == 7 and at.checkbox[0].value is False
+    assert not at.warning  # no "set via the Session State API" warning from restoring them
