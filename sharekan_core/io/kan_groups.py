@@ -73,6 +73,9 @@ def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefi
         matches = [g for g in groups if wanted in (g.prefix, g.prefix + (g.container or ""))]
         if len(matches) == 1:
             return matches[0]
+        if matches:
+            raise SharekanError(f"{source}: prefix {prefix!r} names {len(matches)} KANs laid out differently "
+                                f"({_named([g.label() for g in matches])}); the file cannot be read as one KAN")
         found = f"KANs found: {_named([g.label() for g in groups])}" if groups else _no_kan_hint(tensors)
         raise SharekanError(f"{source}: no KAN at prefix {prefix!r}; {found}")
     if len(groups) == 1:
