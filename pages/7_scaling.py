@@ -3,7 +3,6 @@ import altair as alt
 import streamlit as st
 
 from pages.common import latest_run, progress_reporter, require_model, require_run, show_error
-from sharekan_core.errors import SharekanError
 from sharekan_core.studio import scaling
 from sharekan_core.studio.compression import bits_label, width_name
 from sharekan_core.studio.models import format_bytes, results_stem
@@ -49,6 +48,7 @@ at_fifty = curve[curve["heads"] == curve["heads"].max()].set_index("form")["MB"]
 left.markdown(f"At **N = {curve['heads'].max()}** for this model: dense **{at_fifty[scaling.FORMS['dense_bytes']]:.2f} "
               f"MB** against **{at_fifty[scaling.FORMS['shared_codebook_bytes']]:.2f} MB** with one shared codebook "
               f"({settings[source]}).")
+left.markdown(scaling.sharing_words(curve))
 right.markdown("**Checked against real files**")
 if saved is None:
     right.caption("No saved scaling result for this model; scripts/make_assets.py writes real bundle files of "
@@ -61,30 +61,44 @@ else:
                   "plus its header (tensor names, shapes, offsets and the JSON metadata).")
 
 st.subheader("Run the heads of a real bundle")
-if saved is None:
-    st.caption("The saved scaling result names the heads to bundle; there is none for this model.")
-else:
+if source == "saved":
     st.caption(f"Compresses `{saved['heads'][0]}` at {settings['saved']}, assigns the other heads to its "
                "codebooks, writes one bundle file, loads it back (the codebooks are read once and every head "
                "holds the same ones) and runs each head on the same 64 inputs against its own dense head.")
-    if st.button("Build the bundle and run its heads"):
-        bar = st.progress(0.0, text="compressing")
-        try:
-            st.session_state.setdefault("bundle_run", {})[model.key] = scaling.run_bundle_heads(
-                scaling.head_files(saved["heads"], studio_settings().models_dir), saved["codebook_size"], saved["bits"],
-                progress=progress_reporter(bar))
-        except SharekanError as error:  # a missing or unreadable head file
-            show_error(error, "Could not run the bundle: ")
-        bar.empty()
-    bundle_run = st.session_state.get("bundle_run", {}).get(model.key)
-    if bundle_run is not None:
-        st.dataframe(bundle_run.heads, hide_index=True, width="stretch",
-                     column_config={"same arg-max": st.column_config.NumberColumn(format="percent"),
-                                    "relative output error": st.column_config.NumberColumn(format="%.2e")})
-        st.caption(f"One bundle file of {format_bytes(bundle_run.file_bytes)}; codebooks shared by every loaded head: "
-                   f"**{'yes' if bundle_run.codebooks_shared else 'no'}**. Relative output error is "
-                   "‖compressed − dense‖ / ‖dense‖ over the 64 inputs; same arg-max is the share of inputs whose "
-                   "largest output is the same (the predicted class, for a classifier).")
+    bundle_config = scaling.saved_config(saved)
+
+    def heads_to_bundle() -> list[scaling.BundleHead]:
+        return scaling.read_head_files(scaling.head_files(saved["heads"], studio_settings().models_dir))
+else:
+    further = st.file_uploader(f"Your further heads of the same architecture as {model.label}, to bundle with it "
+                               "(this project's .safetensors, or a checkpoint that records its base activation)",
+                               accept_multiple_files=True, key=f"bundle_heads_{model.key}")
+    st.caption(f"Compresses {model.label} at this session's settings ({settings['run']}), assigns each further "
+               "head you add above to its codebooks, writes one bundle file, loads it back (the codebooks are read "
+               "once and every head holds the same ones) and runs each head on the same 64 inputs against its own "
+               "dense head.")
+    bundle_config = run.config
+
+    def heads_to_bundle() -> list[scaling.BundleHead]:
+        first = scaling.BundleHead(scaling.bundle_names([model.label])[0], model.loaded.model, model.loaded.metadata)
+        return [first] + scaling.read_uploaded_heads([(file.name, file.getvalue()) for file in further or []])
+if st.button("Build the bundle and run its heads"):
+    bar = st.progress(0.0, text="reading the heads")
+    try:
+        st.session_state.setdefault("bundle_run", {})[(model.key, source)] = scaling.run_bundle_heads(
+            heads_to_bundle(), bundle_config, progress=progress_reporter(bar))
+    except Exception as error:  # a missing, unreadable or mismatched head file: one plain message, never a traceback
+        show_error(error, "Could not run the bundle: ")
+    bar.empty()
+bundle_run = st.session_state.get("bundle_run", {}).get((model.key, source))
+if bundle_run is not None:
+    formats = {"relative output error": st.column_config.NumberColumn(format="%.2e")}
+    if bundle_run.agreement is not None:
+        formats[bundle_run.agreement] = st.column_config.NumberColumn(format="percent")
+    st.dataframe(bundle_run.heads, hide_index=True, width="stretch", column_config=formats)
+    st.caption(f"One bundle file of {format_bytes(bundle_run.file_bytes)}; codebooks shared by every loaded head: "
+               f"**{'yes' if bundle_run.codebooks_shared else 'no'}**. Relative output error is "
+               f"‖compressed − dense‖ / ‖dense‖ over the 64 inputs; {bundle_run.agreement_note}")
 
 st.subheader("From the paper (not measured here)")
 paper = alt.Chart(scaling.paper_frame()).encode(

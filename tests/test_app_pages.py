@@ -402,6 +402,14 @@ def test_scaling_page_shows_the_saved_result_with_real_file_checks(saved):
     assert (checks["file bytes"] == checks["accounted"] + checks["header"]).all()
     assert "At **N = 50**" in " ".join(md.value for md in at.markdown)
     assert any("not measured here" in h.value for h in at.subheader)
+    import json
+
+    from sharekan_core.studio.models import format_bytes
+
+    document = json.loads((saved / "scaling" / "digits_kan.json").read_text())
+    saving = 49 * document["shared_codebook_bytes"]  # the codebooks stored once instead of 50 times
+    words = " ".join(md.value for md in at.markdown)
+    assert f"Sharing one codebook saves **{format_bytes(saving)}** at N = 50" in words
 
 
 def test_scaling_page_offers_the_saved_result_and_this_sessions_compression(saved):
@@ -422,6 +430,7 @@ def test_scaling_page_runs_every_head_of_a_real_bundle(saved):
     heads = at.dataframe[1].value
     assert heads["head"].tolist() == ["digits_kan", "digits_kan_seed1"]
     assert (heads["relative output error"] < 0.5).all() and (heads["own bytes"] > 0).all()
+    assert (heads["same predicted class"] > 0.5).all()  # a classifier: the share of inputs with the same class
     assert "codebooks shared by every loaded head: **yes**" in " ".join(c.value for c in at.caption)
 
 
@@ -671,3 +680,46 @@ def test_compress_settings_stay_when_the_user_leaves_the_page_and_comes_back():
     assert at.selectbox(key="layer_bits_1").value == 16 and at.selectbox(key="bits_gain_bits").value == 32
     assert at.radio[0].value == "global" and at.number_input[0].value == 7 and at.checkbox[0].value is False
     assert not at.warning  # no "set via the Session State API" warning from restoring them
+
+
+def test_scaling_page_bundles_the_users_own_heads(nothing_saved, tmp_path, small_kan):
+    """An uploaded model is bundled with further heads the user uploads on the Scaling page; a head of another
+    architecture is refused in one line; a model without a known task gets no arg-max share."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    _as_upload(at, DIGITS, "my_head.safetensors")
+    at.run()
+    at.switch_page("pages/2_compress.py").run()
+    at.select_slider[0].set_value(16).run()
+    at.button[0].click().run()
+    at.switch_page("pages/7_scaling.py").run()
+    assert "Sharing one codebook saves" in " ".join(md.value for md in at.markdown)
+    at.file_uploader[0].upload("my_other_head.safetensors", Path(DIGITS_SEED1).read_bytes())
+    next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    heads = at.dataframe[0].value
+    assert heads["head"].tolist() == ["my_head", "my_other_head"] and (heads["own bytes"] > 0).all()
+    assert (heads["relative output error"] < 0.5).all()
+    assert not {"same arg-max", "same predicted class"} & set(heads.columns)
+    assert any("need not be classes" in c.value for c in at.caption)
+    from sharekan_core.io import save_model
+
+    save_model(small_kan, tmp_path / "other.safetensors")
+    at.file_uploader[0].upload("other.safetensors", (tmp_path / "other.safetensors").read_bytes())
+    next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
+    assert not at.exception
+    assert "Other cannot share my_head's codebooks: it is 8 → 6 → 3" in at.error[0].value
+
+
+def test_scaling_page_measures_a_detection_heads_agreement_per_anchor(small_shipped_head):
+    """A detection head's 150 outputs are 6 anchors x (class logits, box numbers): its bundle reports the top
+    class per anchor, never an arg-max over all 150."""
+    at = compressed(16, model=small_shipped_head)
+    at.switch_page("pages/7_scaling.py").run()
+    if at.radio:
+        at.radio[0].set_value("run").run()
+    next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    heads = next(frame.value for frame in at.dataframe if "head" in frame.value.columns)
+    assert "same arg-max" not in heads.columns
+    assert 0.0 <= heads["same top class per anchor"].iloc[0] <= 1.0
+    assert any("6 anchors" in c.value for c in at.caption)

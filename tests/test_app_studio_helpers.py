@@ -94,6 +94,36 @@ def test_saved_scaling_costs_rebuild_its_curve():
     assert checks.iloc[0]["header share"] == 0.125
 
 
+def test_scaling_says_what_sharing_saves_from_the_curve():
+    """(N - 1) copies of the codebooks saved at the largest N; the curves nearly coincide when they are small."""
+    small_codebook = scaling.curve_frame([{"heads": n, "dense_bytes": 10_000 * n, "shared_codebook_bytes": 50 + 950 * n,
+                                           "separate_compressed_bytes": 1000 * n} for n in (1, 2, 50)])
+    saving = scaling.sharing_saving(small_codebook)
+    assert saving["heads"] == 50 and np.isclose(saving["saved_MB"] * 1e6, 49 * 50)
+    assert np.isclose(saving["codebook_share"], 0.05) and np.isclose(saving["saved_share"], 49 * 50 / 50_000)
+    words = scaling.sharing_words(small_codebook)
+    assert "saves **2.45 kB** at N = 50" in words and "5.0% of one compressed head" in words
+    assert "nearly coincide" in words
+    big_codebook = scaling.curve_frame([{"heads": n, "dense_bytes": 10_000 * n, "shared_codebook_bytes": 500 + 500 * n,
+                                         "separate_compressed_bytes": 1000 * n} for n in (1, 50)])
+    assert "nearly coincide" not in scaling.sharing_words(big_codebook)
+
+
+def test_bundle_agreement_means_something_for_the_heads_task():
+    """A classifier: the same predicted class; a detection head: the top class of each of its 6 anchors (an
+    arg-max over its 150 outputs mixes classes, anchors and box numbers); no known task: nothing."""
+    dense = torch.zeros(2, 150)
+    dense.view(2, 6, 25)[:, :, 3] = 1.0  # every anchor's top class is 3
+    ran = dense.clone()
+    ran.view(2, 6, 25)[0, 0, 5] = 2.0  # one anchor of 12 changes its class
+    ran.view(2, 6, 25)[:, :, 24] = 9.0  # a box number larger than every logit: the whole-row arg-max moves
+    name, share = scaling.output_agreement({"task": "detection"}, dense, ran)
+    assert name == scaling.SAME_ANCHOR_CLASS and share == pytest.approx(11 / 12)
+    assert scaling.output_agreement({"task": "digits"}, dense, ran) == (scaling.SAME_CLASS, 0.0)
+    assert scaling.output_agreement({}, dense, ran) is None
+    assert "6 anchors" in scaling.AGREEMENT_NOTES[scaling.SAME_ANCHOR_CLASS]
+
+
 def test_transfer_frame_names_both_codebooks():
     row = {"metric": "accuracy", "metric_label": "held-out accuracy", "config": {"codebook_size": 64, "bits": 8},
            "target_dense": 0.96, "target_own_codebook": 0.95, "target_transferred_codebook": 0.94,
