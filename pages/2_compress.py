@@ -147,4 +147,5 @@ if len(runs) >= 2:
         st.caption("Pick two different runs to compare them.")
     else:
         st.dataframe(comparison_frame(runs, first, second), hide_index=True, width="stretch", height="content")
-    st.caption("Runs of this model also appear on the Trade-offs chart.")
+    st.caption("Runs of this model with task quality measured also appear on the Trade-offs chart: beside its "
+               "sweep when the sweep uses the same metric, alone when there is no sweep yet.")

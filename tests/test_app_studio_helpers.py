@@ -134,6 +134,50 @@ def test_transfer_frame_names_both_codebooks():
     assert tradeoffs.metric_label({"rows": [row]}) == "held-out accuracy"
 
 
+def test_tradeoffs_axis_holds_sharekan_and_puts_far_points_off_scale():
+    import pandas as pd
+
+    frame = pd.DataFrame({"method": ["dense", "sharekan", "sharekan", "pruning", "pruning"],
+                          "label": ["dense", "K=16 Int8", "K=64 Int8", "pruned 10%", "pruned 50%"],
+                          "metric_mean": [0.96, 0.94, 0.95, 0.90, 0.07]})
+    frame["metric_low"], frame["metric_high"] = frame["metric_mean"] - 0.01, frame["metric_mean"] + 0.01
+    low, high = tradeoffs.metric_domain(frame)
+    assert 0.85 < low < 0.89 and 0.97 <= high < 0.98  # pruned 10% keeps 94% of dense: on the axis
+    shown = tradeoffs.on_scale(frame, [low, high])
+    assert shown["off_scale"].tolist() == [False, False, False, False, True]
+    assert shown["shown_mean"].iloc[-1] == low and shown["shown_mean"].iloc[0] == 0.96
+    assert "pruned 50% (0.070)" in tradeoffs.off_scale_words(shown)
+    assert tradeoffs.off_scale_words(shown.iloc[:4]) == ""
+
+
+def test_tradeoffs_name_and_colour_each_method_once_and_explain_it():
+    assert tradeoffs.method_display_name("prune") == "pruning"
+    first, second = tradeoffs.method_colours(["pruning", "sharekan"]), tradeoffs.method_colours(["sharekan", "gptq"])
+    colour = lambda scale, name: dict(zip(scale["domain"], scale["range"]))[name]  # noqa: E731
+    assert colour(first, "sharekan") == colour(second, "sharekan")
+    notes = tradeoffs.method_notes(["gptq", "uniform", "kmeans", "sharekan (data-aware)", "pruning"])
+    assert all(f"**{name}**" in notes for name in ("gptq", "uniform", "kmeans", "sharekan (data-aware)", "pruning"))
+    assert tradeoffs.paper_applies("detection", {"labels": "voc"}) and tradeoffs.paper_applies("detection", {})
+    assert not tradeoffs.paper_applies("detection", {"labels": "coco-extra"})
+    assert not tradeoffs.paper_applies("digits", {}) and not tradeoffs.paper_applies(None, None)
+
+
+def test_transfer_retention_above_dense_is_no_measurable_loss(tmp_path):
+    import json
+
+    from sharekan_core.tasks.detection import DetectorFiles
+
+    assert tradeoffs.retention_words(0.983) == "98.3% retained"
+    assert tradeoffs.retention_words(1.306) == tradeoffs.retention_words(1.0) == "no measurable loss"
+    (tmp_path / "reference.json").write_text(json.dumps({"images": [{"detections": [{}] * 3}, {"detections": []}]}))
+    support = tradeoffs.reference_support(DetectorFiles(tmp_path, tmp_path / "reference.json", tmp_path))
+    assert support == {"boxes": 3, "photos": 2}
+    document = {"rows": [{"retained_fraction_of_dense": 1.306}]}
+    words = tradeoffs.transfer_caveat(document, support)
+    assert "3 teacher boxes on 2 held-out photos" in words and "no measurable loss" in words and "not a gain" in words
+    assert tradeoffs.reference_support(DetectorFiles(tmp_path, tmp_path / "absent.json", tmp_path)) is None
+
+
 def test_saved_results_that_are_absent_or_malformed_are_none(tmp_path):
     (tmp_path / "sweeps").mkdir()
     (tmp_path / "sweeps" / "broken.json").write_text("{not json")

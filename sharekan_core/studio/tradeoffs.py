@@ -6,13 +6,15 @@ transfer are ``sharekan_core.experiments``; this module only shapes their docume
 from __future__ import annotations
 
 import textwrap
+from functools import lru_cache
 
 import pandas as pd
 
+from ..errors import SharekanError
 from ..model import KAN
 from ..progress import Progress
 from ..tasks import TaskMetric
-from .compression import CompressionRun, width_name
+from .compression import CompressionRun, bits_label, width_name
 from .evaluation import EvaluationSet, Measure, evaluation_set_measure, fidelity_measure, task_measure
 from .history import method_name
 
@@ -84,12 +86,13 @@ def methods_frame(document: dict) -> pd.DataFrame:
     frontier = {(name, row["stored_bytes"], row["metric_mean"])
                 for name, members in pareto_by_method(rows).items() for row in members}
     frame = pd.DataFrame(rows)
-    frame["method"] = [sweep_method(row) for row in rows]
+    frame["method"] = [method_display_name(sweep_method(row)) for row in rows]
     frame["MB"] = frame["stored_bytes"] / 1e6
     frame["ratio"] = dense / frame["stored_bytes"]
     frame["metric_low"] = frame["metric_mean"] - frame["metric_std"]
     frame["metric_high"] = frame["metric_mean"] + frame["metric_std"]
     frame["pareto"] = [(sweep_method(row), row["stored_bytes"], row["metric_mean"]) in frontier for row in rows]
+    frame["metric_std"] = frame["metric_std"].where(frame["metric_std"].abs() > NEGLIGIBLE_STD, 0.0)
     frame["label"] = [_method_label(row) for row in rows]
     return frame.sort_values("MB", ignore_index=True)
 
@@ -102,6 +105,91 @@ def _method_label(row: dict) -> str:
     if row["method"] in ("prune", "pruning"):
         return f"pruned {row['sparsity']:.0%}"
     return "dense"
+
+
+# One name and one colour per method on every chart (the method comparison's files call pruning 'prune').
+METHOD_NAMES = {"prune": "pruning"}
+METHOD_COLOURS = {"sharekan": "#d62728", "sharekan (data-aware)": "#ff9896", "dense": "#222222",
+                  "pruning": "#1f77b4", "kmeans": "#ff7f0e", "uniform": "#2ca02c", "gptq": "#9467bd"}
+SPARE_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+METHOD_NOTES = {
+    "sharekan": "each edge's spline is split into a bias, a gain and a unit shape; the shapes are clustered into a "
+                "codebook of K, and each edge keeps an index, a gain and a bias.",
+    "sharekan (data-aware)": "SHARe-KAN fitted on a calibration sample of real inputs: shapes, gains and biases "
+                             "minimise the error of each edge's output on those inputs instead of the error of "
+                             "its coefficients.",
+    "kmeans": "k-means over each edge's raw coefficient vectors (MetaCluster-style): an edge stores only an index "
+              "into K coefficient vectors, with no gain or bias of its own.",
+    "uniform": "round-to-nearest uniform quantization of every spline coefficient and base weight at the bit-width "
+               "shown (one minimum and step per output row).",
+    "gptq": "GPTQ (Frantar et al., 2022): the same levels as uniform, but the weights are rounded one column at a "
+            "time and each rounding error is pushed onto the columns not yet rounded, using calibration inputs.",
+    "pruning": "magnitude pruning: the share of edges shown, those with the smallest spline norm, is dropped in each "
+               "layer; the kept edges are stored with a mask of which were kept.",
+    "dense": "the uncompressed FP32 model.",
+}
+
+
+def method_display_name(name: str) -> str:
+    """The one name a method has on every chart and table."""
+    return METHOD_NAMES.get(name, name)
+
+
+def method_colours(names) -> dict:
+    """An Altair colour scale (domain, range) giving each method in ``names`` its one colour."""
+    domain = sorted(set(names), key=lambda name: (name not in METHOD_COLOURS, list(METHOD_COLOURS).index(name)
+                                                  if name in METHOD_COLOURS else 0, name))
+    spare = iter(SPARE_COLOURS * (1 + len(domain) // len(SPARE_COLOURS)))
+    return {"domain": domain, "range": [METHOD_COLOURS.get(name) or next(spare) for name in domain]}
+
+
+def method_notes(names) -> str:
+    """One short explanation per method in ``names``, in the colour scale's order."""
+    return " ".join(f"**{name}**: {METHOD_NOTES[name]}" for name in method_colours(names)["domain"]
+                    if name in METHOD_NOTES)
+
+
+def metric_domain(frame: pd.DataFrame, *extra: pd.Series, keep: float = 0.9) -> list[float]:
+    """A y-axis range for a sweep's chart that shows the SHARe-KAN points apart: it holds every SHARe-KAN and
+    dense point (error bars included), every other point that keeps at least ``keep`` of the dense metric,
+    and ``extra`` values (this session's runs); the rest are drawn off-scale on its edge."""
+    dense = frame.loc[frame["method"] == "dense", "metric_mean"]
+    core = frame["method"].str.startswith("sharekan") | (frame["method"] == "dense")
+    if len(dense):
+        core |= frame["metric_mean"] >= keep * float(dense.max())
+    values = pd.concat([frame.loc[core, "metric_low"], frame.loc[core, "metric_high"],
+                        *[series for series in extra if len(series)]])
+    values = values if len(values) else pd.concat([frame["metric_low"], frame["metric_high"]])
+    low, high = float(values.min()), float(values.max())
+    pad = max((high - low) * 0.08, 1e-3 * abs(high), 1e-6)
+    return [low - pad, high + pad]
+
+
+def on_scale(frame: pd.DataFrame, domain: list[float]) -> pd.DataFrame:
+    """``frame`` with ``off_scale`` (the mean lies outside ``domain``) and the mean and error-bar ends clipped
+    to it (``shown_mean``, ``shown_low``, ``shown_high``), so an off-scale point sits on the axis's edge."""
+    low, high = domain
+    frame = frame.copy()
+    frame["off_scale"] = (frame["metric_mean"] < low) | (frame["metric_mean"] > high)
+    for column in ("mean", "low", "high"):
+        frame[f"shown_{column}"] = frame[f"metric_{column}"].clip(low, high)
+    return frame
+
+
+def off_scale_words(frame: pd.DataFrame) -> str:
+    """The points drawn off-scale (as triangles on the axis's edge), with their measured values; '' if none."""
+    off = frame[frame["off_scale"]]
+    if off.empty:
+        return ""
+    points = ", ".join(f"{row.label} ({row.metric_mean:.3f})" for row in off.itertuples())
+    return (f"Off the scale, drawn as triangles on the bottom edge so the points that keep most of the dense "
+            f"score stay readable: {points}.")
+
+
+def paper_applies(task: str | None, metadata: dict | None) -> bool:
+    """Whether the paper's PASCAL VOC detection-head figures apply to this model: a detection head for the
+    VOC classes (the only kind the paper measured)."""
+    return task == "detection" and (metadata or {}).get("labels", "voc") == "voc"
 
 
 def paper_frame() -> pd.DataFrame:
@@ -119,11 +207,66 @@ def transfer_frame(document: dict) -> pd.DataFrame:
             "B dense": row["target_dense"],
             "B, its own codebook": row["target_own_codebook"],
             "B, A's codebook (zero-shot)": row["target_transferred_codebook"],
-            "zero-shot / dense": row["retained_fraction_of_dense"],
+            "zero-shot against dense": retention_words(row["retained_fraction_of_dense"]),
             "coef rel. L2, own": row["coef_rel_l2_own"],
             "coef rel. L2, A's": row["coef_rel_l2_transferred"],
         })
     return pd.DataFrame(rows)
+
+
+def retention_words(fraction: float) -> str:
+    """A zero-shot score as a share of the dense one; at or above 100% it is no measurable loss, never a gain
+    (the codebook was not fitted to the target, so a higher score is the metric's noise)."""
+    return "no measurable loss" if fraction >= 1.0 else f"{fraction:.1%} retained"
+
+
+def reference_support(files) -> dict | None:
+    """How many teacher boxes, on how many held-out photos, back a detection metric measured against the
+    reference in ``files`` (a ``DetectorFiles``); None when its file cannot be read."""
+    import json
+
+    try:
+        images = json.loads(files.reference_path.read_text())["images"]
+        return {"boxes": sum(len(image["detections"]) for image in images), "photos": len(images)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def transfer_reference(document: dict, files) -> dict | None:
+    """The teacher boxes behind a detection transfer's metric (see ``reference_support``): the reference of the
+    label set its target head (a file in ``files.detector_dir``) predicts; None for other transfers."""
+    path = files.detector_dir / str(document.get("target", ""))
+    if not document.get("target") or not path.is_file():
+        return None
+    try:
+        metadata = _head_metadata(str(path), path.stat().st_mtime_ns)
+        return reference_support(files.for_model(metadata)) if metadata.get("task") == "detection" else None
+    except SharekanError:  # an unreadable head or an unknown label set: nothing to count
+        return None
+
+
+@lru_cache(maxsize=8)
+def _head_metadata(path: str, mtime_ns: int) -> dict:
+    from ..io import read_model
+
+    return read_model(path).metadata
+
+
+def transfer_caveat(document: dict, support: dict | None) -> str:
+    """What a transfer table's retention rests on: the teacher boxes behind a detection metric, and what a
+    zero-shot score above the dense one means."""
+    above = any(row["retained_fraction_of_dense"] >= 1.0 for row in document["rows"])
+    words = []
+    if support is not None:
+        words.append(f"These detection scores are measured against {support['boxes']:,} teacher boxes on "
+                     f"{support['photos']:,} held-out photos"
+                     + (f": with so few, each box is {1 / support['boxes']:.0%} of them, and one box found or "
+                        "missed moves the score by points, so differences of that size are noise."
+                        if support["boxes"] < 50 else "."))
+    if above:
+        words.append("Where B with A's codebook scores at or above B dense, the table says no measurable loss: the "
+                     "codebook was not fitted to B, so a higher score is the metric's noise, not a gain.")
+    return " ".join(words)
 
 
 def live_sweep_defaults(edges: int) -> dict:
@@ -167,13 +310,44 @@ def sweep_measures(model: KAN, task: str | None, evaluation: EvaluationSet | Non
 
 
 def session_runs_frame(runs: list[CompressionRun], model_key: str, label: str) -> pd.DataFrame:
-    """This session's compressions of the model whose task metric is ``label``: run, MB, metric, text label."""
+    """This session's compressions of the model whose task metric is ``label``: run, MB, metric, a text label
+    (for tooltips and the list under the chart) and ``mark``, the short text drawn beside the point: its run
+    number, or the numbers of every run drawn at the same place ('1, 3'), so labels never pile up."""
     rows = [{"run": number, "MB": run.result.storage.compressed_bytes / 1e6, "metric_mean": run.scores.compressed,
              "label": f"run {number}: {method_name(run.config)}"
-                      + (f" K={run.config.codebook_size:,}" if hasattr(run.config, "codebook_size") else "")}
+                      + (f" K={run.config.codebook_size:,}, {bits_label(run.config)}"
+                         if hasattr(run.config, "codebook_size") else "")}
             for number, run in enumerate(runs, start=1)
             if run.model_key == model_key and run.scores is not None and run.scores.label == label]
-    return pd.DataFrame(rows, columns=["run", "MB", "metric_mean", "label"])
+    frame = pd.DataFrame(rows, columns=["run", "MB", "metric_mean", "label"])
+    spots = list(zip(frame["MB"].round(6), frame["metric_mean"].round(6)))
+    together: dict[tuple, list[int]] = {}
+    for run, spot in zip(frame["run"], spots):
+        together.setdefault(spot, []).append(run)
+    frame["mark"] = [", ".join(map(str, together[spot])) if together[spot][0] == run else ""
+                     for run, spot in zip(frame["run"], spots)]
+    return frame
+
+
+def runs_not_drawn(runs: list[CompressionRun], model_key: str, label: str) -> str:
+    """Why some of this session's runs of the model are not on a chart of ``label``; '' when all are."""
+    mine = [run for run in runs if run.model_key == model_key]
+    unmeasured = sum(run.scores is None for run in mine)
+    other = sum(run.scores is not None and run.scores.label != label for run in mine)
+    words = []
+    if unmeasured:
+        words.append(f"{unmeasured} run{'s' * (unmeasured > 1)} compressed without measuring task quality "
+                     f"{'have' if unmeasured > 1 else 'has'} no point to draw")
+    if other:
+        words.append(f"{other} run{'s' * (other > 1)} measured with another metric {'are' if other > 1 else 'is'} "
+                     "not drawn")
+    return ("Not on this chart: " + "; ".join(words) + ".") if words else ""
+
+
+def runs_metric_label(runs: list[CompressionRun], model_key: str) -> str | None:
+    """The task metric of this session's latest measured run of the model (what a chart of runs alone plots)."""
+    measured = [run for run in runs if run.model_key == model_key and run.scores is not None]
+    return measured[-1].scores.label if measured else None
 
 
 def storage_domain(*sizes: pd.Series, margin: float = 1.25) -> list[float]:
