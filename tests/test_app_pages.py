@@ -807,3 +807,52 @@ def test_tradeoffs_page_draws_this_sessions_runs_before_any_sweep(nothing_saved)
     history = at.session_state["history"]
     runs = tradeoffs.session_runs_frame(history, history[0].model_key, history[0].scores.label)
     assert runs["mark"].tolist() == ["1, 2", "", "3"]
+
+
+def _int4_on_the_runtime_page(tmp_path, small_kan, monkeypatch) -> AppTest:
+    """A tiny uploaded model compressed at Int4, with the Runtime page open (no saved working-set curve)."""
+    from sharekan_core.io import save_model
+    from sharekan_core.studio.compression import codebook_size_choices
+
+    monkeypatch.setenv("SHAREKAN_ASSETS_DIR", str(tmp_path))
+    save_model(small_kan, tmp_path / "tiny.safetensors")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    _as_upload(at, str(tmp_path / "tiny.safetensors"), "tiny.safetensors")
+    at.run()
+    at.switch_page("pages/2_compress.py").run()
+    at.select_slider[0].set_value(codebook_size_choices(small_kan.num_edges)[0])
+    at.selectbox[0].set_value(4)
+    at.button[0].click().run()
+    at.switch_page("pages/6_runtime.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _sections(at: AppTest) -> set[str]:
+    return {header.value for header in at.subheader}
+
+
+def test_runtime_page_exports_an_int4_compression_and_keeps_every_section(tmp_path, small_kan, monkeypatch):
+    """Int4 exports ended in a raw SpecViolationError traceback (aten.__rshift__ is not in the Core ATen opset),
+    and the Cache fit, Working set and Energy sections never rendered."""
+    at = _int4_on_the_runtime_page(tmp_path, small_kan, monkeypatch)
+    at.button[1].click().run()  # export both heads (XNNPACK on, the default)
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    sizes = next(frame.value for frame in at.dataframe if "MB" in frame.value.columns)
+    assert len(sizes) == 2 and (sizes["MB"] > 0).all()
+    assert {"Cache fit", "Working set on this host (measured)", "Energy per inference (an estimate)"} <= _sections(at)
+
+
+def test_runtime_page_says_when_an_export_fails_and_keeps_every_section(tmp_path, small_kan, monkeypatch):
+    import executorch.exir
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("\nOperator torch._ops.aten.__rshift__.Scalar is not in Core ATen opset.")
+
+    at = _int4_on_the_runtime_page(tmp_path, small_kan, monkeypatch)
+    monkeypatch.setattr(executorch.exir, "to_edge_transform_and_lower", refuse)
+    at.button[1].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["Export failed: ExecuTorch could not lower this model (RuntimeError: "
+                                           "Operator torch._ops.aten.__rshift__.Scalar is not in Core ATen opset.)"]
+    assert {"Cache fit", "Working set on this host (measured)", "Energy per inference (an estimate)"} <= _sections(at)

@@ -22,7 +22,7 @@ def compressed_pte(tmp_path_factory):
     compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
     save_compressed(compressed, folder / "head.skan")
     runnable = load_runnable(folder / "head.skan")  # what 'predict' runs
-    export_pte(runnable.module, 12, folder / "head.pte", xnnpack=True)
+    export_pte(runnable.program_module(), 12, folder / "head.pte", xnnpack=True)  # what 'export' writes
     return runnable.module, folder / "head.pte"
 
 
@@ -65,12 +65,13 @@ def test_truncated_or_foreign_pte_is_a_clean_error(compressed_pte, tmp_path):
 
 
 def test_cli_export_dense(tmp_path):
+    """With XNNPACK, as the studio exports: its delegate once crashed on the dense bases at batch 8."""
     from sharekan_core.io import save_model
 
     save_model(prototype_kan((6, 5, 3), prototypes=3), tmp_path / "m.safetensors")
     run = subprocess.run([sys.executable, "-m", "sharekan_core", "export", str(tmp_path / "m.safetensors"),
-                          "--pte", str(tmp_path / "m.pte"), "--max-batch", "8"], capture_output=True, text=True,
-                         timeout=300)
+                          "--pte", str(tmp_path / "m.pte"), "--max-batch", "8", "--xnnpack"], capture_output=True,
+                         text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["pte_bytes"] == (tmp_path / "m.pte").stat().st_size and report["kind"] == "dense"
@@ -89,3 +90,67 @@ def test_cli_cache_report(tmp_path):
     per_call = {row["form"]: row for row in report["per_call_batch_1"]}
     assert per_call["dense, pre-scaled eager"]["streamed_bytes_per_edge"] == 56
     assert per_call["compressed, fused kernel"]["streamed_bytes_per_edge"] == 4  # K = 4: 1 B index, 3 Int8 codes
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """Run one command in this process; return (exit status, stdout, stderr)."""
+    from sharekan_core.cli.main import main
+
+    status = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_error_line(status: int, err: str, fragment: str) -> None:
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0], err
+    assert "internal error" not in err and "Traceback" not in err
+
+
+def test_cli_exports_an_int4_compression_equal_to_predict(tmp_path, capsys):
+    """Every Int4 export used to end in 'internal error (SpecViolationError: aten.__rshift__.Scalar ...)'."""
+    compressed = compress(prototype_kan((5, 3, 2), prototypes=3), CompressionConfig(codebook_size=8, bits=4))
+    save_compressed(compressed, tmp_path / "c.skan")
+    status, out, err = run_cli(capsys, "export", tmp_path / "c.skan", "--pte", tmp_path / "c.pte", "--max-batch", 8)
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["kind"] == "compressed" and report["pte_bytes"] == (tmp_path / "c.pte").stat().st_size
+    assert report["source_bytes"] == (tmp_path / "c.skan").stat().st_size
+    assert report["max_relative_difference_vs_eager"] < 1e-3
+
+
+def test_cli_export_of_a_bad_file_is_one_error_line_and_writes_nothing(tmp_path, capsys):
+    compressed = compress(prototype_kan((5, 3), prototypes=3), CompressionConfig(codebook_size=4, bits=4))
+    save_compressed(compressed, tmp_path / "c.skan")
+    (tmp_path / "cut.skan").write_bytes((tmp_path / "c.skan").read_bytes()[:-40])
+    status, _, err = run_cli(capsys, "export", tmp_path / "cut.skan", "--pte", tmp_path / "c.pte")
+    assert_one_error_line(status, err, "cut.skan")
+    assert not list(tmp_path.glob("*.pte*"))
+
+
+def test_a_graph_executorch_cannot_lower_is_one_error_line(tmp_path, capsys, monkeypatch):
+    """Whatever ExecuTorch refuses (here the rshift error as it was raised) reaches the user as one line."""
+    import executorch.exir
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("\nOperator torch._ops.aten.__rshift__.Scalar is not in Core ATen opset.")
+
+    monkeypatch.setattr(executorch.exir, "to_edge_transform_and_lower", refuse)
+    compressed = compress(prototype_kan((5, 3), prototypes=3), CompressionConfig(codebook_size=4, bits=4))
+    save_compressed(compressed, tmp_path / "c.skan")
+    status, _, err = run_cli(capsys, "export", tmp_path / "c.skan", "--pte", tmp_path / "c.pte")
+    assert_one_error_line(status, err, "ExecuTorch could not lower this model (RuntimeError: Operator "
+                                       "torch._ops.aten.__rshift__.Scalar is not in Core ATen opset.)")
+    assert not list(tmp_path.glob("*.pte*"))
+
+
+def test_a_failing_runtime_call_is_a_sharekan_error(tmp_path):
+    from sharekan_core.runtime.executorch_export import PteProgram
+
+    class Refusing:
+        def execute(self, inputs):
+            raise RuntimeError("method->execute() failed with error 0x12")
+
+    program = PteProgram(tmp_path / "p.pte", Refusing(), batch=4, in_features=3, dynamic=True)
+    with pytest.raises(SharekanError, match=r"p.pte: the ExecuTorch runtime failed \(method->execute\(\) failed"):
+        program(torch.zeros(2, 3))

@@ -10,6 +10,7 @@ Importing executorch takes seconds, so every import here is inside a function.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import signal
@@ -41,15 +42,19 @@ def export_pte(module: torch.nn.Module, in_features: int, path: str | Path, max_
     # torch.export specializes a dimension whose example size is 0 or 1, so trace on 2 rows
     example = (torch.rand(min(2, max_batch), in_features) * 2 - 1,)
     dynamic = ({0: torch.export.Dim("batch", min=1, max=max_batch)},) if max_batch > 1 else None
-    return export_program(module, example, path, xnnpack, dynamic, {MAX_BATCH_METHOD: max_batch})
+    # XNNPACK gets the matrix products only: on elementwise operators that broadcast knot-shaped tensors
+    # across a dynamic batch, its delegate (executorch 1.4) returns garbage or corrupts memory (the dense
+    # KAN's B-spline bases gave outputs of 1e12 at batch 16), and the matrix products are where it helps.
+    return export_program(module, example, path, xnnpack, dynamic, {MAX_BATCH_METHOD: max_batch}, gemm_only=True)
 
 
 def export_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], path: str | Path,
                    xnnpack: bool = False, dynamic_shapes: tuple | None = None,
-                   constants: dict[str, int] | None = None) -> int:
+                   constants: dict[str, int] | None = None, gemm_only: bool = False) -> int:
     """Export ``module`` traced on ``example`` inputs to a ``.pte`` written atomically; return its size.
 
-    ``dynamic_shapes`` is passed to ``torch.export.export``; ``constants`` become constant methods.
+    ``dynamic_shapes`` is passed to ``torch.export.export``; ``constants`` become constant methods;
+    ``gemm_only`` lowers only matrix products (linear, mm, addmm) to XNNPACK.
     """
     from executorch.exir import to_edge_transform_and_lower
 
@@ -57,15 +62,70 @@ def export_program(module: torch.nn.Module, example: tuple[torch.Tensor, ...], p
         try:
             exported = torch.export.export(module.eval(), example, dynamic_shapes=dynamic_shapes)
         except torch._dynamo.exc.UserError as exc:  # a dynamic dimension the module cannot honour
-            raise SharekanError(f"cannot export with a dynamic batch: {str(exc).splitlines()[0][:200]}") from None
+            raise SharekanError(f"cannot export with a dynamic batch: {first_line(exc)}") from None
+        except (SharekanError, MemoryError):
+            raise
+        except Exception as exc:  # a graph torch.export cannot trace: one line, not a traceback
+            raise SharekanError(f"torch.export could not trace this model ({type(exc).__name__}: "
+                                f"{first_line(exc)})") from exc
     partitioners = []
     if xnnpack:
+        from executorch.backends.xnnpack.partition.config.gemm_configs import AddmmConfig, LinearConfig, MMConfig
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
-        partitioners.append(XnnpackPartitioner())
-    program = to_edge_transform_and_lower(exported, partitioner=partitioners,
-                                          constant_methods=constants).to_executorch()
+        partitioners.append(XnnpackPartitioner(configs=[LinearConfig, AddmmConfig, MMConfig] if gemm_only else None))
+    try:
+        program = to_edge_transform_and_lower(exported, partitioner=partitioners,
+                                              constant_methods=constants).to_executorch()
+    except MemoryError:
+        raise
+    except Exception as exc:  # e.g. an operator outside the Core ATen opset: one line, not a traceback
+        raise SharekanError(f"ExecuTorch could not lower this model ({type(exc).__name__}: {first_line(exc)})") from exc
     return write_program(path, program.buffer)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, at most 200 characters."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:200] if lines else ""
+
+
+@dataclass(frozen=True)
+class ProgramContents:
+    """What a ``.pte`` holds: its size, its constant tensors (ExecuTorch dtype name, shape, bytes) outside any
+    delegate, and the bytes of delegate blobs and their named data (XNNPACK's copies of what it took)."""
+
+    size: int
+    constants: list[tuple[str, tuple[int, ...], int]]
+    delegate_bytes: int
+
+    @property
+    def constant_bytes(self) -> int:
+        """Bytes of the program's own constant tensors."""
+        return sum(nbytes for _, _, nbytes in self.constants)
+
+
+_DTYPE_BYTES = {"BYTE": 1, "CHAR": 1, "BOOL": 1, "SHORT": 2, "HALF": 2, "BFLOAT16": 2, "INT": 4, "FLOAT": 4,
+                "LONG": 8, "DOUBLE": 8}
+
+
+def program_contents(path: str | Path) -> ProgramContents:
+    """Read a ``.pte``'s flatbuffer (executorch's own deserializer) and list what it carries."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+    from executorch.exir.schema import Tensor
+
+    buffer = Path(path).read_bytes()
+    pte = deserialize_pte_binary(buffer)
+    constants, delegate_bytes = [], sum(len(blob.data) for blob in pte.program.backend_delegate_data)
+    for plan in pte.program.execution_plan:
+        for value in plan.values:
+            if isinstance(value.val, Tensor) and value.val.data_buffer_idx > 0:
+                tensor = value.val
+                dtype = tensor.scalar_type.name
+                constants.append((dtype, tuple(tensor.sizes), _DTYPE_BYTES[dtype] * math.prod(tensor.sizes)))
+    if pte.named_data is not None:
+        delegate_bytes += sum(len(data) for data in pte.named_data.buffers)
+    return ProgramContents(len(buffer), constants, delegate_bytes)
 
 
 def write_program(path: str | Path, buffer: bytes) -> int:
@@ -164,7 +224,10 @@ class PteProgram:
         for rows in x.to(torch.float32).split(self.batch):
             if not self.dynamic:
                 rows = torch.cat((rows, rows.new_zeros(self.batch - len(rows), self.in_features)))
-            outputs.append(self.method.execute((rows.contiguous(),))[0][: len(rows)])
+            try:
+                outputs.append(self.method.execute((rows.contiguous(),))[0][: len(rows)])
+            except RuntimeError as exc:  # the runtime refused or failed the call
+                raise SharekanError(f"{self.path.name}: the ExecuTorch runtime failed ({first_line(exc)})") from exc
         return torch.cat(outputs)
 
 

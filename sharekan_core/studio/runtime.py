@@ -99,15 +99,16 @@ class PteExport:
 
 def export_programs(model: KAN, result: CompressionResult, folder: Path, xnnpack: bool = True,
                     progress: Progress | None = None) -> PteExport:
-    """Export the dense and the compressed-domain model to ``.pte`` in ``folder``, run each through ExecuTorch, time them."""
-    from ..runtime.compressed_kan import CompressedDomainKAN
+    """Export the dense model and the compressed one (its codes at their stored width, ``KANProgram``) to ``.pte``
+    in ``folder``, run each through ExecuTorch, time them. A failed export raises SharekanError."""
     from ..runtime.executorch_export import export_pte, load_pte
+    from ..runtime.program import KANProgram
 
     report = progress or (lambda fraction, message: None)
     in_features = model.layers[0].in_features
     inputs = torch.rand(1, in_features, generator=torch.Generator().manual_seed(0)) * 2 - 1
     sizes, latency, paths = [], [], {}
-    forms = {DENSE_PTE: model.eval(), COMPRESSED_PTE: CompressedDomainKAN(result.compressed).eval()}
+    forms = {DENSE_PTE: model.eval(), COMPRESSED_PTE: KANProgram(result.compressed).eval()}
     for step, (name, module) in enumerate(forms.items()):
         report(step / (2 * len(forms)), f"exporting {name}")
         paths[name] = folder / f"{name.split()[0]}.pte"
