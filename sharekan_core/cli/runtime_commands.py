@@ -15,9 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export", help="export a dense or compressed KAN to an ExecuTorch .pte; prints JSON",
                               description="Write an ExecuTorch program whose method 'forward' takes the float32 "
                                           "(batch, in_features) input of 'predict' and returns its output, for any batch "
-                                          "from 1 to --max-batch. Compressed files run in the compressed domain (no "
-                                          "dense spline tensor). The program is run at batches 1, 32 and the maximum "
-                                          "against 'predict' as a check.")
+                                          "from 1 to --max-batch. A compressed file's program holds its codes at their "
+                                          "stored width and decodes them on each call. The program is run at batches "
+                                          "1, 32 and the maximum against 'predict' as a check.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     p.add_argument("--head", help="the head of a multi-head bundle to export")
     p.add_argument("--pte", required=True, help="output .pte (written atomically)")
@@ -47,7 +47,7 @@ def run_export(args: argparse.Namespace) -> dict:
     runnable = load_runnable(args.model, args.head)
     with progress_bar() as progress:
         progress(0.0, "exporting the ExecuTorch program")
-        size = export_pte(runnable.module, runnable.in_features, args.pte, args.max_batch, args.xnnpack)
+        size = export_pte(runnable.program_module(), runnable.in_features, args.pte, args.max_batch, args.xnnpack)
         progress(0.8, "checking the program against eager PyTorch")
         with native_stderr_silenced():
             program = load_pte(args.pte)
@@ -60,7 +60,8 @@ def run_export(args: argparse.Namespace) -> dict:
     return {"out": str(args.pte), "pte_bytes": size, "kind": runnable.kind, "xnnpack": args.xnnpack,
             "max_batch": args.max_batch, "in_features": runnable.in_features, "out_features": runnable.out_features,
             "relative_difference_vs_eager_by_batch": differences,
-            "max_relative_difference_vs_eager": max(differences.values()), "source": Path(args.model).name}
+            "max_relative_difference_vs_eager": max(differences.values()), "source": Path(args.model).name,
+            "source_bytes": Path(args.model).stat().st_size}
 
 
 def run_cache(args: argparse.Namespace) -> dict:
