@@ -828,8 +828,10 @@ def _int4_on_the_runtime_page(tmp_path, small_kan, monkeypatch) -> AppTest:
     return at
 
 
-def _sections(at: AppTest) -> set[str]:
-    return {header.value for header in at.subheader}
+def _later_sections_render(at: AppTest) -> bool:
+    """True when the sections after the ExecuTorch one (cache fit, working set, energy) are on the page."""
+    headers = [header.value for header in at.subheader]
+    return all(any(h.startswith(start) for h in headers) for start in ("Cache fit", "Working set", "Energy"))
 
 
 def test_runtime_page_exports_an_int4_compression_and_keeps_every_section(tmp_path, small_kan, monkeypatch):
@@ -840,7 +842,7 @@ def test_runtime_page_exports_an_int4_compression_and_keeps_every_section(tmp_pa
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     sizes = next(frame.value for frame in at.dataframe if "MB" in frame.value.columns)
     assert len(sizes) == 2 and (sizes["MB"] > 0).all()
-    assert {"Cache fit", "Working set on this host (measured)", "Energy per inference (an estimate)"} <= _sections(at)
+    assert _later_sections_render(at)
 
 
 def test_runtime_page_says_when_an_export_fails_and_keeps_every_section(tmp_path, small_kan, monkeypatch):
@@ -855,4 +857,4 @@ def test_runtime_page_says_when_an_export_fails_and_keeps_every_section(tmp_path
     assert not at.exception, [e.value for e in at.exception]
     assert [e.value for e in at.error] == ["Export failed: ExecuTorch could not lower this model (RuntimeError: "
                                            "Operator torch._ops.aten.__rshift__.Scalar is not in Core ATen opset.)"]
-    assert {"Cache fit", "Working set on this host (measured)", "Energy per inference (an estimate)"} <= _sections(at)
+    assert _later_sections_render(at)
