@@ -248,7 +248,7 @@ def test_inspect_lists_several_kans_and_each_command_takes_prefix(head_checkpoin
     assert [group["prefix"] for group in json.loads(stdout)["kan_groups"]] == ["student.head.", "teacher.head."]
     out = tmp_path / "never"
     for command in (["compress", "-K", 8, "--out", out], ["predict", "--input", tmp_path / "x.npy", "--out", out],
-                    ["evaluate", "--task", "digits"], ["inspect"]):
+                    ["evaluate", "--task", "digits"], ["export", "--pte", out], ["inspect"]):
         _assert_one_line_error(cli(capsys, command[0], tmp_path / "two.pt", *command[1:], "--base-activation", "silu",
                                    "--prefix", "student.heads."),
                                "no KAN at prefix 'student.heads.'; KANs found: 'student.head.' (efficient-kan, 2 layers)")

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..ranges import check_int
+from .model_commands import add_model_source_options, model_source
 from .terminal import native_stderr_silenced, progress_bar
 
 MAX_BATCH = 4096
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "1, 32 and the maximum against 'predict' as a check.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     p.add_argument("--head", help="the head of a multi-head bundle to export")
+    add_model_source_options(p)
     p.add_argument("--pte", required=True, help="output .pte (written atomically)")
     p.add_argument("--xnnpack", action="store_true", help="lower supported operators to the XNNPACK delegate")
     p.add_argument("--max-batch", type=int, default=1024, help="most rows per call of the program (default 1024)")
@@ -44,7 +46,7 @@ def run_export(args: argparse.Namespace) -> dict:
     from ..runtime.executorch_export import export_pte, load_pte
 
     check_int("--max-batch", args.max_batch, 1, MAX_BATCH)
-    runnable = load_runnable(args.model, args.head)
+    runnable = load_runnable(args.model, args.head, **model_source(args))
     with progress_bar() as progress:
         progress(0.0, "exporting the ExecuTorch program")
         size = export_pte(runnable.program_module(), runnable.in_features, args.pte, args.max_batch, args.xnnpack)
