@@ -23,6 +23,8 @@ st.altair_chart(alt.Chart(runtime.file_sizes(run.result)).mark_bar().encode(
 
 st.subheader("Eager latency")
 batches = st.multiselect("Batch sizes", [1, 16, 256], default=[1, 16])
+if (note := runtime.first_run_note()) is not None:
+    st.info(note)
 if st.button("Measure latency", type="primary"):
     bar = st.progress(0.0, text="warming up")
     st.session_state.setdefault("latency", {})[model.key] = runtime.eager_latency(

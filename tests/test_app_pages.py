@@ -386,6 +386,20 @@ def test_runtime_page_measures_latency(tmp_path, monkeypatch):
     assert len(log_axes) == 2 and all("~s" in spec for spec in log_axes)  # bytes and edges read 200k, not 2e+5
 
 
+def test_runtime_page_says_the_first_run_compiles_the_kernels(monkeypatch):
+    """Before the fused kernels are compiled or cached on disk the page says the first run is slower; after, not."""
+    from sharekan_core.runtime import compressed_kan
+
+    at = compressed(16)
+    monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: False)
+    at.switch_page("pages/6_runtime.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("first run only" in info.value for info in at.info)
+    monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: True)
+    at.run()
+    assert not any("first run only" in info.value for info in at.info)
+
+
 def test_scaling_page_shows_fifty_heads_of_this_sessions_compression(nothing_saved):
     at = compressed(16)
     at.switch_page("pages/7_scaling.py").run()

@@ -158,7 +158,12 @@ class CompressedDomainKAN(nn.Module):
 
     def first_call_note(self) -> str | None:
         """What to tell a user before the first forward when it compiles the fused kernels; None when cached."""
-        return COMPILE_NOTE if self.fused is not None and not kernels_cached() else None
+        return self.compile_note() if self.fused is not None else None
+
+    @staticmethod
+    def compile_note() -> str | None:
+        """The fused kernels' first-run note when they are neither compiled in this process nor cached on disk."""
+        return COMPILE_NOTE if FusedKAN is not None and not kernels_cached() else None
 
     def runs_fused(self, x: torch.Tensor) -> bool:
         """True when this call goes through the fused kernels (eager, CPU float32, no gradient needed)."""

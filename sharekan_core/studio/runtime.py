@@ -28,6 +28,15 @@ def compressed_form(module: torch.nn.Module) -> str:
     return "compressed head, eager PyTorch"
 
 
+def first_run_note() -> str | None:
+    """What to say before the first compressed run on this machine: the fused kernels compile once (None when
+    they are compiled or cached on disk)."""
+    from ..runtime.compressed_kan import CompressedDomainKAN
+
+    note = CompressedDomainKAN.compile_note()
+    return None if note is None else f"The first compressed run on this machine is slower: {note}."
+
+
 def eager_latency(model: KAN, result: CompressionResult, batches: list[int], repeats: int = 15,
                   progress: Progress | None = None) -> pd.DataFrame:
     """Median and interquartile range (ms) per batch size of the dense and the compressed head.
@@ -39,6 +48,7 @@ def eager_latency(model: KAN, result: CompressionResult, batches: list[int], rep
 
     report = progress or (lambda fraction, message: None)
     compressed = CompressedDomainKAN(result.compressed).eval()
+    report(0.0, compressed.first_call_note() or "warming up")
     forms = {DENSE_FORM: model.eval(), compressed_form(compressed): compressed}
     generator = torch.Generator().manual_seed(0)
     rows = []
