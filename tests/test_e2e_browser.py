@@ -297,7 +297,7 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
         page.get_by_role("button", name="Run live sweep").click()
         page.get_by_text("Storage against").wait_for(timeout=RUN_TIMEOUT_MS)
         wait_until_idle(page)
-        assert page.get_by_text("Black diamonds: this session's runs").is_visible()
+        assert page.get_by_text("Black diamonds, numbered: this session's runs").first.is_visible()
         phases["Trade-offs live sweep"] = time.monotonic() - started - sum(phases.values())
         screenshot(page, "tradeoffs_upload")
 
