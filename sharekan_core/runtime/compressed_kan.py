@@ -16,8 +16,9 @@ Plus biases[j,i] * sum_d B_d(x_i) and base[j,i] * silu(x_i). The full dense (out
 tensor is never built: at most one cache-sized tile of it exists at a time.
 
 Eager CPU calls without gradients run the fused numba kernels of ``fused_kernel`` instead when
-numba imports (``backend='auto'``); these two torch paths are their reference, their fallback,
-and what ``torch.export`` traces.
+numba imports (``backend='auto'``); these two torch paths are their fallback and what
+``export-detector`` traces (a KAN alone exports as ``runtime.program.KANProgram``). The plain
+reference both are tested against is ``decompress(compressed)(x)``.
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ Why numba: it JIT-compiles these loops from pinned wheels (numba 0.68.1, llvmlit
 user's machine needs no C++ compiler, as a torch C++ extension would; ``torch.compile`` on the
 same gather formulation measures slower than the dense head (bench/runtime.py). The plain
 reference every kernel is held to is ``decompress(compressed)(x)``; the pure-torch
-``CompressedDomainKAN`` paths are the fallback when numba is missing and what ``torch.export``
-traces for ``.pte`` programs.
+``CompressedDomainKAN`` paths are the fallback when numba is missing and what ``export-detector``
+traces (a KAN alone exports as ``runtime.program.KANProgram``).
 
 What is held (E = out * in edges, D = G + k coefficients, K codewords, S = D - k knot windows):
     indices                 (in, out)  uint8 for K <= 256, else uint16 (transposed at load, same bytes)
