@@ -143,7 +143,8 @@ def main() -> None:
               f"a one-operator program: {document['sizes']['one_operator_program_bytes']:,} B")
         document["latency"] = latency(Path(folder), args.seconds)
     document["host"].update(load_average_after=list(os.getloadavg()))
-    document["host"]["busy"] = busy(document["host"])
+    host_now = document["host"]
+    host_now["busy"] = busy(host_now["load_average"][0], host_now["load_average_after"][0], threads=1)
     print("the machine was busy: these timings are noisy" if document["host"]["busy"] else "the machine was quiet")
     if args.json:
         write_bytes_atomic(args.json, json.dumps(document, indent=1, sort_keys=True).encode())

@@ -182,14 +182,15 @@ def run(args: argparse.Namespace) -> dict:
             }
             print_batch(batch, document["batches"][str(batch)])
     document["host"]["load_average_after"] = list(os.getloadavg())
-    document["host"]["busy"] = busy(document["host"])
+    host = document["host"]
+    host["busy"] = busy(host["load_average"][0], host["load_average_after"][0], args.threads)
     return document
 
 
-def busy(host: dict) -> bool:
-    """True when the 1-minute load average before or after the run reached ``QUIET_LOAD`` plus the run's own
+def busy(before: float, after: float, threads: int) -> bool:
+    """True when the 1-minute load average before or after a run reached ``QUIET_LOAD`` plus the run's own
     threads beyond the first (a 2-thread run keeps two cores busy itself; the average lags by about a minute)."""
-    return max(host["load_average"][0], host["load_average_after"][0]) >= QUIET_LOAD + host["threads"] - 1
+    return max(before, after) >= QUIET_LOAD + threads - 1
 
 
 def print_batch(batch: int, cell: dict) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from dense_baselines import DenseKernelKAN, PreScaledKAN
+from runtime import busy
 
 from sharekan_core.compress import CompressionConfig, decompress
 from sharekan_core.compress.compressed import CompressedKAN, CompressedLayer
@@ -146,9 +147,11 @@ def main() -> None:
                           f"({row[key + '_fits']})" for key in head["forms"])
               + f"  compressed/dense speed {row['compressed_over_dense_speed']:.2f}x", flush=True)
     labels = {key: label for key, (label, _) in heads[0]["forms"].items()}
+    load_after = os.getloadavg()[0]
     document = {
         "host": {"caches": caches, "processor": platform.processor() or platform.machine()},
-        "load_average": {"before": load_before[0], "after": os.getloadavg()[0], "cores": os.cpu_count()},
+        "load_average": {"before": load_before[0], "after": load_after, "cores": os.cpu_count(),
+                         "busy": busy(load_before[0], load_after, args.threads)},
         "threads": args.threads, "batch": 1, "repeats": args.repeats, "codebook_size": CODEBOOK_SIZE, "bits": BITS,
         "forms": labels, "dense_form": labels["dense"], "compressed_form": labels["compressed"],
         "note": "synthetic square one-layer heads with random codes; dense = their decompression; "

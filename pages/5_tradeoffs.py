@@ -137,9 +137,7 @@ else:
         runs_caption(session_runs), tradeoffs.runs_not_drawn(runs, model.key, label),
         tradeoffs.off_scale_words(summary),
         f"Computed in {document['seconds']:.0f} s by scripts/make_assets.py." if "seconds" in document else "",
-        "Grey dashed rules, from the paper (not measured here): its dense KAN head, 58.67 MB at 82.22 VOC mAP, and "
-        "SHARe-KAN Int8, 6.32 MB at 80.22 VOC mAP. That mAP is against VOC's human labels, a different quantity "
-        "from this chart's, so only their storage is placed." if paper_applies else "") if part))
+        tradeoffs.paper_caption() if paper_applies else "") if part))
     st.dataframe(summary[["label", "method", "MB", "metric_mean", "metric_std", "seeds", "pareto"]],
                  hide_index=True, width="stretch",
                  column_config={"MB": st.column_config.NumberColumn(format="%.4f"),

@@ -615,11 +615,6 @@ class FusedKAN:
         return np.ascontiguousarray(xt.T)
 
 
-def fused_forward(fused: FusedKAN, x: np.ndarray) -> np.ndarray:
-    """Run ``fused`` on (B, in) inputs; the function pages and benchmarks call."""
-    return fused(x)
-
-
 # Every compiled function above: numba compiles each once per combination of argument types (code widths,
 # index width) and caches it on disk (``cache=True``), so only the first call after install pays for it.
 KERNELS = (input_tables, row_kernel, window_groups, grouped_kernel, decode_tile, placed_features)
