@@ -27,7 +27,7 @@ from sharekan_core.compress.codebook import build_codebook
 from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.errors import SharekanError
 from sharekan_core.io.model_file import load_model
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 

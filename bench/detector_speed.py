@@ -35,7 +35,7 @@ from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.format import load_compressed, save_compressed
 from sharekan_core.io import write_bytes_atomic
 from sharekan_core.runtime import CompressedDomainKAN
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTOR_DIR = settings().detector_dir

@@ -36,7 +36,7 @@ from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.runtime.cache_model import host_caches
 from sharekan_core.runtime.executorch_export import export_pte, load_pte, program_contents
 from sharekan_core.runtime.program import KANProgram
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 DIGITS = settings().models_dir / "digits_kan.safetensors"
 DIGITS_CONFIGS = {"K=16 Int8": CompressionConfig(codebook_size=16, bits=8),

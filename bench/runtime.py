@@ -48,7 +48,7 @@ from sharekan_core.runtime.cache_model import host_caches
 from sharekan_core.runtime.fused_kernel import FusedKAN
 from sharekan_core.runtime.routes import fused_route
 from sharekan_core.runtime.working_set import compressed_report, dense_report, shapes_of
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 

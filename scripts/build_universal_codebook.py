@@ -24,7 +24,7 @@ from sharekan_core.detection.labels import COCO_EXTRA
 from sharekan_core.experiments.universal import fit_universal_codebook, save_universal_codebook, universal_cost
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.model import KAN, KANConfig
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 from sharekan_core.tasks import task_metric
 
 FOLDERS = settings()

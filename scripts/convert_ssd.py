@@ -29,7 +29,7 @@ from sharekan_core.detection.labels import LABEL_SETS, VOC_COCO_SLOTS
 from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
 from sharekan_core.detection.preprocess import load_image, resize_for_ssd, to_input
 from sharekan_core.detection.weights import FEATURES_FILE, TEACHER_FILE, teacher_file
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 

@@ -28,7 +28,7 @@ from PIL import Image
 
 from sharekan_core.detection.labels import COCO_EXTRA
 from sharekan_core.detection.weights import heldout_photo_dir
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 PHOTO_DIR = settings().photos_dir

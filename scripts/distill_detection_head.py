@@ -49,7 +49,7 @@ from sharekan_core.detection.weights import ADAPTER_FILE, HEAD_FILE, adapter_fil
 # A head trained with its adapter ships that adapter under its own name: the shared one stays with the other heads.
 TRAINED_ADAPTER_FILE = "location_adapter_kan_head.safetensors"
 from sharekan_core.io import load_model, save_model
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 

@@ -16,7 +16,7 @@ from sharekan_core.experiments.comparison import ComparisonPlan
 from sharekan_core.experiments.sweep import sweep_document
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.studio.saved_results import file_sha256
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 from sharekan_core.tasks import task_metric
 
 FOLDERS = settings()

@@ -24,7 +24,7 @@ from detection_data import (COCO_EXTRA_HELDOUT, COCO_EXTRA_HELDOUT_DIR, HELDOUT_
 from sharekan_core.detection.detector import load_teacher
 from sharekan_core.detection.labels import LABEL_SETS
 from sharekan_core.detection.preprocess import load_image
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 from sharekan_core.tasks.detection import REFERENCE_SCORE
 
 FILES = settings().detector_files

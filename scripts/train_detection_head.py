@@ -34,7 +34,7 @@ from sharekan_core.detection.preprocess import load_image, to_input, to_rgb
 from sharekan_core.detection.weights import (ADAPTER_FILE, FEATURES_FILE, HEAD_FILE,
                                              TEACHER_FILE, load_weights)
 from sharekan_core.io import save_model
-from sharekan_core.studio.settings import settings
+from sharekan_core.paths import settings
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 

@@ -90,7 +90,7 @@ def run_sweep_command(args: argparse.Namespace) -> dict:
     from ..experiments import default_codebook_sizes, run_sweep
     from ..experiments.sweep import sweep_document
     from ..io import read_model, write_bytes_atomic
-    from ..studio.settings import settings
+    from ..paths import settings
     from ..tasks import task_metric
 
     check_int("--k-min", args.k_min, MIN_CODEBOOK, MAX_CODEBOOK)
@@ -119,7 +119,7 @@ def run_transfer(args: argparse.Namespace) -> dict:
     """Compare the target's own codebook with the source's."""
     from ..experiments import codebook_transfer
     from ..io import read_model
-    from ..studio.settings import settings
+    from ..paths import settings
     from ..tasks import task_metric
 
     source, target = read_model(args.source, **model_source(args)), read_model(args.target, **model_source(args))

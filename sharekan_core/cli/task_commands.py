@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "compressed file made by 'compress' from it.")
     p.add_argument("image", help="JPEG, PNG or WebP photo")
     p.add_argument("--head", help="head file (default: the shipped dense KAN head)")
-    p.add_argument("--score", type=float, default=0.5, help="minimum score, 0..1 (default 0.5)")
+    p.add_argument("--score", type=float, help="minimum score, 0..1 (default: the Detect page's threshold, "
+                                                 "tasks.detection.DEFAULT_SCORE)")
     p.set_defaults(handler=run_detect)
 
     p = subparsers.add_parser("export-detector", help="export the whole detector (backbone + KAN head) to a .pte",
@@ -61,7 +62,7 @@ def run_evaluate(args: argparse.Namespace) -> dict:
         with progress_bar() as progress:
             announce_first_call(runnable.module, progress)
             return {**digits_accuracy(runnable.module), "model": str(args.model), "kind": runnable.kind}
-    from ..studio.settings import settings
+    from ..paths import settings
     from ..tasks.detection import compressed_vs_dense, evaluate_detection, warm_heldout_maps
 
     files = settings().detector_files.for_model(runnable.metadata)  # the location adapter the head names
@@ -84,18 +85,20 @@ def run_evaluate(args: argparse.Namespace) -> dict:
 def run_detect(args: argparse.Namespace) -> list[dict]:
     """Detections on one image as JSON-ready dicts."""
     from ..detection.detector import detect_image  # heavy; detection only
-    from ..studio.settings import settings
+    from ..paths import settings
+    from ..tasks.detection import DEFAULT_SCORE
 
-    if not 0.0 <= args.score <= 1.0:
-        raise SharekanError(f"--score must be in [0, 1], got {args.score}")
-    return detect_image(args.image, settings().detector_dir, args.head, args.score)
+    score = DEFAULT_SCORE if args.score is None else args.score
+    if not 0.0 <= score <= 1.0:
+        raise SharekanError(f"--score must be in [0, 1], got {score}")
+    return detect_image(args.image, settings().detector_dir, args.head, score)
 
 
 def run_export_detector(args: argparse.Namespace) -> dict:
     """Export the detector, then compare the program's detections with eager on one image."""
     from ..detection.detector import load_detector
     from ..detection.export import PteDetector, compare_detections, export_detector, sample_image
-    from ..studio.settings import settings
+    from ..paths import settings
 
     if not 0.0 <= args.score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {args.score}")

@@ -22,14 +22,10 @@ from ..detection.weights import ADAPTER_FILE, HEAD_FILE, adapter_file, heldout_p
 from ..errors import SharekanError
 from ..results import CompressionResult
 from ..tasks.detection_match import MATCH_IOU, disagreements, match_f1, matched_pairs  # noqa: F401 (the Detect page's)
-from .settings import settings
+from ..paths import bundled_photos, settings
+from ..tasks.detection import DEFAULT_SCORE
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MAX_IMAGE_BYTES = 50 * 2**20
-# The Detect page's default score threshold: the usual 0.5, since the shipped head scores the teacher's boxes
-# on the bundled photos within 0.15 of the teacher's score (score_ratio_median in
-# sample_models/ssd_mobilenet_v2/check_report.json). Heads 1 to 6 scored well below it and the default was 0.3.
-DEFAULT_SCORE = 0.5
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#800000",
            "#469990", "#000075", "#808000", "#bfef45", "#fabed4", "#ffd8b1", "#dcbeff", "#aaffc3", "#a9a9a9",
            "#ffe119", "#000000")
@@ -156,12 +152,6 @@ def timed_heads(detectors: list, image: Image.Image, score: float, maps: list[to
         for index, detector in enumerate(detectors):
             runs[index].append(timed_detect(detector, image, score, maps))
     return [DetectionRun(each[-1].detections, statistics.median(run.milliseconds for run in each)) for each in runs]
-
-
-def bundled_photos(folder: Path | None = None) -> list[Path]:
-    """The real photos in ``folder`` (the settings' photos folder), sorted by name."""
-    folder = folder or settings().photos_dir
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
 
 
 def photos_for(labels: LabelSet = VOC) -> dict[str, Path]:
