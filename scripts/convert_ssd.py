@@ -27,7 +27,7 @@ from sharekan_core.detection.boxes import box_iou, decode_boxes, postprocess
 from sharekan_core.detection.conv_predictor import ConvBoxPredictor
 from sharekan_core.detection.labels import LABEL_SETS, VOC_COCO_SLOTS
 from sharekan_core.detection.mobilenet_ssd import SSDFeatureExtractor
-from sharekan_core.detection.preprocess import load_image, resize_for_ssd, to_input
+from sharekan_core.detection.preprocess import load_image, to_input
 from sharekan_core.detection.weights import FEATURES_FILE, TEACHER_FILE, teacher_file
 from sharekan_core.paths import settings
 
@@ -110,9 +110,10 @@ def voc_subset(state: dict[str, torch.Tensor], slots: tuple[int, ...] = VOC_COCO
     return subset
 
 
-def opencv_run(net: cv2.dnn.Net, rgb300: np.ndarray) -> dict[str, np.ndarray]:
-    """Run the graph in OpenCV on a 300x300 RGB uint8 image; return features, scores, detections."""
-    net.setInput(cv2.dnn.blobFromImage(rgb300[:, :, ::-1].copy(), size=(300, 300), swapRB=True))
+def opencv_run(net: cv2.dnn.Net, rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """Run the graph in OpenCV on a full-size RGB uint8 image, resized by blobFromImage itself as the reference
+    pipeline does (plain bilinear); return features, scores, detections."""
+    net.setInput(cv2.dnn.blobFromImage(rgb[:, :, ::-1].copy(), size=(300, 300), swapRB=True))
     names = FEATURE_LAYERS + ["ClassPredictor/concat/sigmoid", "detection_out"]
     outs = net.forward(names)
     return {"features": outs[:6], "scores": np.asarray(outs[6]).reshape(1917, 91),
@@ -152,11 +153,11 @@ def match_detections(cv_dets: np.ndarray, port: dict, min_score: float) -> dict:
 
 
 def prove(net: cv2.dnn.Net, features: SSDFeatureExtractor, predictor: ConvBoxPredictor, paths: list[Path]) -> list[dict]:
-    """Compare port and OpenCV on the same 300x300 input, per photo."""
+    """Compare port and OpenCV on the same full-size photo (each resizing it its own way), per photo."""
     report = []
     for path in paths:
         image = load_image(path)
-        cv = opencv_run(net, np.asarray(resize_for_ssd(image)))
+        cv = opencv_run(net, np.asarray(image))
         port = port_run(features, predictor, image)
         feat_diff = max(float(np.abs(np.asarray(c).reshape(m.shape) - m.numpy()).max())
                         for c, m in zip(cv["features"], port["features"]))
@@ -172,12 +173,12 @@ def prove(net: cv2.dnn.Net, features: SSDFeatureExtractor, predictor: ConvBoxPre
 def write_fixture(net: cv2.dnn.Net, photo: Path) -> None:
     """Store OpenCV's VOC-slot scores and detections on one bundled photo for the port-equality test."""
     image = load_image(photo)
-    cv = opencv_run(net, np.asarray(resize_for_ssd(image)))
+    cv = opencv_run(net, np.asarray(image))
     voc_scores = cv["scores"][:, list(VOC_COCO_SLOTS[1:])]
     dets = [{"coco_id": int(r[1]), "score": round(float(r[2]), 6), "box": [round(float(v), 6) for v in r[3:7]]}
             for r in cv["detections"] if int(r[1]) in VOC_COCO_SLOTS[1:] and r[2] >= 0.3]
     fixture = {"source": "OpenCV " + cv2.__version__ + " (ENGINE_CLASSIC) running frozen_inference_graph.pb",
-               "image": FIXTURE_PHOTO, "input": "Pillow bilinear resize to 300x300, fed to blobFromImage unscaled",
+               "image": FIXTURE_PHOTO, "input": f"the full-size photo ({image.width}x{image.height}), resized to 300x300 by blobFromImage (unscaled)",
                "detections_score_ge_0.3_voc": dets,
                "max_voc_score_per_anchor": [round(float(v), 6) for v in voc_scores.max(1)]}
     FIXTURE.parent.mkdir(parents=True, exist_ok=True)
@@ -190,9 +191,14 @@ def main() -> None:
     parser.add_argument("--teacher-labels", choices=sorted(LABEL_SETS), default=None,
                         help="only write the teacher predictor of this label set into --out (e.g. coco-extra: the 60 "
                              "COCO classes outside VOC, for the second head; about 36 MB, not shipped)")
+    parser.add_argument("--fixture-only", action="store_true",
+                        help="only rewrite the test fixture (OpenCV's run of the graph on one bundled photo)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     net = open_graph()
+    if args.fixture_only:
+        write_fixture(net, ROOT / FIXTURE_PHOTO)
+        return
     if args.teacher_labels is not None:
         labels = LABEL_SETS[args.teacher_labels]
         args.out.mkdir(parents=True, exist_ok=True)

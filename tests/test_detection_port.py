@@ -1,10 +1,13 @@
-"""The SSD port against OpenCV's stored run of the original graph, and the anchors it uses."""
+"""The SSD port against OpenCV's stored run of the original graph on a full-size photo (OpenCV resizing it as
+the reference pipeline does), the port's resize against OpenCV's, and the anchors it uses."""
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -12,7 +15,7 @@ from sharekan_core.detection.anchors import NUM_ANCHORS, generate_anchors
 from sharekan_core.detection.boxes import box_iou, postprocess
 from sharekan_core.detection.detector import load_teacher
 from sharekan_core.detection.labels import VOC_COCO_SLOTS
-from sharekan_core.detection.preprocess import load_image
+from sharekan_core.detection.preprocess import load_image, resize_bilinear, to_input
 from sharekan_core.studio.settings import settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +62,22 @@ def test_port_detections_match_opencv(teacher_outputs):
         best = int(ious.argmax())
         assert ious[best].item() > 0.99
         assert det_scores[same][best].item() == pytest.approx(ref["score"], abs=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(705, 1024), (342, 548), (264, 360), (288, 384), (3000, 4000), (150, 75),
+                                   (301, 299), (2, 3), (1, 1), (1, 900)])
+def test_resize_equals_opencv(shape):
+    """Downscaling, upscaling along either axis, and degenerate sizes: pixel-equal to cv2.resize INTER_LINEAR."""
+    pixels = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    assert np.array_equal(resize_bilinear(pixels), cv2.resize(pixels, (300, 300), interpolation=cv2.INTER_LINEAR))
+
+
+def test_input_equals_opencv_blob_on_full_size_photos():
+    """The graph's input from every bundled photo at its full size is OpenCV's blobFromImage (the reference
+    pipeline), scaled x * 2/255 - 1 as the graph does inside."""
+    for path in sorted((ROOT / "assets" / "photos").glob("*.jpg")):
+        image = load_image(path)
+        rgb = np.asarray(image)
+        blob = cv2.dnn.blobFromImage(rgb[:, :, ::-1].copy(), size=(300, 300), swapRB=True)
+        expected = torch.from_numpy(blob) * (2.0 / 255.0) - 1.0
+        assert torch.equal(to_input(image), expected), path.name

@@ -31,7 +31,8 @@ def load_image(path: str | Path) -> Image.Image:
     except SharekanError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise SharekanError(f"{path.name}: not a readable image ({type(exc).__name__})") from None
+        reason = "unknown format" if isinstance(exc, UnidentifiedImageError) else "too many pixels"
+        raise SharekanError(f"{path.name}: not a readable image ({reason})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise SharekanError(f"{path.name}: corrupt or truncated image ({exc})") from None
 
@@ -78,9 +79,51 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# OpenCV's INTER_LINEAR on 8-bit images, which the reference pipeline (blobFromImage) applies to the full-size
+# photo: half-pixel source coordinates computed in float32, no antialiasing (each output pixel reads its 2 x 2
+# nearest source pixels), weights rounded to 11 bits (2048), and the vertical pass rounded the way OpenCV's
+# vectorised loop does it (each product shifted by 4 + 16 bits, then (sum + 2) >> 2). Checked pixel-equal to
+# cv2.resize by tests/test_detection_port.py.
+_COEF_SCALE = 2048
+
+
+def _linear_taps(out_size: int, in_size: int, columns: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per output index along one axis: source indices (i0, i1) and their 11-bit weights (w0, w1).
+
+    Past the edges OpenCV repeats the edge pixel; along columns it also zeroes the fraction, along rows it keeps
+    the fraction and reads the edge row twice (the weights' rounding then differs, so both are followed).
+    """
+    scale = 1.0 / (out_size / in_size)
+    position = ((np.arange(out_size) + 0.5) * scale - 0.5).astype(np.float32)
+    i0 = np.floor(position).astype(np.int64)
+    fraction = position - i0.astype(np.float32)
+    if columns:
+        fraction[(i0 < 0) | (i0 >= in_size - 1)] = 0.0
+        i0 = np.clip(i0, 0, in_size - 1)
+    w0 = np.rint((np.float32(1.0) - fraction) * np.float32(_COEF_SCALE)).astype(np.int64)
+    w1 = np.rint(fraction * np.float32(_COEF_SCALE)).astype(np.int64)
+    return np.clip(i0, 0, in_size - 1), np.clip(i0 + 1, 0, in_size - 1), w0, w1
+
+
+def resize_bilinear(pixels: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """(H, W, C) uint8 -> (size, size, C) uint8, equal to ``cv2.resize(pixels, (size, size), INTER_LINEAR)``."""
+    rows0, rows1, v0, v1 = _linear_taps(size, pixels.shape[0], columns=False)
+    cols0, cols1, h0, h1 = _linear_taps(size, pixels.shape[1], columns=True)
+    h0, h1 = h0[None, :, None], h1[None, :, None]
+
+    def horizontal(rows: np.ndarray) -> np.ndarray:  # (size, size, C) int64, scaled by 2048
+        picked = pixels[rows]
+        return picked[:, cols0].astype(np.int64) * h0 + picked[:, cols1].astype(np.int64) * h1
+
+    top, bottom = horizontal(rows0), horizontal(rows1)
+    total = ((v0[:, None, None] * (top >> 4)) >> 16) + ((v1[:, None, None] * (bottom >> 4)) >> 16)
+    return ((total + 2) >> 2).clip(0, 255).astype(np.uint8)
+
+
 def resize_for_ssd(image: Image.Image) -> Image.Image:
-    """Stretch an RGB image to 300x300 (SSD ignores the aspect ratio) with bilinear filtering."""
-    return image.resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
+    """Stretch an RGB image to 300x300 (SSD ignores the aspect ratio) as the reference does: plain bilinear,
+    no antialiasing (see ``resize_bilinear``)."""
+    return Image.fromarray(resize_bilinear(np.asarray(image)))
 
 
 def to_input(image: Image.Image) -> torch.Tensor:
