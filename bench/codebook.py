@@ -22,8 +22,8 @@ import faiss
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-from sharekan_core.compress import decompose, effective_coefficients
-from sharekan_core.compress.codebook import build_codebook
+from sharekan_core.compression import decompose, effective_coefficients
+from sharekan_core.compression.codebook import build_codebook
 from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.errors import SharekanError
 from sharekan_core.io.model_file import load_model

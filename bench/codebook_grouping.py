@@ -14,8 +14,8 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sharekan_core.compress import CompressionConfig, compress, decompress, quantize  # noqa: E402
-from sharekan_core.compress import compressor  # noqa: E402
+from sharekan_core.compression import CompressionConfig, compress, decompress, quantize  # noqa: E402
+from sharekan_core.compression import compressor  # noqa: E402
 from sharekan_core.format.accounting import storage_report  # noqa: E402
 from sharekan_core.io import read_model  # noqa: E402
 from sharekan_core.metrics.fidelity import fidelity_report  # noqa: E402

@@ -16,8 +16,8 @@ import time
 import numpy as np
 import torch
 
-from sharekan_core.compress import CompressionConfig, decompress
-from sharekan_core.compress.compressor import (assign_edges, decompose_layers, fit_codebook, pack, quantize_codebook,
+from sharekan_core.compression import CompressionConfig, decompress
+from sharekan_core.compression.compressor import (assign_edges, decompose_layers, fit_codebook, pack, quantize_codebook,
                                                refit_edges)
 from sharekan_core.format import storage_report
 from sharekan_core.format.compressed_file import encode_compressed

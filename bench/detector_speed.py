@@ -28,7 +28,7 @@ import torch
 from dense_baselines import PreScaledKAN
 from runtime import host_info, time_interleaved
 
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.detection.detector import load_detector, load_head_and_adapter, load_teacher
 from sharekan_core.detection.preprocess import load_image
 from sharekan_core.detection.weights import HEAD_FILE

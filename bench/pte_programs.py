@@ -30,7 +30,7 @@ import torch
 from paper_head import paper_head
 from runtime import busy, time_interleaved
 
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.format import save_compressed
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.runtime.cache_model import host_caches

@@ -37,7 +37,7 @@ import torch
 
 from dense_baselines import DenseKernelKAN, PreScaledKAN
 
-from sharekan_core.compress import CompressionConfig, compress, decompress
+from sharekan_core.compression import CompressionConfig, compress, decompress
 from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.format import load_compressed, save_compressed
 from sharekan_core.format.accounting import storage_report

@@ -26,9 +26,9 @@ import torch
 from dense_baselines import DenseKernelKAN, PreScaledKAN
 from runtime import busy
 
-from sharekan_core.compress import CompressionConfig, decompress
-from sharekan_core.compress.compressed import CompressedKAN, CompressedLayer
-from sharekan_core.compress.quantize import quantize
+from sharekan_core.compression import CompressionConfig, decompress
+from sharekan_core.compression.compressed import CompressedKAN, CompressedLayer
+from sharekan_core.compression.quantize import quantize
 from sharekan_core.io import write_bytes_atomic
 from sharekan_core.runtime.cache_model import fits_in, host_caches
 from sharekan_core.runtime.energy import dense_vs_compressed

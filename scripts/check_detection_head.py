@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from detection_data import fetch_registry_photos, registry_photo_paths
-from sharekan_core.compress import CompressionConfig
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.detection.boxes import box_iou
 from sharekan_core.detection.detector import load_detector, load_teacher
 from sharekan_core.detection.weights import adapter_file

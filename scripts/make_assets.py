@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from sharekan_core.compress import CompressionConfig
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.experiments import codebook_transfer, default_codebook_sizes, run_sweep, shared_codebook_scaling
 from sharekan_core.experiments.comparison import ComparisonPlan
 from sharekan_core.experiments.sweep import sweep_document

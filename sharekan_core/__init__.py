@@ -25,14 +25,14 @@ _EXPORTS = {
     "save_model": "sharekan_core.io.model_file",
     "KAN": "sharekan_core.model.kan",
     "KANConfig": "sharekan_core.model.kan",
-    "CompressionConfig": "sharekan_core.compress.config",
-    "UniformConfig": "sharekan_core.compress.methods.uniform",
-    "GPTQConfig": "sharekan_core.compress.methods.gptq",
-    "KMeansConfig": "sharekan_core.compress.methods.kmeans",
-    "PruneConfig": "sharekan_core.compress.methods.prune",
-    "CompressedKAN": "sharekan_core.compress.compressed",
-    "compress": "sharekan_core.compress.api",
-    "decompress": "sharekan_core.compress.compressed",
+    "CompressionConfig": "sharekan_core.compression.config",
+    "UniformConfig": "sharekan_core.compression.methods.uniform",
+    "GPTQConfig": "sharekan_core.compression.methods.gptq",
+    "KMeansConfig": "sharekan_core.compression.methods.kmeans",
+    "PruneConfig": "sharekan_core.compression.methods.prune",
+    "CompressedKAN": "sharekan_core.compression.compressed",
+    "compress": "sharekan_core.compression.api",
+    "decompress": "sharekan_core.compression.compressed",
     "save_compressed": "sharekan_core.format.compressed_file",
     "load_compressed": "sharekan_core.format.compressed_file",
     "CompressedDomainKAN": "sharekan_core.runtime.compressed_kan",
@@ -43,10 +43,10 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # static analysers see the real objects
-    from .compress.api import compress
-    from .compress.compressed import CompressedKAN, decompress
-    from .compress.config import CompressionConfig
-    from .compress.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
+    from .compression.api import compress
+    from .compression.compressed import CompressedKAN, decompress
+    from .compression.config import CompressionConfig
+    from .compression.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
     from .runtime.compressed_kan import CompressedDomainKAN

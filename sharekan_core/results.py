@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .compress import CompressedKAN, CompressionConfig, MethodConfig, compress, decompress
+from .compression import CompressedKAN, CompressionConfig, MethodConfig, compress, decompress
 from .format import StorageReport, storage_report
 from .format.compressed_file import encode_compressed
 from .metrics import FidelityReport, fidelity_report

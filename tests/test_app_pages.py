@@ -24,7 +24,7 @@ def digits_results(tmp_path_factory):
     """Saved sweep, transfer and scaling results for the digits KAN, made by the same code as scripts/make_assets.py."""
     import json
 
-    from sharekan_core.compress import CompressionConfig
+    from sharekan_core.compression import CompressionConfig
     from sharekan_core.experiments import codebook_transfer, run_sweep, shared_codebook_scaling
     from sharekan_core.experiments.sweep import sweep_document
     from sharekan_core.tasks import task_metric

@@ -9,7 +9,7 @@ from PIL import Image
 from safetensors.torch import save as save_tensors
 import torch
 
-from sharekan_core.compress import CompressionConfig
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model, save_model
 from sharekan_core.studio import compression, detection, runtime, scaling, splines, tradeoffs

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, decompress
-from sharekan_core.compress.api import compress
-from sharekan_core.compress.methods import KMeansConfig
+from sharekan_core.compression import CompressionConfig, decompress
+from sharekan_core.compression.api import compress
+from sharekan_core.compression.methods import KMeansConfig
 from sharekan_core.errors import SharekanError
 from sharekan_core.experiments.budget import (best_within_bytes, grid_inputs, kmeans_bytes, output_error,
                                               search_budget, sharekan_bytes, smallest_within_points)

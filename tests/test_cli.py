@@ -10,7 +10,7 @@ import torch
 
 from conftest import prototype_kan
 from sharekan_core.cli.main import main
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.io import save_model
 
 REPORT_KEYS = {"dense_bytes", "compressed_bytes", "file_bytes", "ratio", "coef_rel_l2", "layers"}

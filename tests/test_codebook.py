@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharekan_core.compress.codebook import Codebook, ShapeCodebook, build_codebook
+from sharekan_core.compression.codebook import Codebook, ShapeCodebook, build_codebook
 from sharekan_core.errors import SharekanError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def test_same_seed_gives_identical_results(method):
 def test_identical_across_processes_and_thread_counts():
     script = ("import sys, hashlib, numpy as np; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
               "from test_codebook import clustered_shapes, fingerprint\n"
-              "from sharekan_core.compress.codebook import build_codebook\n"
+              "from sharekan_core.compression.codebook import build_codebook\n"
               "shapes = clustered_shapes(60_000)\n"
               "print(fingerprint(build_codebook(shapes, 1024, seed=3)), "
               "fingerprint(build_codebook(shapes, 1024, seed=3, weights=np.linspace(0.1, 2, 60_000))))")

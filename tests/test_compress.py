@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import prototype_kan
-from sharekan_core.compress import (CompressionConfig, compress, decompose, decompress, recompose,
+from sharekan_core.compression import (CompressionConfig, compress, decompose, decompress, recompose,
                                     refit_gains)
 from sharekan_core.errors import SharekanError
 from sharekan_core.results import compress_and_measure

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 from sharekan_core.cli.main import main
-from sharekan_core.compress import CompressionConfig
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.detection import load_detector
 from sharekan_core.detection.kan_head import HEAD_INPUTS, HEAD_OUTPUTS
 from sharekan_core.detection.weights import ADAPTER_FILE, FEATURES_FILE, adapter_file

@@ -1,7 +1,7 @@
 """The whole detector as one ExecuTorch program, with a compressed KAN head run in the compressed domain."""
 import torch
 
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.detection.detector import load_detector
 from sharekan_core.detection.export import PteDetector, compare_detections, export_detector, sample_image
 from sharekan_core.detection.kan_head import HEAD_INPUTS, HEAD_OUTPUTS

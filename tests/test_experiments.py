@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress, compress_with_codebooks
+from sharekan_core.compression import CompressionConfig, compress, compress_with_codebooks
 from sharekan_core.errors import SharekanError
 from sharekan_core.cli.main import main
 from sharekan_core.experiments import (codebook_transfer, default_codebook_sizes, multihead_storage_curve,
@@ -72,7 +72,7 @@ def test_points_keep_a_metrics_per_class_parts_and_the_summary_averages_them():
 
 
 def test_a_resumed_sweep_reruns_only_the_missing_jobs():
-    from sharekan_core.compress.methods import UniformConfig
+    from sharekan_core.compression.methods import UniformConfig
     from sharekan_core.experiments.sweep import SweepJob, config_job, measure_job, split_measured
 
     model = prototype_kan((6, 4), prototypes=8, seed=1)

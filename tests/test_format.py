@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.errors import SharekanError
 from sharekan_core.format import dense_storage, load_compressed, save_compressed, storage_report
 from sharekan_core.format.compressed_file import header_nbytes

@@ -30,8 +30,8 @@ from safetensors.torch import save as save_bytes
 
 from conftest import prototype_kan
 from sharekan_core.cli.main import main
-from sharekan_core.compress import CompressionConfig, UniformConfig, compress
-from sharekan_core.compress.packing import pack_bits, unpack_bits
+from sharekan_core.compression import CompressionConfig, UniformConfig, compress
+from sharekan_core.compression.packing import pack_bits, unpack_bits
 from sharekan_core.format.compressed_file import encode_compressed
 from sharekan_core.format.integrity import CHECKSUM_FIELD, checksum
 from sharekan_core.format.multihead_file import encode_multihead

@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sharekan_core as sk
-from sharekan_core.compress import (CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig,
+from sharekan_core.compression import (CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig,
                                     compress, decompress)
-from sharekan_core.compress.calibration import basis_moments, layer_inputs
-from sharekan_core.compress.data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
-from sharekan_core.compress.decompose import decompose
-from sharekan_core.compress.methods.gptq import gptq_codes, inverse_cholesky_upper
+from sharekan_core.compression.calibration import basis_moments, layer_inputs
+from sharekan_core.compression.data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
+from sharekan_core.compression.decompose import decompose
+from sharekan_core.compression.methods.gptq import gptq_codes, inverse_cholesky_upper
 from sharekan_core.errors import SharekanError
 from sharekan_core.format import save_compressed, storage_report
 from sharekan_core.format.compressed_file import header_nbytes, load_compressed

@@ -8,7 +8,7 @@ import torch
 
 from conftest import prototype_kan
 from sharekan_core.cli.main import main
-from sharekan_core.compress import CompressionConfig, compress, compress_with_codebooks
+from sharekan_core.compression import CompressionConfig, compress, compress_with_codebooks
 from sharekan_core.errors import SharekanError
 from sharekan_core.format.multihead_file import head_names, load_multihead, save_multihead
 from sharekan_core.runtime import CompressedDomainKAN

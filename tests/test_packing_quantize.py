@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharekan_core.compress import index_bits, pack_bits, quantize, unpack_bits
-from sharekan_core.compress.packing import packed_nbytes
-from sharekan_core.compress.quantize import quantized_nbytes
+from sharekan_core.compression import index_bits, pack_bits, quantize, unpack_bits
+from sharekan_core.compression.packing import packed_nbytes
+from sharekan_core.compression.quantize import quantized_nbytes
 from sharekan_core.errors import SharekanError
 
 

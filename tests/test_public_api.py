@@ -53,6 +53,23 @@ def test_compress_refuses_an_unknown_config(proto_kan):
         sk.compress(proto_kan, object())
 
 
+def test_root_compress_stays_the_function_once_the_compression_package_is_imported():
+    """The package is ``compression``, so importing it no longer rebinds the root's ``compress``."""
+    code = ("import types, sharekan_core as sk, sharekan_core.compression.api, sharekan_core.compression; "
+            "print(isinstance(sk.compress, types.FunctionType), sk.compress is sharekan_core.compression.compress)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]
+
+
+def test_the_old_sharekan_function_name_warns_and_still_compresses(proto_kan):
+    from sharekan_core.compression import compress_sharekan
+    config = sk.CompressionConfig(codebook_size=8, bits=8)
+    with pytest.warns(DeprecationWarning, match="compress_sharekan"):
+        from sharekan_core.compression.compressor import compress as old_compress
+    assert old_compress is compress_sharekan
+    assert old_compress(proto_kan, config).num_edges == sk.compress(proto_kan, config).num_edges
+
+
 def test_importing_the_package_does_not_import_torch():
     code = "import sys, sharekan_core; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,6 +1,6 @@
 """Cache-residency model: sysfs parsing, level fitting, the working-set report, the parts table."""
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.runtime.cache_model import fits_in, host_caches, residency_report, working_sets
 from sharekan_core.runtime.cache_parts import CACHE_PARTS
 

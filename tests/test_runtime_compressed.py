@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress, decompress
+from sharekan_core.compression import CompressionConfig, compress, decompress
 from sharekan_core.errors import SharekanError
 from sharekan_core.model import bspline_basis
 from sharekan_core.runtime import CompressedDomainKAN, load_runnable

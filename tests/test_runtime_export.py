@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.errors import SharekanError
 from sharekan_core.format import save_compressed
 from sharekan_core.runtime import load_runnable

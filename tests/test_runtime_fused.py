@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import prototype_kan, pykan_checkpoint
-from sharekan_core.compress import CompressedKAN, CompressionConfig, compress, decompress, quantize
+from sharekan_core.compression import CompressedKAN, CompressionConfig, compress, decompress, quantize
 from sharekan_core.runtime import CompressedDomainKAN
 from sharekan_core.runtime import fused_kernel
 from sharekan_core.runtime.fused_kernel import FusedKAN

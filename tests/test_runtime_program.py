@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import prototype_kan
-from sharekan_core.compress import (CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig, compress,
+from sharekan_core.compression import (CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig, compress,
                                     decompress)
-from sharekan_core.compress.packing import pack_bits, packed_nbytes
+from sharekan_core.compression.packing import pack_bits, packed_nbytes
 from sharekan_core.runtime.compressed_kan import CompressedDomainKAN
 from sharekan_core.runtime.dequantize import DequantizedTensor, PackedCodes
 from sharekan_core.runtime.executorch_export import export_program, program_contents

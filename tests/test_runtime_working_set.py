@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import prototype_kan
-from sharekan_core.compress import CompressionConfig, compress
+from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.errors import SharekanError
 from sharekan_core.runtime.energy import (DRAM_PJ_PER_64BIT, FP32_MAC_PJ, access_pj, dense_vs_compressed, estimate,
                                           multiply_adds)

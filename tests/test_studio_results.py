@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from sharekan_core.compress import CompressionConfig
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 from sharekan_core.studio import compression, evaluation, history, splines, tradeoffs

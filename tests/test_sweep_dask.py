@@ -4,7 +4,7 @@ import json
 from conftest import prototype_kan
 from test_experiments import agreement_metric
 
-from sharekan_core.compress import CompressionConfig
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.experiments.sweep import SweepJob, dask_client, run_jobs, run_on_client, sharekan_jobs
 
 

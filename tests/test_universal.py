@@ -4,7 +4,7 @@ import pytest
 from safetensors.numpy import save
 
 from conftest import prototype_kan
-from sharekan_core.compress import decompress
+from sharekan_core.compression import decompress
 from sharekan_core.errors import SharekanError
 from sharekan_core.experiments.universal import (compress_with_universal, fit_universal_codebook,
                                                  load_universal_codebook, save_universal_codebook, universal_cost)

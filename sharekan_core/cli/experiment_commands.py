@@ -12,7 +12,7 @@ from .model_commands import add_model_source_options, model_source
 from .terminal import progress_bar
 
 if TYPE_CHECKING:
-    from ..compress import CompressionConfig
+    from ..compression import CompressionConfig
 
 TASKS = ("digits", "detection")
 
@@ -79,14 +79,14 @@ def _add_config_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> CompressionConfig:
-    from ..compress import CompressionConfig
+    from ..compression import CompressionConfig
 
     return CompressionConfig(codebook_size=args.codebook_size, bits=args.bits, scope=args.scope, seed=args.seed)
 
 
 def run_sweep_command(args: argparse.Namespace) -> dict:
     """Run the sweep, save its JSON atomically, and return the summary."""
-    from ..compress import CompressionConfig
+    from ..compression import CompressionConfig
     from ..experiments import default_codebook_sizes, run_sweep
     from ..experiments.sweep import sweep_document
     from ..io import read_model, write_bytes_atomic

@@ -179,7 +179,7 @@ def parse_layer_bits(text: str) -> tuple[int, ...]:
 
 def method_config(args: argparse.Namespace):
     """The config of ``--method`` from the compress options; options of another method are refused."""
-    from ..compress import CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
+    from ..compression import CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
 
     defaults = {"scope": "layer", "seed": 0, "unweighted": False, "no_refit": False}
     for option in sorted(set().union(*METHOD_OPTIONS.values()) - METHOD_OPTIONS[args.method]):
@@ -202,7 +202,7 @@ def method_config(args: argparse.Namespace):
 
 def run_inspect(args: argparse.Namespace) -> dict:
     """Describe a dense model or a compressed file; for a checkpoint holding several KANs, list them."""
-    from ..compress import decompress
+    from ..compression import decompress
     from ..format.accounting import model_summary
     from ..format.compressed_file import is_compressed_file, load_compressed
     from ..io import read_model
@@ -231,7 +231,7 @@ def run_inspect(args: argparse.Namespace) -> dict:
 
 def run_decompress(args: argparse.Namespace) -> dict:
     """Write the dense reconstruction of a compressed file."""
-    from ..compress import decompress
+    from ..compression import decompress
     from ..format.compressed_file import load_compressed
     from ..io import save_model
 

@@ -24,12 +24,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..compress import CompressionConfig, decompress
-from ..compress.api import compress
-from ..compress.compressed import CompressedKAN
-from ..compress.methods import GPTQConfig, KMeansConfig, UniformConfig
-from ..compress.packing import FP32, index_bits, packed_nbytes
-from ..compress.quantize import quantize, quantized_nbytes
+from ..compression import CompressionConfig, decompress
+from ..compression.api import compress
+from ..compression.compressed import CompressedKAN
+from ..compression.methods import GPTQConfig, KMeansConfig, UniformConfig
+from ..compression.packing import FP32, index_bits, packed_nbytes
+from ..compression.quantize import quantize, quantized_nbytes
 from ..errors import SharekanError
 from ..format import storage_report
 from ..format.compressed_file import encode_compressed

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..compress import CompressionConfig
-from ..compress.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
+from ..compression import CompressionConfig
+from ..compression.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
 from .sweep import SweepJob, config_job
 
 DATA_AWARE = "data-aware"

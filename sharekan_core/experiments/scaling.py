@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from ..compress import CompressionConfig
-from ..compress.compressor import compress, compress_with_codebooks
+from ..compression import CompressionConfig
+from ..compression.compressor import compress_sharekan, compress_with_codebooks
 from ..errors import SharekanError
 from ..format import dense_bytes
 from ..format.multihead_file import save_multihead, shared_and_per_head_bytes
@@ -35,7 +35,7 @@ def shared_codebook_scaling(heads: Sequence[KAN], config: CompressionConfig, max
     widths = {tuple([m.layers[0].in_features] + [layer.out_features for layer in m.layers]) for m in heads}
     if len(widths) > 1:
         raise SharekanError(f"all heads must share one architecture, got {sorted(widths)}")
-    first = compress(heads[0], config)
+    first = compress_sharekan(heads[0], config)
     compressed = [first] + [compress_with_codebooks(m, config, first.codebooks) for m in heads[1:]]
     shared, per_head = shared_and_per_head_bytes(compressed)
     dense_per_head = dense_bytes(heads[0])

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..compress import CompressionConfig, decompress, prune_by_magnitude
-from ..compress.api import compress
+from ..compression import CompressionConfig, decompress, prune_by_magnitude
+from ..compression.api import compress
 from ..format import dense_bytes, storage_report
 from ..metrics import fidelity_report
 from ..model import KAN
@@ -53,7 +53,7 @@ class SweepPoint:
 class SweepJob:
     """One configuration to measure: ``method`` and its ``config`` (a sparsity for pruning, None for dense).
 
-    Any config that ``compress.api.compress`` accepts runs as method ``config.method``;
+    Any config that ``compression.api.compress`` accepts runs as method ``config.method``;
     ``calibrated`` passes the sweep's calibration inputs to it (data-aware SHARe-KAN, GPTQ).
     """
 
@@ -64,7 +64,7 @@ class SweepJob:
 
 
 def config_job(config: Any, calibrated: bool = False, variant: str = "") -> SweepJob:
-    """The job that runs ``config`` (a method config) through ``compress.api.compress``."""
+    """The job that runs ``config`` (a method config) through ``compression.api.compress``."""
     return SweepJob(config.method, config, calibrated, variant)
 
 

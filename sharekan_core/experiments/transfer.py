@@ -1,8 +1,8 @@
 """Zero-shot codebook transfer: compress model B with the codebook learned on model A."""
 from __future__ import annotations
 
-from ..compress import CompressionConfig, decompress
-from ..compress.compressor import compress, compress_with_codebooks
+from ..compression import CompressionConfig, decompress
+from ..compression.compressor import compress_sharekan, compress_with_codebooks
 from ..metrics import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
@@ -11,7 +11,7 @@ from ..tasks import TaskMetric
 
 def codebook_transfer(source: KAN, target: KAN, config: CompressionConfig, metric: TaskMetric) -> dict:
     """Metric and coefficient error of ``target``: dense, with its own codebook, and with ``source``'s."""
-    source_codebooks = compress(source, config).codebooks
+    source_codebooks = compress_sharekan(source, config).codebooks
     own = compress_and_measure(target, config)
     transferred = compress_with_codebooks(target, config, source_codebooks)
     transferred_dense = decompress(transferred).eval()

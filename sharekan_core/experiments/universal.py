@@ -17,12 +17,12 @@ from typing import Sequence
 import numpy as np
 from safetensors.numpy import save as save_safetensors
 
-from ..compress import CompressionConfig
-from ..compress.codebook import ShapeCodebook
-from ..compress.compressed import CompressedKAN
-from ..compress.compressor import compress_with_codebooks, effective_coefficients
-from ..compress.decompose import decompose
-from ..compress.quantize import QuantizedTensor, quantize
+from ..compression import CompressionConfig
+from ..compression.codebook import ShapeCodebook
+from ..compression.compressed import CompressedKAN
+from ..compression.compressor import compress_with_codebooks, effective_coefficients
+from ..compression.decompose import decompose
+from ..compression.quantize import QuantizedTensor, quantize
 from ..errors import SharekanError
 from ..io import write_bytes_atomic
 from ..io.tensors import read_safetensors
@@ -104,7 +104,7 @@ def universal_cost(model: KAN, codebook: QuantizedTensor, bits: int = 8, evaluat
 
     ``evaluate(module) -> float`` adds the task metric (dense, own codebook, universal codebook).
     """
-    from ..compress import compress, decompress
+    from ..compression import compress, decompress
     from ..format import storage_report
     from ..format.accounting import dense_bytes
     from ..metrics import fidelity_report

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ..compress.compressed import CompressedKAN
-from ..compress.packing import FP32, total_bytes
+from ..compression.compressed import CompressedKAN
+from ..compression.packing import FP32, total_bytes
 from ..model import KAN
 from .compressed_file import stored_tensors
 

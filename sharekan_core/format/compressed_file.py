@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compress.compressed import CompressedKAN, CompressedLayer
-from ..compress.methods import METHOD_CONFIGS
-from ..compress.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
-from ..compress.quantize import GROUPINGS, QuantizedTensor
+from ..compression.compressed import CompressedKAN, CompressedLayer
+from ..compression.methods import METHOD_CONFIGS
+from ..compression.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
+from ..compression.quantize import GROUPINGS, QuantizedTensor
 from ..errors import SharekanError
 from .consistency import check_consistent, check_stored_names
 from .integrity import (check_codebook_shape, check_finite, check_header_numbers, check_payload, encode_checked,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..compress.compressed import CompressedKAN, CompressedLayer
-from ..compress.methods.uniform import stored_layout
+from ..compression.compressed import CompressedKAN, CompressedLayer
+from ..compression.methods.uniform import stored_layout
 from ..errors import SharekanError
 from ..ranges import SUPPORTED_BITS as CODEBOOK_BITS
 

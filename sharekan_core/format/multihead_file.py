@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compress.compressed import CompressedKAN
-from ..compress.config import CompressionConfig
-from ..compress.quantize import QuantizedTensor
+from ..compression.compressed import CompressedKAN
+from ..compression.config import CompressionConfig
+from ..compression.quantize import QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.tensors import header_field
@@ -58,7 +58,7 @@ def head_names(heads: list, names: list[str] | None = None) -> list[str]:
 
 def compress_heads(models: list, config: CompressionConfig, metadata: list[dict] | None = None) -> list[CompressedKAN]:
     """Compress ``models[0]`` and assign every other model to its codebooks: heads ready for one bundle."""
-    from ..compress import compress, compress_with_codebooks
+    from ..compression import compress, compress_with_codebooks
 
     if not models:
         raise SharekanError("a multi-head bundle needs at least one head")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..compress.compressed import CompressedKAN
-from ..compress.packing import FP32, packed_nbytes
+from ..compression.compressed import CompressedKAN
+from ..compression.packing import FP32, packed_nbytes
 from .cache_parts import CACHE_PARTS
 
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compress.compressed import CompressedKAN, CompressedLayer
+from ..compression.compressed import CompressedKAN, CompressedLayer
 from ..errors import SharekanError
 from .dequantize import DequantizedTensor
 

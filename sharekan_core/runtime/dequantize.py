@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..compress.quantize import QuantizedTensor
+from ..compression.quantize import QuantizedTensor
 
 WINDOW_BYTES = 3  # a 24-bit window holds any code of up to 16 bits at any bit offset, exactly in float32
 

@@ -39,8 +39,8 @@ import torch
 from numba import njit, prange, types
 from numba.extending import overload
 
-from ..compress.compressed import CompressedLayer
-from ..compress.quantize import QuantizedTensor
+from ..compression.compressed import CompressedLayer
+from ..compression.quantize import QuantizedTensor
 from .routes import MAX_TAPS, TILE_BYTES, fused_route, grouped_block_outputs, output_blocks
 
 # numba's default (workqueue) threading layer may not be entered from two threads at once;

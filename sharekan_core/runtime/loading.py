@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ..compress.compressed import CompressedKAN, decompress
+from ..compression.compressed import CompressedKAN, decompress
 from ..errors import SharekanError
 from ..format.compressed_file import is_compressed_file, load_compressed
 from ..format.multihead_file import is_multihead_file, load_multihead

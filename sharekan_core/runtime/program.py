@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compress.compressed import CompressedKAN, CompressedLayer
-from ..compress.packing import index_bits, pack_bits
+from ..compression.compressed import CompressedKAN, CompressedLayer
+from ..compression.packing import index_bits, pack_bits
 from ..model.bspline import bspline_basis
 from .dequantize import DequantizedTensor, PackedCodes
 

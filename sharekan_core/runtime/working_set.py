@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..compress.packing import FP32
+from ..compression.packing import FP32
 from ..errors import SharekanError
 from ..ranges import MAX_CODEBOOK, check_int
 from .cache_model import fits_in

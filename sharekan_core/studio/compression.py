@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from ..compress import CompressionConfig
+from ..compression import CompressionConfig
 from ..progress import Progress
-from ..compress.config import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
-from ..compress.packing import index_bits, packed_nbytes
-from ..compress.quantize import quantized_nbytes
+from ..compression.config import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
+from ..compression.packing import index_bits, packed_nbytes
+from ..compression.quantize import quantized_nbytes
 from ..format.accounting import FP32
 from ..model import KAN
 from ..results import CompressionResult, compress_and_measure

@@ -16,7 +16,7 @@ from ..results import CompressionResult
 from .models import format_bytes, read_upload, safe_filename
 
 if TYPE_CHECKING:
-    from ..compress import CompressionConfig
+    from ..compression import CompressionConfig
 
 # SHARe-KAN (arXiv 2512.15742): 50 detection heads; a reference only, not measured here.
 PAPER_HEADS, PAPER_DENSE_MB, PAPER_SHARED_MB = 50, 2900.0, 211.0
@@ -72,7 +72,7 @@ def paper_frame() -> pd.DataFrame:
 
 def saved_config(document: dict) -> CompressionConfig:
     """The compression settings a saved scaling result was measured at."""
-    from ..compress import CompressionConfig
+    from ..compression import CompressionConfig
 
     return CompressionConfig(codebook_size=document["codebook_size"], bits=document["bits"])
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..compress import decompose
+from ..compression import decompose
 from ..format.accounting import dense_edge_bytes
 from ..metrics import spline_samples
 from ..model import KAN

@@ -1,4 +1,4 @@
-"""Compression methods as configurations: the config's type picks the algorithm (see ``compress.api``)."""
+"""Compression methods as configurations: the config's type picks the algorithm (see ``compression.api``)."""
 from __future__ import annotations
 
 from ..config import CompressionConfig

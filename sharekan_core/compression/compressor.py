@@ -7,12 +7,14 @@
     quantize       codebook, gains, biases and base weights                          quantize_codebook, pack
     pack           the CompressedKAN                                                 pack
 
-``compress`` runs them all; ``compress_with_codebooks`` runs every stage but clustering (zero-shot
+``compress_sharekan`` runs them all; ``compress_with_codebooks`` runs every stage but clustering (zero-shot
 transfer). With calibration inputs every distance is measured in function space (see ``data_aware``).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +29,6 @@ from .config import CompressionConfig
 from .data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
 from .decompose import GainShapeBias, decompose, refit_gains
 from .quantize import QuantizedTensor, quantize
-
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ def require_silu_base(model: KAN) -> None:
                             "activations only for now (the compressed runtimes compute SiLU)")
 
 
-def compress(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None, *,
-             progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
+def compress_sharekan(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None, *,
+                      progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Compress every layer of ``model`` with a shared codebook per layer or for the whole model.
 
     ``calibration`` (N, in_features) makes every stage minimise function-space error on those inputs.
@@ -214,3 +215,12 @@ def pack(model: KAN, config: CompressionConfig, codebooks: list[QuantizedTensor]
             **layer_frame(layer)))
     return CompressedKAN(codebooks, layers, config, dict(metadata or {}))
 
+
+def __getattr__(name: str) -> Any:
+    """``compressor.compress``: the old name of ``compress_sharekan``, deprecated for one release."""
+    if name == "compress":
+        warnings.warn("sharekan_core.compression.compressor.compress is deprecated; call compress_sharekan "
+                      "(or sharekan_core.compress, which picks the method from the config)",
+                      DeprecationWarning, stacklevel=2)
+        return compress_sharekan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,7 @@ from ..errors import SharekanError
 from ..model import KAN
 from ..progress import Progress
 from .compressed import CompressedKAN
-from .compressor import compress as compress_sharekan
-from .compressor import require_silu_base
+from .compressor import compress_sharekan, require_silu_base
 from .config import CompressionConfig
 from .methods import GPTQConfig, KMeansConfig, MethodConfig, PruneConfig, UniformConfig
 from .methods.gptq import compress_gptq

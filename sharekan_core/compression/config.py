@@ -23,7 +23,7 @@ class CompressionConfig:
     override a component in every layer. ``weighted`` clusters shapes weighted by gain**2,
     which minimises coefficient-space error; ``refit_gain`` replaces each gain by its
     least-squares value against the chosen codeword. ``kmeans_method`` and ``spherical`` pick the
-    codebook builder's algorithm (see ``compress.codebook``). With calibration data,
+    codebook builder's algorithm (see ``compression.codebook``). With calibration data,
     ``data_aware_passes`` alternations of assignment, gain/bias refit and codeword update run
     under each input's basis second moment (see ``compress.data_aware``).
 

@@ -81,7 +81,7 @@ class CompressedKAN:
 
     codebooks: list[QuantizedTensor]
     layers: list[CompressedLayer]
-    config: Any  # one of the method configs (compress.methods.METHOD_CONFIGS)
+    config: Any  # one of the method configs (compression.methods.METHOD_CONFIGS)
     metadata: dict = field(default_factory=dict)
 
     @property
