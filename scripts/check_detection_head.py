@@ -33,9 +33,8 @@ from sharekan_core.detection.preprocess import load_image
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.results import compress_and_measure
 from sharekan_core.runtime import CompressedDomainKAN
-from sharekan_core.studio.detection import DEFAULT_SCORE, bundled_photos
-from sharekan_core.paths import settings
-from sharekan_core.tasks.detection import map_against_reference, teacher_agreement
+from sharekan_core.paths import bundled_photos, settings
+from sharekan_core.tasks.detection import DEFAULT_SCORE, map_against_reference, teacher_agreement
 from sharekan_core.tasks.detection_match import match_f1
 
 FOLDERS = settings()

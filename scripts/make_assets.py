@@ -13,9 +13,9 @@ from pathlib import Path
 from sharekan_core.compression import CompressionConfig
 from sharekan_core.experiments import codebook_transfer, default_codebook_sizes, run_sweep, shared_codebook_scaling
 from sharekan_core.experiments.comparison import ComparisonPlan
+from sharekan_core.experiments.provenance import file_sha256
 from sharekan_core.experiments.sweep import sweep_document
 from sharekan_core.io import read_model, write_bytes_atomic
-from sharekan_core.studio.saved_results import file_sha256
 from sharekan_core.paths import settings
 from sharekan_core.tasks import task_metric
 

@@ -54,6 +54,36 @@ def settings() -> Settings:
                     assets_dir=Path(os.environ.get("SHAREKAN_ASSETS_DIR") or home / "assets"))
 
 
+@dataclass(frozen=True)
+class ShippedModel:
+    """A model file in sample_models/, the name the studio shows, its task, and its saved results' file stem."""
+
+    name: str
+    path: Path
+    task: str
+    results_stem: str  # assets/{sweeps,transfer,scaling}/<stem>.json, written by scripts/make_assets.py
+
+
+def shipped_models() -> list[ShippedModel]:
+    """Shipped models in the settings' folders that exist on disk, the detection head first (the studio's default)."""
+    folders = settings()
+    candidates = [
+        ShippedModel("SSD detection head (KAN, 20 VOC classes)", folders.detector_dir / "kan_head.safetensors",
+                     "detection", "detection_head"),
+        ShippedModel("Digits classifier (KAN 64-32-10)", folders.models_dir / "digits_kan.safetensors", "digits",
+                     "digits_kan"),
+        # The second head (the cross-task transfer's target); its own teacher is not shipped.
+        ShippedModel("SSD detection head (KAN, 60 other COCO classes)",
+                     folders.detector_dir / "kan_head_coco_extra.safetensors", "detection", "detection_head_coco_extra"),
+    ]
+    return [model for model in candidates if model.path.is_file()]
+
+
+def shipped_path(stem: str | None) -> Path | None:
+    """The file of the shipped model whose saved results are named ``stem``; None for uploads."""
+    return next((model.path for model in shipped_models() if stem is not None and model.results_stem == stem), None)
+
+
 def bundled_photos(folder: Path | None = None) -> list[Path]:
     """The real photos in ``folder`` (default: the settings' photos folder), sorted by name."""
     folder = folder or settings().photos_dir

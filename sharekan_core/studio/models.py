@@ -15,37 +15,12 @@ from ..format.accounting import dense_storage, model_summary  # model_summary: t
 from ..io import LoadedModel, read_model
 from ..metrics import coefficient_statistics
 from ..model import KAN
-from .settings import settings
+from ..paths import ShippedModel, shipped_models, shipped_path  # noqa: F401 (the pages')
 
 MAX_UPLOAD_BYTES = 512 * 2**20
 UPLOAD_SUFFIXES = (".safetensors", ".pt", ".pth", "_state")
 MAX_NAME_CHARS = 80
 UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class ShippedModel:
-    """A model file in sample_models/, the name the studio shows, its task, and its saved results' file stem."""
-
-    name: str
-    path: Path
-    task: str
-    results_stem: str  # assets/{sweeps,transfer,scaling}/<stem>.json, written by scripts/make_assets.py
-
-
-def shipped_models() -> list[ShippedModel]:
-    """Shipped models in the settings' folders that exist on disk, the detection head first (the studio's default)."""
-    folders = settings()
-    candidates = [
-        ShippedModel("SSD detection head (KAN, 20 VOC classes)", folders.detector_dir / "kan_head.safetensors",
-                     "detection", "detection_head"),
-        ShippedModel("Digits classifier (KAN 64-32-10)", folders.models_dir / "digits_kan.safetensors", "digits",
-                     "digits_kan"),
-        # The second head (the cross-task transfer's target); its own teacher is not shipped.
-        ShippedModel("SSD detection head (KAN, 60 other COCO classes)",
-                     folders.detector_dir / "kan_head_coco_extra.safetensors", "detection", "detection_head_coco_extra"),
-    ]
-    return [model for model in candidates if model.path.is_file()]
 
 
 def content_key(*payloads: bytes) -> str:
@@ -158,11 +133,6 @@ def results_stem(model_key: str) -> str | None:
     uploads."""
     return next((model.results_stem for model in shipped_models()
                  if model_key in (str(model.path), file_key(model.path))), None)
-
-
-def shipped_path(stem: str | None) -> Path | None:
-    """The file of the shipped model whose saved results are named ``stem``; None for uploads."""
-    return next((model.path for model in shipped_models() if stem is not None and model.results_stem == stem), None)
 
 
 def shipped_detection_head() -> ShippedModel | None:
