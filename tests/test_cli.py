@@ -331,3 +331,28 @@ def test_a_first_compressed_run_says_the_kernels_compile(monkeypatch):
     monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: True)
     announce_first_call(module, lambda fraction, message: shown.append(message))
     assert shown == [compressed_kan.COMPILE_NOTE] and "first run only" in shown[0]
+
+
+def test_detect_teacher_prints_the_original_ssd_in_the_heads_json(capsys):
+    """``detect --teacher`` is the reference column: OpenCV's own run of the graph on the full-size photo
+    (tests/fixtures/ssd_opencv_reference.json), in the same JSON as a KAN head's detections."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    fixture = json.loads((root / "tests" / "fixtures" / "ssd_opencv_reference.json").read_text())
+    photo = root / fixture["image"]
+    status, out, _ = cli(capsys, "detect", photo, "--teacher", "--score", "0.3")
+    assert status == 0
+    teacher = json.loads(out)
+    expected = fixture["detections_score_ge_0.3_voc"]
+    assert len(teacher) == len(expected)
+    width, height = 548, 342  # messi5.jpg
+    for ours, ref in zip(teacher, sorted(expected, key=lambda r: -r["score"])):
+        assert ours["label"] == "person" and ref["coco_id"] == 1
+        assert ours["score"] == pytest.approx(ref["score"], abs=1e-4)
+        box = [min(max(v, 0.0), 1.0) * s for v, s in zip(ref["box"], (width, height, width, height))]
+        assert ours["box"] == pytest.approx(box, abs=0.05)
+    status, out, _ = cli(capsys, "detect", photo, "--score", "0.3")
+    assert status == 0 and {tuple(sorted(d)) for d in json.loads(out)} <= {tuple(sorted(teacher[0]))}
+    status, _, err = cli(capsys, "detect", photo, "--teacher", "--head", photo)
+    assert status == 2 and "not allowed" in err

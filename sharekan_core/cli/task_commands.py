@@ -27,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "the original image. --head swaps in another head: the dense KAN file or a "
                                           "compressed file made by 'compress' from it.")
     p.add_argument("image", help="JPEG, PNG or WebP photo")
-    p.add_argument("--head", help="head file (default: the shipped dense KAN head)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--head", help="head file (default: the shipped dense KAN head)")
+    which.add_argument("--teacher", action="store_true",
+                       help="the original SSD's box predictor instead of a KAN head (the reference every head is "
+                            "measured against), same JSON")
     p.add_argument("--score", type=float, help="minimum score, 0..1 (default: the Detect page's threshold, "
                                                  "tasks.detection.DEFAULT_SCORE)")
     p.set_defaults(handler=run_detect)
@@ -91,7 +95,7 @@ def run_detect(args: argparse.Namespace) -> list[dict]:
     score = DEFAULT_SCORE if args.score is None else args.score
     if not 0.0 <= score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {score}")
-    return detect_image(args.image, settings().detector_dir, args.head, score)
+    return detect_image(args.image, settings().detector_dir, args.head, score, teacher=args.teacher)
 
 
 def run_export_detector(args: argparse.Namespace) -> dict:

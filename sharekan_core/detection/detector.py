@@ -152,7 +152,11 @@ def load_teacher(detector_dir: str | Path, labels: LabelSet = VOC, path: str | P
 
 
 def detect_image(path: str | Path, detector_dir: str | Path, head_path: str | Path | None = None,
-                 score: float = 0.5) -> list[dict]:
-    """Detect objects in an image file: [{"label", "score", "box": [x1, y1, x2, y2] pixels}]."""
+                 score: float = 0.5, teacher: bool = False) -> list[dict]:
+    """Detect objects in an image file: [{"label", "score", "box": [x1, y1, x2, y2] pixels}], with a KAN head
+    (``head_path``, else the folder's dense one) or, with ``teacher``, the original SSD predictor."""
+    if teacher and head_path is not None:
+        raise SharekanError("pass a head file or the teacher, not both")
     image = load_image(path)
-    return [d.to_dict() for d in load_detector(head_path, detector_dir).detect(image, score)]
+    detector = load_teacher(detector_dir) if teacher else load_detector(head_path, detector_dir)
+    return [d.to_dict() for d in detector.detect(image, score)]
