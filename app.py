@@ -1,7 +1,8 @@
 """SHARe-KAN Studio: compress pre-trained KANs, see what changed, and watch detections live.
 
-Run with ``make run`` (or ``streamlit run app.py``). Each page lives in pages/. The page icon is a
-local file: a ``:material/...:`` page icon makes the browser fetch it from an external font host.
+Run with ``make run`` (or ``streamlit run app.py``). This file is the frame: st.navigation runs one of the page
+scripts in app_pages/ (plain names, no number prefixes). The page icon is a local file: a ``:material/...:``
+page icon makes the browser fetch it from an external font host.
 """
 from pathlib import Path
 
@@ -12,14 +13,14 @@ ICON = Path(__file__).resolve().parent / "assets" / "icons" / "sharekan.png"
 st.set_page_config(page_title="SHARe-KAN Studio", page_icon=str(ICON), layout="wide")
 
 PAGES = [
-    st.Page("pages/0_home.py", title="Start", icon=":material/home:", default=True),
-    st.Page("pages/1_model.py", title="Model", icon=":material/inventory_2:"),
-    st.Page("pages/2_compress.py", title="Compress", icon=":material/compress:"),
-    st.Page("pages/3_splines.py", title="Splines", icon=":material/show_chart:"),
-    st.Page("pages/4_detect.py", title="Detect", icon=":material/center_focus_strong:"),
-    st.Page("pages/5_tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:"),
-    st.Page("pages/6_runtime.py", title="Runtime", icon=":material/timer:"),
-    st.Page("pages/7_scaling.py", title="Scaling", icon=":material/stacks:"),
+    st.Page("app_pages/home.py", title="Start", icon=":material/home:", default=True),
+    st.Page("app_pages/model.py", title="Model", icon=":material/inventory_2:"),
+    st.Page("app_pages/compress.py", title="Compress", icon=":material/compress:"),
+    st.Page("app_pages/splines.py", title="Splines", icon=":material/show_chart:"),
+    st.Page("app_pages/detect.py", title="Detect", icon=":material/center_focus_strong:"),
+    st.Page("app_pages/tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:"),
+    st.Page("app_pages/runtime.py", title="Runtime", icon=":material/timer:"),
+    st.Page("app_pages/scaling.py", title="Scaling", icon=":material/stacks:"),
 ]
 
 st.navigation(PAGES).run()

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from sharekan_core.detection.labels import COCO_EXTRA
 from sharekan_core.io import read_model
+from sharekan_core.studio.session import SESSION_KEY, UPLOAD, PhotoUpload, StudioSession
 from sharekan_core.studio.settings import settings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -59,19 +60,26 @@ def nothing_saved(tmp_path, monkeypatch):
     monkeypatch.setenv("SHAREKAN_ASSETS_DIR", str(tmp_path))
 
 
+def studio(at: AppTest) -> StudioSession:
+    """``at``'s StudioSession (the one entry the pages keep in Streamlit's session state), made if absent."""
+    if SESSION_KEY not in at.session_state:
+        at.session_state[SESSION_KEY] = StudioSession()
+    return at.session_state[SESSION_KEY]
+
+
 def app_on(page: str | None = None, model: str = DIGITS) -> AppTest:
     """The app with this session on ``model``, opened at ``page``."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["model_key"] = model
+    studio(at).model_choice = model
     at.run()
-    at.switch_page(page or "pages/1_model.py").run()
+    at.switch_page(page or "app_pages/model.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 def compressed(codebook_size: int = 16, model: str = DIGITS) -> AppTest:
     """The app after compressing ``model`` at ``codebook_size`` on the Compress page."""
-    at = app_on("pages/2_compress.py", model)
+    at = app_on("app_pages/compress.py", model)
     at.select_slider[0].set_value(codebook_size)
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -80,6 +88,18 @@ def compressed(codebook_size: int = 16, model: str = DIGITS) -> AppTest:
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def test_pages_are_plain_named_scripts_and_reach_session_state_only_through_the_helpers():
+    """Issue 29: st.navigation over app_pages/ (no number prefixes), and one module touches st.session_state."""
+    folder = Path(APP).parent / "app_pages"
+    pages = sorted(path.name for path in folder.glob("*.py"))
+    assert pages and not any(re.match(r"\d", name) for name in pages)
+    assert not (Path(APP).parent / "pages").exists()  # Streamlit's old automatic pages folder is gone
+    app = Path(APP).read_text()
+    assert "st.navigation" in app and all(f'"app_pages/{name}"' in app for name in pages if name != "common.py")
+    touching = [path.name for path in folder.glob("*.py") if "session_state" in path.read_text()]
+    assert touching == ["common.py"], touching
 
 
 def test_model_page_shows_architecture_and_statistics():
@@ -95,7 +115,7 @@ def test_default_model_is_the_first_shipped_one():
     from sharekan_core.studio.models import shipped_detection_head
 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/1_model.py").run()
+    at.switch_page("app_pages/model.py").run()
     assert not at.exception
     assert at.radio[0].index == 0
     head = shipped_detection_head()  # the shipped detection head is the one preselected
@@ -115,7 +135,7 @@ def test_compress_page_produces_a_result_for_small_k():
 
 
 def test_compress_page_takes_per_layer_bit_widths():
-    at = app_on("pages/2_compress.py")
+    at = app_on("app_pages/compress.py")
     at.select_slider[0].set_value(16)
     at.selectbox(key="layer_bits_1").set_value(4)
     at.button[0].click().run()
@@ -127,7 +147,7 @@ def test_compress_page_takes_per_layer_bit_widths():
 
 def test_download_names_say_the_stored_widths():
     """FP16 is '-fp16', not '-int16'; mixed widths are named as mixed, never as the model-wide width."""
-    at = app_on("pages/2_compress.py")
+    at = app_on("app_pages/compress.py")
     at.select_slider[0].set_value(16)
     at.selectbox[0].set_value(16)
     at.button[0].click().run()
@@ -138,7 +158,7 @@ def test_download_names_say_the_stored_widths():
     at.selectbox(key="bits_codebook_bits").set_value(32)
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    names = [run.file_name for run in at.session_state["history"]]
+    names = [run.file_name for run in studio(at).history]
     assert [name.split("-K16-")[1] for name in names] == ["fp16.sharekan.safetensors", "mixed-int4-int8.sharekan.safetensors",
                                                           "mixed-int8-fp32.sharekan.safetensors"]
     assert at.dataframe[1].value["bits"].tolist()[1] == "mixed (layer 0: Int8; layer 1: Int4)"
@@ -153,7 +173,7 @@ def test_compress_page_says_when_a_tiny_model_grows(tmp_path, small_kan):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     _as_upload(at, str(tmp_path / "tiny.safetensors"), "tiny.safetensors")
     at.run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/compress.py").run()
     at.select_slider[0].set_value(codebook_size_choices(small_kan.num_edges)[-1])  # every edge keeps its shape
     at.selectbox[0].set_value(32)
     at.button[0].click().run()
@@ -174,16 +194,16 @@ def test_k_larger_than_a_layer_explains_the_cap():
 
 def test_results_survive_page_changes_and_stay_per_session():
     at = compressed(16)
-    at.switch_page("pages/1_model.py").run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/model.py").run()
+    at.switch_page("app_pages/compress.py").run()
     assert "Ratio" in metrics(at)
-    other = app_on("pages/2_compress.py")
+    other = app_on("app_pages/compress.py")
     assert "Ratio" not in metrics(other)  # a second session sees none of the first one's results
 
 
 def test_splines_page_teaches_with_the_chosen_edge():
     at = compressed(16)
-    at.switch_page("pages/3_splines.py").run()
+    at.switch_page("app_pages/splines.py").run()
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(md.value for md in at.markdown)
     assert "Bias" in text and "Gain" in text and "codeword" in text
@@ -193,17 +213,17 @@ def test_splines_page_teaches_with_the_chosen_edge():
 
 def test_splines_page_counts_bits_on_one_basis():
     at = compressed(16)
-    at.switch_page("pages/3_splines.py").run()
+    at.switch_page("app_pages/splines.py").run()
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(md.value for md in at.markdown)
-    run = at.session_state["history"][-1]
+    run = studio(at).history[-1]
     assert "a base weight and a spline scaler, each FP32" in text
     assert f"{run.result.file_bytes:,} bytes, its JSON header included" in text
     assert f"({run.result.fidelity.coef_rel_l2:.4f})" in text  # the model-wide figure, explained beside the edge's
 
 
 def test_splines_page_works_before_compressing():
-    at = app_on("pages/3_splines.py")
+    at = app_on("app_pages/splines.py")
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("plotly_chart")) == 2  # the edge's original spline and its layer's coefficient histogram
     assert len(at.dataframe[0].value) == 2  # per-layer statistics
@@ -211,7 +231,7 @@ def test_splines_page_works_before_compressing():
 
 
 def test_detect_page_draws_boxes_for_a_bundled_photo():
-    at = app_on("pages/4_detect.py", DETECTION_HEAD)
+    at = app_on("app_pages/detect.py", DETECTION_HEAD)
     at.selectbox[0].set_value("messi5.jpg").run()  # people in plain view: the teacher finds a person at 0.98
     assert not at.exception, [e.value for e in at.exception]
     assert at.slider[0].value == 0.5  # the usual default: the shipped head's scores are calibrated to the teacher's
@@ -229,15 +249,15 @@ def test_detect_page_draws_boxes_for_a_bundled_photo():
 def test_detect_page_takes_every_bundled_photo_pick():
     """Each pick shows at once (a default derived from the last pick recreated the box and dropped every second
     one), and the last pick is still chosen after a visit to another page."""
-    at = app_on("pages/4_detect.py", DETECTION_HEAD)
+    at = app_on("app_pages/detect.py", DETECTION_HEAD)
     at.toggle[1].set_value(False).run()  # the teacher column is not needed here
     names = at.selectbox[0].options
     for name in (names[1], names[2], names[0]):
         at.selectbox[0].set_value(name).run()
         assert not at.exception, [e.value for e in at.exception]
         assert at.selectbox[0].value == name
-    at.switch_page("pages/1_model.py").run()
-    at.switch_page("pages/4_detect.py").run()
+    at.switch_page("app_pages/model.py").run()
+    at.switch_page("app_pages/detect.py").run()
     assert at.selectbox[0].value == names[0]
 
 
@@ -249,7 +269,7 @@ def test_detect_page_takes_any_image_file_and_says_what_is_wrong_with_it():
 
     from sharekan_core.studio import detection
 
-    at = app_on("pages/4_detect.py", DETECTION_HEAD)
+    at = app_on("app_pages/detect.py", DETECTION_HEAD)
     at.radio[0].set_value("Upload").run()
     assert list(at.get("file_uploader")[0].proto.type) == []
     buffer = io.BytesIO()
@@ -258,14 +278,14 @@ def test_detect_page_takes_any_image_file_and_says_what_is_wrong_with_it():
 
 
 def test_detect_page_refuses_a_model_without_a_detection_task():
-    at = app_on("pages/4_detect.py")  # the digits classifier
+    at = app_on("app_pages/detect.py")  # the digits classifier
     assert not at.exception, [e.value for e in at.exception]
     assert "has no detection task" in at.error[0].value and "digits" in at.error[0].value
     assert not at.get("image")  # nothing drawn, and no silent fall-back to the shipped head
 
 
 def test_detect_page_runs_the_second_head_without_a_borrowed_teacher():
-    at = app_on("pages/4_detect.py", SECOND_HEAD)
+    at = app_on("app_pages/detect.py", SECOND_HEAD)
     assert not at.exception, [e.value for e in at.exception]
     assert "60 COCO classes outside VOC" in at.caption[0].value
     photos = at.selectbox[0].options
@@ -289,10 +309,10 @@ def test_detect_page_keeps_an_uploaded_photo_across_page_visits():
 
     payload = (settings().photos_dir / "messi5.jpg").read_bytes()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["model_key"] = DETECTION_HEAD
-    at.session_state["detect_upload"] = (content_key(payload), "my_photo.jpg", payload)  # as an upload leaves it
+    studio(at).model_choice = DETECTION_HEAD
+    studio(at).detect_upload = PhotoUpload(content_key(payload), "my_photo.jpg", payload)  # as an upload leaves it
     at.run()
-    for page in ("pages/4_detect.py", "pages/1_model.py", "pages/4_detect.py"):
+    for page in ("app_pages/detect.py", "app_pages/model.py", "app_pages/detect.py"):
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.radio[0].value == "Upload"
@@ -301,7 +321,7 @@ def test_detect_page_keeps_an_uploaded_photo_across_page_visits():
 
 
 def test_tradeoffs_page_runs_a_live_sweep(nothing_saved):
-    at = app_on("pages/5_tradeoffs.py")
+    at = app_on("app_pages/tradeoffs.py")
     assert any("No sweep is saved" in info.value for info in at.info)
     at.multiselect[0].set_value([16])
     at.multiselect[1].set_value([8])
@@ -316,7 +336,7 @@ def test_tradeoffs_page_runs_a_live_sweep(nothing_saved):
 
 
 def test_tradeoffs_page_shows_the_saved_sweep_and_transfer_at_once(saved):
-    at = app_on("pages/5_tradeoffs.py")
+    at = app_on("app_pages/tradeoffs.py")
     assert not at.info  # nothing to run first
     assert at.subheader[0].value == "Storage against held-out accuracy on scikit-learn digits"
     sweep, transfer = at.dataframe[0].value, at.dataframe[1].value
@@ -331,7 +351,7 @@ def test_tradeoffs_page_shows_the_saved_sweep_and_transfer_at_once(saved):
 
 
 def test_tradeoffs_page_draws_every_saved_method_with_its_frontier():
-    at = app_on("pages/5_tradeoffs.py")  # the shipped assets hold digits_kan_methods.json
+    at = app_on("app_pages/tradeoffs.py")  # the shipped assets hold digits_kan_methods.json
     assert not at.exception
     assert "Every method on one chart" in [header.value for header in at.subheader]
     assert len(at.get("vega_lite_chart")) == 2
@@ -348,7 +368,7 @@ def test_tradeoffs_page_labels_detection_metrics_as_teacher_agreement(saved, sma
     document["metric_label"] = task_metric("detection", files=settings().detector_files).label
     (saved / "sweeps" / "detection_head.json").write_text(json.dumps(document))
     try:
-        at = app_on("pages/5_tradeoffs.py", model=small_shipped_head)
+        at = app_on("app_pages/tradeoffs.py", model=small_shipped_head)
     finally:
         (saved / "sweeps" / "detection_head.json").unlink()
     title = at.subheader[0].value
@@ -369,7 +389,7 @@ def test_runtime_page_measures_latency(tmp_path, monkeypatch):
                  for e in (4096, 65536)]}))
     monkeypatch.setenv("SHAREKAN_ASSETS_DIR", str(tmp_path))
     at = compressed(16)
-    at.switch_page("pages/6_runtime.py").run()
+    at.switch_page("app_pages/runtime.py").run()
     at.multiselect[0].set_value([1])
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -392,7 +412,7 @@ def test_runtime_page_says_the_first_run_compiles_the_kernels(monkeypatch):
 
     at = compressed(16)
     monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: False)
-    at.switch_page("pages/6_runtime.py").run()
+    at.switch_page("app_pages/runtime.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("first run only" in info.value for info in at.info)
     monkeypatch.setattr(compressed_kan, "kernels_cached", lambda: True)
@@ -402,7 +422,7 @@ def test_runtime_page_says_the_first_run_compiles_the_kernels(monkeypatch):
 
 def test_scaling_page_shows_fifty_heads_of_this_sessions_compression(nothing_saved):
     at = compressed(16)
-    at.switch_page("pages/7_scaling.py").run()
+    at.switch_page("app_pages/scaling.py").run()
     assert not at.exception, [e.value for e in at.exception]
     shown = metrics(at)
     assert "Shared codebooks (paid once)" in shown
@@ -411,7 +431,7 @@ def test_scaling_page_shows_fifty_heads_of_this_sessions_compression(nothing_sav
 
 
 def test_scaling_page_shows_the_saved_result_with_real_file_checks(saved):
-    at = app_on("pages/7_scaling.py")  # no compression needed
+    at = app_on("app_pages/scaling.py")  # no compression needed
     assert not at.info, [info.value for info in at.info]
     checks = at.dataframe[0].value
     assert checks["heads"].tolist() == [1, 2]
@@ -430,7 +450,7 @@ def test_scaling_page_shows_the_saved_result_with_real_file_checks(saved):
 
 def test_scaling_page_offers_the_saved_result_and_this_sessions_compression(saved):
     at = compressed(32)
-    at.switch_page("pages/7_scaling.py").run()
+    at.switch_page("app_pages/scaling.py").run()
     assert at.radio[0].options == ["saved with the app (2 real heads, K = 16, Int8)",
                                    "this session's compression (K = 32, Int8)"]
     assert "(K = 16, Int8)" in " ".join(md.value for md in at.markdown)
@@ -440,7 +460,7 @@ def test_scaling_page_offers_the_saved_result_and_this_sessions_compression(save
 
 
 def test_scaling_page_runs_every_head_of_a_real_bundle(saved):
-    at = app_on("pages/7_scaling.py")
+    at = app_on("app_pages/scaling.py")
     next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
     assert not at.exception, [e.value for e in at.exception]
     heads = at.dataframe[1].value
@@ -450,7 +470,7 @@ def test_scaling_page_runs_every_head_of_a_real_bundle(saved):
     assert "codebooks shared by every loaded head: **yes**" in " ".join(c.value for c in at.caption)
 
 
-@pytest.mark.parametrize("page", ["pages/6_runtime.py", "pages/7_scaling.py"])
+@pytest.mark.parametrize("page", ["app_pages/runtime.py", "app_pages/scaling.py"])
 def test_pages_needing_a_result_say_so(page, nothing_saved):
     at = app_on(page)
     assert any("Compress" in info.value for info in at.info) and at.get("page_link")
@@ -516,7 +536,7 @@ def test_compress_measures_the_second_heads_agreement_on_its_own_classes(small_s
 
 def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
     at = compressed(16, model=small_shipped_head)
-    at.switch_page("pages/4_detect.py").run()
+    at.switch_page("app_pages/detect.py").run()
     at.slider[0].set_value(0.05).run()  # an untrained head scores low; show what it finds
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("image")) == 3  # dense and compressed side by side, the SSD teacher as reference
@@ -529,7 +549,7 @@ def test_detect_page_compares_dense_and_compressed_heads(small_shipped_head):
 
 def test_detect_page_calls_agreement_between_two_empty_heads_undefined(small_shipped_head):
     at = compressed(16, model=small_shipped_head)
-    at.switch_page("pages/4_detect.py").run()
+    at.switch_page("app_pages/detect.py").run()
     at.slider[0].set_value(0.95).run()  # an untrained head scores nothing this high
     assert not at.exception, [e.value for e in at.exception]
     shown = metrics(at)
@@ -540,7 +560,7 @@ def test_detect_page_calls_agreement_between_two_empty_heads_undefined(small_shi
 
 def test_detect_page_can_run_the_compressed_head_from_decompressed_weights(small_shipped_head):
     at = compressed(16, model=small_shipped_head)
-    at.switch_page("pages/4_detect.py").run()
+    at.switch_page("app_pages/detect.py").run()
     at.toggle[0].set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("image")) == 3
@@ -551,7 +571,7 @@ def test_detect_page_says_plainly_when_the_head_files_are_missing(monkeypatch):
     from sharekan_core.studio import detection
 
     monkeypatch.setattr(detection, "head_files_present", lambda directory=None: False)
-    at = app_on("pages/4_detect.py", DETECTION_HEAD)
+    at = app_on("app_pages/detect.py", DETECTION_HEAD)
     assert "is missing" in at.warning[0].value
     assert len(at.get("image")) == 1  # the SSD teacher's detections instead
 
@@ -565,7 +585,7 @@ def test_start_page_offers_three_paths():
 
 
 def test_compress_page_predicts_the_size_before_compressing():
-    at = app_on("pages/2_compress.py")
+    at = app_on("app_pages/compress.py")
     at.select_slider[0].set_value(16).run()
     predicted = next(c.value for c in at.caption if c.value.startswith("Predicted"))
     at.button[0].click().run()
@@ -588,7 +608,7 @@ def test_run_history_keeps_two_runs_with_task_quality_and_compares_them():
     comparison = at.dataframe[2].value.set_index("quantity")
     assert comparison.loc["K"].tolist() == ["16", "64"]
     assert len(at.get("download_button")) == 2
-    at.switch_page("pages/5_tradeoffs.py").run()  # both runs are drawn on the live sweep's chart
+    at.switch_page("app_pages/tradeoffs.py").run()  # both runs are drawn on the live sweep's chart
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -600,8 +620,8 @@ def test_compare_pickers_follow_the_latest_two_runs():
     pickers = [at.selectbox(key="compare_first"), at.selectbox(key="compare_second")]
     assert [picker.value for picker in pickers] == [2, 3]  # not runs 1 and 2 for ever
     assert at.dataframe[2].value.set_index("quantity").loc["K"].tolist() == ["32", "64"]
-    at.switch_page("pages/1_model.py").run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/model.py").run()
+    at.switch_page("app_pages/compress.py").run()
     assert [at.selectbox(key=key).value for key in ("compare_first", "compare_second")] == [2, 3]
 
 
@@ -609,26 +629,25 @@ def _as_upload(at: AppTest, path: str, name: str = "mykan.safetensors") -> None:
     """Put the model at ``path`` in ``at``'s session as if uploaded under ``name`` (AppTest cannot upload files)."""
     from pathlib import Path as _Path
 
-    from pages.common import ChosenModel
-    from sharekan_core.studio.models import content_key, read_upload
+    from sharekan_core.studio.models import ChosenModel, content_key, read_upload
 
     payload = _Path(path).read_bytes()
     loaded = read_upload(name, payload)
     loaded.metadata.pop("task", None)  # a user's model with no known task
-    at.session_state["uploaded_model"] = ChosenModel(content_key(payload), f"{name} (uploaded)", loaded)
-    at.session_state["model_key"] = "upload"
+    studio(at).upload = ChosenModel(content_key(payload), f"{name} (uploaded)", loaded)
+    studio(at).model_choice = UPLOAD
 
 
 def test_a_different_model_under_the_same_name_never_shows_the_first_ones_results():
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     _as_upload(at, DIGITS)
     at.run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/compress.py").run()
     at.select_slider[0].set_value(16).run()
     at.button[0].click().run()
     first = metrics(at)["Coefficient rel. L2 error"]
     _as_upload(at, DIGITS_SEED1)
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/compress.py").run()
     assert "Coefficient rel. L2 error" not in metrics(at)  # no stale result for the new file
     at.select_slider[0].set_value(16).run()
     at.button[0].click().run()
@@ -639,12 +658,12 @@ def test_an_uploaded_model_without_a_task_sweeps_output_fidelity(nothing_saved):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     _as_upload(at, DIGITS)
     at.run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/compress.py").run()
     at.select_slider[0].set_value(16).run()
     at.button[0].click().run()
     assert metrics(at)["Dense model"] == "100.0%"  # output fidelity of the dense model against itself, as a share
     assert next(m for m in at.metric if m.label == "Compressed model").proto.delta.endswith("points")
-    at.switch_page("pages/5_tradeoffs.py").run()
+    at.switch_page("app_pages/tradeoffs.py").run()
     at.multiselect[0].set_value([16])
     at.multiselect[1].set_value([8])
     at.number_input[0].set_value(1)
@@ -652,7 +671,7 @@ def test_an_uploaded_model_without_a_task_sweeps_output_fidelity(nothing_saved):
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.subheader[0].value.startswith("Storage against output fidelity")
-    for page in ("pages/3_splines.py", "pages/6_runtime.py", "pages/7_scaling.py", "pages/1_model.py"):
+    for page in ("app_pages/splines.py", "app_pages/runtime.py", "app_pages/scaling.py", "app_pages/model.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
 
@@ -666,7 +685,7 @@ def test_compress_measures_detection_agreement_beside_the_dense_head(small_shipp
 
 
 def test_tradeoffs_page_shows_cross_task_transfer_and_says_when_results_are_older_than_the_head():
-    at = app_on("pages/5_tradeoffs.py", DETECTION_HEAD)
+    at = app_on("app_pages/tradeoffs.py", DETECTION_HEAD)
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(m.value for m in at.markdown)
     assert "Across tasks" in text and "kan_head_coco_extra.safetensors" in text and "Between two heads" in text
@@ -681,7 +700,7 @@ def test_tradeoffs_page_shows_cross_task_transfer_and_says_when_results_are_olde
 
 def test_compress_settings_stay_when_the_user_leaves_the_page_and_comes_back():
     """Streamlit drops a widget's value on a run that does not draw it; every Compress setting comes back."""
-    at = app_on("pages/2_compress.py")
+    at = app_on("app_pages/compress.py")
     at.select_slider[0].set_value(32)
     at.selectbox[0].set_value(4)
     at.selectbox(key="layer_bits_1").set_value(16)
@@ -689,7 +708,7 @@ def test_compress_settings_stay_when_the_user_leaves_the_page_and_comes_back():
     at.radio[0].set_value("global")
     at.number_input[0].set_value(7)
     at.checkbox[0].uncheck().run()
-    for page in ("pages/1_model.py", "pages/3_splines.py", "pages/2_compress.py"):
+    for page in ("app_pages/model.py", "app_pages/splines.py", "app_pages/compress.py"):
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.select_slider[0].value == 32 and at.selectbox[0].value == 4
@@ -704,10 +723,10 @@ def test_scaling_page_bundles_the_users_own_heads(nothing_saved, tmp_path, small
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     _as_upload(at, DIGITS, "my_head.safetensors")
     at.run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/compress.py").run()
     at.select_slider[0].set_value(16).run()
     at.button[0].click().run()
-    at.switch_page("pages/7_scaling.py").run()
+    at.switch_page("app_pages/scaling.py").run()
     assert "Sharing one codebook saves" in " ".join(md.value for md in at.markdown)
     at.file_uploader[0].upload("my_other_head.safetensors", Path(DIGITS_SEED1).read_bytes())
     next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
@@ -730,7 +749,7 @@ def test_scaling_page_measures_a_detection_heads_agreement_per_anchor(small_ship
     """A detection head's 150 outputs are 6 anchors x (class logits, box numbers): its bundle reports the top
     class per anchor, never an arg-max over all 150."""
     at = compressed(16, model=small_shipped_head)
-    at.switch_page("pages/7_scaling.py").run()
+    at.switch_page("app_pages/scaling.py").run()
     if at.radio:
         at.radio[0].set_value("run").run()
     next(b for b in at.button if b.label == "Build the bundle and run its heads").click().run()
@@ -768,7 +787,7 @@ def test_tradeoffs_page_keeps_sharekan_points_readable_and_each_method_one_colou
 
     from sharekan_core.studio import tradeoffs
 
-    at = app_on("pages/5_tradeoffs.py", DETECTION_HEAD)
+    at = app_on("app_pages/tradeoffs.py", DETECTION_HEAD)
     sweep, methods = _chart_specs(at)
     summary = tradeoffs.summary_frame(json.loads((settings().assets_dir / "sweeps" / "detection_head.json").read_text()))
     low, high = _y_domain(sweep)
@@ -782,7 +801,7 @@ def test_tradeoffs_page_keeps_sharekan_points_readable_and_each_method_one_colou
     assert any("strokeDash" in layer.get("encoding", {}) for layer in sweep["layer"])  # the paper's rules, in a legend
     notes = " ".join(md.value for md in at.markdown)
     assert all(f"**{name}**" in notes for name in ("gptq", "uniform", "sharekan (data-aware)"))
-    digits = app_on("pages/5_tradeoffs.py")
+    digits = app_on("app_pages/tradeoffs.py")
     sweep, methods = _chart_specs(digits)
     assert "pruning" in _method_colours(methods) and "prune" not in _method_colours(methods)
     assert _method_colours(sweep)["pruning"] == _method_colours(methods)["pruning"]
@@ -792,7 +811,7 @@ def test_tradeoffs_page_keeps_sharekan_points_readable_and_each_method_one_colou
 def test_tradeoffs_page_says_how_many_teacher_boxes_back_a_transfer_and_calls_no_loss_no_gain():
     import json
 
-    at = app_on("pages/5_tradeoffs.py", DETECTION_HEAD)
+    at = app_on("app_pages/tradeoffs.py", DETECTION_HEAD)
     across = at.dataframe[1].value  # after the sweep's table: the cross-task transfer, then the same-task one
     assert "zero-shot against dense" in across.columns
     assert set(across["zero-shot against dense"]) == {"no measurable loss"}  # 130.6% of dense is not a gain
@@ -813,12 +832,12 @@ def test_tradeoffs_page_draws_this_sessions_runs_before_any_sweep(nothing_saved)
     at.select_slider[0].set_value(64).run()
     at.button[0].click().run()
     assert "Trade-offs chart" in " ".join(c.value for c in at.caption)
-    at.switch_page("pages/5_tradeoffs.py").run()
+    at.switch_page("app_pages/tradeoffs.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("runs alone" in info.value for info in at.info)
     assert len(at.get("vega_lite_chart")) == 1
     assert "run 3: SHARe-KAN K=64, Int8" in " ".join(c.value for c in at.caption)
-    history = at.session_state["history"]
+    history = studio(at).history
     runs = tradeoffs.session_runs_frame(history, history[0].model_key, history[0].scores.label)
     assert runs["mark"].tolist() == ["1, 2", "", "3"]
 
@@ -833,11 +852,11 @@ def _int4_on_the_runtime_page(tmp_path, small_kan, monkeypatch) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     _as_upload(at, str(tmp_path / "tiny.safetensors"), "tiny.safetensors")
     at.run()
-    at.switch_page("pages/2_compress.py").run()
+    at.switch_page("app_pages/compress.py").run()
     at.select_slider[0].set_value(codebook_size_choices(small_kan.num_edges)[0])
     at.selectbox[0].set_value(4)
     at.button[0].click().run()
-    at.switch_page("pages/6_runtime.py").run()
+    at.switch_page("app_pages/runtime.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -23,6 +23,19 @@ MAX_NAME_CHARS = 80
 UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+@dataclass(frozen=True)
+class ChosenModel:
+    """The model a session works on: its content key, a display label, the loaded model, its task."""
+
+    key: str
+    label: str
+    loaded: LoadedModel
+
+    @property
+    def task(self) -> str | None:
+        return self.loaded.metadata.get("task")
+
+
 def content_key(*payloads: bytes) -> str:
     """A key for what a session keeps about a model: the SHA-256 of its bytes (config included), shortened."""
     digest = hashlib.sha256()

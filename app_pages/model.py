@@ -2,13 +2,14 @@
 size and coefficient statistics."""
 import streamlit as st
 
-from pages.common import (UPLOAD, ChosenModel, choose_model, chosen_model, evaluation_set, keep_evaluation_set,
-                          keep_upload, require_model, show_error, uploaded_model)
+from app_pages.common import (choose_model, chosen_model, evaluation_set, keep_evaluation_set, keep_upload,
+                              model_choice, require_model, session, show_error, uploaded_model)
 from sharekan_core.ranges import BASE_ACTIVATION_NAMES, ZERO_BASE
 from sharekan_core.studio.evaluation import evaluation_set_measure, read_evaluation_set, score
 from sharekan_core.studio.messages import plain_message
-from sharekan_core.studio.models import (content_key, format_bytes, layer_table, model_summary, read_upload,
+from sharekan_core.studio.models import (ChosenModel, content_key, format_bytes, layer_table, model_summary, read_upload,
                                          safe_filename, shipped_models)
+from sharekan_core.studio.session import UPLOAD
 
 NOT_STATED = "not stated (the file records it)"
 
@@ -17,7 +18,7 @@ st.caption("Choose a pre-trained KAN to compress. Everything below is computed f
 
 options = {str(model.path): model.name for model in shipped_models()}
 options[UPLOAD] = "Upload a checkpoint…"
-current = st.session_state.get("model_key", next(iter(options)))
+current = model_choice() or next(iter(options))
 choice = st.radio("Model", list(options), format_func=options.get,
                   index=list(options).index(current) if current in options else 0)
 
@@ -33,7 +34,7 @@ if choice == UPLOAD:
         name = safe_filename(weights.name)
         payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
         attempt = content_key(payload, config_yml or b"", *([stated.encode()] if stated else []))
-        outcome = st.session_state.setdefault("upload_outcomes", {})
+        outcome = session().upload_outcomes
         in_use = uploaded_model()
         if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt):
             del outcome[attempt]  # a file that loaded before, uploaded again after another: read it again
@@ -100,4 +101,4 @@ if refused is not None:
 if model.loaded.metadata:
     with st.expander("Model card metadata stored in the file"):
         st.json(model.loaded.metadata)
-st.page_link("pages/2_compress.py", label="Next: compress it", icon=":material/compress:")
+st.page_link("app_pages/compress.py", label="Next: compress it", icon=":material/compress:")

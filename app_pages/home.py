@@ -14,14 +14,14 @@ with left.container(border=True):
     st.subheader("Compress your KAN")
     st.markdown("Upload a checkpoint (this project's format, efficient-kan or pykan), pick a codebook size, "
                 "and compare size, errors and task quality run by run.")
-    st.page_link("pages/1_model.py", label="Choose or upload a model", icon=":material/upload_file:")
+    st.page_link("app_pages/model.py", label="Choose or upload a model", icon=":material/upload_file:")
 with middle.container(border=True):
     st.subheader("Learn how spline VQ works")
     st.markdown("Follow one edge from its original spline through bias, unit shape and codeword to the "
                 "error that compression leaves.")
-    st.page_link("pages/3_splines.py", label="Open the Splines page", icon=":material/show_chart:")
+    st.page_link("app_pages/splines.py", label="Open the Splines page", icon=":material/show_chart:")
 with right.container(border=True):
     st.subheader("Demo detections")
     st.markdown("Run a real SSD-MobileNetV2 with a KAN detection head on photos, the dense head beside the "
                 "compressed one.")
-    st.page_link("pages/4_detect.py", label="Open the Detect page", icon=":material/center_focus_strong:")
+    st.page_link("app_pages/detect.py", label="Open the Detect page", icon=":material/center_focus_strong:")

@@ -4,7 +4,7 @@ edge's own spline, ranked edges and the codebook atlas (click a row or a tile to
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import latest_run, require_model
+from app_pages.common import latest_run, require_model, set_widget_value, widget_value
 from sharekan_core.studio import splines
 from sharekan_core.studio.compression import bits_label
 from sharekan_core.studio.models import layer_table
@@ -26,7 +26,7 @@ OUT, IN = f"edge_out_{view}", f"edge_in_{view}"
 def select_edge(edge: tuple[int, int] | None) -> None:
     """Open ``edge`` (output, input) in the edge pickers; runs as a widget callback, before the page reruns."""
     if edge is not None:
-        st.session_state[OUT], st.session_state[IN] = int(edge[0]), int(edge[1])
+        set_widget_value(OUT, int(edge[0])), set_widget_value(IN, int(edge[1]))
 
 
 def typical() -> tuple[int, int]:
@@ -40,12 +40,12 @@ def ranked(worst: bool):
 
 
 def select_row(table_key: str, table) -> None:
-    rows = st.session_state[table_key].selection.rows
+    rows = widget_value(table_key).selection.rows
     if rows:
         select_edge((table["output"].iloc[rows[0]], table["input"].iloc[rows[0]]))
 
 
-if OUT not in st.session_state:
+if widget_value(OUT) is None:
     select_edge(typical())
 worst, best = ranked(True), ranked(False)
 cols = st.columns([2, 2, 1, 1, 1])
@@ -79,7 +79,7 @@ if run is None:
     st.markdown(f"This edge's spline has **{kan.layers[layer].num_coefficients} coefficients**. SHARe-KAN will "
                 f"store it as a bias **b = {bias:+.4f}** (the dashed line), a gain **g = {gain:.4f}** (how strongly "
                 "it bends) and a unit shape shared through a codebook. Compress the model to see each step.")
-    st.page_link("pages/2_compress.py", label="Compress it to see the decomposition", icon=":material/compress:")
+    st.page_link("app_pages/compress.py", label="Compress it to see the decomposition", icon=":material/compress:")
     left, right = st.columns(2)
     bars = splines.coefficient_histogram(kan, layer)
     histogram = go.Figure(go.Bar(x=(bars["low"] + bars["high"]) / 2, y=bars["count"],

@@ -3,7 +3,7 @@ and zero-shot codebook transfer between two models."""
 import altair as alt
 import streamlit as st
 
-from pages.common import evaluation_set, progress_reporter, require_model, run_history, show_error
+from app_pages.common import evaluation_set, progress_reporter, require_model, run_history, session, show_error
 from sharekan_core.studio import tradeoffs
 from sharekan_core.studio.models import results_stem, shipped_path
 from sharekan_core.studio.saved_results import earlier_version_note, saved_result
@@ -19,7 +19,7 @@ documents = {}
 saved = saved_result("sweeps", stem)
 if saved is not None:
     documents["saved with the app"] = saved
-live = st.session_state.get("sweeps", {}).get(model.key)
+live = session().sweeps.get(model.key)
 if live is not None:
     documents["this session's live sweep"] = live
 
@@ -43,7 +43,7 @@ with st.expander("Run a live sweep of " + model.label, expanded=not documents):
         except Exception as error:  # any failure is one plain message, never a traceback
             show_error(error, "The sweep could not run: ")
         else:
-            st.session_state.setdefault("sweeps", {})[model.key] = live
+            session().sweeps[model.key] = live
             documents["this session's live sweep"] = live
         bar.empty()
 

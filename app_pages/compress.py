@@ -3,9 +3,9 @@ quality beside the dense model's; keep every run in a history to compare."""
 import altair as alt
 import streamlit as st
 
-from pages.common import (evaluation_set, kept_widget, latest_run, progress_reporter, remember_run, require_model,
-                          run_history, show_error)
-from sharekan_core.compress import CompressionConfig
+from app_pages.common import (evaluation_set, kept_widget, latest_run, progress_reporter, remember_run, require_model,
+                              run_history, session, set_widget_value, show_error, widget_value)
+from sharekan_core.compression import CompressionConfig
 from sharekan_core.format.accounting import COMPONENTS
 from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
                                               default_codebook_size, dense_vs_compressed_frame, fidelity_words,
@@ -135,11 +135,11 @@ st.download_button("Download the run history (CSV)", history_csv(runs), file_nam
                    mime="text/csv")
 if len(runs) >= 2:
     numbers_offered = list(range(1, len(runs) + 1))
-    if st.session_state.get("compare_runs") != len(runs) or "compare_first" not in st.session_state:
+    if session().compared_history_length != len(runs) or widget_value("compare_first") is None:
         # a new run (or a return to the page): compare the latest two; the pickers are keyed, so an index
         # given to them would be ignored once they hold a value
-        st.session_state["compare_first"], st.session_state["compare_second"] = len(runs) - 1, len(runs)
-        st.session_state["compare_runs"] = len(runs)
+        set_widget_value("compare_first", len(runs) - 1), set_widget_value("compare_second", len(runs))
+        session().compared_history_length = len(runs)
     left, right = st.columns(2)
     first = left.selectbox("Compare run", numbers_offered, key="compare_first")
     second = right.selectbox("with run", numbers_offered, key="compare_second")

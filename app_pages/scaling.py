@@ -2,7 +2,7 @@
 import altair as alt
 import streamlit as st
 
-from pages.common import latest_run, progress_reporter, require_model, require_run, show_error
+from app_pages.common import latest_run, progress_reporter, require_model, require_run, session, show_error
 from sharekan_core.studio import scaling
 from sharekan_core.studio.compression import bits_label, width_name
 from sharekan_core.studio.models import format_bytes, results_stem
@@ -85,12 +85,12 @@ else:
 if st.button("Build the bundle and run its heads"):
     bar = st.progress(0.0, text="reading the heads")
     try:
-        st.session_state.setdefault("bundle_run", {})[(model.key, source)] = scaling.run_bundle_heads(
+        session().bundle_runs[(model.key, source)] = scaling.run_bundle_heads(
             heads_to_bundle(), bundle_config, progress=progress_reporter(bar))
     except Exception as error:  # a missing, unreadable or mismatched head file: one plain message, never a traceback
         show_error(error, "Could not run the bundle: ")
     bar.empty()
-bundle_run = st.session_state.get("bundle_run", {}).get((model.key, source))
+bundle_run = session().bundle_runs.get((model.key, source))
 if bundle_run is not None:
     formats = {"relative output error": st.column_config.NumberColumn(format="%.2e")}
     if bundle_run.agreement is not None:

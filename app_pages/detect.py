@@ -1,11 +1,12 @@
 """Detect: the chosen detection head, dense and compressed, with the SSD teacher as a reference, on real photos."""
 import streamlit as st
 
-from pages.common import chosen_model, latest_run
+from app_pages.common import chosen_model, latest_run, session, set_widget_value, widget_value
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import detection
 from sharekan_core.studio.compression import bits_label
 from sharekan_core.studio.models import content_key
+from sharekan_core.studio.session import PhotoUpload
 
 HEAD_REPEATS = 3  # one run of a head is too noisy on a shared host to compare two heads
 
@@ -20,13 +21,10 @@ def teacher_detector(label_set: str):
     return detection.teacher_detector(label_set)
 
 
-def compressed_detector(run, decompressed: bool):
-    """This session's compressed-head detector, rebuilt only when the run or the way it runs changes."""
-    cached = st.session_state.get("compressed_detector")
-    if cached is None or cached[0] is not run or cached[1] != decompressed:
-        st.session_state["compressed_detector"] = (run, decompressed,
-                                                   *detection.compressed_detector(run.result, decompressed))
-    return st.session_state["compressed_detector"][2:]
+@st.cache_resource(show_spinner="Building the compressed head…", max_entries=8)
+def compressed_detector(model_key: str, config: str, decompressed: bool, _result):
+    """The compressed-head detector of one (model content, config), built once and shared by every session."""
+    return detection.compressed_detector(_result, decompressed)
 
 
 def show_column(column, title: str, image, run, highlight=frozenset()):
@@ -49,7 +47,7 @@ if model is None or model.task != "detection":
     st.error(f"{label} has no detection task{task}, so it cannot be used on this page. Choose an SSD detection "
              "head on the Model page, or upload a detection head (a KAN mapping 576 inputs to 150 outputs for the "
              "VOC classes, or 390 for the other COCO classes, saved with task: detection).")
-    st.page_link("pages/1_model.py", label="Go to Model", icon=":material/model_training:")
+    st.page_link("app_pages/model.py", label="Go to Model", icon=":material/model_training:")
     st.stop()
 try:
     labels = detection.head_label_set(model.loaded.model)
@@ -60,27 +58,26 @@ st.caption(f"SSD-MobileNetV2 (COCO backbone, ported to PyTorch) with a KAN predi
            "Agreement compares heads on the same image; no human labels are involved.")
 
 photos = detection.photos_for(labels)
-kept = st.session_state.get("detect_upload")  # (content key, file name, bytes): survives page visits
+kept = session().detect_upload  # survives page visits
 source = st.radio("Image", ("Bundled photo", "Upload"), horizontal=True, index=1 if kept else 0)
 if source == "Bundled photo":
     names = list(photos)
     box = f"detect_photo_box_{labels.name}"  # the widget's own state; "detect_photo" outlives page visits
-    if st.session_state.get(box) not in names:  # seeded, never a default derived from the last pick (that
-        remembered = st.session_state.get("detect_photo")  # recreated the widget and dropped every second pick)
-        st.session_state[box] = remembered if remembered in names else names[0]
+    if widget_value(box) not in names:  # seeded, never a default derived from the last pick (that recreated
+        remembered = session().detect_photo  # the widget and dropped every second pick)
+        set_widget_value(box, remembered if remembered in names else names[0])
     name = st.selectbox("Photo", names, key=box)
-    st.session_state["detect_photo"] = name
+    session().detect_photo = name
 else:
     # No type filter: a refused type left an error chip beside the next upload; the reader says what is wrong.
     upload = st.file_uploader("An image: JPEG, PNG, WebP, GIF, BMP or TIFF")
     if upload is not None:
         payload = upload.getvalue()
-        kept = (content_key(payload), upload.name, payload)
-        st.session_state["detect_upload"] = kept
+        kept = session().detect_upload = PhotoUpload(content_key(payload), upload.name, payload)
     if kept is None:
         st.info("Upload an image, or pick a bundled photo.")
         st.stop()
-    name = kept[1]
+    name = kept.name
     if upload is None:
         st.caption(f"Showing your upload **{name}** from earlier in this session; upload another to replace it.")
 score = st.slider("Score threshold", 0.05, 0.95, detection.DEFAULT_SCORE, 0.05, help=detection.threshold_help())
@@ -97,7 +94,7 @@ if not has_teacher:
 
 try:
     image = (detection.read_image(photos[name]) if source == "Bundled photo"
-             else detection.read_image_upload(kept[1], kept[2]))
+             else detection.read_image_upload(kept.name, kept.payload))
 except SharekanError as error:
     st.error(f"Could not use this image: {error}")
     st.stop()
@@ -122,12 +119,12 @@ compression = latest_run(model)
 if compression is None:
     dense = detection.timed_detect(dense_model, image, score, maps)
     st.info(f"Compress **{model.label}** on the Compress page to compare it here; showing the dense head only.")
-    st.page_link("pages/2_compress.py", label="Go to Compress", icon=":material/compress:")
+    st.page_link("app_pages/compress.py", label="Go to Compress", icon=":material/compress:")
     columns = st.columns(2 if teacher else 1)
     show_column(columns[0], "Dense KAN head", image, dense)
     runs = {"dense KAN head": dense}
 else:
-    detector, how = compressed_detector(compression, decompressed)
+    detector, how = compressed_detector(model.key, repr(compression.config), decompressed, compression.result)
     dense, compressed = detection.timed_heads([dense_model, detector], image, score, maps, HEAD_REPEATS)
     agree = detection.match_f1(dense.detections, compressed.detections)
     only_dense, only_compressed = detection.disagreements(dense.detections, compressed.detections)

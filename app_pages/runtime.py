@@ -5,7 +5,7 @@ from pathlib import Path
 import altair as alt
 import streamlit as st
 
-from pages.common import progress_reporter, require_model, require_run
+from app_pages.common import progress_reporter, require_model, require_run, session
 from sharekan_core.studio.compression import bits_label
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import runtime
@@ -27,10 +27,10 @@ if (note := runtime.first_run_note()) is not None:
     st.info(note)
 if st.button("Measure latency", type="primary"):
     bar = st.progress(0.0, text="warming up")
-    st.session_state.setdefault("latency", {})[model.key] = runtime.eager_latency(
+    session().latency[model.key] = runtime.eager_latency(
         model.loaded.model, run.result, sorted(batches), progress=progress_reporter(bar))
     bar.empty()
-latency = st.session_state.get("latency", {}).get(model.key)
+latency = session().latency.get(model.key)
 if latency is not None:
     for sentence in runtime.speed_sentences(latency):
         st.markdown(sentence)
@@ -53,12 +53,12 @@ if st.button("Export both heads to .pte and run them"):
     bar = st.progress(0.0, text="importing ExecuTorch (takes a few seconds)")
     with tempfile.TemporaryDirectory(prefix="sharekan-pte-") as folder:
         try:
-            st.session_state.setdefault("pte", {})[model.key] = runtime.export_programs(
+            session().programs[model.key] = runtime.export_programs(
                 model.loaded.model, run.result, Path(folder), xnnpack, progress_reporter(bar))
         except SharekanError as error:
             st.error(f"Export failed: {error}")
     bar.empty()
-exported = st.session_state.get("pte", {}).get(model.key)
+exported = session().programs.get(model.key)
 if exported is not None:
     left, right = st.columns(2)
     left.markdown("**.pte file sizes (MB)**")

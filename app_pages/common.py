@@ -1,13 +1,15 @@
 """What every page shares: cached heavy objects, the chosen model, and this session's results.
 
 Heavy, read-only objects (models, the detector) go in ``st.cache_resource``; anything one user
-produces (uploads, compression runs) goes in ``st.session_state`` so tabs never see each other's.
-Everything a session keeps about a model is keyed by the model's content hash, so a different file
-uploaded under the same name never meets the first one's results.
+produces (uploads, compression runs) goes in this tab's ``StudioSession`` so tabs never see each other's.
+Every access to ``st.session_state`` is in this module: the session's own entries through ``session()``,
+widget values through ``widget_value``/``set_widget_value``. Everything a session keeps about a model is
+keyed by the model's content hash, so a different file uploaded under the same name never meets the first
+one's results.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -15,23 +17,27 @@ from sharekan_core.io import LoadedModel, read_model
 from sharekan_core.studio.compression import CompressionRun
 from sharekan_core.studio.evaluation import EvaluationSet
 from sharekan_core.studio.messages import plain_message
-from sharekan_core.studio.models import file_key, shipped_models
-from sharekan_core.studio.session import configure_threads
+from sharekan_core.studio.models import ChosenModel, file_key, shipped_models
+from sharekan_core.studio.session import SESSION_KEY, UPLOAD, StudioSession, configure_threads
 
-UPLOAD = "upload"
+COMPRESS_PAGE = "app_pages/compress.py"
 
 
-@dataclass(frozen=True)
-class ChosenModel:
-    """The model this session works on: its content key, a display label, the loaded model, its task."""
+def session() -> StudioSession:
+    """This tab's StudioSession, made on its first run."""
+    if SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = StudioSession()
+    return st.session_state[SESSION_KEY]
 
-    key: str
-    label: str
-    loaded: LoadedModel
 
-    @property
-    def task(self) -> str | None:
-        return self.loaded.metadata.get("task")
+def widget_value(key: str, default: Any = None) -> Any:
+    """The value Streamlit holds for the widget keyed ``key`` (``default`` before it is drawn or seeded)."""
+    return st.session_state[key] if key in st.session_state else default
+
+
+def set_widget_value(key: str, value: Any) -> None:
+    """Seed or change the widget keyed ``key`` (before it is drawn, or in a callback)."""
+    st.session_state[key] = value
 
 
 @st.cache_resource(show_spinner="Setting up torch…")
@@ -47,23 +53,28 @@ def load_shipped(path: str) -> LoadedModel:
 
 def choose_model(choice: str) -> None:
     """Make ``choice`` (a shipped model's path, or 'upload') this session's model."""
-    st.session_state["model_key"] = choice
+    session().model_choice = choice
+
+
+def model_choice() -> str | None:
+    """This session's model choice (a shipped model's path or 'upload'), None before any."""
+    return session().model_choice
 
 
 def keep_upload(model: ChosenModel) -> None:
     """Make an uploaded model this session's upload (replacing any earlier one)."""
-    st.session_state["uploaded_model"] = model
+    session().upload = model
 
 
 def uploaded_model() -> ChosenModel | None:
     """This session's uploaded model, if one loaded."""
-    return st.session_state.get("uploaded_model")
+    return session().upload
 
 
 def chosen_model() -> ChosenModel | None:
     """This session's model: its choice, else the first shipped model (the detection head once shipped)."""
     _threads()
-    choice = st.session_state.get("model_key")
+    choice = model_choice()
     if choice == UPLOAD and uploaded_model() is not None:
         return uploaded_model()
     shipped = {str(model.path): model for model in shipped_models()}
@@ -84,32 +95,31 @@ def _key(model: ChosenModel | str) -> str:
 
 def remember_run(run: CompressionRun) -> None:
     """Keep ``run`` as this session's latest result for its model, and add it to the run history."""
-    st.session_state.setdefault("runs", {})[run.model_key] = run
-    st.session_state.setdefault("history", []).append(run)
+    session().runs[run.model_key] = run
+    session().history.append(run)
 
 
 def latest_run(model: ChosenModel | str) -> CompressionRun | None:
     """This session's latest compression of ``model`` (a chosen model, a content key or a shipped path)."""
-    return st.session_state.get("runs", {}).get(_key(model))
+    return session().runs.get(_key(model))
 
 
 def run_history() -> list[CompressionRun]:
     """Every compression this session ran, oldest first."""
-    return st.session_state.get("history", [])
+    return session().history
 
 
 def keep_evaluation_set(model: ChosenModel, evaluation: EvaluationSet | None) -> None:
     """Attach (or with None, drop) the user's evaluation set for ``model``."""
-    sets = st.session_state.setdefault("evaluation_sets", {})
     if evaluation is None:
-        sets.pop(model.key, None)
+        session().evaluation_sets.pop(model.key, None)
     else:
-        sets[model.key] = evaluation
+        session().evaluation_sets[model.key] = evaluation
 
 
 def evaluation_set(model: ChosenModel) -> EvaluationSet | None:
     """The evaluation set the user uploaded for ``model``, if any."""
-    return st.session_state.get("evaluation_sets", {}).get(model.key)
+    return session().evaluation_sets.get(model.key)
 
 
 def kept_widget(widget, key: str, scope: str, *args, **kwargs):
@@ -118,7 +128,7 @@ def kept_widget(widget, key: str, scope: str, *args, **kwargs):
     Streamlit drops a widget's value at the end of a run that does not draw it (a visit to another page),
     so the value drawn is copied to a plain entry after every draw and put back before the next draw.
     """
-    kept = st.session_state.setdefault("kept_widgets", {}).setdefault(scope, {})
+    kept = session().kept_widgets.setdefault(scope, {})
     if key not in st.session_state and key in kept:
         st.session_state[key] = kept[key]
         kwargs.pop("value", None), kwargs.pop("index", None)  # a default beside a restored value is refused
@@ -151,6 +161,6 @@ def require_run(model: ChosenModel, what: str) -> CompressionRun:
     run = latest_run(model)
     if run is None:
         st.info(f"Compress **{model.label}** first to see {what}.")
-        st.page_link("pages/2_compress.py", label="Go to Compress", icon=":material/compress:")
+        st.page_link(COMPRESS_PAGE, label="Go to Compress", icon=":material/compress:")
         st.stop()
     return run
