@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -49,6 +48,7 @@ from sharekan_core.runtime.fused_kernel import FusedKAN
 from sharekan_core.runtime.routes import fused_route
 from sharekan_core.runtime.working_set import compressed_report, dense_report, shapes_of
 from sharekan_core.paths import settings
+from sharekan_core.timing import interleaved
 
 DETECTOR_DIR = settings().detector_dir  # the shipped detector (SHAREKAN_MODELS_DIR moves it)
 
@@ -80,24 +80,9 @@ def forms(model, compressed, with_torch_path: bool) -> dict:
 
 def time_interleaved(table: dict, x: np.ndarray, budget_s: float, min_rounds: int = 7,
                      max_rounds: int = 400) -> dict:
-    """Per form: median, quartiles and calls, from rounds that call every form once in turn."""
-    samples = {name: [] for name in table}
-    for run in table.values():  # warm-up: JIT compilation, allocator, caches
-        run(x)
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < min_rounds or (time.perf_counter() - start < budget_s and rounds < max_rounds):
-        for name, run in table.items():
-            tick = time.perf_counter()
-            run(x)
-            samples[name].append((time.perf_counter() - tick) * 1e3)
-        rounds += 1
-    result = {}
-    for name, values in samples.items():
-        q1, median, q3 = np.percentile(values, [25, 50, 75])
-        result[name] = {"median_ms": float(median), "q1_ms": float(q1), "q3_ms": float(q3),
-                        "iqr_ms": float(q3 - q1), "calls": len(values)}
-    return result
+    """Per form: median, quartiles and calls (sharekan_core.timing), from rounds that call every form once in turn."""
+    forms = {name: (lambda run=run: run(x)) for name, run in table.items()}
+    return {name: timed.summary() for name, timed in interleaved(forms, min_rounds, budget_s, max_rounds).items()}
 
 
 def host_info(threads: int) -> dict:

@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from sharekan_core.compression.quantize import quantize
 from sharekan_core.io import write_bytes_atomic
 from sharekan_core.runtime.cache_model import fits_in, host_caches
 from sharekan_core.runtime.energy import dense_vs_compressed
+from sharekan_core.timing import Timings, interleaved, mean_ms
 
 WIDTHS = (64, 128, 256, 512, 1024, 1448)
 CODEBOOK_SIZE, BITS, GRID, ORDER = 4096, 8, 10, 3
@@ -83,16 +82,12 @@ def forms(compressed: CompressedKAN) -> dict[str, tuple[str, object]]:
 def sample_ms(forward, x: np.ndarray, calls: int) -> float:
     """Mean milliseconds of ``calls`` consecutive calls."""
     with torch.no_grad():
-        start = time.perf_counter()
-        for _ in range(calls):
-            forward(x)
-        return (time.perf_counter() - start) * 1e3 / calls
+        return mean_ms(lambda: forward(x), calls)[0]
 
 
-def spread(samples: list[float]) -> dict:
-    """Median and interquartile range of timing samples (ms)."""
-    q1, median, q3 = statistics.quantiles(samples, n=4)
-    return {"median_ms": statistics.median(samples), "q1_ms": q1, "q3_ms": q3}
+def spread(timings: Timings) -> dict:
+    """Median and quartiles of timing samples (ms), by sharekan_core.timing's one definition."""
+    return {key: value for key, value in timings.summary().items() if key in ("median_ms", "q1_ms", "q3_ms")}
 
 
 def main() -> None:
@@ -121,21 +116,22 @@ def main() -> None:
         error = max(float(np.abs(out - reference).max() / np.abs(reference).max()) for out in outputs.values())
         calls = {key: max(1, int(2.0 / max(sample_ms(forward, x, 3), 1e-3))) for key, (_, forward) in timed.items()}
         heads.append({"width": width, "compressed": compressed, "x": x, "forms": timed, "calls": calls,
-                      "samples": {key: [] for key in timed}, "relative_difference": error})
+                      "relative_difference": error})
         print(f"built {width} x {width}: calls per sample {calls}, largest relative difference {error:.1e}", flush=True)
-    for _ in range(args.repeats):  # interleaved: every size and form once per round
-        for head in heads:
-            for key, (_, forward) in head["forms"].items():
-                head["samples"][key].append(sample_ms(forward, head["x"], head["calls"][key]))
+    calls_by_form = {(index, key): (lambda forward=forward, x=head["x"]: forward(x))
+             for index, head in enumerate(heads) for key, (_, forward) in head["forms"].items()}
+    with torch.no_grad():  # interleaved: every size and form once per round
+        timed = interleaved(calls_by_form, args.repeats, warmup=False,
+                            calls={(index, key): heads[index]["calls"][key] for index, key in calls_by_form})
     rows = []
-    for head in heads:
+    for index, head in enumerate(heads):
         width, compressed = head["width"], head["compressed"]
         energy = {r["form"]: r for r in dense_vs_compressed(compressed, 1, caches)}
         counted = {"dense": energy["dense, pre-scaled eager"], "dense_kernel": energy["dense, local-support kernel"],
                    "compressed": energy["compressed, fused kernel"]}
         row = {"width": width, "edges": width * width, "relative_difference": head["relative_difference"]}
         for key in head["forms"]:
-            row[key] = spread(head["samples"][key])
+            row[key] = spread(timed[(index, key)])
             row[f"{key}_touched_bytes"] = counted[key]["touched_bytes"]
             row[f"{key}_footprint_bytes"] = counted[key]["footprint_bytes"]
             row[f"{key}_fits"] = fits_in(counted[key]["footprint_bytes"], caches)

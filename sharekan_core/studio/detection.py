@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from ..results import CompressionResult
 from ..tasks.detection_match import MATCH_IOU, disagreements, match_f1, matched_pairs  # noqa: F401 (the Detect page's)
 from ..paths import bundled_photos, settings
 from ..tasks.detection import DEFAULT_SCORE
+from ..timing import interleaved
 
 MAX_IMAGE_BYTES = 50 * 2**20
 PALETTE = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324", "#800000",
@@ -147,11 +147,10 @@ def timed_heads(detectors: list, image: Image.Image, score: float, maps: list[to
 
     The runs are interleaved (A, B, A, B, ...) so that load from elsewhere on the host falls on every head alike.
     """
-    runs = [[] for _ in detectors]
-    for _ in range(repeats):
-        for index, detector in enumerate(detectors):
-            runs[index].append(timed_detect(detector, image, score, maps))
-    return [DetectionRun(each[-1].detections, statistics.median(run.milliseconds for run in each)) for each in runs]
+    with torch.no_grad():
+        timed = interleaved({index: (lambda detector=detector: detector.detect_from_maps(maps, image.size, score))
+                             for index, detector in enumerate(detectors)}, repeats, warmup=False)
+    return [DetectionRun(timed[index].last, timed[index].median_ms) for index in range(len(detectors))]
 
 
 def photos_for(labels: LabelSet = VOC) -> dict[str, Path]:

@@ -3,11 +3,9 @@ working-set curve measured on this host, and the energy estimate."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -15,6 +13,7 @@ from ..progress import Progress
 from ..model import KAN
 from ..results import CompressionResult
 from ..runtime.energy import SOURCE as ENERGY_SOURCE
+from ..timing import interleaved, quartiles, speed_words
 from .session import median_forward_ms
 
 
@@ -55,26 +54,14 @@ def eager_latency(model: KAN, result: CompressionResult, batches: list[int], rep
     for step, batch in enumerate(batches):
         report(step / len(batches), f"batch {batch}: {repeats} interleaved rounds")
         inputs = torch.rand(batch, model.layers[0].in_features, generator=generator) * 2 - 1
-        samples = {name: [] for name in forms}
         with torch.no_grad():
-            for module in forms.values():
-                module(inputs)
-            for _ in range(repeats):
-                for name, module in forms.items():
-                    start = time.perf_counter()
-                    module(inputs)
-                    samples[name].append((time.perf_counter() - start) * 1e3)
-        for name, times in samples.items():
-            q1, median, q3 = np.percentile(times, [25, 50, 75])
+            timed = interleaved({name: (lambda module=module: module(inputs)) for name, module in forms.items()},
+                                repeats)
+        for name, timings in timed.items():
+            q1, median, q3 = quartiles(timings.samples_ms)
             rows.append({"batch": batch, "form": name, "median ms": median, "q1 ms": q1, "q3 ms": q3})
     report(1.0, "done")
     return pd.DataFrame(rows)
-
-
-def speed_words(dense_ms: float, compressed_ms: float) -> str:
-    """'N.N x faster' or 'N.N x slower': the compressed head's speed against the dense head's, in words."""
-    ratio = dense_ms / compressed_ms
-    return f"{ratio:.1f} x faster" if ratio >= 1 else f"{1 / ratio:.1f} x slower"
 
 
 def speed_sentences(latency: pd.DataFrame) -> list[str]:
