@@ -1,6 +1,7 @@
 """sharekan_core.paths: the project's folders, read from the environment, and the one home of them."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sharekan_core import paths
@@ -32,3 +33,12 @@ def test_bundled_photos_are_the_photo_files_sorted(tmp_path):
 def test_the_studio_reads_the_same_settings():
     assert studio_settings.settings is paths.settings and studio_settings.Settings is paths.Settings
 
+
+def test_only_the_studio_and_the_pages_import_the_studio():
+    """The CLI, scripts and benches take paths from sharekan_core.paths, not from the studio layer."""
+    importers = [path.relative_to(ROOT) for folder in ("sharekan_core", "scripts", "bench")
+                 for path in (ROOT / folder).rglob("*.py")
+                 if "studio" not in path.relative_to(ROOT).parts
+                 and re.search(r"^\s*from (sharekan_core)?\.*studio\b|^\s*import sharekan_core\.studio",
+                               path.read_text(), flags=re.M)]
+    assert importers == []
