@@ -8,13 +8,15 @@ import streamlit as st
 from app_pages.common import progress_reporter, require_model, require_run, session
 from sharekan_core.studio.compression import bits_label
 from sharekan_core.errors import SharekanError
-from sharekan_core.studio import runtime
+from sharekan_core.studio import hosts, runtime
 from sharekan_core.studio.settings import settings as studio_settings
 
 model = require_model()
 st.title("Runtime")
 run = require_run(model, "latency and file sizes")
-st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, {bits_label(run.config)}.")
+st.caption(f"**{model.label}** compressed with K = {run.config.codebook_size:,}, {bits_label(run.config)}. Latency, "
+           f"cache fit and energy below are measured or computed on this host ({hosts.this_host()}); the working-set "
+           "curve is read from a saved run and says where it was taken.")
 
 st.subheader("File sizes")
 st.altair_chart(alt.Chart(runtime.file_sizes(run.result)).mark_bar().encode(
@@ -43,7 +45,8 @@ if latency is not None:
     st.altair_chart(alt.layer(bars, whiskers).facet(column=alt.Column("batch:O", title="batch size")))
     st.dataframe(latency, hide_index=True)
     st.caption("Median and interquartile range of 15 calls per form, the two forms timed alternately after a "
-               "warm-up, in this app's process; the host's other work adds noise. bench/runtime.py measures "
+               "warm-up, in this app's process on this host; the host's other work adds noise. Eager: the dense "
+               "model in PyTorch against the compressed head's fused numba kernels. bench/runtime.py measures "
                "against the strongest dense baselines.")
 
 st.subheader("ExecuTorch .pte")
@@ -63,8 +66,9 @@ if exported is not None:
     left, right = st.columns(2)
     left.markdown("**.pte file sizes (MB)**")
     left.dataframe(exported.sizes, hide_index=True)
-    right.markdown("**ExecuTorch latency, batch 1 (median ms)**")
+    right.markdown("**ExecuTorch latency, batch 1 (median ms, this host)**")
     right.dataframe(exported.latency, hide_index=True)
+    st.markdown(hosts.EAGER_VS_PROGRAM)
     for warning in runtime.program_warnings(exported):
         st.warning(warning)
     st.download_button("Download the compressed .pte", exported.compressed_pte,
@@ -89,7 +93,7 @@ st.markdown("**Against the published L2 of named parts**")
 st.dataframe(fit.parts, hide_index=True, width="stretch",
              column_config={"source": st.column_config.LinkColumn("source")})
 
-st.subheader("Working set on this host (measured)")
+st.subheader("Working set (measured, on the host named below)")
 curve_document = runtime.saved_working_set(studio_settings().assets_dir)
 if curve_document is None:
     st.caption("No saved curve; `python bench/working_set.py` measures one on this host and saves it under "
@@ -105,11 +109,11 @@ else:
                  "fits in"])
     band = alt.Chart(curve).mark_area(opacity=0.25).encode(x=axis, y="q1 ms:Q", y2="q3 ms:Q", color="form:N")
     st.altair_chart(alt.layer(band, line).properties(height=320), width="stretch")
-    caches = ", ".join(f"{name} {size / 2**20:g} MiB" for name, size in curve_document["host"]["caches"].items())
     st.caption(f"Square one-layer heads with random codes (K = {curve_document['codebook_size']:,}, Int8); the "
                f"dense form is each head's own decompression. Band: interquartile range of "
-               f"{curve_document['repeats']} interleaved samples, {curve_document['threads']} thread(s). Host caches: "
-               f"{caches}. Compressed: {curve_document['compressed_form']}.")
+               f"{curve_document['repeats']} interleaved samples, {curve_document['threads']} thread(s). "
+               f"Compressed: {curve_document['compressed_form']}.")
+    st.info(hosts.saved_host_words(curve_document["host"]))
     st.dataframe(curve, hide_index=True, width="stretch")
 
 st.subheader("Energy per inference (an estimate)")

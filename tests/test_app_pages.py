@@ -401,6 +401,9 @@ def test_runtime_page_measures_latency(tmp_path, monkeypatch):
     energy = at.dataframe[-1].value
     assert "compressed, fused kernel" in set(energy["form"]) and "Horowitz" in " ".join(c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 4  # file sizes, latency, cache fit, working-set curve
+    notes = " ".join(note.value for note in at.info)  # issue 31 item 10: the saved curve names its host
+    assert "on another host" in notes and "L2 512 KiB, L3 8 MiB" in notes
+    assert "on this host (" in at.caption[0].value
     log_axes = [chart.proto.spec for chart in at.get("vega_lite_chart") if '"type": "log"' in chart.proto.spec
                 or '"type":"log"' in chart.proto.spec]
     assert len(log_axes) == 2 and all("~s" in spec for spec in log_axes)  # bytes and edges read 200k, not 2e+5
@@ -876,6 +879,8 @@ def test_runtime_page_exports_an_int4_compression_and_keeps_every_section(tmp_pa
     sizes = next(frame.value for frame in at.dataframe if "MB" in frame.value.columns)
     assert len(sizes) == 2 and (sizes["MB"] > 0).all()
     assert _later_sections_render(at)
+    words = " ".join(md.value for md in at.markdown)  # issue 31 item 10: eager and .pte say why they can differ
+    assert "Why eager and .pte timings can disagree" in words and "this host" in words
 
 
 def test_runtime_page_says_when_an_export_fails_and_keeps_every_section(tmp_path, small_kan, monkeypatch):
