@@ -220,3 +220,14 @@ def test_the_shipped_head_is_one_of_the_listed_candidates():
     assert [r["score_pairs"] for r in candidate["photos"]] == [r["score_pairs"] for r in check["photos"]]
     lines = detector_card.candidate_lines()
     assert sum(line.startswith("| ") and "| --- |" not in line for line in lines) == 1 + len(list(folder.glob("run_*.check.json")))
+
+
+def test_every_markdown_file_the_code_and_the_docs_cite_exists():
+    """A comment, docstring or link that names a .md file of this repository names one that is there."""
+    cited = set()
+    for path in [*ROOT.glob("sharekan_core/**/*.py"), *ROOT.glob("bench/*.py"), *ROOT.glob("scripts/**/*.py")]:
+        cited |= {(ROOT, name) for name in re.findall(r"\b((?:docs|bench|scripts|sample_models)/[\w/.-]+\.md)\b",
+                                                      path.read_text())}
+    for document in (ROOT / "README.md", *ROOT.glob("docs/*.md")):
+        cited |= {(document.parent, link) for link in re.findall(r"\]\(([\w/.-]+\.md)\)", document.read_text())}
+    assert cited and [name for folder, name in sorted(cited) if not (folder / name).is_file()] == []

@@ -2,14 +2,13 @@
 scaling, every method, the universal codebook and the fuzz suite's tally, each from its saved JSON in assets/."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from sharekan_core.paths import shipped_path
 from sharekan_core.experiments.provenance import earlier_version_note
+from sharekan_core.paths import shipped_path
 
-from doctables.common import saved, mb, method_name, model_version, reference_counts, single_box_swing
+from doctables.common import mb, method_name, model_version, reference_counts, saved, single_box_swing
 
 
 def sweep_table(name: str, bits: tuple[int, ...] = (8,)) -> str:

@@ -33,7 +33,7 @@ from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, check_int
 SMALL_PROBLEM = 2**22         # N*K at or below which "auto" runs "exact": well under a second
 FLAT_ITERATIONS = 20          # method="flat": plain faiss Lloyd, the reference the default is compared with; random seeding
 
-# Tuned with bench/codebook.py on 1M x 13 (see bench/README_codebook.md).
+# Tuned with bench/codebook.py on 1M x 13 (results: docs/benchmarks.md, "Codebook builder").
 COARSE_TRAIN_POINTS = 256     # coarse k-means sample per coarse cell
 COARSE_ITERATIONS = 20
 FINE_TRAIN_POINTS = 64        # fine k-means sample per fine centroid
