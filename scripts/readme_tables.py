@@ -44,6 +44,7 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "speed_targets": benchmarks.speed_targets,
     "grouping_table": benchmarks.grouping_table,
     "working_set_table": benchmarks.working_set_table,
+    "energy_figure": benchmarks.energy_figure,
     "recorded_output": benchmarks.recorded_output,
     "detector_tables": detector_card.detector_tables,
     "detector_speed_table": detector_card.detector_speed_table,

@@ -128,6 +128,15 @@ def test_the_runtime_tables_are_the_saved_runs():
             assert speedup == pytest.approx(cell["speedup"], abs=0.005)
 
 
+def test_the_working_set_table_is_the_saved_curve():
+    saved = json.loads(read("assets/runtime/working_set.json"))
+    rows = table_rows(section(read("docs/benchmarks.md"), "Working set"))
+    assert [int(number(row[0])) for row in rows] == [r["edges"] for r in saved["rows"]]
+    for row, point in zip(rows, saved["rows"]):
+        assert number(row[5]) == pytest.approx(point["compressed"]["median_ms"], abs=5e-4)
+        assert number(row[1]) == point["dense_footprint_bytes"]
+
+
 def test_the_earlier_head_is_kept_in_a_dated_section_of_the_docs_only():
     assert "e2bd786" not in read("README.md")
     earlier = section(read("docs/results.md"), "The head at commit e2bd786")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sharekan_core import paper as paper_figures
+from sharekan_core.runtime import energy
 from sharekan_core.timing import speed_words
 
 from doctables.common import ASSETS, load, saved
@@ -24,6 +25,7 @@ def working_set_table() -> str:
              "dense kernel ms | compressed ms | compressed vs dense eager | compressed vs dense kernel | "
              "energy per inference, dense / compressed (nJ, estimate) |",
              "|---:|---|---|---|---|---|---|---|---|"]
+
     def timing(r: dict, key: str) -> str:
         return f"{r[key]['median_ms']:.3f} [{r[key]['q1_ms']:.3f}-{r[key]['q3_ms']:.3f}]" if key in r else "-"
 
@@ -49,12 +51,18 @@ def working_set_table() -> str:
                     f"after the run on {busy['cores']} cores"
                     f" ({'other jobs shared them' if shared else 'a quiet machine: the run itself keeps one core busy'}).")
     lines.append("\n" + summary)
-    lines.append("\nBytes needed: the distinct bytes a call keeps in cache at once (weights or codes and codebook, "
-                 "per-row tables, outputs), placed in the smallest host cache that holds them.")
-    lines.append(f"\nEnergy is an estimate, not a measurement: bytes touched per cache level priced with "
-                 f"{document['energy_source']} (L3 at its 1 MB SRAM figure, a lower bound; DRAM 1.3-2.6 nJ per "
-                 "64-bit access), plus FP32 multiply-adds. All rows in `assets/runtime/working_set.json`.")
     return "\n".join(lines)
+
+
+def energy_figure(name: str) -> str:
+    """A figure of the energy price table the working-set curve was estimated with: its ``source`` (as the saved
+    curve records it), ``sram_top_mb`` (the largest SRAM it prices) or ``dram_nj`` (the DRAM range per access)."""
+    if name == "source":
+        return saved("runtime", "working_set")["energy_source"]
+    if name == "sram_top_mb":
+        return f"{energy.SRAM_PJ_PER_64BIT[-1][0] / 2**20:g}"
+    low, high = energy.DRAM_PJ_PER_64BIT
+    return {"dram_nj": f"{low / 1000:g}-{high / 1000:g}"}[name]
 
 
 # The runtime issue's speed targets at Int8: (head, K, threads) -> [(batch, ratio key, at least, aimed at)].
