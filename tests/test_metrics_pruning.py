@@ -51,8 +51,6 @@ def test_pruning_removes_smallest_edges(small_kan):
     assert norms[kept].min() >= norms[~kept].max()
     removed = pruned.model.layers[0].spline_weight.detach().numpy()[~kept]
     assert np.all(removed == 0)
-    assert pruned.storage["0"]["splines"] == 24 * 13 * 4
-    assert pruned.storage["0"]["mask"] == 6
     untouched = prune_by_magnitude(small_kan, 0.0)
     x = torch.randn(5, 8)
     torch.testing.assert_close(untouched.model(x), small_kan(x))

@@ -9,22 +9,16 @@ import torch
 
 from ..errors import SharekanError
 from ..model import KAN
-from .packing import FP32, packed_nbytes, total_bytes
 
 
 @dataclass(frozen=True)
 class PrunedKAN:
-    """The pruned dense model, the kept-edge masks (out, in) and bytes per layer and component."""
+    """The pruned dense model and the kept-edge masks (out, in) per layer; its stored bytes are
+    ``format.accounting.pruned_bytes`` (closed form) or the accounting of its file (``PruneConfig``)."""
 
     model: KAN
     kept: list[np.ndarray]
-    storage: dict[str, dict[str, int]]
     sparsity: float
-
-    @property
-    def stored_bytes(self) -> int:
-        """Bytes of the sparse FP32 form: kept edges plus an edge bitmap."""
-        return total_bytes(self.storage)
 
 
 def prune_by_magnitude(model: KAN, sparsity: float) -> PrunedKAN:
@@ -32,9 +26,9 @@ def prune_by_magnitude(model: KAN, sparsity: float) -> PrunedKAN:
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float)) or not 0.0 <= sparsity < 1.0:
         raise SharekanError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
     pruned = copy.deepcopy(model)
-    kept_masks, storage = [], {}
+    kept_masks = []
     with torch.no_grad():
-        for index, layer in enumerate(pruned.layers):
+        for layer in pruned.layers:
             norms = layer.scaled_spline_weight().norm(dim=-1).reshape(-1)
             edges = norms.numel()
             drop = int(round(sparsity * edges))
@@ -45,13 +39,5 @@ def prune_by_magnitude(model: KAN, sparsity: float) -> PrunedKAN:
             keep = keep.reshape(layer.out_features, layer.in_features)
             layer.spline_weight.mul_(keep.unsqueeze(-1))
             layer.base_weight.mul_(keep)
-            kept = int(keep.sum())
-            storage[str(index)] = {
-                "splines": kept * layer.num_coefficients * FP32,  # scaler folded into coefficients
-                "base_weights": kept * FP32,
-                "mask": packed_nbytes(edges, 1),
-                "scales": 2 * layer.out_features * FP32,
-                "grids": layer.grid.numel() * FP32,
-            }
             kept_masks.append(keep.numpy())
-    return PrunedKAN(pruned, kept_masks, storage, float(sparsity))
+    return PrunedKAN(pruned, kept_masks, float(sparsity))

@@ -3,7 +3,7 @@
 Quality is the relative output error of the reconstructed model against the dense one on the
 calibration inputs, or, without them, on inputs drawn uniformly inside every first-layer input's grid.
 
-Candidates (each sized by the closed-form accounting below plus a header allowance, then checked on
+Candidates (each sized by the closed-form accounting of format/accounting.py plus a header allowance, then checked on
 the encoded file, header included):
   * the default configuration of that size: SHARe-KAN at Int8 (Int4 if no Int8 file fits) with the
     largest K that fits;
@@ -28,10 +28,10 @@ from ..compression import CompressionConfig, decompress
 from ..compression.api import compress
 from ..compression.compressed import CompressedKAN
 from ..compression.methods import GPTQConfig, KMeansConfig, UniformConfig
-from ..compression.packing import FP32, index_bits, packed_nbytes
-from ..compression.quantize import quantize, quantized_nbytes
+from ..compression.quantize import quantize
 from ..errors import SharekanError
 from ..format import storage_report
+from ..format.accounting import kmeans_bytes, sharekan_bytes
 from ..format.compressed_file import encode_compressed
 from ..model import KAN
 from ..progress import Progress
@@ -69,35 +69,6 @@ class BudgetResult:
         return {"max_bytes": self.max_bytes, "chosen": asdict(self.best), "default": asdict(self.default),
                 "candidates": [asdict(c) for c in self.candidates],
                 "objective": "relative output error on the calibration inputs (or inputs sampled inside the grid)"}
-
-
-def sharekan_bytes(model: KAN, config: CompressionConfig) -> int:
-    """Closed-form stored bytes of SHARe-KAN with scope 'layer', assuming min(K, edges) codewords per layer."""
-    total = 0
-    for index, layer in enumerate(model.layers):
-        bits = config.component_bits(index)
-        edges, rows, width = layer.in_features * layer.out_features, layer.out_features, layer.num_coefficients
-        size = min(config.codebook_size, edges)
-        total += quantized_nbytes(size * width, width, bits["codebook"])  # one affine pair per column
-        total += packed_nbytes(edges, index_bits(size))
-        total += sum(quantized_nbytes(edges, rows, bits[name]) for name in ("gains", "biases", "base_weights"))
-        total += _frame_bytes(layer)
-    return total
-
-
-def kmeans_bytes(model: KAN, config: KMeansConfig) -> int:
-    """Closed-form stored bytes of per-layer k-means: codebook, indices and base weights."""
-    total = 0
-    for layer in model.layers:
-        edges, rows, width = layer.in_features * layer.out_features, layer.out_features, layer.num_coefficients
-        size = min(config.codebook_size, edges)
-        total += quantized_nbytes(size * width, width, config.bits) + packed_nbytes(edges, index_bits(size))
-        total += quantized_nbytes(edges, rows, config.bits) + _frame_bytes(layer)
-    return total
-
-
-def _frame_bytes(layer: Any) -> int:
-    return (2 * layer.out_features + layer.grid.numel()) * FP32  # output scale and bias, knots
 
 
 def largest_fitting_k(model: KAN, config: CompressionConfig | KMeansConfig, max_bytes: int) -> int | None:

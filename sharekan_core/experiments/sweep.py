@@ -19,6 +19,7 @@ import numpy as np
 from ..compression import CompressionConfig, decompress, prune_by_magnitude
 from ..compression.api import compress
 from ..format import dense_bytes, storage_report
+from ..format.accounting import pruned_bytes
 from ..metrics import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
@@ -74,7 +75,7 @@ def _run(model: KAN, job: SweepJob, calibration: np.ndarray | None) -> tuple[int
         return dense_bytes(model), model
     if job.method == "pruning":  # magnitude pruning, stored as sparse FP32
         pruned = prune_by_magnitude(model, job.config)
-        return pruned.stored_bytes, pruned.model
+        return pruned_bytes(model, [int(mask.sum()) for mask in pruned.kept]), pruned.model
     if calibration is None and isinstance(job.config, CompressionConfig):
         result = compress_and_measure(model, job.config)
         return result.storage.compressed_bytes, result.reconstructed

@@ -9,9 +9,7 @@ import pandas as pd
 from ..compression import CompressionConfig
 from ..progress import Progress
 from ..compression.config import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
-from ..compression.packing import index_bits, packed_nbytes
-from ..compression.quantize import quantized_nbytes
-from ..format.accounting import FP32
+from ..format.accounting import sharekan_bytes as predicted_bytes  # noqa: F401 (the Compress page's prediction)
 from ..model import KAN
 from ..results import CompressionResult, compress_and_measure
 from .evaluation import EvaluationSet, measure_for, score
@@ -102,31 +100,6 @@ def run_compression(model: KAN, model_key: str, model_label: str, config: Compre
     start = time.perf_counter()
     result = compress_and_measure(model, config, progress, metadata)
     return CompressionRun(model_key, model_label, config, result, time.perf_counter() - start)
-
-
-def predicted_bytes(model: KAN, config: CompressionConfig, kept: list[int] | None = None) -> int:
-    """Bytes the compressed tensors will take, from the shapes alone (closed form, no clustering).
-
-    Each codebook is assumed to keep min(K, its edges) shapes, or ``kept[i]`` when given. Clustering
-    can keep fewer (too few distinct shapes), so the real payload is at most the prediction.
-    """
-    config.check_layers(len(model.layers))
-    layers = model.layers
-    groups = [[i] for i in range(len(layers))] if config.scope == "layer" else [list(range(len(layers)))]
-    total = 0
-    for group, members in enumerate(groups):
-        edges = sum(layers[i].in_features * layers[i].out_features for i in members)
-        size = kept[group] if kept is not None else min(config.codebook_size, edges)
-        coefficients = layers[members[0]].num_coefficients
-        codebook_bits = config.component_bits(members[0] if config.scope == "layer" else None)["codebook"]
-        total += quantized_nbytes(size * coefficients, coefficients, codebook_bits)  # one (min, step) per column
-        for i in members:
-            layer, bits = layers[i], config.component_bits(i)
-            count, rows = layer.in_features * layer.out_features, layer.out_features
-            total += packed_nbytes(count, index_bits(size))
-            total += sum(quantized_nbytes(count, rows, bits[name]) for name in ("gains", "biases", "base_weights"))
-            total += (2 * rows + layer.grid.numel()) * FP32  # output scale and bias, knots
-    return total
 
 
 _DENSE_SCORES: dict[tuple[str, str, str], float] = {}  # (model key, metric label, evaluation set key) -> dense score
