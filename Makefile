@@ -9,11 +9,13 @@ PORT ?= 8501
 
 .PHONY: run test chromium bench clean-venv
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing pinned requirements into $(VENV) (log: $(VENV)/pip.log)"
 	@$(PY) -m pip install --quiet --no-warn-script-location -r requirements-dev.txt > $(VENV)/pip.log 2>&1 || \
 	  { grep -v "is ignored: it is neither a file nor a directory" $(VENV)/pip.log; exit 1; }
+	@$(PY) -m pip install --quiet --no-warn-script-location --no-deps -r requirements-nodeps.txt >> $(VENV)/pip.log 2>&1 || \
+	  { tail -20 $(VENV)/pip.log; exit 1; }
 	@# the project itself, editable, so scripts and benchmarks import it without path tricks
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . >> $(VENV)/pip.log 2>&1 || { tail -20 $(VENV)/pip.log; exit 1; }
 	$(PY) -c "import torch, streamlit, executorch, faiss, kan; assert torch.__version__.startswith('2.13.0')"

@@ -8,6 +8,7 @@ import torch
 from ..errors import SharekanError
 from ..model import KAN, KANConfig
 from ..ranges import ZERO_BASE
+from .layer_tensors import ImportedLayers
 from .limits import check_kan_shape
 
 # Every tensor of an efficient-kan ``KANLinear`` (spline_scaler only with its standalone scaler), plus this
@@ -21,6 +22,12 @@ def is_layer_tensor(name: str) -> bool:
     """True if ``name`` is ``layers.N.<one of LAYER_TENSORS>``, a tensor ``kan_from_state`` reads."""
     match = _LAYER_KEY.match(name)
     return match is not None and match.group(2) in LAYER_TENSORS
+
+
+def efficient_kan_layers(tensors: dict[str, torch.Tensor], names: dict[str, str], source: str) -> ImportedLayers:
+    """The tensors of an efficient-kan (or this project's) group that ``kan_from_state`` reads, unchanged."""
+    layer_tensors = {name: value for name, value in tensors.items() if is_layer_tensor(name)}
+    return ImportedLayers(layer_tensors, set(layer_tensors), names)
 
 
 def kan_from_state(tensors: dict[str, torch.Tensor], source: str = "model", base_activation: str = "silu",

@@ -7,6 +7,8 @@ A group is named by its prefix, the part of its keys before the KAN's own names:
     head.0.spline_weight             KAN layers in an nn.Sequential      prefix 'head.'
     head.spline_weight               one efficient-kan layer              prefix 'head.'
     act_fun.0.coef                   pykan (MultKAN)                      prefix ''
+    layers.0.grid_starts             flashkan (with spline_weight) or inkan (with one packed weight)
+    0.spline_weight, 0.grid (in, G+1) kanx (transposed, unextended grid: fewer knots than coefficients + 1)
 
 ``select_group`` picks the group a prefix names (or the only one) and ``group_tensors`` renames its tensors
 to ``layers.N.<name>`` (efficient-kan) or pykan's own names, remembering each one's key in the file.
@@ -22,10 +24,15 @@ from ..errors import SharekanError
 
 EFFICIENT_KAN = "efficient-kan"
 PYKAN = "pykan"
+FLASHKAN = "flashkan"
+INKAN = "inkan"
+KANX = "kanx"
 MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
 
-_LAYER_LIST = re.compile(r"^((?:.*?\.)??)(layers\.)?(\d+)\.spline_weight$")
-_ONE_LAYER = re.compile(r"^((?:.*\.)?)spline_weight$")
+# The tensor names that mark a KAN layer: efficient-kan's and kanx's spline_weight, flashkan's and inkan's grid_starts.
+_ANCHORS = r"(spline_weight|grid_starts)"
+_LAYER_LIST = re.compile(rf"^((?:.*?\.)??)(layers\.)?(\d+)\.{_ANCHORS}$")
+_ONE_LAYER = re.compile(rf"^((?:.*\.)?){_ANCHORS}$")
 _PYKAN_LAYER = re.compile(r"^((?:.*?\.)??)act_fun\.(\d+)\.coef$")
 _INDEXED = re.compile(r"^(\d+)\.(.+)$")
 
@@ -35,7 +42,7 @@ class KANGroup:
     """One KAN's tensors in a checkpoint: its prefix, family, and the layer indices its keys name."""
 
     prefix: str          # '' for a KAN saved alone, 'head.' for a head inside a bigger model
-    family: str          # EFFICIENT_KAN or PYKAN
+    family: str          # EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN or KANX
     container: str | None  # efficient-kan: 'layers.' (ModuleList), '' (nn.Sequential), None (one layer)
     indices: tuple[int, ...]
 
@@ -51,17 +58,34 @@ class KANGroup:
 
 def find_kan_groups(tensors: dict[str, torch.Tensor]) -> list[KANGroup]:
     """Every KAN-shaped group of ``tensors``, in the order their first keys appear."""
-    found: dict[tuple[str, str, str | None], set[int]] = {}
+    # (prefix, is pykan, container) -> (layer indices, anchor names seen)
+    found: dict[tuple[str, bool, str | None], tuple[set[int], set[str]]] = {}
     for key in tensors:
         listed, pykan, alone = _LAYER_LIST.match(key), _PYKAN_LAYER.match(key), _ONE_LAYER.match(key)
         if pykan:
-            found.setdefault((pykan.group(1), PYKAN, None), set()).add(int(pykan.group(2)))
+            found.setdefault((pykan.group(1), True, None), (set(), set()))[0].add(int(pykan.group(2)))
         elif listed:
-            found.setdefault((listed.group(1), EFFICIENT_KAN, listed.group(2) or ""), set()).add(int(listed.group(3)))
+            indices, anchors = found.setdefault((listed.group(1), False, listed.group(2) or ""), (set(), set()))
+            indices.add(int(listed.group(3)))
+            anchors.add(listed.group(4))
         elif alone:
-            found.setdefault((alone.group(1), EFFICIENT_KAN, None), {0})
-    return [KANGroup(prefix, family, container, tuple(sorted(indices)))
-            for (prefix, family, container), indices in found.items()]
+            found.setdefault((alone.group(1), False, None), ({0}, set()))[1].add(alone.group(2))
+    return [KANGroup(prefix, PYKAN if is_pykan else _layer_family(tensors, prefix, container, min(indices), anchors),
+                     container, tuple(sorted(indices)))
+            for (prefix, is_pykan, container), (indices, anchors) in found.items()]
+
+
+def _layer_family(tensors: dict[str, torch.Tensor], prefix: str, container: str | None, index: int,
+                  anchors: set[str]) -> str:
+    """The family whose names (and, for kanx, grid shape) a group's first layer has."""
+    if "grid_starts" in anchors:
+        return FLASHKAN if "spline_weight" in anchors else INKAN
+    layer = prefix if container is None else f"{prefix}{container}{index}."
+    grid, spline = tensors.get(layer + "grid"), tensors.get(layer + "spline_weight")
+    if grid is not None and spline is not None and spline.dim() == 3 and grid.dim() == 2 \
+            and grid.shape[-1] <= spline.shape[-1]:
+        return KANX  # an efficient-kan grid is extended: coefficients + k + 1 knots
+    return EFFICIENT_KAN
 
 
 def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefix: str | None,
@@ -82,7 +106,7 @@ def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefi
         return groups[0]
     if not groups:
         raise SharekanError(f"{source}: no KAN in this file (no 'layers.N.spline_weight', 'N.spline_weight', "
-                            f"'spline_weight' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
+                            f"'spline_weight', 'grid_starts' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
     raise SharekanError(f"{source}: holds {len(groups)} KANs, at {_named([g.label() for g in groups])}; "
                         "pass --prefix (prefix= in the API) naming one")
 

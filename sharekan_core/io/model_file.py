@@ -11,14 +11,21 @@ from ..model import KAN
 from ..model.kan import BASE_ACTIVATIONS
 from .atomic import write_bytes_atomic
 from ..ranges import ZERO_BASE
-from .efficient_kan import is_layer_tensor, kan_from_state
-from .kan_groups import PYKAN, check_all_used, find_kan_groups, group_tensors, outside_prefix, select_group
+from .efficient_kan import efficient_kan_layers, kan_from_state
+from .flashkan import flashkan_layers
+from .inkan import inkan_layers
+from .kan_groups import (EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, check_all_used, find_kan_groups, group_tensors,
+                         outside_prefix, select_group)
+from .kanx import kanx_layers
 from .pykan import pykan_base_function, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
 from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
                       read_torch_checkpoint, sniff_format)
 
 MODEL_FORMAT = "sharekan-model"
 COMPRESSED_FORMAT = "sharekan-compressed"
+# Each family's importer into efficient-kan's layout, by the family kan_groups finds (pykan also reads its config).
+FAMILY_IMPORTERS = {EFFICIENT_KAN: efficient_kan_layers, FLASHKAN: flashkan_layers, INKAN: inkan_layers,
+                    KANX: kanx_layers}
 # A project file written before the header named its base activation holds a SiLU KAN: that was the only kind.
 DEFAULT_RECORDED_ACTIVATION = "silu"
 
@@ -73,12 +80,13 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
         recorded, source = pykan_base_function(config, path.name), "pykan"
         layer_tensors, used = pykan_to_layers(layer_tensors, config, path.name, group.prefix)
         check_all_used(tensors, group, {origin[name] for name in used}, path.name)
+        names: dict[str, str] = {}
     else:
-        source = MODEL_FORMAT if ours else "efficient-kan"
-        layer_tensors = {name: value for name, value in layer_tensors.items() if is_layer_tensor(name)}
-        check_all_used(tensors, group, {origin[name] for name in layer_tensors}, path.name)
+        source = MODEL_FORMAT if ours else group.family
+        imported = FAMILY_IMPORTERS[group.family](layer_tensors, origin, path.name)
+        check_all_used(tensors, group, {origin[name] for name in imported.used}, path.name)
+        layer_tensors, names = imported.tensors, imported.names
     activation = _resolve_activation(recorded, stated, path.name)
-    names = {} if group.family == PYKAN else origin
     model = kan_from_state(layer_tensors, path.name, activation or "silu", names)  # the file's own faults come first
     if activation is None:
         _refuse_unrecorded(group.family, path.name)
@@ -143,5 +151,6 @@ def _refuse_unrecorded(family: str, source: str) -> None:
     if family == PYKAN:
         raise SharekanError(f"{source}: a pykan state dict without its _config.yml does not record its base function; "
                             f"put the _config.yml beside it, or state silu (pykan's default), identity or zero ({STATE_IT})")
-    raise SharekanError(f"{source}: an efficient-kan state dict does not record its base activation; state silu "
-                        f"(efficient-kan's default) or the one the model was built with, such as gelu or identity ({STATE_IT})")
+    raise SharekanError(f"{source}: a{'n' * family.startswith(('e', 'i'))} {family} state dict does not record its base "
+                        f"activation; state silu ({family}'s default) or the one the model was built with, such as gelu "
+                        f"or identity ({STATE_IT})")

@@ -1,0 +1,221 @@
+"""B-spline KAN families laid out differently from efficient-kan (flashkan, inkan, kanx), each held to the
+library's own forward on a model trained on scikit-learn's digits: outputs equal within 1e-5 relative."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+
+import pytest
+import torch
+from efficient_kan_reference import train
+from safetensors.torch import save_file
+from sklearn.datasets import load_digits
+from torch import nn
+
+from sharekan_core.errors import SharekanError
+from sharekan_core.io import read_model
+
+TOLERANCE = 1e-5  # relative: outputs must equal the library's own
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """Largest absolute difference over the largest absolute reference output."""
+    return float((got.double() - want.double()).abs().max() / want.double().abs().max())
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """600 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels."""
+    pixels, labels = load_digits(return_X_y=True)
+    return torch.tensor(pixels[:600] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:600])
+
+
+def _saved(folder, state: dict, name: str = "model.pt"):
+    path = folder / name
+    torch.save(state, path)
+    return path
+
+
+def _accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((outputs.argmax(1) == labels).float().mean())
+
+
+# --- flashkan ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def flashkan_net(digits):
+    """flashkan 0.2.0's KANNetwork [64, 8, 10] trained on digits (its eager basis: torch.compile is not the point)."""
+    flashkan = pytest.importorskip("flashkan")
+    import flashkan.basis
+    import flashkan.layer
+
+    eager = pytest.MonkeyPatch()
+    eager.setattr(flashkan.layer, "bspline_basis", flashkan.basis.bspline_basis_eager)
+    torch.manual_seed(0)
+    net = train(flashkan.KANNetwork([64, 8, 10], grid_size=5), *digits, steps=40)
+    yield net
+    eager.undo()
+
+
+def test_flashkan_network(tmp_path, digits, flashkan_net):
+    pixels, labels = digits
+    path = _saved(tmp_path, flashkan_net.state_dict())
+    with pytest.raises(SharekanError, match="a flashkan state dict does not record its base activation"):
+        read_model(path)
+    loaded = read_model(path, base_activation="silu")
+    assert loaded.source_format == "flashkan" and loaded.model.config.spline_order == 3
+    with torch.no_grad():
+        # flashkan's truncated-power basis cancels to about 1e-4 in float32; in float64 it is the exact B-spline
+        want = flashkan_net.double()(pixels.double())
+        flashkan_net.float()
+        assert relative_error(loaded.model(pixels), want) < TOLERANCE
+        assert _accuracy(loaded.model(pixels), labels) == _accuracy(want, labels) > 0.8
+
+
+def test_flashkan_non_cubic_order_is_still_a_cubic_spline(tmp_path, digits):
+    flashkan = pytest.importorskip("flashkan")
+    import flashkan.basis
+
+    layer = flashkan.KANLayer(64, 10, grid_size=6, spline_order=1)  # 7 cubic bases, whatever spline_order says
+    layer.spline_weight.data.normal_(0, 0.3)
+    path = _saved(tmp_path, layer.state_dict())
+    loaded = read_model(path, base_activation="silu")
+    with torch.no_grad():
+        bases = flashkan.basis.bspline_basis_eager(digits[0].double(), layer.grid_starts.double(), layer.inv_h)
+        want = torch.einsum("bin,oin->bo", bases, layer.spline_weight.double()) + \
+            nn.functional.silu(digits[0].double()) @ layer.base_weight.double().t()
+        assert relative_error(loaded.model(digits[0]), want) < TOLERANCE
+
+
+def test_flashkan_bad_files(tmp_path, flashkan_net):
+    state = {key: value.clone() for key, value in flashkan_net.state_dict().items()}
+    state["layers.1.grid_starts"][3] += 0.1
+    with pytest.raises(SharekanError, match=r"layers\.1\.grid_starts is not evenly increasing"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
+    state = {key: value.clone() for key, value in flashkan_net.state_dict().items()}
+    state["layers.0.spline_weight"][0, 0, 0] = float("nan")
+    with pytest.raises(SharekanError, match=r"layers\.0\.spline_weight contains NaN"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
+    state = {key: value.clone() for key, value in flashkan_net.state_dict().items()}
+    state["layers.0.grid_starts"] = state["layers.0.grid_starts"][:-1].clone()
+    with pytest.raises(SharekanError, match=r"layers\.0\.spline_weight has 8 coefficients per edge but "
+                                            r"layers\.0\.grid_starts has 7 basis starts"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
+
+
+# --- inkan -----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def inkan_net(digits):
+    """inkan 0.5.2's KANNetwork [64, 8, 10] trained on digits, eager basis (compile_basis=False)."""
+    inkan = pytest.importorskip("inkan")
+    torch.manual_seed(0)
+    return train(inkan.KANNetwork([64, 8, 10], grid_size=5, compile_basis=False), *digits, steps=40)
+
+
+@pytest.mark.parametrize("evaluation", [{}, {"basis_mode": "dense"}, {"contraction": "direct"}])
+def test_inkan_network(tmp_path, digits, inkan_net, evaluation):
+    inkan = pytest.importorskip("inkan")
+    pixels, labels = digits
+    net = inkan.KANNetwork([64, 8, 10], grid_size=5, compile_basis=False, **evaluation)
+    net.load_state_dict(inkan_net.state_dict())
+    loaded = read_model(_saved(tmp_path, net.state_dict()), base_activation="silu")
+    assert loaded.source_format == "inkan"
+    with torch.no_grad():
+        want = net(pixels)
+        assert relative_error(loaded.model(pixels), want) < TOLERANCE
+        shifted = pixels * 1.3  # past the grid's ends too
+        assert relative_error(loaded.model(shifted), net(shifted)) < TOLERANCE
+        assert _accuracy(loaded.model(pixels), labels) == _accuracy(want, labels) > 0.8
+
+
+def test_inkan_bad_files(tmp_path, inkan_net):
+    inkan = pytest.importorskip("inkan")
+    surface = inkan.KANNetwork([2, 3], grid_size=5, dim=2, compile_basis=False)
+    with pytest.raises(SharekanError, match=r"layers\.0\.weight is an inkan dim=2 layer .* cannot be imported"):
+        read_model(_saved(tmp_path, surface.state_dict()), base_activation="silu")
+    state = {key: value.clone() for key, value in inkan_net.state_dict().items()}
+    state["layers.0.weight"] = state["layers.0.weight"][:, :-1].clone()
+    with pytest.raises(SharekanError, match=r"layers\.0\.weight has 575 columns, not in \* \(8 coefficients \+ 1"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
+    state = {key: value.clone() for key, value in inkan_net.state_dict().items()}
+    state["layers.1.weight"] = state["layers.1.weight"][:, :-9].clone()  # 7 inputs where layer 0 gives 8
+    with pytest.raises(SharekanError, match="layer 1 takes 7 inputs but layer 0 gives 8"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
+
+
+# --- kanx ------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kanx_layers():
+    """kanx 0.2.1's torch layers module. Its package __init__ imports the TensorFlow backend, which the tests do
+    not install, so kanx.torch.layers (and the kanx.prune it uses) are imported without the package __init__s."""
+    spec = importlib.util.find_spec("kanx")
+    if spec is None:
+        pytest.skip("kanx is not installed")
+    saved = {name: sys.modules.get(name) for name in ("kanx", "kanx.torch", "kanx.prune", "kanx.torch.layers")}
+    root = spec.submodule_search_locations[0]
+    for name, folder in (("kanx", root), ("kanx.torch", f"{root}/torch")):
+        package = types.ModuleType(name)
+        package.__path__ = [folder]
+        sys.modules[name] = package
+    try:
+        yield importlib.import_module("kanx.torch.layers")
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+@pytest.fixture(scope="module")
+def kanx_net(digits, kanx_layers):
+    """kanx's torch KAN [64, 8, 10] (an nn.Sequential of KANLinear, as kanx.torch.KAN is) trained on digits,
+    then its grids adapted to the data with update_grid_from_samples."""
+    torch.manual_seed(0)
+    net = nn.Sequential(kanx_layers.KANLinear(64, 8, grid_size=5), kanx_layers.KANLinear(8, 10, grid_size=5))
+    train(net, *digits, steps=40)
+    with torch.no_grad():
+        net[0].update_grid_from_samples(digits[0])
+        net[1].update_grid_from_samples(net[0](digits[0]))
+    return net
+
+
+def test_kanx_network(tmp_path, digits, kanx_net):
+    pixels, labels = digits
+    assert not torch.allclose(kanx_net[1].grid[0], kanx_net[1].grid[1])  # per-input grids from the data
+    path = _saved(tmp_path, {"state_dict": kanx_net.state_dict(), "layers_spec": [64, 8, 10]})  # as KAN.save
+    with pytest.raises(SharekanError, match="a kanx state dict does not record its base activation"):
+        read_model(path)
+    loaded = read_model(path, base_activation="silu")
+    assert (loaded.source_format, loaded.prefix) == ("kanx", "state_dict.")
+    with torch.no_grad():
+        want = kanx_net(pixels)
+        assert relative_error(loaded.model(pixels), want) < TOLERANCE
+        assert _accuracy(loaded.model(pixels), labels) == _accuracy(want, labels) > 0.8
+
+
+@pytest.mark.parametrize("activation", ["gelu", "identity"])
+def test_kanx_base_activations_and_orders(tmp_path, digits, kanx_layers, activation):
+    torch.manual_seed(1)
+    layer = kanx_layers.KANLinear(64, 10, grid_size=4, spline_order=2, base_activation=activation)
+    layer.spline_weight.data.normal_(0, 0.3)
+    save_file(layer.state_dict(), str(tmp_path / "layer.safetensors"))
+    loaded = read_model(tmp_path / "layer.safetensors", base_activation=activation)
+    assert loaded.model.config.spline_order == 2
+    with torch.no_grad():
+        assert relative_error(loaded.model(digits[0]), layer(digits[0])) < TOLERANCE
+
+
+def test_kanx_bad_files(tmp_path, kanx_net):
+    state = {key: value.clone() for key, value in kanx_net.state_dict().items()}
+    state["0.base_weight"] = state["0.base_weight"].t().clone()
+    with pytest.raises(SharekanError, match=r"0\.base_weight has shape \(8, 64\), expected \(64, 8\)"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
+    state = {key: value.clone() for key, value in kanx_net.state_dict().items()}
+    state["1.grid"][2, 3] = state["1.grid"][2, 1]
+    with pytest.raises(SharekanError, match=r"knots of input 2 decrease"):
+        read_model(_saved(tmp_path, state), base_activation="silu")
