@@ -102,9 +102,9 @@ if bundle_run is not None:
 
 st.subheader("From the paper (not measured here)")
 paper = alt.Chart(scaling.paper_frame()).encode(
-    x=alt.X("MB:Q", title="MB for 50 heads"), y=alt.Y("form:N", title=None, axis=alt.Axis(labelLimit=400)),
+    x=alt.X("MB:Q", title=f"MB for {scaling.PAPER_HEADS} heads"),
+    y=alt.Y("form:N", title=None, axis=alt.Axis(labelLimit=400)),
     tooltip=["form", "MB"])
 st.altair_chart(alt.layer(paper.mark_bar(color="grey"), paper.mark_text(align="left", dx=4).encode(text="MB:Q"))
                 .properties(height=120), width="stretch")
-st.caption("SHARe-KAN (arXiv 2512.15742): 50 detection heads take 2.9 GB dense against 211 MB with a shared "
-           "codebook. Shown for reference only.")
+st.caption(scaling.paper_caption())

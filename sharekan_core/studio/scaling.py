@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import torch
 
+from .. import paper
 from ..errors import SharekanError
 from ..model import KAN
 from ..progress import Progress
@@ -18,8 +19,9 @@ from .models import format_bytes, read_upload, safe_filename
 if TYPE_CHECKING:
     from ..compression import CompressionConfig
 
-# SHARe-KAN (arXiv 2512.15742): 50 detection heads; a reference only, not measured here.
-PAPER_HEADS, PAPER_DENSE_MB, PAPER_SHARED_MB = 50, 2900.0, 211.0
+# The paper's multi-head figure (sharekan_core.paper); a reference only, not measured here.
+PAPER_HEADS, PAPER_DENSE_MB, PAPER_SHARED_MB = paper.HEADS, paper.HEADS_DENSE_MB, paper.HEADS_SHARED_MB
+PAPER_DENSE_WORDS, PAPER_SHARED_WORDS = f"{PAPER_DENSE_MB / 1e3:g} GB", f"{PAPER_SHARED_MB:g} MB"
 FORMS = {"dense_bytes": "N dense FP32 heads", "shared_codebook_bytes": "SHARe-KAN, one shared codebook",
          "separate_compressed_bytes": "SHARe-KAN, a codebook per head"}
 
@@ -64,10 +66,17 @@ def file_checks_frame(document: dict) -> pd.DataFrame:
 def paper_frame() -> pd.DataFrame:
     """The paper's 50-head point, labelled as a reference that was not measured here."""
     return pd.DataFrame([
-        {"heads": PAPER_HEADS, "form": "dense, 2.9 GB (from the paper, not measured here)", "MB": PAPER_DENSE_MB},
-        {"heads": PAPER_HEADS, "form": "shared codebook, 211 MB (from the paper, not measured here)",
+        {"heads": PAPER_HEADS, "form": f"dense, {PAPER_DENSE_WORDS} (from the paper, not measured here)",
+         "MB": PAPER_DENSE_MB},
+        {"heads": PAPER_HEADS, "form": f"shared codebook, {PAPER_SHARED_WORDS} (from the paper, not measured here)",
          "MB": PAPER_SHARED_MB},
     ])
+
+
+def paper_caption() -> str:
+    """The caption under the paper's multi-head chart, from ``sharekan_core.paper``."""
+    return (f"SHARe-KAN (arXiv {paper.ARXIV_ID}): {PAPER_HEADS} detection heads take {PAPER_DENSE_WORDS} dense against "
+            f"{PAPER_SHARED_WORDS} with a shared codebook. Shown for reference only.")
 
 
 def saved_config(document: dict) -> CompressionConfig:

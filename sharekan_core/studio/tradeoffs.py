@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from .. import paper
 from ..errors import SharekanError
 from ..model import KAN
 from ..progress import Progress
@@ -20,10 +21,11 @@ from .history import method_name
 
 NEGLIGIBLE_STD = 1e-9  # a spread this small is rounding in the metric, shown as 0
 
-# SHARe-KAN (arXiv 2512.15742), PASCAL VOC detection head: drawn as references, never as our results.
+# SHARe-KAN's paper (sharekan_core.paper), PASCAL VOC detection head: drawn as references, never as our results.
 # Their mAP is against VOC's human labels, a different quantity from any metric measured here, so only
 # their storage is placed on a chart's axis; the mAP stays in the label.
-PAPER_FIGURES = (("dense KAN head", 58.67, 82.22), ("SHARe-KAN Int8", 6.32, 80.22))  # (what, MB, VOC mAP)
+PAPER_FIGURES = (("dense KAN head", paper.DENSE_HEAD_MB, paper.DENSE_VOC_MAP),
+                 ("SHARe-KAN Int8", paper.INT8_HEAD_MB, paper.INT8_VOC_MAP))  # (what, MB, VOC mAP)
 PAPER_POINTS = tuple({"label": f"paper: {what}", "MB": mb,
                       "detail": f"{what}, {mb} MB, {voc_map} VOC mAP (from the paper, not measured here)"}
                      for what, mb, voc_map in PAPER_FIGURES)
