@@ -6,7 +6,14 @@ from numbers import Integral
 
 from .errors import SharekanError
 
-SUPPORTED_BITS = (32, 16, 8, 4)
+# Bit-widths, the one table. FLOAT_BITS are stored as float32 / float16; below them, integer codes with one
+# affine pair per group, packed.
+FLOAT_BITS = (32, 16)
+CONFIG_BITS = (*FLOAT_BITS, 8, 4)  # what SHARe-KAN, k-means and pruning configs (and the CLI, the studio) offer
+MIN_UNIFORM_BITS, MAX_UNIFORM_BITS = 2, 8
+UNIFORM_BITS = tuple(range(MIN_UNIFORM_BITS, MAX_UNIFORM_BITS + 1))  # uniform rounding and GPTQ: 2..8
+FILE_BITS = tuple(sorted({*UNIFORM_BITS, *CONFIG_BITS}))  # every width a compressed file may store: 2..8, 16, 32
+SUPPORTED_BITS = CONFIG_BITS  # the configs' earlier name for CONFIG_BITS
 MIN_CODEBOOK, MAX_CODEBOOK = 2, 65_536
 MAX_SEED = 2**31 - 1
 # The base branch's activations a KAN can use (model.kan.BASE_ACTIVATIONS holds each one's function), and

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SharekanError
-from ..ranges import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, check_int
+from ..ranges import CONFIG_BITS, MAX_CODEBOOK, MIN_CODEBOOK, check_int
 from .model_commands import add_model_source_options, model_source
 from .terminal import progress_bar
 
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--k-min", type=int, default=16)
     p.add_argument("--k-max", type=int, default=MAX_CODEBOOK)
     p.add_argument("--ks", type=int, nargs="+", help="explicit codebook sizes instead of powers of two")
-    p.add_argument("--bits", type=int, nargs="+", default=[32, 8, 4], choices=SUPPORTED_BITS)
+    p.add_argument("--bits", type=int, nargs="+", default=[32, 8, 4], choices=CONFIG_BITS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--sparsities", type=float, nargs="*", default=[0.05, 0.1, 0.2, 0.3, 0.5])
     p.add_argument("--scheduler", help="run the points on this running Dask cluster (e.g. tcp://host:8786); default: "
@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codebook-size", "-K", type=int, required=True)
-    p.add_argument("--bits", type=int, default=8, choices=SUPPORTED_BITS)
+    p.add_argument("--bits", type=int, default=8, choices=CONFIG_BITS)
     p.add_argument("--scope", choices=("layer", "global"), default="layer")
     p.add_argument("--seed", type=int, default=0)
 

@@ -13,7 +13,7 @@ from typing import Iterable
 from ..compression.compressed import CompressedKAN, CompressedLayer
 from ..compression.methods.uniform import stored_layout
 from ..errors import SharekanError
-from ..ranges import SUPPORTED_BITS as CODEBOOK_BITS
+from ..ranges import CONFIG_BITS as CODEBOOK_BITS  # codebooks are stored only at the configs' widths
 
 _PER_EDGE = ("coefficients", "gains", "biases", "base_weights")
 

@@ -21,10 +21,10 @@ from safetensors.torch import save as save_bytes
 from ..errors import SharekanError
 from ..io.tensors import encode_header
 from ..io.limits import MAX_COEFFICIENTS, MAX_SPLINE_ORDER, check_budget
+from ..ranges import FILE_BITS, UNIFORM_BITS
 
 CHECKSUM_FIELD = "checksum"
-SUPPORTED_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)  # 2..8: packed integer codes (uniform and GPTQ use all of them)
-PAYLOAD_DTYPES = {32: np.float32, 16: np.float16, **{bits: np.uint8 for bits in range(2, 9)}}
+PAYLOAD_DTYPES = {32: np.float32, 16: np.float16, **{bits: np.uint8 for bits in UNIFORM_BITS}}
 MAX_DIMENSION = 1 << 31
 
 log = logging.getLogger("sharekan_core")
@@ -94,7 +94,7 @@ def check_header_numbers(fields: Mapping, source: str) -> None:
     for key, value, where in _walk(fields, ""):
         if key == "bits":
             for bits in (value.values() if isinstance(value, dict) else [value]):
-                if bits is not None and (not _is_int(bits) or bits not in SUPPORTED_BITS):
+                if bits is not None and (not _is_int(bits) or bits not in FILE_BITS):
                     raise SharekanError(f"{source}: {where} is {_short(bits)}; bit-widths must be 2 to 8, 16 or 32")
         elif key == "shape":
             if not isinstance(value, list) or not 1 <= len(value) <= 4 or not all(

@@ -8,14 +8,14 @@ import pandas as pd
 
 from ..compression import CompressionConfig
 from ..progress import Progress
-from ..compression.config import MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS
+from ..ranges import CONFIG_BITS, MAX_CODEBOOK, MIN_CODEBOOK
 from ..format.accounting import sharekan_bytes as predicted_bytes  # noqa: F401 (the Compress page's prediction)
 from ..model import KAN
 from ..results import CompressionResult, compress_and_measure
 from .evaluation import EvaluationSet, measure_for, score
 from .models import format_bytes
 
-BIT_CHOICES: tuple[int, ...] = SUPPORTED_BITS
+BIT_CHOICES: tuple[int, ...] = CONFIG_BITS
 
 
 @dataclass(frozen=True)
