@@ -34,6 +34,9 @@ COCO_EXTRA_HEAD = FOLDERS.detector_dir / "kan_head_coco_extra.safetensors"  # th
 DIGITS_PLAN = ComparisonPlan(sharekan=tuple((k, b) for k in (16, 32, 64, 128, 256, 512) for b in (8, 4)),
                              fp32_sizes=(64, 256), uniform_bits=(8, 6, 5, 4, 3, 2), gptq_bits=(8, 6, 5, 4, 3, 2),
                              kmeans_sizes=(16, 64, 256), kmeans_bits=(8, 4), prune_sparsities=(0.5, 0.75, 0.9))
+# Transfer rows at the FP32 codebook and at Int8: the gap is what quantization costs beyond clustering (issue 30).
+SPLIT_BITS = (32, 8)
+MIN_CLASS_BOXES = 20  # per-class AP is reported for classes with at least this many reference boxes
 DETECTION_PLAN = ComparisonPlan(sharekan=((16384, 4), (4096, 4)), blind_seeds=(0, 1, 2), uniform_bits=(4, 3, 2),
                                 gptq_bits=(4, 3, 2))
 
@@ -68,9 +71,10 @@ def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str)
     src, loaded = read_model(source).model, read_model(target)
     dst = loaded.model
     metric = task_metric(task, files=files_for(loaded))
-    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
+    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric)
+            for k in sizes for bits in SPLIT_BITS]
     write_json(ASSETS / "transfer" / f"{name}.json",
-               {"source": source.name, "target": target.name, "rows": rows})
+               {"source": source.name, "target": target.name, "split_bits": list(SPLIT_BITS), "rows": rows})
 
 
 def cross_task_transfer(sizes: list[int], name: str) -> None:
@@ -80,9 +84,11 @@ def cross_task_transfer(sizes: list[int], name: str) -> None:
     src, loaded = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD)
     dst = loaded.model
     metric = task_metric("detection", files=files_for(loaded).for_labels(COCO_EXTRA))
-    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=8), metric) for k in sizes]
+    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric, fidelity=True)
+            for k in sizes for bits in SPLIT_BITS]
     write_json(ASSETS / "transfer" / f"{name}.json",
                {"source": DETECTION_HEAD.name, "target": COCO_EXTRA_HEAD.name, "kind": "cross-task",
+                "split_bits": list(SPLIT_BITS),
                 "description": "codebook of the VOC head (20 classes) applied to a head trained the same way for the "
                                "60 COCO classes outside VOC; its agreement is measured against that head's own "
                                "teacher reference", "rows": rows})
@@ -97,17 +103,22 @@ def scaling(heads: list[Path], k: int, name: str) -> None:
 def operating_points(head: Path, sizes: list[int], name: str) -> None:
     """Int8 at several K: ratio, agreement with the teacher, and agreement with the dense head."""
     from sharekan_core.detection.detector import load_detector
-    from sharekan_core.tasks.detection import compressed_vs_dense, teacher_agreement
+    from sharekan_core.tasks.bootstrap import boxes_per_class, figures_with_intervals
+    from sharekan_core.tasks.detection import compressed_vs_dense, teacher_agreement_and_matches
     from sharekan_core.results import compress_and_measure
     from sharekan_core.runtime import CompressedDomainKAN
 
     loaded = read_model(head)
     model, files = loaded.model, files_for(loaded)
     rows = []
+    dense, dense_matches = teacher_agreement_and_matches(load_detector(model.eval(), FOLDERS.detector_dir,
+                                                                       files.adapter_path), files)
+    matches = {"dense": dense_matches}
     for k in sizes:
         result = compress_and_measure(model, CompressionConfig(codebook_size=k, bits=8))
         module = CompressedDomainKAN(result.compressed).eval()  # evaluated in the compressed domain
-        teacher = teacher_agreement(load_detector(module, FOLDERS.detector_dir, files.adapter_path), files)
+        teacher, matches[f"K={k}"] = teacher_agreement_and_matches(
+            load_detector(module, FOLDERS.detector_dir, files.adapter_path), files)
         versus = compressed_vs_dense(module, files)
         rows.append({"codebook_size": k, "bits": 8, "seed": 0, "compressed_bytes": result.storage.compressed_bytes,
                      "dense_bytes": result.storage.dense_bytes, "ratio": result.storage.ratio,
@@ -115,9 +126,25 @@ def operating_points(head: Path, sizes: list[int], name: str) -> None:
                      "versus_dense_map50": versus["map50"], "versus_dense_map": versus["map"],
                      "versus_dense_reference": versus["reference"], "teacher_reference": teacher["reference"]})
         print(f"  K={k}: {rows[-1]}", flush=True)
-    dense = teacher_agreement(load_detector(model.eval(), FOLDERS.detector_dir, files.adapter_path), files)
+    intervals = figures_with_intervals(matches, "dense")
+    for row in rows:
+        row["teacher_interval"] = intervals[f"K={row['codebook_size']}"]
+    boxes = boxes_per_class(dense_matches, reference_class_names(files))
     write_json(ASSETS / "operating_points" / f"{name}.json",
-               {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"], "rows": rows})
+               {"model": head.name, "dense_teacher_map50": dense["map50"], "dense_teacher_map": dense["map"],
+                "dense_interval": intervals["dense"], "bootstrap": intervals["bootstrap"],
+                "teacher_boxes": sum(boxes.values()), "images": dense["images"],
+                "per_class": {name_: {"ap50": round(dense["class_map50"][name_], 4), "boxes": count}
+                              for name_, count in sorted(boxes.items(), key=lambda kv: -kv[1])
+                              if count >= MIN_CLASS_BOXES},
+                "per_class_min_boxes": MIN_CLASS_BOXES, "boxes_per_class": boxes, "rows": rows})
+
+
+def reference_class_names(files) -> tuple[str, ...]:
+    """Class names of the label set a detector folder's reference holds."""
+    from sharekan_core.tasks.detection import reference_labels
+
+    return reference_labels(files).classes
 
 
 def committed_as(path: Path) -> str | None:

@@ -60,10 +60,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", choices=sorted(LABEL_SETS), default="voc")
     parser.add_argument("--teacher", type=Path, help="teacher predictor file of --labels (not voc)")
+    parser.add_argument("--reuse-images", action="store_true",
+                        help="re-run the teacher on the images the existing reference lists (already exported), "
+                             "e.g. after a preprocessing change, without the source videos and photos")
     args = parser.parse_args()
     torch.set_num_threads(2)
     labels = LABEL_SETS[args.labels]
-    if labels.name != "voc":
+    if args.reuse_images:
+        reference_path = FILES.for_labels(labels).reference_path
+        images = [FILES.image_root / entry["path"] for entry in json.loads(reference_path.read_text())["images"]]
+    elif labels.name != "voc":
         reference_path = FILES.for_labels(labels).reference_path
         previous = json.loads(FILES.reference_path.read_text())["images"]
         images = [FILES.image_root / entry["path"] for entry in previous] + export_coco_extra_photos()
@@ -82,7 +88,10 @@ def main() -> None:
     reference = {"description": "SSD-MobileNetV2-COCO teacher (PyTorch port of the original box predictor) "
                                 f"on held-out real images: {classes}, score >= 0.5, boxes in pixels",
                  "labels": labels.name, "score_threshold": REFERENCE_SCORE, "images": entries}
-    if labels.name != "voc":
+    if args.reuse_images:
+        reference_path = FILES.for_labels(labels).reference_path
+        images = [FILES.image_root / entry["path"] for entry in json.loads(reference_path.read_text())["images"]]
+    elif labels.name != "voc":
         reference["reference"] = ("agreement with the SSD teacher (its detections with score >= 0.5, the 60 COCO "
                                   "classes outside VOC) on held-out real photos")
     reference_path.write_text(json.dumps(reference, indent=1) + "\n")

@@ -154,3 +154,46 @@ def test_sweep_progress_reads_as_words():
               progress=lambda fraction, message: messages.append(message))
     assert "sharekan: K = 4, 8-bit, seed 0" in messages and "magnitude pruning at 50% sparsity" in messages
     assert not any("{" in message or "'" in message for message in messages), messages
+
+
+def ranking_metric(reference, images=40):
+    """A detection-like metric with per-image matches: on each input row ('image'), class c has a reference box
+    where ``reference`` scores it above 0, and a module predicts that box with score sigmoid(output)."""
+    from sharekan_core.tasks.bootstrap import map50, match_detections
+
+    x = torch.rand(images, reference.layers[0].in_features, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    with torch.no_grad():
+        truth = reference(x) > 0
+    classes = truth.shape[1]
+    boxes = torch.tensor([[10.0 * c, 0.0, 10.0 * c + 8, 8.0] for c in range(classes)])
+
+    def matches(module, target=truth):
+        with torch.no_grad():
+            scores = torch.sigmoid(module(x))
+        predictions = [{"boxes": boxes, "labels": torch.arange(classes), "scores": s} for s in scores]
+        targets = [{"boxes": boxes[t], "labels": torch.arange(classes)[t]} for t in target]
+        return match_detections(predictions, targets)
+
+    def fidelity(compressed, dense):
+        with torch.no_grad():
+            return matches(compressed, dense(x) > 0)
+
+    return TaskMetric("map50", "synthetic ranking agreement", lambda module: map50(matches(module)),
+                      matches=matches, fidelity_matches=fidelity, class_names=tuple(f"c{c}" for c in range(classes)))
+
+
+def test_transfer_with_matches_reports_paired_intervals_and_fidelity():
+    source, target = (prototype_kan((9, 6, 4), prototypes=8, seed=s) for s in (4, 5))
+    metric = ranking_metric(target)
+    row = codebook_transfer(source, target, CompressionConfig(codebook_size=4, bits=8), metric, fidelity=True)
+    intervals = row["intervals"]
+    assert intervals["bootstrap"]["resamples"] == 1000 and intervals["bootstrap"]["seed"] == 0
+    assert intervals["dense"]["map50"] == pytest.approx(row["target_dense"], abs=1e-4)
+    moved = intervals["transferred_codebook"]
+    assert moved["retained"] == pytest.approx(row["retained_fraction_of_dense"], abs=1e-4)
+    low, high = moved["retained_ci95"]
+    assert low <= moved["retained"] <= high
+    assert moved["verdict"] == ("no measurable loss" if moved["change_ci95"][0] <= 0 <= moved["change_ci95"][1]
+                                else "loss" if moved["change_ci95"][1] < 0 else "above dense")
+    assert sum(row["teacher_boxes"].values()) == int(metric.matches(target).boxes.sum()) and row["images"] == 40
+    assert row["fidelity"]["dense"]["map50"] == 1.0 and "fidelity" in row["fidelity"]["reference"]

@@ -22,10 +22,14 @@ from ..detection.voc import load_voc
 from ..detection.weights import ADAPTER_FILE, adapter_file, heldout_reference_file
 from ..errors import SharekanError
 from ..progress import Progress
+from .bootstrap import MatchedDetections, match_detections
 from .coco_map import mean_average_precision
 
 REFERENCE_SCORE = 0.5     # teacher / dense detections at or above this are the reference boxes
 CANDIDATE_SCORE = 0.01    # every detection the post-processing keeps is ranked by the metric
+FIDELITY_SCORE = 0.3      # a dense head's detections at or above this are the fidelity reference (no labels needed)
+FIDELITY_REFERENCE = (f"fidelity: agreement with the head's own dense KAN head (its detections with score >= "
+                      f"{FIDELITY_SCORE}) on the held-out images; needs no labels")
 # The default score threshold for showing detections (the Detect page, the CLI's detect, the head check): the
 # usual 0.5, since the shipped head scores the teacher's boxes on the bundled photos within 0.15 of the teacher's
 # score (score_ratio_median in sample_models/ssd_mobilenet_v2/check_report.json). Heads 1 to 6 scored well below
@@ -125,29 +129,61 @@ def named_classes(scores: dict, classes: tuple[str, ...] = VOC_CLASSES) -> dict:
     return scores | {"class_map50": {classes[k]: v for k, v in scores["class_map50"].items()}}
 
 
-def map_against_reference(detector: Detector, images: list[Path], reference: list[list[dict]],
-                          detector_dir: Path) -> dict:
-    """mAP@0.5 and mAP@[.5:.95] of ``detector`` on ``images`` against per-image reference detections
-    (those with score >= REFERENCE_SCORE), ranking every candidate the post-processing keeps."""
+def ranked_against_reference(detector: Detector, images: list[Path], reference: list[list[dict]], detector_dir: Path,
+                             reference_score: float = REFERENCE_SCORE) -> tuple[list[dict], list[dict]]:
+    """(predictions, targets) in the metric's per-image layout: every candidate the post-processing keeps, and
+    the reference detections with score >= ``reference_score``."""
     classes = detector.labels.classes
     predictions = []
     for path in images:
         maps, size = _cached_maps(path, detector_dir)
         predictions.append(as_metric_dict(detector.detect_from_maps(maps, size, CANDIDATE_SCORE), True, classes))
-    targets = [as_metric_dict([d for d in dets if d["score"] >= REFERENCE_SCORE], False, classes) for dets in reference]
-    return named_classes(mean_average_precision(predictions, targets), classes) | {"images": len(images)}
+    targets = [as_metric_dict([d for d in dets if d["score"] >= reference_score], False, classes) for dets in reference]
+    return predictions, targets
+
+
+def map_against_reference(detector: Detector, images: list[Path], reference: list[list[dict]],
+                          detector_dir: Path) -> dict:
+    """mAP@0.5 and mAP@[.5:.95] of ``detector`` on ``images`` against per-image reference detections
+    (those with score >= REFERENCE_SCORE), ranking every candidate the post-processing keeps."""
+    predictions, targets = ranked_against_reference(detector, images, reference, detector_dir)
+    return named_classes(mean_average_precision(predictions, targets), detector.labels.classes) | {"images": len(images)}
+
+
+def dense_matches(compressed: nn.Module, dense: nn.Module, files: DetectorFiles,
+                  reference_score: float = FIDELITY_SCORE) -> MatchedDetections:
+    """Fidelity, which needs no labels: ``compressed``'s detections on the held-out images matched to its own
+    dense head's (score >= ``reference_score``)."""
+    dense_detector = load_detector(dense, files.detector_dir, files.adapter_path)
+    images = [entry["file"] for entry in load_reference(files)["images"]]
+    reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p, files.detector_dir),
+                                                                       reference_score)] for p in images]
+    detector = load_detector(compressed, files.detector_dir, files.adapter_path)
+    return match_detections(*ranked_against_reference(detector, images, reference, files.detector_dir, reference_score))
 
 
 def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:
     """Agreement of ``detector`` with the SSD teacher's stored detections on the held-out images."""
+    return teacher_agreement_and_matches(detector, files)[0]
+
+
+def teacher_agreement_and_matches(detector: Detector, files: DetectorFiles) -> tuple[dict, MatchedDetections]:
+    """``teacher_agreement``, and the same detections matched per image (for bootstrap intervals), from one pass."""
     reference = load_reference(files)
     if reference.get("labels", "voc") != detector.labels.name:
         raise SharekanError(f"the head predicts the {detector.labels.name} classes; {files.reference_path.name} "
                             f"holds the teacher's {reference.get('labels', 'voc')} detections")
     images = [entry["file"] for entry in reference["images"]]
-    scores = map_against_reference(detector, images, [entry["detections"] for entry in reference["images"]],
-                                   files.detector_dir)
-    return scores | {"reference": reference.get("reference", TEACHER_REFERENCE)}
+    predictions, targets = ranked_against_reference(detector, images, [e["detections"] for e in reference["images"]],
+                                                    files.detector_dir)
+    scores = named_classes(mean_average_precision(predictions, targets), detector.labels.classes)
+    return (scores | {"images": len(images), "reference": reference.get("reference", TEACHER_REFERENCE)},
+            match_detections(predictions, targets))
+
+
+def teacher_matches(detector: Detector, files: DetectorFiles) -> MatchedDetections:
+    """``detector``'s detections on the held-out images matched to the teacher's stored ones (for intervals)."""
+    return teacher_agreement_and_matches(detector, files)[1]
 
 
 def compressed_vs_dense(compressed: nn.Module, files: DetectorFiles, dense: nn.Module | None = None) -> dict:

@@ -9,6 +9,7 @@ import torch
 from ..errors import SharekanError
 
 if TYPE_CHECKING:
+    from .bootstrap import MatchedDetections
     from .detection import DetectorFiles
 
 
@@ -21,6 +22,11 @@ class TaskMetric:
     evaluate: Callable[[torch.nn.Module], float]
     # The metric and its per-class parts in one evaluation (detection: AP@0.5 per class), where a task has them.
     evaluate_by_class: Callable[[torch.nn.Module], tuple[float, dict[str, float]]] | None = None
+    # Per-image matches for bootstrap intervals (detection): a module against the reference, and a compressed
+    # module against its dense one (fidelity, no labels needed).
+    matches: Callable[[torch.nn.Module], MatchedDetections] | None = None
+    fidelity_matches: Callable[[torch.nn.Module, torch.nn.Module], MatchedDetections] | None = None
+    class_names: tuple[str, ...] = ()
 
     def measure(self, module: torch.nn.Module) -> tuple[float, dict[str, float] | None]:
         """(metric, its per-class parts or None), evaluating ``module`` once."""
@@ -40,7 +46,7 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
                           lambda module: digits_accuracy(module, split)["accuracy"])
     if task == "detection":
         from ..detection.detector import load_detector  # heavy; detection only
-        from .detection import VOC, reference_labels, teacher_agreement, voc_map
+        from .detection import VOC, dense_matches, reference_labels, teacher_agreement, teacher_matches, voc_map
 
         if files is None:
             raise SharekanError("the detection metric needs the detector's folder and held-out photos")
@@ -51,8 +57,14 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
                 scores = teacher_agreement(load_detector(module, files.detector_dir, files.adapter_path), files)
                 return scores["map50"], {name: float(ap) for name, ap in scores["class_map50"].items()}
 
+            def detector(module: torch.nn.Module):
+                return load_detector(module, files.detector_dir, files.adapter_path)
+
             return TaskMetric("map50", f"mAP@0.5 agreement with the SSD teacher on held-out real photos{classes}",
-                              lambda module: by_class(module)[0], by_class)
+                              lambda module: by_class(module)[0], by_class,
+                              matches=lambda module: teacher_matches(detector(module), files),
+                              fidelity_matches=lambda compressed, dense: dense_matches(compressed, dense, files),
+                              class_names=labels.classes)
         return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
                           lambda module: voc_map(load_detector(module, files.detector_dir, files.adapter_path), data)["map50"])
     raise SharekanError(f"unknown task {task!r}; expected 'digits' or 'detection'")
