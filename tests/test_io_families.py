@@ -1,9 +1,10 @@
-"""B-spline KAN families laid out differently from efficient-kan (flashkan, inkan, kanx), each held to the
+"""B-spline KAN families laid out differently from efficient-kan (flashkan, inkan, kanx, deep-kan), each held to the
 library's own forward on a model trained on scikit-learn's digits: outputs equal within 1e-5 relative."""
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 import types
 
@@ -219,3 +220,87 @@ def test_kanx_bad_files(tmp_path, kanx_net):
     state["1.grid"][2, 3] = state["1.grid"][2, 1]
     with pytest.raises(SharekanError, match=r"knots of input 2 decrease"):
         read_model(_saved(tmp_path, state), base_activation="silu")
+
+
+# --- deep-kan --------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def deepkan():
+    """deep-kan 0.0.4's module. It imports torchvision for its MNIST example only; the tests do not install
+    torchvision (it would pull another torch), so empty stand-ins are in sys.modules while it is imported."""
+    if importlib.util.find_spec("deepkan") is None:
+        pytest.skip("deep-kan is not installed")
+    stand_ins = pytest.MonkeyPatch()
+    vision, transforms = types.ModuleType("torchvision"), types.ModuleType("torchvision.transforms")
+    vision.transforms = transforms
+    stand_ins.setitem(sys.modules, "torchvision", vision)
+    stand_ins.setitem(sys.modules, "torchvision.transforms", transforms)
+    try:
+        yield importlib.import_module("deepkan")
+    finally:
+        stand_ins.undo()
+
+
+@pytest.fixture(scope="module")
+def deep_kan_net(digits, deepkan):
+    """deep-kan's DeepKAN 64 -> [8, 10] with 4 knots, order 2 on (-1.5, 1.5), trained on digits."""
+    torch.manual_seed(0)
+    return train(deepkan.DeepKAN(64, [8, 10], num_knots=4, spline_order=2, grid_range=[-1.5, 1.5]), *digits, steps=40)
+
+
+def test_deep_kan_network(tmp_path, digits, deepkan, deep_kan_net):
+    pixels, labels = digits
+    path = _saved(tmp_path, deep_kan_net.state_dict())
+    with pytest.raises(SharekanError, match=r"a deep-kan file does not save its knots; state the grid .* 5,3,-1,1"):
+        read_model(path, base_activation="silu")
+    with pytest.raises(SharekanError, match=r"layers\.0\.spline_weights has 6 coefficients per edge, but the stated "
+                                            r"grid 5,3,-1,1 gives G \+ k = 8"):
+        read_model(path, base_activation="silu", grid="5,3,-1,1")
+    with pytest.raises(SharekanError, match="must be G,k or G,k,LOW,HIGH"):
+        read_model(path, base_activation="silu", grid="4")
+    reloaded = deepkan.DeepKAN(64, [8, 10], num_knots=4, spline_order=2, grid_range=[-1.5, 1.5])
+    reloaded.load_state_dict(torch.load(path, weights_only=True))  # what deep-kan itself rebuilds from the file
+    loaded = read_model(path, base_activation="silu", grid="4,2,-1.5,1.5")
+    assert loaded.source_format == "deep-kan"
+    with torch.no_grad():
+        want = reloaded(pixels)
+        assert relative_error(loaded.model(pixels), want) < TOLERANCE
+        assert relative_error(want, deep_kan_net(pixels)) < TOLERANCE
+        assert _accuracy(loaded.model(pixels), labels) == _accuracy(want, labels) > 0.8
+        wrong = read_model(path, base_activation="silu", grid="3,3,-1.5,1.5").model  # a wrong statement shows
+        assert relative_error(wrong(pixels), want) > 1e-2
+
+
+def test_a_grid_stated_for_a_file_that_records_knots_is_refused(tmp_path, kanx_net):
+    with pytest.raises(SharekanError, match="the file records its knots; drop --grid"):
+        read_model(_saved(tmp_path, kanx_net.state_dict()), base_activation="silu", grid="5,3")
+
+
+def test_cli_reads_each_family_and_refuses_bad_input_in_one_line(tmp_path, capsys, deep_kan_net, inkan_net):
+    from sharekan_core.cli.main import main
+
+    def run(*args):
+        status = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    deep = _saved(tmp_path, deep_kan_net.state_dict(), "deep.pt")
+    status, stdout, _ = run("inspect", deep, "--base-activation", "silu", "--grid", "4,2,-1.5,1.5")
+    assert status == 0 and '"format": "deep-kan"' in stdout
+    nan = {key: value.clone() for key, value in inkan_net.state_dict().items()}
+    nan["layers.1.weight"][0, 0] = float("nan")
+    cases = {  # file, options, the error
+        "missing grid": (deep, ["--base-activation", "silu"], "does not save its knots"),
+        "bad grid": (deep, ["--base-activation", "silu", "--grid", "4,x"], "must be G,k or G,k,LOW,HIGH"),
+        "wrong prefix": (deep, ["--base-activation", "silu", "--grid", "4,2", "--prefix", "head."],
+                         r"no KAN at prefix 'head\.'; KANs found: '\(top level\)' \(deep-kan, 2 layers\)"),
+        "NaN coefficients": (_saved(tmp_path, nan, "nan.pt"), ["--base-activation", "silu"],
+                             r"layers\.1\.weight contains NaN"),
+    }
+    for name, (path, options, error) in cases.items():
+        out = tmp_path / f"{name}.skan"
+        status, stdout, stderr = run("compress", path, *options, "-K", 8, "--out", out)
+        lines = stderr.strip().splitlines()
+        assert status == 2 and len(lines) == 1 and lines[0].startswith("error:"), (name, stderr)
+        assert re.search(error, lines[0]), (name, lines[0])
+        assert not out.exists() and stdout == ""

@@ -29,18 +29,22 @@ MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan check
 
 
 def add_model_source_options(parser: argparse.ArgumentParser) -> None:
-    """Add --prefix and --base-activation: which KAN of a checkpoint, and what a bare state dict does not record."""
+    """Add --prefix, --base-activation and --grid: which KAN of a checkpoint, and what a bare state dict does not record."""
     parser.add_argument("--prefix", help="the KAN inside a bigger model's checkpoint, by the start of its tensor names "
                                          "(e.g. head.; 'inspect' lists them); not needed when the file holds one KAN")
     parser.add_argument("--base-activation", choices=(*BASE_ACTIVATION_NAMES, ZERO_BASE), metavar="NAME",
                         help="the base branch's activation, which an efficient-kan state dict or a pykan _state without "
                              "its _config.yml does not record (this tool's files and pykan's saveckpt do): silu (both "
                              f"libraries' default), {', '.join(BASE_ACTIVATION_NAMES[1:])}, or zero (pykan's base_fun='zero')")
+    parser.add_argument("--grid", metavar="G,k,LOW,HIGH",
+                        help="the uniform knot grid of a file that does not save its knots (deep-kan: its num_knots, "
+                             "spline_order and grid_range; its defaults are 5,3,-1,1)")
 
 
 def model_source(args: argparse.Namespace) -> dict:
-    """The ``prefix`` and ``base_activation`` keywords of ``read_model`` from the command's options."""
-    return {"prefix": getattr(args, "prefix", None), "base_activation": getattr(args, "base_activation", None)}
+    """The ``prefix``, ``base_activation`` and ``grid`` keywords of ``read_model`` from the command's options."""
+    return {"prefix": getattr(args, "prefix", None), "base_activation": getattr(args, "base_activation", None),
+            "grid": getattr(args, "grid", None)}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -212,7 +216,7 @@ def run_inspect(args: argparse.Namespace) -> dict:
     from ..runtime.loading import check_dense_only
 
     if is_multihead_file(args.model) or is_compressed_file(args.model):
-        check_dense_only(args.model, args.prefix, args.base_activation)
+        check_dense_only(args.model, args.prefix, args.base_activation, args.grid)
         if is_multihead_file(args.model):
             return bundle_summary(load_multihead(args.model))
         model = decompress(load_compressed(args.model))

@@ -7,6 +7,7 @@ A group is named by its prefix, the part of its keys before the KAN's own names:
     head.0.spline_weight             KAN layers in an nn.Sequential      prefix 'head.'
     head.spline_weight               one efficient-kan layer              prefix 'head.'
     act_fun.0.coef                   pykan (MultKAN)                      prefix ''
+    layers.0.spline_weights          deep-kan (efficient-kan's tensors under plural names, knots not saved)
     layers.0.grid_starts             flashkan (with spline_weight) or inkan (with one packed weight)
     0.spline_weight, 0.grid (in, G+1) kanx (transposed, unextended grid: fewer knots than coefficients + 1)
 
@@ -27,10 +28,12 @@ PYKAN = "pykan"
 FLASHKAN = "flashkan"
 INKAN = "inkan"
 KANX = "kanx"
+DEEP_KAN = "deep-kan"
 MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
 
-# The tensor names that mark a KAN layer: efficient-kan's and kanx's spline_weight, flashkan's and inkan's grid_starts.
-_ANCHORS = r"(spline_weight|grid_starts)"
+# The tensor names that mark a KAN layer: efficient-kan's and kanx's spline_weight, deep-kan's spline_weights,
+# flashkan's and inkan's grid_starts.
+_ANCHORS = r"(spline_weights?|grid_starts)"
 _LAYER_LIST = re.compile(rf"^((?:.*?\.)??)(layers\.)?(\d+)\.{_ANCHORS}$")
 _ONE_LAYER = re.compile(rf"^((?:.*\.)?){_ANCHORS}$")
 _PYKAN_LAYER = re.compile(r"^((?:.*?\.)??)act_fun\.(\d+)\.coef$")
@@ -42,7 +45,7 @@ class KANGroup:
     """One KAN's tensors in a checkpoint: its prefix, family, and the layer indices its keys name."""
 
     prefix: str          # '' for a KAN saved alone, 'head.' for a head inside a bigger model
-    family: str          # EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN or KANX
+    family: str          # EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX or DEEP_KAN
     container: str | None  # efficient-kan: 'layers.' (ModuleList), '' (nn.Sequential), None (one layer)
     indices: tuple[int, ...]
 
@@ -80,6 +83,8 @@ def _layer_family(tensors: dict[str, torch.Tensor], prefix: str, container: str 
     """The family whose names (and, for kanx, grid shape) a group's first layer has."""
     if "grid_starts" in anchors:
         return FLASHKAN if "spline_weight" in anchors else INKAN
+    if "spline_weights" in anchors:
+        return DEEP_KAN
     layer = prefix if container is None else f"{prefix}{container}{index}."
     grid, spline = tensors.get(layer + "grid"), tensors.get(layer + "spline_weight")
     if grid is not None and spline is not None and spline.dim() == 3 and grid.dim() == 2 \
@@ -106,7 +111,7 @@ def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefi
         return groups[0]
     if not groups:
         raise SharekanError(f"{source}: no KAN in this file (no 'layers.N.spline_weight', 'N.spline_weight', "
-                            f"'spline_weight', 'grid_starts' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
+                            f"'spline_weight', 'spline_weights', 'grid_starts' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
     raise SharekanError(f"{source}: holds {len(groups)} KANs, at {_named([g.label() for g in groups])}; "
                         "pass --prefix (prefix= in the API) naming one")
 

@@ -19,12 +19,13 @@ _LAYER_KEY = re.compile(r"^layers\.(\d+)\.(\w+)$")
 
 @dataclass
 class ImportedLayers:
-    """``tensors`` in efficient-kan's names, the importer names ``used`` from the file, and ``names``:
-    each efficient-kan name's key in the file."""
+    """``tensors`` in efficient-kan's names, the importer names ``used`` from the file, ``names``: each
+    efficient-kan name's key in the file, and whether the file records the knots (``grid``)."""
 
     tensors: dict[str, torch.Tensor]
     used: set[str]
     names: dict[str, str] = field(default_factory=dict)
+    knots_recorded: bool = True  # False: the family does not save its knots (deep-kan); the user states the grid
 
 
 def by_layer(tensors: dict[str, torch.Tensor]) -> dict[int, dict[str, torch.Tensor]]:

@@ -11,12 +11,14 @@ from ..model import KAN
 from ..model.kan import BASE_ACTIVATIONS
 from .atomic import write_bytes_atomic
 from ..ranges import ZERO_BASE
+from .deep_kan import UniformGrid, deep_kan_layers, stated_knots
 from .efficient_kan import efficient_kan_layers, kan_from_state
 from .flashkan import flashkan_layers
 from .inkan import inkan_layers
-from .kan_groups import (EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, check_all_used, find_kan_groups, group_tensors,
+from .kan_groups import (DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, check_all_used, find_kan_groups, group_tensors,
                          outside_prefix, select_group)
 from .kanx import kanx_layers
+from .layer_tensors import ImportedLayers
 from .pykan import pykan_base_function, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
 from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
                       read_torch_checkpoint, sniff_format)
@@ -25,7 +27,7 @@ MODEL_FORMAT = "sharekan-model"
 COMPRESSED_FORMAT = "sharekan-compressed"
 # Each family's importer into efficient-kan's layout, by the family kan_groups finds (pykan also reads its config).
 FAMILY_IMPORTERS = {EFFICIENT_KAN: efficient_kan_layers, FLASHKAN: flashkan_layers, INKAN: inkan_layers,
-                    KANX: kanx_layers}
+                    KANX: kanx_layers, DEEP_KAN: deep_kan_layers}
 # A project file written before the header named its base activation holds a SiLU KAN: that was the only kind.
 DEFAULT_RECORDED_ACTIVATION = "silu"
 
@@ -55,7 +57,8 @@ def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> No
     write_bytes_atomic(path, save_bytes(tensors, metadata=header))
 
 
-def read_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None) -> LoadedModel:
+def read_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,
+               grid: UniformGrid | str | None = None) -> LoadedModel:
     """Load a KAN from the project's format, an efficient-kan state_dict or a pykan checkpoint (by the prefix
     given to ``saveckpt``, its ``_state`` file or its ``_config.yml``).
 
@@ -65,6 +68,8 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
     files and pykan's saveckpt record it, a bare efficient-kan or pykan state dict does not and is refused
     without it (guessing SiLU would import a GELU model with a few percent of output error, an Identity
     one with over half, and no warning).
+    ``grid`` states the uniform knot grid ('G,k,LOW,HIGH' or a ``UniformGrid``) of a family that does not save its
+    knots (deep-kan); a file that records them is refused with it.
     """
     path = pykan_checkpoint_file(Path(path))
     stated = _stated_activation(base_activation)
@@ -85,6 +90,7 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
         source = MODEL_FORMAT if ours else group.family
         imported = FAMILY_IMPORTERS[group.family](layer_tensors, origin, path.name)
         check_all_used(tensors, group, {origin[name] for name in imported.used}, path.name)
+        _add_stated_knots(imported, group.family, grid, path.name)
         layer_tensors, names = imported.tensors, imported.names
     activation = _resolve_activation(recorded, stated, path.name)
     model = kan_from_state(layer_tensors, path.name, activation or "silu", names)  # the file's own faults come first
@@ -94,15 +100,16 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
                        len(outside_prefix(tensors, group)))
 
 
-def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None) -> KAN:
-    """Load a KAN from any supported format (see ``read_model`` for ``prefix`` and ``base_activation``).
+def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,
+               grid: UniformGrid | str | None = None) -> KAN:
+    """Load a KAN from any supported format (see ``read_model`` for ``prefix``, ``base_activation`` and ``grid``).
 
     Example::
 
         >>> import sharekan_core as sk
         >>> model = sk.load_model("my_efficient_kan.pt", base_activation="gelu")  # doctest: +SKIP
     """
-    return read_model(path, prefix, base_activation).model
+    return read_model(path, prefix, base_activation, grid).model
 
 
 def kan_groups_in(path: str | Path) -> list[dict]:
@@ -120,6 +127,23 @@ def _read_tensors(path: Path) -> tuple[dict, dict]:
     if header.get("format") == COMPRESSED_FORMAT:
         raise SharekanError(f"{path.name}: is a compressed SHARe-KAN file, not a dense model (use 'decompress' first)")
     return tensors, header
+
+
+def _add_stated_knots(imported: ImportedLayers, family: str, grid: UniformGrid | str | None, source: str) -> None:
+    """Put the stated grid's knots into a family's layers that do not record them; refuse a missing or needless one."""
+    if imported.knots_recorded:
+        if grid is not None:
+            raise SharekanError(f"{source}: the file records its knots; drop --grid (grid= in the API)")
+        return
+    if grid is None:
+        raise SharekanError(f"{source}: a {family} file does not save its knots; state the grid it was built with as "
+                            "G,k,LOW,HIGH (--grid on the command line, grid= in the API; deep-kan's defaults are 5,3,-1,1)")
+    if isinstance(grid, str):
+        try:
+            grid = UniformGrid.parse(grid)
+        except ValueError as exc:
+            raise SharekanError(str(exc)) from None
+    stated_knots(imported, grid, source)
 
 
 def _stated_activation(name: str | None) -> str | None:

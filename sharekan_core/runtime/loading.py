@@ -54,12 +54,12 @@ def load_heads(path: str | Path) -> dict[str, Runnable]:
 
 
 def load_runnable(path: str | Path, head: str | None = None, prefix: str | None = None,
-                  base_activation: str | None = None) -> Runnable:
+                  base_activation: str | None = None, grid: str | None = None) -> Runnable:
     """Return a dense model, a compressed file, or the head ``head`` of a multi-head bundle, ready to run.
 
-    ``prefix`` and ``base_activation`` apply to dense model files (see ``io.read_model``)."""
+    ``prefix``, ``base_activation`` and ``grid`` apply to dense model files (see ``io.read_model``)."""
     if is_multihead_file(path) or is_compressed_file(path):
-        check_dense_only(path, prefix, base_activation)
+        check_dense_only(path, prefix, base_activation, grid)
     if is_multihead_file(path):
         bundle = load_multihead(path)
         if head is None and len(bundle.heads) > 1:
@@ -70,15 +70,16 @@ def load_runnable(path: str | Path, head: str | None = None, prefix: str | None 
         raise SharekanError(f"--head applies to multi-head bundles; {Path(path).name} holds one model")
     if is_compressed_file(path):
         return compressed_runnable(load_compressed(path))
-    loaded = read_model(path, prefix, base_activation)
+    loaded = read_model(path, prefix, base_activation, grid)
     model = loaded.model.eval()
     return Runnable(model, model.layers[0].in_features, model.layers[-1].out_features, loaded.metadata, "dense")
 
 
-def check_dense_only(path: str | Path, prefix: str | None, base_activation: str | None) -> None:
-    """Raise SharekanError if --prefix or --base-activation was given for a compressed file or bundle: both
+def check_dense_only(path: str | Path, prefix: str | None, base_activation: str | None,
+                     grid: str | None = None) -> None:
+    """Raise SharekanError if --prefix, --base-activation or --grid was given for a compressed file or bundle: they
     pick or describe a dense KAN, and a compressed file records its own."""
-    for option, value in (("--prefix", prefix), ("--base-activation", base_activation)):
+    for option, value in (("--prefix", prefix), ("--base-activation", base_activation), ("--grid", grid)):
         if value is not None:
             raise SharekanError(f"{option} applies to dense model files; {Path(path).name} is a compressed file "
                                 "or multi-head bundle")
