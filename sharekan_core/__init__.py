@@ -26,10 +26,10 @@ _EXPORTS = {
     "KAN": "sharekan_core.model.kan",
     "KANConfig": "sharekan_core.model.kan",
     "CompressionConfig": "sharekan_core.compression.config",
-    "UniformConfig": "sharekan_core.compression.methods.uniform",
-    "GPTQConfig": "sharekan_core.compression.methods.gptq",
-    "KMeansConfig": "sharekan_core.compression.methods.kmeans",
-    "PruneConfig": "sharekan_core.compression.methods.prune",
+    "UniformConfig": "sharekan_core.compression.method_configs",
+    "GPTQConfig": "sharekan_core.compression.method_configs",
+    "KMeansConfig": "sharekan_core.compression.method_configs",
+    "PruneConfig": "sharekan_core.compression.method_configs",
     "CompressedKAN": "sharekan_core.compression.compressed",
     "compress": "sharekan_core.compression.api",
     "decompress": "sharekan_core.compression.compressed",
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .compression.api import compress
     from .compression.compressed import CompressedKAN, decompress
     from .compression.config import CompressionConfig
-    from .compression.methods import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
+    from .compression.method_configs import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
     from .runtime.compressed_kan import CompressedDomainKAN

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SharekanError
-from ..ranges import BASE_ACTIVATION_NAMES, MAX_CODEBOOK, MIN_CODEBOOK, SUPPORTED_BITS, ZERO_BASE
+from ..ranges import BASE_ACTIVATION_NAMES, ZERO_BASE
+from .method_options import add_method_options, method_config, method_names
 from .terminal import announce_first_call, progress_bar
 
 if TYPE_CHECKING:
@@ -14,16 +15,6 @@ if TYPE_CHECKING:
 
     from ..io import LoadedModel
 
-METHODS = ("sharekan", "uniform", "gptq", "kmeans", "prune")
-METHOD_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)  # every method's widths; each config checks its own
-METHOD_OPTIONS = {  # the compress options each method reads
-    "sharekan": {"codebook_size", "bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits", "scope", "seed",
-                 "unweighted", "no_refit", "calibration", "layer_bits"},
-    "uniform": {"bits", "group_size", "base_bits"},
-    "gptq": {"bits", "group_size", "base_bits", "calibration"},
-    "kmeans": {"codebook_size", "bits", "scope", "seed"},
-    "prune": {"sparsity", "bits"},
-}
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
               "saveckpt, its _state or its _config.yml); also a bigger model's checkpoint holding a KAN head")
 
@@ -55,29 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "coef_rel_l2 and per-layer details.")
     p.add_argument("model", help=MODEL_HELP)
     add_model_source_options(p)
-    p.add_argument("--method", choices=METHODS, default="sharekan",
+    p.add_argument("--method", choices=method_names(), default="sharekan",
                    help="sharekan (default): shared codebook of gain-shape-bias splines; uniform: round-to-nearest "
                         "coefficients; gptq: GPTQ (needs --calibration); kmeans: k-means of raw coefficient vectors; "
-                        "prune: magnitude pruning of edges")
-    p.add_argument("--codebook-size", "-K", type=int, help=f"codebook size K, {MIN_CODEBOOK}..{MAX_CODEBOOK} "
-                                                            "(required for sharekan and kmeans)")
-    p.add_argument("--bits", type=int, default=None, choices=METHOD_BITS,
-                   help=f"bit-width: every component for sharekan/kmeans ({'/'.join(map(str, SUPPORTED_BITS))}, default 8), "
-                        "coefficients and base weights for uniform/gptq (2..8, default 4), kept values for prune (default 32)")
+                        "prune: magnitude pruning of edges. Each method reads the options named after it below")
     p.add_argument("--calibration", help="(N, in_features) .npy sample of model inputs: data-aware SHARe-KAN, "
                                          "and GPTQ's Hessian; keep it apart from any evaluation set")
-    p.add_argument("--group-size", type=int, help="uniform/gptq: one scale per group of this many edges (inputs) of "
-                                                  "an output instead of one per output channel")
-    p.add_argument("--sparsity", type=float, help="prune: fraction of edges removed per layer, [0, 1) (default 0.5)")
-    for component in ("codebook", "gain", "bias", "base"):
-        p.add_argument(f"--{component}-bits", type=int, choices=SUPPORTED_BITS, help=f"override --bits for {component}s")
-    p.add_argument("--layer-bits", type=parse_layer_bits, metavar="B1,B2,...",
-                   help="sharekan: one bit-width per layer (mixed precision), e.g. 8,4; replaces --bits layer by layer, "
-                        "the --<component>-bits options still override")
-    p.add_argument("--scope", choices=("layer", "global"), default="layer", help="codebook per layer or one for the model")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
-    p.add_argument("--unweighted", action="store_true", help="cluster shapes without gain^2 weights (the paper's plain k-means)")
-    p.add_argument("--no-refit", action="store_true", help="keep gain = ||c - bias|| instead of the least-squares refit")
+    add_method_options(p)
     p.add_argument("--max-bytes", type=int, help="byte budget: search methods, K and per-component bit-widths for "
                                                  "the lowest output error (on --calibration, else on inputs sampled "
                                                  "inside the grid) whose stored bytes fit; reports the choice")
@@ -139,6 +114,7 @@ def found_at(loaded: LoadedModel) -> dict:
 
 def run_budget_or_universal(args: argparse.Namespace) -> dict:
     """compress --max-bytes (byte-budget search) or --codebook (universal codebook, assignment only)."""
+    from ..compression.config import CompressionConfig
     from ..experiments.budget import search_budget
     from ..experiments.universal import compress_with_universal, load_universal_codebook
     from ..io import read_model, write_bytes_atomic
@@ -153,55 +129,22 @@ def run_budget_or_universal(args: argparse.Namespace) -> dict:
     if args.calibration is not None:
         calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
     metadata = source_metadata(loaded, args.model)
+    seed = CompressionConfig.seed if args.seed is None else args.seed  # SHARe-KAN's defaults
+    bits = CompressionConfig.bits if args.bits is None else args.bits
     extra = {}
     with progress_bar() as progress:
         if args.max_bytes is not None:
             if args.max_bytes < 1:
                 raise SharekanError(f"--max-bytes must be a positive integer, got {args.max_bytes}")
-            search = search_budget(loaded.model, args.max_bytes, calibration, args.seed, progress, metadata)
+            search = search_budget(loaded.model, args.max_bytes, calibration, seed, progress, metadata)
             compressed, extra = search.compressed, {"budget": search.report()}
         else:
             codebook = load_universal_codebook(args.codebook)
-            compressed = compress_with_universal(loaded.model, codebook, args.bits or 8, calibration, metadata)
+            compressed = compress_with_universal(loaded.model, codebook, bits, calibration, metadata)
             extra = {"universal_codebook": Path(args.codebook).name}
     result = measure_compressed(loaded.model, compressed)
     write_bytes_atomic(args.out, result.encoded)
     return {**result.report(), **extra, **found_at(loaded), "out": str(args.out)}
-
-
-def parse_layer_bits(text: str) -> tuple[int, ...]:
-    """'8,4,8' -> (8, 4, 8); anything else is an argparse error (exit 2, one line)."""
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated bit-widths such as 8,4, got {text!r}") from None
-    bad = [w for w in widths if w not in SUPPORTED_BITS]
-    if bad:
-        raise argparse.ArgumentTypeError(f"layer bit-widths must be among {', '.join(map(str, SUPPORTED_BITS))}, got {bad[0]}")
-    return widths
-
-
-def method_config(args: argparse.Namespace):
-    """The config of ``--method`` from the compress options; options of another method are refused."""
-    from ..compression import CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
-
-    defaults = {"scope": "layer", "seed": 0, "unweighted": False, "no_refit": False}
-    for option in sorted(set().union(*METHOD_OPTIONS.values()) - METHOD_OPTIONS[args.method]):
-        if getattr(args, option, None) not in (None, defaults.get(option)):
-            raise SharekanError(f"--{option.replace('_', '-')} does not apply to --method {args.method}")
-    if args.method in ("sharekan", "kmeans") and args.codebook_size is None:
-        raise SharekanError(f"--method {args.method} needs --codebook-size (-K)")
-    if args.method == "sharekan":
-        return CompressionConfig(codebook_size=args.codebook_size, bits=args.bits or 8, codebook_bits=args.codebook_bits,
-                                 gain_bits=args.gain_bits, bias_bits=args.bias_bits, base_bits=args.base_bits,
-                                 scope=args.scope, seed=args.seed, weighted=not args.unweighted,
-                                 refit_gain=not args.no_refit, layer_bits=args.layer_bits)
-    if args.method in ("uniform", "gptq"):
-        kind = UniformConfig if args.method == "uniform" else GPTQConfig
-        return kind(bits=args.bits or 4, group_size=args.group_size, base_bits=args.base_bits)
-    if args.method == "kmeans":
-        return KMeansConfig(codebook_size=args.codebook_size, bits=args.bits or 8, scope=args.scope, seed=args.seed)
-    return PruneConfig(sparsity=0.5 if args.sparsity is None else args.sparsity, bits=args.bits or 32)
 
 
 def run_inspect(args: argparse.Namespace) -> dict:

@@ -1,20 +1,15 @@
-"""``compress(model, config, calibration=None)``: the one entry point, dispatching on the config's type."""
+"""``compress(model, config, calibration=None)``: the one entry point, calling the handler registered for the
+config's type (``registry``)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SharekanError
 from ..model import KAN
 from ..progress import Progress
 from .compressed import CompressedKAN
-from .compressor import compress_sharekan, require_silu_base
+from .compressor import require_silu_base
 from .config import CompressionConfig
-from .methods import GPTQConfig, KMeansConfig, MethodConfig, PruneConfig, UniformConfig
-from .methods.gptq import compress_gptq
-from .methods.kmeans import compress_kmeans
-from .methods.prune import compress_pruned
-from .methods.uniform import compress_uniform
-
+from .registry import MethodConfig, handler_for
 
 
 def compress(model: KAN, config: MethodConfig | None = None, calibration: np.ndarray | None = None,
@@ -34,17 +29,8 @@ def compress(model: KAN, config: MethodConfig | None = None, calibration: np.nda
         2368
     """
     config = CompressionConfig() if config is None else config
+    handler = handler_for(config)
     require_silu_base(model)
-    if calibration is not None and isinstance(config, (CompressionConfig, GPTQConfig)):
+    if calibration is not None and config.uses_calibration:
         metadata = {**(metadata or {}), "calibration_rows": int(len(calibration))}  # the file says it is data-aware
-    if isinstance(config, CompressionConfig):
-        return compress_sharekan(model, config, calibration, progress=progress, metadata=metadata)
-    if isinstance(config, GPTQConfig):
-        return compress_gptq(model, config, calibration, progress, metadata)
-    if isinstance(config, UniformConfig):
-        return compress_uniform(model, config, metadata)
-    if isinstance(config, KMeansConfig):
-        return compress_kmeans(model, config, progress, metadata)
-    if isinstance(config, PruneConfig):
-        return compress_pruned(model, config, metadata)
-    raise SharekanError(f"unknown compression config {type(config).__name__}")
+    return handler(model, config, calibration=calibration, progress=progress, metadata=metadata)

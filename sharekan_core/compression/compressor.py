@@ -29,6 +29,7 @@ from .config import CompressionConfig
 from .data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
 from .decompose import GainShapeBias, decompose, refit_gains
 from .quantize import QuantizedTensor, quantize
+from .registry import register_handler
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def require_silu_base(model: KAN) -> None:
                             "activations only for now (the compressed runtimes compute SiLU)")
 
 
+@register_handler(CompressionConfig)
 def compress_sharekan(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None, *,
                       progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Compress every layer of ``model`` with a shared codebook per layer or for the whole model.

@@ -5,14 +5,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import SharekanError
-
 from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, SUPPORTED_BITS, check_int  # noqa: F401 (shared by method configs)
+from .registry import check_choices, register_config
 
 SCOPES = ("layer", "global")
 KMEANS_METHODS = ("auto", "two-level", "flat", "exact")  # the codebook builder's algorithms
 MAX_DATA_AWARE_PASSES = 50
 
 
+@register_config
 @dataclass(frozen=True)
 class CompressionConfig:
     """Codebook size K, bit-widths per component, codebook scope and seed.
@@ -37,6 +38,10 @@ class CompressionConfig:
     """
 
     method: ClassVar[str] = "sharekan"
+    choices: ClassVar[dict[str, tuple]] = {
+        **{name: SUPPORTED_BITS for name in ("bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits", "layer_bits")},
+        "scope": SCOPES, "kmeans_method": KMEANS_METHODS}
+    uses_calibration: ClassVar[bool] = True
 
     codebook_size: int = 4096
     bits: int = 8
@@ -59,21 +64,9 @@ class CompressionConfig:
         if self.layer_bits is not None:
             if not isinstance(self.layer_bits, tuple) or not self.layer_bits:
                 raise SharekanError(f"layer_bits must be a non-empty sequence of bit-widths, got {self.layer_bits!r}")
-            for value in self.layer_bits:
-                if isinstance(value, bool) or not isinstance(value, int) or value not in SUPPORTED_BITS:
-                    raise SharekanError(f"layer_bits must hold bit-widths from {', '.join(map(str, SUPPORTED_BITS))}, "
-                                        f"got {value!r}")
         check_int("codebook_size", self.codebook_size, MIN_CODEBOOK, MAX_CODEBOOK)
-        check_choice("kmeans_method", self.kmeans_method, KMEANS_METHODS)
         check_int("data_aware_passes", self.data_aware_passes, 0, MAX_DATA_AWARE_PASSES)
-        for name in ("bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits"):
-            value = getattr(self, name)
-            if value is None and name != "bits":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value not in SUPPORTED_BITS:
-                raise SharekanError(f"{name} must be one of {', '.join(map(str, SUPPORTED_BITS))}, got {value!r}")
-        if self.scope not in SCOPES:
-            raise SharekanError(f"scope must be 'layer' or 'global', got {self.scope!r}")
+        check_choices(self)
         check_int("seed", self.seed, 0, MAX_SEED)
 
     def component_bits(self, layer: int | None = None) -> dict[str, int]:
@@ -91,10 +84,3 @@ class CompressionConfig:
         """Raise SharekanError unless ``layer_bits`` (if set) has one width per layer of the model."""
         if self.layer_bits is not None and len(self.layer_bits) != layers:
             raise SharekanError(f"layer_bits has {len(self.layer_bits)} width(s), the model has {layers} layer(s)")
-
-
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    """Raise SharekanError unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise SharekanError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-

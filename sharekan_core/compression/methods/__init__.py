@@ -1,16 +1,12 @@
-"""Compression methods as configurations: the config's type picks the algorithm (see ``compression.api``)."""
+"""The built-in handlers: importing this package registers each method's handler (see ``registry``)."""
 from __future__ import annotations
 
 from ..config import CompressionConfig
-from .gptq import GPTQConfig
-from .kmeans import KMeansConfig
-from .prune import PruneConfig
-from .uniform import UniformConfig
+from ..method_configs import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
+from ..registry import MethodConfig, method_configs
+from . import gptq, kmeans, prune, uniform  # noqa: F401 (registers the handlers)
 
-# method name (stored in the file header) -> its config class
-METHOD_CONFIGS = {config.method: config for config in
-                  (CompressionConfig, UniformConfig, GPTQConfig, KMeansConfig, PruneConfig)}
-MethodConfig = CompressionConfig | UniformConfig | GPTQConfig | KMeansConfig | PruneConfig
+METHOD_CONFIGS = method_configs()  # method name (stored in the file header) -> its config class; the live registry
 
 __all__ = ["METHOD_CONFIGS", "CompressionConfig", "GPTQConfig", "KMeansConfig", "MethodConfig", "PruneConfig",
            "UniformConfig"]

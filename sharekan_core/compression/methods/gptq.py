@@ -15,8 +15,7 @@ our storage layout (GPTQ libraries hook nn.Linear modules of transformer models)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import ClassVar
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -26,48 +25,19 @@ from ...model import KAN, KANLayer
 from ...progress import Progress, silent
 from ..calibration import feature_moment, layer_inputs
 from ..compressed import CompressedKAN
+from ..method_configs import GPTQConfig, per_edge_bits
 from ..packing import pack_bits
 from ..quantize import QuantizedTensor
-from .uniform import check_uniform_fields, layer_weights, per_edge_bits, per_edge_layer, round_to_nearest
+from ..registry import register_handler
+from .uniform import layer_weights, per_edge_layer, round_to_nearest
 
 BLOCK = 128  # columns rounded before one lazy update of the rest (GPTQ's batching; same result)
 
 
 
-@dataclass(frozen=True)
-class GPTQConfig:
-    """GPTQ at ``bits`` (2 to 8) with the same layout as UniformConfig; needs calibration inputs.
 
-    ``damping`` adds that fraction of H's mean diagonal to its diagonal before inverting.
-
-    Example::
-
-        >>> import numpy as np, sharekan_core as sk
-        >>> model = sk.load_model("sample_models/digits_kan.safetensors")
-        >>> sample = np.random.default_rng(0).uniform(-1, 1, (256, 64)).astype(np.float32)
-        >>> compressed = sk.compress(model, sk.GPTQConfig(bits=3), calibration=sample)
-        >>> compressed.method
-        'gptq'
-    """
-
-    method: ClassVar[str] = "gptq"
-
-    bits: int = 4
-    group_size: int | None = None
-    base_bits: int | None = None
-    damping: float = 0.01
-
-    def __post_init__(self) -> None:
-        check_uniform_fields(self.bits, self.group_size, self.base_bits)
-        if isinstance(self.damping, bool) or not isinstance(self.damping, (int, float)) or not 0 < self.damping <= 1:
-            raise SharekanError(f"damping must be a number in (0, 1], got {self.damping!r}")
-
-    def component_bits(self, layer: int | None = None) -> dict[str, int]:
-        """The bit-width of each stored component (every layer alike)."""
-        return per_edge_bits(self.bits, self.base_bits)
-
-
-def compress_gptq(model: KAN, config: GPTQConfig, calibration: np.ndarray | None,
+@register_handler(GPTQConfig)
+def compress_gptq(model: KAN, config: GPTQConfig, *, calibration: np.ndarray | None = None,
                   progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Quantize every layer with GPTQ against its feature Hessian on ``calibration`` (N, in_features)."""
     if calibration is None:

@@ -6,9 +6,6 @@ every edge (gain 1, bias 0: nothing stored per edge besides the index).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
 from ...errors import SharekanError
@@ -16,50 +13,15 @@ from ...model import KAN
 from ...progress import Progress, silent
 from ..codebook import ShapeCodebook
 from ..compressed import CompressedKAN, CompressedLayer, layer_frame
-from ..config import KMEANS_METHODS, MAX_CODEBOOK, MIN_CODEBOOK, SCOPES, SUPPORTED_BITS, check_choice, check_int
+from ..method_configs import KMeansConfig
 from ..quantize import quantize
+from ..registry import register_handler
 from .uniform import layer_weights
 
 
-
-@dataclass(frozen=True)
-class KMeansConfig:
-    """k-means of raw coefficient vectors into ``codebook_size`` codewords per layer (or one for all layers).
-
-    ``bits`` (32, 16, 8 or 4) quantizes the codebook (one affine pair per coefficient column) and the
-    base weights (one pair per output row).
-
-    Example::
-
-        >>> import sharekan_core as sk
-        >>> model = sk.load_model("sample_models/digits_kan.safetensors")
-        >>> compressed = sk.compress(model, sk.KMeansConfig(codebook_size=256, bits=8))
-        >>> compressed.method
-        'kmeans'
-    """
-
-    method: ClassVar[str] = "kmeans"
-
-    codebook_size: int = 4096
-    bits: int = 8
-    scope: str = "layer"
-    seed: int = 0
-    kmeans_method: str = "auto"
-
-    def __post_init__(self) -> None:
-        check_int("codebook_size", self.codebook_size, MIN_CODEBOOK, MAX_CODEBOOK)
-        check_choice("bits", self.bits, SUPPORTED_BITS)
-        check_choice("scope", self.scope, SCOPES)
-        check_int("seed", self.seed, 0, 2**31 - 1)
-        check_choice("kmeans_method", self.kmeans_method, KMEANS_METHODS)
-
-    def component_bits(self, layer: int | None = None) -> dict[str, int]:
-        """The bit-width of each stored component (every layer alike): the codebook and the base weights."""
-        return {"codebook": self.bits, "base_weights": self.bits}
-
-
-def compress_kmeans(model: KAN, config: KMeansConfig, progress: Progress | None = None,
-                    metadata: dict | None = None) -> CompressedKAN:
+@register_handler(KMeansConfig)
+def compress_kmeans(model: KAN, config: KMeansConfig, *, calibration: np.ndarray | None = None,
+                    progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Cluster each layer's raw coefficient vectors (or all layers' for scope 'global'); store indices."""
     report = progress or silent
     rows = [layer_weights(layer)[0].reshape(-1, layer.num_coefficients) for layer in model.layers]

@@ -8,65 +8,16 @@ Base weights (out, in) keep one pair per output row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
 from ...errors import SharekanError
 from ...model import KAN, KANLayer
+from ...progress import Progress
 from ..compressed import CompressedKAN, CompressedLayer, layer_frame
-from ..config import check_int
+from ..method_configs import UniformConfig, per_edge_bits
 from ..quantize import QuantizedTensor, quantize
+from ..registry import register_handler
 
-MIN_BITS, MAX_BITS = 2, 8
-MAX_GROUP = 1 << 20
-
-
-@dataclass(frozen=True)
-class UniformConfig:
-    """Round-to-nearest at ``bits`` (2 to 8) per output channel, or per group of ``group_size`` edges.
-
-    A group is ``group_size`` consecutive inputs of one output (group_size * D coefficients); it
-    must divide every layer's in_features.
-
-    ``base_bits`` (default: ``bits``) quantizes the base weights, one affine pair per output row.
-
-    Example::
-
-        >>> import sharekan_core as sk
-        >>> model = sk.load_model("sample_models/digits_kan.safetensors")
-        >>> compressed = sk.compress(model, sk.UniformConfig(bits=4, group_size=64))
-        >>> compressed.method
-        'uniform'
-    """
-
-    method: ClassVar[str] = "uniform"
-
-    bits: int = 4
-    group_size: int | None = None
-    base_bits: int | None = None
-
-    def __post_init__(self) -> None:
-        check_uniform_fields(self.bits, self.group_size, self.base_bits)
-
-    def component_bits(self, layer: int | None = None) -> dict[str, int]:
-        """The bit-width of each stored component (every layer alike)."""
-        return per_edge_bits(self.bits, self.base_bits)
-
-
-def per_edge_bits(bits: int, base_bits: int | None) -> dict[str, int]:
-    """Widths of the components UniformConfig and GPTQConfig store: coefficients, then base weights."""
-    return {"coefficients": bits, "base_weights": base_bits or bits}
-
-
-def check_uniform_fields(bits: int, group_size: int | None, base_bits: int | None) -> None:
-    """Validate the fields UniformConfig and GPTQConfig share."""
-    check_int("bits", bits, MIN_BITS, MAX_BITS)
-    if base_bits is not None:
-        check_int("base_bits", base_bits, MIN_BITS, MAX_BITS)
-    if group_size is not None:
-        check_int("group_size", group_size, 1, MAX_GROUP)
 
 
 def coefficient_layout(layer: KANLayer, group_size: int | None) -> tuple[int, int]:
@@ -109,7 +60,9 @@ def per_edge_layer(layer: KANLayer, coefficients: QuantizedTensor, base_weights:
                            coefficients=coefficients, **layer_frame(layer))
 
 
-def compress_uniform(model: KAN, config: UniformConfig, metadata: dict | None = None) -> CompressedKAN:
+@register_handler(UniformConfig)
+def compress_uniform(model: KAN, config: UniformConfig, *, calibration: np.ndarray | None = None,
+                     progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
     """Quantize every layer's coefficients and base weights to their nearest uniform level."""
     layers = [per_edge_layer(layer, *round_to_nearest(layer, config.bits, config.group_size, config.base_bits))
               for layer in model.layers]
