@@ -8,6 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages.common import run_page
+
 ICON = Path(__file__).resolve().parent / "assets" / "icons" / "sharekan.png"
 
 st.set_page_config(page_title="SHARe-KAN Studio", page_icon=str(ICON), layout="wide")
@@ -23,4 +25,4 @@ PAGES = [
     st.Page("app_pages/scaling.py", title="Scaling", icon=":material/stacks:"),
 ]
 
-st.navigation(PAGES).run()
+run_page(st.navigation(PAGES))

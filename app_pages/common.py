@@ -9,13 +9,15 @@ one's results.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, NoReturn
 
 import streamlit as st
 
 from sharekan_core.io import LoadedModel, read_model
 from sharekan_core.studio.compression import CompressionRun
 from sharekan_core.studio.evaluation import EvaluationSet
+from sharekan_core.studio.jobs import Activity, HeavyJobs, Measured, SharedResults, Watch
 from sharekan_core.studio.messages import plain_message
 from sharekan_core.studio.models import ChosenModel, file_key, shipped_models
 from sharekan_core.studio.session import SESSION_KEY, UPLOAD, StudioSession, configure_threads
@@ -28,6 +30,84 @@ def session() -> StudioSession:
     if SESSION_KEY not in st.session_state:
         st.session_state[SESSION_KEY] = StudioSession()
     return st.session_state[SESSION_KEY]
+
+
+class PageStopped(Exception):
+    """Raised by ``stop_page``: the page has said why it cannot go on; the frame still ends the run."""
+
+
+def stop_page() -> NoReturn:
+    """Stop the page here (instead of st.stop(), so that app.py's frame still writes its run marker)."""
+    raise PageStopped
+
+
+RELOADED = ("This tab was reloaded (or opened from an earlier tab's address), so it is a new session: it works on "
+            "the default model, and the earlier session's uploads, compressions and measurements are gone. Choose "
+            "or upload a model on the Model page to go on.")
+
+
+def run_page(page) -> None:
+    """Run ``page`` inside the frame: count the run, note it in the process's activity record, say when a
+    reloaded tab starts a new session, and end with a hidden marker of the finished run for the browser test."""
+    state = session()
+    state.page_runs += 1
+    earlier = st.query_params.get("session")
+    if state.page_runs == 1 and earlier and earlier != state.session_id:
+        state.reloaded = True
+    if earlier != state.session_id:
+        st.query_params["session"] = state.session_id
+    if state.reloaded and not state.history and state.upload is None and state.model_choice is None:
+        st.info(RELOADED, icon=":material/refresh:")
+    with activity().running(state.session_id):
+        try:
+            page.run()
+        except PageStopped:
+            pass
+    st.sidebar.html(f'<div id="sharekan-run" data-run="{state.page_runs}" data-state="idle" hidden></div>')
+
+
+@st.cache_resource
+def heavy_jobs() -> HeavyJobs:
+    """The process's one queue for heavy jobs (compress, detect, export): one runs at a time."""
+    return HeavyJobs(slots=1)
+
+
+@st.cache_resource
+def shared_results() -> SharedResults:
+    """Results every session reuses, keyed by model content and settings."""
+    return SharedResults(max_entries=48)
+
+
+@st.cache_resource
+def activity() -> Activity:
+    """Which sessions are running a page right now."""
+    return Activity()
+
+
+def queued_note(bar) -> Callable[[int], None]:
+    """An ``on_queued`` callback that says on ``bar`` that the job waits for others."""
+    return lambda ahead: bar.progress(0.0, text=f"queued: {ahead} heavy job(s) from other sessions run first")
+
+
+def shared_job(key: Hashable, compute: Callable[[], Any], bar=None) -> tuple[Any, bool]:
+    """(result, whether another run had computed it): ``compute()`` once per ``key`` in the whole process, one heavy
+    job at a time, with "queued" on ``bar`` while it waits."""
+    return shared_results().get_or_run(key, compute, heavy_jobs(), queued_note(bar) if bar is not None else None)
+
+
+def heavy_job(compute: Callable[[], Any], bar=None) -> Any:
+    """``compute()`` in the process's heavy-job queue, with "queued" on ``bar`` while it waits (not cached)."""
+    with heavy_jobs().slot(queued_note(bar) if bar is not None else None):
+        return compute()
+
+
+def measured(compute: Callable[[], Any], bar=None) -> Measured:
+    """``compute()`` (a timing) in the heavy-job queue, noting whether another session ran a page meanwhile."""
+    with heavy_jobs().slot(queued_note(bar) if bar is not None else None):
+        watch: Watch
+        with activity().watch(session().session_id) as watch:
+            value = compute()
+    return Measured(value, watch.others_ran)
 
 
 def widget_value(key: str, default: Any = None) -> Any:
@@ -152,7 +232,7 @@ def require_model() -> ChosenModel:
     if model is None:
         st.error("No model is available: sample_models/ is empty and nothing was uploaded. "
                  "Upload a KAN checkpoint on the Model page.")
-        st.stop()
+        stop_page()
     return model
 
 
@@ -162,5 +242,5 @@ def require_run(model: ChosenModel, what: str) -> CompressionRun:
     if run is None:
         st.info(f"Compress **{model.label}** first to see {what}.")
         st.page_link(COMPRESS_PAGE, label="Go to Compress", icon=":material/compress:")
-        st.stop()
+        stop_page()
     return run

@@ -1,10 +1,13 @@
 """Compress: choose K, bit-widths, scope and seed; run SHARe-KAN live; see storage, ratio, fidelity and task
 quality beside the dense model's; keep every run in a history to compare."""
+from dataclasses import replace
+
 import altair as alt
 import streamlit as st
 
-from app_pages.common import (evaluation_set, kept_widget, latest_run, progress_reporter, remember_run, require_model,
-                              run_history, session, set_widget_value, show_error, widget_value)
+from app_pages.common import (evaluation_set, heavy_job, kept_widget, latest_run, progress_reporter, remember_run,
+                              require_model, run_history, session, set_widget_value, shared_job, show_error,
+                              stop_page, widget_value)
 from sharekan_core.compression import CompressionConfig
 from sharekan_core.format.accounting import COMPONENTS
 from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
@@ -48,7 +51,7 @@ try:
     config = CompressionConfig(codebook_size=codebook_size, bits=bits, scope=scope, seed=int(seed), **overrides)
 except Exception as error:  # the one place a config is built; shown, never raised
     show_error(error, "These settings cannot be used: ")
-    st.stop()
+    stop_page()
 dense_bytes = model_summary(kan)["dense_bytes"]
 predicted = predicted_bytes(kan, config)
 st.caption(f"Predicted compressed tensors: **{format_bytes(predicted)}** ({ratio_words(dense_bytes, predicted)} "
@@ -61,12 +64,23 @@ measure = kept_widget(
     + ". Turn it off for size and fidelity only.")
 if st.button("Compress", type="primary"):
     bar = st.progress(0.0, text="starting")
-    try:
-        run = run_compression(kan, model.key, model.label, config, progress_reporter(bar),
-                              metadata=model.loaded.metadata)
+
+    def compress_and_measure():
+        done = run_compression(kan, model.key, model.label, config, progress_reporter(bar),
+                               metadata=model.loaded.metadata)
         if measure:
-            run = measure_run(run, kan, model.task, evaluation_set(model), progress_reporter(bar), model.loaded.metadata)
-        remember_run(run)
+            done = measure_run(done, kan, model.task, evaluation_set(model), progress_reporter(bar),
+                               model.loaded.metadata)
+        return done
+
+    try:
+        if evaluation_set(model) is None:  # the same model and settings give the same run: shared by every session
+            run, reused = shared_job(("compress", model.key, repr(config), measure), compress_and_measure, bar)
+        else:  # the user's own evaluation set is this session's alone
+            run, reused = heavy_job(compress_and_measure, bar), False
+        remember_run(replace(run, model_label=model.label))
+        if reused:
+            st.info("Another session compressed this model with the same settings; its result is reused here.")
     except Exception as error:  # any failure is one plain message, never a traceback
         show_error(error, "Compression failed: ")
     bar.empty()
@@ -74,7 +88,7 @@ if st.button("Compress", type="primary"):
 run = latest_run(model)
 if run is None:
     st.info("Pick a K and press **Compress**. Small K compresses more; larger K keeps more shapes.")
-    st.stop()
+    stop_page()
 
 numbers = headline(run)
 st.subheader(f"Result: K = {run.config.codebook_size:,}, {bits_label(run.config)}, "

@@ -1,10 +1,12 @@
 """Detect: the chosen detection head, dense and compressed, with the SSD teacher as a reference, on real photos."""
 import streamlit as st
 
-from app_pages.common import chosen_model, latest_run, session, set_widget_value, widget_value
+from app_pages.common import (chosen_model, latest_run, measured, session, set_widget_value, shared_job, stop_page,
+                              widget_value)
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import detection
 from sharekan_core.studio.compression import bits_label
+from sharekan_core.studio.jobs import OTHERS_RAN, Measured
 from sharekan_core.studio.models import content_key
 from sharekan_core.studio.session import PhotoUpload
 
@@ -48,12 +50,12 @@ if model is None or model.task != "detection":
              "head on the Model page, or upload a detection head (a KAN mapping 576 inputs to 150 outputs for the "
              "VOC classes, or 390 for the other COCO classes, saved with task: detection).")
     st.page_link("app_pages/model.py", label="Go to Model", icon=":material/model_training:")
-    st.stop()
+    stop_page()
 try:
     labels = detection.head_label_set(model.loaded.model)
 except SharekanError as error:
     st.error(f"**{model.label}** cannot run as a detection head: {error}")
-    st.stop()
+    stop_page()
 st.caption(f"SSD-MobileNetV2 (COCO backbone, ported to PyTorch) with a KAN prediction head for {labels.title}. "
            "Agreement compares heads on the same image; no human labels are involved.")
 
@@ -76,7 +78,7 @@ else:
         kept = session().detect_upload = PhotoUpload(content_key(payload), upload.name, payload)
     if kept is None:
         st.info("Upload an image, or pick a bundled photo.")
-        st.stop()
+        stop_page()
     name = kept.name
     if upload is None:
         st.caption(f"Showing your upload **{name}** from earlier in this session; upload another to replace it.")
@@ -97,7 +99,7 @@ try:
              else detection.read_image_upload(kept.name, kept.payload))
 except SharekanError as error:
     st.error(f"Could not use this image: {error}")
-    st.stop()
+    stop_page()
 
 if not detection.head_files_present():
     st.warning("The location adapter or the KAN head (location_adapter.safetensors, kan_head.safetensors in "
@@ -105,19 +107,33 @@ if not detection.head_files_present():
                "predictor, the teacher the KAN head is distilled from, is shown alone where it is present.")
     if has_teacher:
         show_column(st, "SSD teacher", image, detection.timed_detect(teacher_detector(labels.name), image, score))
-    st.stop()
+    stop_page()
 
 try:
     dense_model = dense_detector(model.key, model.loaded.model, model.loaded.metadata)
 except SharekanError as error:
     st.error(f"**{model.label}** cannot run as a detection head: {error}")
-    st.stop()
-maps, backbone_ms = detection.backbone_maps(dense_model, image)
-teacher = detection.timed_detect(teacher_detector(labels.name), image, score, maps) if with_teacher and has_teacher \
-    else None
+    stop_page()
+# Heads run once per image and head, for every session: a threshold or a column switch only redraws.
+image_key = str(photos[name]) if source == "Bundled photo" else kept.key
+maps, backbone_ms = shared_job(("backbone", image_key), lambda: detection.backbone_maps(dense_model, image))[0]
+
+
+def head_outputs(key: tuple, detectors: list) -> Measured:
+    """The detectors' raw outputs on this image, computed once per ``key`` (timed in the heavy-job queue)."""
+    return shared_job((key, image_key), lambda: measured(
+        lambda: detection.timed_outputs(detectors, image.size, maps, HEAD_REPEATS)))[0]
+
+
+teacher = None
+if with_teacher and has_teacher:
+    teacher_model = teacher_detector(labels.name)
+    teacher_outputs = head_outputs(("teacher", labels.name), [teacher_model]).value[0]
+    teacher = detection.detections_at(teacher_model, teacher_outputs, image.size, score)
 compression = latest_run(model)
 if compression is None:
-    dense = detection.timed_detect(dense_model, image, score, maps)
+    dense = detection.detections_at(dense_model, head_outputs(("dense", model.key), [dense_model]).value[0],
+                                    image.size, score)
     st.info(f"Compress **{model.label}** on the Compress page to compare it here; showing the dense head only.")
     st.page_link("app_pages/compress.py", label="Go to Compress", icon=":material/compress:")
     columns = st.columns(2 if teacher else 1)
@@ -125,7 +141,10 @@ if compression is None:
     runs = {"dense KAN head": dense}
 else:
     detector, how = compressed_detector(model.key, repr(compression.config), decompressed, compression.result)
-    dense, compressed = detection.timed_heads([dense_model, detector], image, score, maps, HEAD_REPEATS)
+    timed = head_outputs(("dense and compressed", model.key, repr(compression.config), decompressed),
+                         [dense_model, detector])
+    dense, compressed = (detection.detections_at(head, outputs, image.size, score)
+                         for head, outputs in zip((dense_model, detector), timed.value))
     agree = detection.match_f1(dense.detections, compressed.detections)
     only_dense, only_compressed = detection.disagreements(dense.detections, compressed.detections)
     cols = st.columns(4)
@@ -135,9 +154,12 @@ else:
     cols[3].metric("Compressed head time", f"{compressed.milliseconds:.0f} ms")
     st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, {bits_label(compression.config)}, "
                f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times are the median of "
-               f"{HEAD_REPEATS} interleaved runs on this page load, box decoding and NMS included; the backbone, "
-               f"shared by every head, took {backbone_ms:.0f} ms. Boxes marked ≠ with a white halo are where "
+               f"{HEAD_REPEATS} interleaved runs when this photo first ran with these heads, box decoding and NMS "
+               f"included; the backbone, shared by every head, took {backbone_ms:.0f} ms. A new threshold re-draws "
+               "from those outputs without running the heads again. Boxes marked ≠ with a white halo are where "
                "the dense and compressed heads disagree.")
+    if timed.others_ran:
+        st.warning(OTHERS_RAN)
     if detection.agreement_undefined(agree):
         st.caption(detection.UNDEFINED_AGREEMENT)
     columns = st.columns(3 if teacher else 2)

@@ -3,7 +3,7 @@ size and coefficient statistics."""
 import streamlit as st
 
 from app_pages.common import (choose_model, chosen_model, evaluation_set, keep_evaluation_set, keep_upload,
-                              model_choice, require_model, session, show_error, uploaded_model)
+                              model_choice, require_model, session, show_error, stop_page, uploaded_model)
 from sharekan_core.ranges import BASE_ACTIVATION_NAMES, ZERO_BASE
 from sharekan_core.studio.evaluation import evaluation_set_measure, read_evaluation_set, score
 from sharekan_core.studio.messages import plain_message
@@ -57,7 +57,7 @@ if choice == UPLOAD:
                        f"(content fingerprint {in_use.key.removeprefix('sha256:')[:12]}).")
     if uploaded_model() is None:
         st.info("Upload a file to use it; the shipped models stay available above.")
-        st.stop()
+        stop_page()
 choose_model(choice)
 model = require_model()
 summary = model_summary(model.loaded.model)

@@ -5,10 +5,11 @@ from pathlib import Path
 import altair as alt
 import streamlit as st
 
-from app_pages.common import progress_reporter, require_model, require_run, session
+from app_pages.common import measured, progress_reporter, require_model, require_run, session
 from sharekan_core.studio.compression import bits_label
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import hosts, runtime
+from sharekan_core.studio.jobs import OTHERS_RAN
 from sharekan_core.studio.settings import settings as studio_settings
 
 model = require_model()
@@ -29,13 +30,17 @@ if (note := runtime.first_run_note()) is not None:
     st.info(note)
 if st.button("Measure latency", type="primary"):
     bar = st.progress(0.0, text="warming up")
-    session().latency[model.key] = runtime.eager_latency(
-        model.loaded.model, run.result, sorted(batches), progress=progress_reporter(bar))
+    session().latency[model.key] = measured(lambda: runtime.eager_latency(
+        model.loaded.model, run.result, sorted(batches), progress=progress_reporter(bar)), bar)
     bar.empty()
-latency = session().latency.get(model.key)
-if latency is not None:
-    for sentence in runtime.speed_sentences(latency):
-        st.markdown(sentence)
+timed = session().latency.get(model.key)
+if timed is not None:
+    latency = timed.value
+    if timed.others_ran:  # under load the verdict can reverse: say so instead of stating it
+        st.warning(OTHERS_RAN)
+    else:
+        for sentence in runtime.speed_sentences(latency):
+            st.markdown(sentence)
     base = alt.Chart(latency).encode(x=alt.X("form:N", title=None, axis=alt.Axis(labels=False)),
                                      color=alt.Color("form:N", legend=alt.Legend(orient="bottom", labelLimit=400)))
     bars = base.mark_bar().encode(y=alt.Y("median ms:Q", title="median ms (whiskers: interquartile range)"),
@@ -56,20 +61,21 @@ if st.button("Export both heads to .pte and run them"):
     bar = st.progress(0.0, text="importing ExecuTorch (takes a few seconds)")
     with tempfile.TemporaryDirectory(prefix="sharekan-pte-") as folder:
         try:
-            session().programs[model.key] = runtime.export_programs(
-                model.loaded.model, run.result, Path(folder), xnnpack, progress_reporter(bar))
+            session().programs[model.key] = measured(lambda: runtime.export_programs(
+                model.loaded.model, run.result, Path(folder), xnnpack, progress_reporter(bar)), bar)
         except SharekanError as error:
             st.error(f"Export failed: {error}")
     bar.empty()
-exported = session().programs.get(model.key)
-if exported is not None:
+programs = session().programs.get(model.key)
+if programs is not None:
+    exported = programs.value
     left, right = st.columns(2)
     left.markdown("**.pte file sizes (MB)**")
     left.dataframe(exported.sizes, hide_index=True)
     right.markdown("**ExecuTorch latency, batch 1 (median ms, this host)**")
     right.dataframe(exported.latency, hide_index=True)
     st.markdown(hosts.EAGER_VS_PROGRAM)
-    for warning in runtime.program_warnings(exported):
+    for warning in [OTHERS_RAN] if programs.others_ran else runtime.program_warnings(exported):
         st.warning(warning)
     st.download_button("Download the compressed .pte", exported.compressed_pte,
                        file_name=run.file_name.replace(".sharekan.safetensors", ".pte"),

@@ -3,7 +3,8 @@ and zero-shot codebook transfer between two models."""
 import altair as alt
 import streamlit as st
 
-from app_pages.common import evaluation_set, progress_reporter, require_model, run_history, session, show_error
+from app_pages.common import (evaluation_set, progress_reporter, require_model, run_history, session, show_error,
+                              stop_page)
 from sharekan_core.studio import tradeoffs
 from sharekan_core.studio.models import results_stem, shipped_path
 from sharekan_core.studio.saved_results import earlier_version_note, saved_result
@@ -82,7 +83,7 @@ if not documents:
     if runs_label is None:
         st.info("No sweep is saved for this model under assets/sweeps/; run a live sweep above. Compressions on the "
                 "Compress page with task quality measured appear here as well.")
-        st.stop()
+        stop_page()
     st.info("No sweep of this model yet: the chart shows this session's runs alone. Run a live sweep above to "
             "place them among every K and bit-width.")
     st.subheader(f"Storage against {runs_label}")

@@ -896,3 +896,24 @@ def test_runtime_page_says_when_an_export_fails_and_keeps_every_section(tmp_path
     assert [e.value for e in at.error] == ["Export failed: ExecuTorch could not lower this model (RuntimeError: "
                                            "Operator torch._ops.aten.__rshift__.Scalar is not in Core ATen opset.)"]
     assert _later_sections_render(at)
+
+
+def test_a_reloaded_tab_says_it_is_a_new_session_on_the_default_model():
+    """Issue 31: a reloaded tab came back as a new session on the default model with no word about it."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["session"] = "0123456789ab"  # the address an earlier session of this tab left behind
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("it is a new session" in note.value and "earlier session's" in note.value for note in at.info)
+    fresh = AppTest.from_file(APP, default_timeout=TIMEOUT).run()  # a first visit: nothing to say
+    assert not any("new session" in note.value for note in fresh.info)
+    assert fresh.query_params["session"] == studio(fresh).session_id  # the address now names this session
+
+
+def test_the_same_compression_in_a_second_session_is_reused_not_run_again():
+    """Issue 31: two sessions with the same model and settings each spent the whole compression."""
+    first = compressed(16)
+    second = compressed(16)
+    assert not second.exception, [e.value for e in second.exception]
+    assert any("its result is reused here" in note.value for note in second.info)
+    assert studio(second).history[-1].result is studio(first).history[-1].result

@@ -244,24 +244,31 @@ def test_drawing_marks_the_box_edges():
     assert canvas.getpixel((10, 70)) != (255, 255, 255) and canvas.getpixel((35, 70)) == (255, 255, 255)
 
 
-def test_timed_heads_interleaves_and_reports_each_heads_median_time(monkeypatch):
+def test_timed_outputs_interleave_and_a_threshold_is_applied_later_without_running_the_head(monkeypatch):
+    import sharekan_core.timing as timing
+
     calls, clock = [], [0.0]
-    monkeypatch.setattr(detection.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
 
     class Head:
         def __init__(self, name, seconds):
             self.name, self.seconds = name, list(seconds)
 
-        def detect_from_maps(self, maps, size, score):
+        def outputs_from_maps(self, maps):
             calls.append(self.name)
             clock[0] += self.seconds.pop(0)  # each call takes a scripted time on the fake clock
-            return [self.name]
+            return self.name, [0.9, 0.3]
+
+        def detections_from_outputs(self, boxes, scores, size, score):
+            return [(boxes, value) for value in scores if value >= score]
 
     heads = [Head("dense", [0.010, 0.030, 0.020]), Head("compressed", [0.005, 0.001, 0.003])]
-    runs = detection.timed_heads(heads, Image.new("RGB", (4, 4)), 0.5, maps=[], repeats=3)
+    outputs = detection.timed_outputs(heads, (4, 4), maps=[], repeats=3)
     assert calls == ["dense", "compressed"] * 3
-    assert [run.detections for run in runs] == [["dense"], ["compressed"]]
-    assert [run.milliseconds for run in runs] == pytest.approx([20.0, 3.0])  # medians, in milliseconds
+    assert [output.milliseconds for output in outputs] == pytest.approx([20.0, 3.0])  # medians, in milliseconds
+    low, high = (detection.detections_at(heads[0], outputs[0], (4, 4), score) for score in (0.2, 0.5))
+    assert low.detections == [("dense", 0.9), ("dense", 0.3)] and high.detections == [("dense", 0.9)]
+    assert calls == ["dense", "compressed"] * 3 and low.milliseconds == pytest.approx(20.0)  # no head ran again
 
 
 @pytest.mark.parametrize("content", ["", "{", "[]", '{"score_ratio_median": null}', '{"score_ratio_median": "x"}'])
@@ -333,3 +340,20 @@ def test_a_change_is_written_to_the_precision_of_its_value():
     assert mse.format_change(0.5, 12.5) == "+0.5"
     share = Measure(TaskMetric("accuracy", "accuracy", lambda module: 0.0), percent=True)
     assert share.format_change(-0.0123, 0.9) == "-1.2 points"
+
+
+def test_transfer_retention_shows_its_interval_and_the_fidelity_measure():
+    intervals = {"bootstrap": {"resamples": 1000, "seed": 0, "level": 0.95, "over": "39 images"},
+                 "transferred_codebook": {"retained_ci95": [0.62, 1.41], "retained": 1.306}}
+    row = {"metric": "map50", "metric_label": "agreement", "config": {"codebook_size": 4096, "bits": 8},
+           "target_dense": 0.245, "target_own_codebook": 0.29, "target_transferred_codebook": 0.32,
+           "retained_fraction_of_dense": 1.306, "coef_rel_l2_own": 0.1, "coef_rel_l2_transferred": 0.2,
+           "intervals": intervals,
+           "fidelity": {"dense_boxes": 412, "transferred_codebook": {"map50": 0.91, "ci95": [0.88, 0.94]}}}
+    frame = tradeoffs.transfer_frame({"rows": [row]})
+    assert frame.iloc[0]["zero-shot against dense"] == "no measurable loss (95% CI 62.0%–141.0%)"
+    assert frame.iloc[0]["zero-shot, agreement with B's dense head"] == "0.910 (95% CI 0.880–0.940)"
+    assert tradeoffs.retention_words(0.9, [0.85, 0.95]) == "90.0% retained (95% CI 85.0%–95.0%)"
+    words = tradeoffs.transfer_caveat({"rows": [row]}, {"boxes": 10, "photos": 39})
+    assert "95% bootstrap over the 39 images (1,000 seeded resamples)" in words
+    assert "412 of B's own dense boxes" in words and "not the teacher" in words

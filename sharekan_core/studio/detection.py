@@ -141,16 +141,36 @@ def timed_detect(detector, image: Image.Image, score: float, maps: list[torch.Te
     return DetectionRun(detections, (time.perf_counter() - start) * 1e3)
 
 
-def timed_heads(detectors: list, image: Image.Image, score: float, maps: list[torch.Tensor],
-                repeats: int = 3) -> list[DetectionRun]:
-    """Each detector's head and NMS on the same backbone ``maps``, timed as the median of ``repeats`` runs.
+@dataclass(frozen=True)
+class HeadOutputs:
+    """One head's raw outputs on one image before any threshold, boxes (1917, 4) and scores (1917, slots), and
+    the median milliseconds its head and NMS took when they were computed."""
 
-    The runs are interleaved (A, B, A, B, ...) so that load from elsewhere on the host falls on every head alike.
-    """
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    milliseconds: float
+
+
+def timed_outputs(detectors: list, size: tuple[int, int], maps: list[torch.Tensor], repeats: int = 3) -> list[HeadOutputs]:
+    """Each detector's raw outputs on the same backbone ``maps`` (of an image of ``size``), its head and NMS timed
+    as the median of ``repeats`` interleaved runs; a threshold is applied later by ``detections_at``, without
+    running the head again."""
+
+    def head_and_nms(detector):
+        boxes, scores = detector.outputs_from_maps(maps)
+        detector.detections_from_outputs(boxes, scores, size, DEFAULT_SCORE)
+        return boxes, scores
+
     with torch.no_grad():
-        timed = interleaved({index: (lambda detector=detector: detector.detect_from_maps(maps, image.size, score))
+        timed = interleaved({index: (lambda detector=detector: head_and_nms(detector))
                              for index, detector in enumerate(detectors)}, repeats, warmup=False)
-    return [DetectionRun(timed[index].last, timed[index].median_ms) for index in range(len(detectors))]
+    return [HeadOutputs(*timed[index].last, timed[index].median_ms) for index in range(len(detectors))]
+
+
+def detections_at(detector, outputs: HeadOutputs, size: tuple[int, int], score: float) -> DetectionRun:
+    """``outputs``' detections at threshold ``score`` (NMS only, no head run), with the head's measured time."""
+    return DetectionRun(detector.detections_from_outputs(outputs.boxes, outputs.scores, size, score),
+                        outputs.milliseconds)
 
 
 def photos_for(labels: LabelSet = VOC) -> dict[str, Path]:
@@ -251,8 +271,8 @@ def agreement_text(agree: dict) -> str:
 
 def teacher_time_caption(teacher: DetectionRun) -> str:
     """The teacher column's time, measured as the heads' are: its box predictor and NMS on the shared backbone."""
-    return (f"SSD teacher: its box predictor and NMS took {teacher.milliseconds:.0f} ms on this page load, on the "
-            "same backbone maps as the KAN heads (one run, not a median).")
+    return (f"SSD teacher: its box predictor and NMS took {teacher.milliseconds:.0f} ms (median of the runs made when "
+            "this photo first ran with the teacher), on the same backbone maps as the KAN heads.")
 
 
 def column_caption(title: str, count: int) -> str:

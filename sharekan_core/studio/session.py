@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .compression import CompressionRun
     from .evaluation import EvaluationSet
+    from .jobs import Measured
     from .models import ChosenModel
     from .runtime import PteExport
     from .scaling import BundleRun
@@ -41,6 +42,8 @@ class StudioSession:
     """Everything one browser tab keeps between its page runs; results are keyed by the model's content key."""
 
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    page_runs: int = 0  # finished or started page runs, the marker the browser test waits on
+    reloaded: bool = False  # this tab came back with an earlier session's address (a reload)
     model_choice: str | None = None  # a shipped model's path, or UPLOAD
     upload: ChosenModel | None = None  # the model uploaded on the Model page, once it loaded
     upload_outcomes: dict[str, str | None] = field(default_factory=dict)  # upload key -> error, None if it loaded
@@ -51,8 +54,8 @@ class StudioSession:
     compared_history_length: int | None = None  # history length when the compare pickers were last reset
     detect_upload: PhotoUpload | None = None
     detect_photo: str | None = None  # the bundled photo last picked on Detect
-    latency: dict[str, pd.DataFrame] = field(default_factory=dict)  # model key -> eager latency table
-    programs: dict[str, PteExport] = field(default_factory=dict)  # model key -> exported .pte programs
+    latency: dict[str, Measured[pd.DataFrame]] = field(default_factory=dict)  # model key -> eager latency table
+    programs: dict[str, Measured[PteExport]] = field(default_factory=dict)  # model key -> exported .pte programs
     sweeps: dict[str, dict] = field(default_factory=dict)  # model key -> live sweep document
     bundle_runs: dict[tuple[str, str], BundleRun] = field(default_factory=dict)  # (model key, source) -> run
 
