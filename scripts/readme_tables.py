@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from doctables import benchmarks, detector_card, results
+from doctables import benchmarks, detector_card, methods, results
 from doctables.common import ROOT, MissingResult, commit_date, mb, paper_figure
 
 TEMPLATES = ROOT / "docs" / "templates"
@@ -37,7 +37,11 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "sweep_table": results.sweep_table,
     "transfer_table": results.transfer_table,
     "scaling_table": results.scaling_table,
-    "methods_table": results.methods_table,
+    "methods_table": methods.methods_table,
+    "class_parts_table": methods.class_parts_table,
+    "best_by_ratio_table": methods.best_by_ratio_table,
+    "method_targets": methods.method_targets,
+    "clustering_split_table": methods.clustering_split_table,
     "universal_table": results.universal_table,
     "reliability_table": results.reliability_table,
     "runtime_runs": benchmarks.runtime_runs,

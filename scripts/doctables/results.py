@@ -1,14 +1,9 @@
 """The result tables of docs/results.md (and the README's headline table): sweeps, operating points, transfer,
-scaling, every method, the universal codebook and the fuzz suite's tally, each from its saved JSON in assets/."""
+scaling, the universal codebook and the fuzz suite's tally, each from its saved JSON in assets/ (the method
+comparison is doctables/methods.py's)."""
 from __future__ import annotations
 
-
-import numpy as np
-
-from sharekan_core.experiments.provenance import earlier_version_note
-from sharekan_core.paths import shipped_path
-
-from doctables.common import mb, method_name, model_version, reference_counts, saved, single_box_swing
+from doctables.common import mb, reference_counts, saved
 
 
 def sweep_table(name: str, bits: tuple[int, ...] = (8,)) -> str:
@@ -89,116 +84,6 @@ def reliability_table() -> str:
                  f"{document['cpu_seconds']:.0f} s of CPU, {document['seconds']:.0f} s wall at load average "
                  f"{document['load_average']} on {document['cores']} cores); counts in `assets/reliability/summary.json`.")
     return "\n".join(lines)
-
-
-
-def methods_table(stem: str) -> str:
-    """Every method of assets/sweeps/<stem>.json (<model>_methods or <model>_methods_at_<commit>): sizes, metric,
-    best per size class, FP32/Int8 split; issue 10's targets on the detection head."""
-    name = stem.split("_methods")[0]
-    targets = name == "detection_head"
-    flips = "_at_" not in stem  # the earlier head never found the single-box class, so no flip moves it
-    document = saved("sweeps", stem)
-    summary = document["summary"]
-    dense = next(r for r in summary if r["method"] == "dense")
-    ratio = lambda r: dense["stored_bytes"] / r["stored_bytes"]  # noqa: E731
-    points = lambda r: (r["metric_mean"] - dense["metric_mean"]) * 100  # noqa: E731
-    state = "" if document.get("complete", True) else \
-        f" Partial: {len(document['points'])} of {document['planned_points']} planned points measured."
-    shipped = shipped_path(name)
-    stale = earlier_version_note(document, shipped) if shipped is not None else None
-    if stale:
-        state += f" **{stale}**"
-    lines = [f"Metric: {document['metric_label']}; dense {mb(dense['stored_bytes'])} MB at {dense['metric_mean']:.4f}. "
-             f"Model file {model_version(document)}; calibration: {document.get('calibration_rows', '?')} "
-             f"rows {document.get('calibration', '')}. Mean ± std over the seeds shown; uniform and GPTQ are deterministic.{state}",
-             "", "| method | K | bits | MB | ratio | metric (mean ± std, seeds) | vs dense | coef rel. L2 |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
-    rows = sorted((r for r in summary if r["method"] != "dense"), key=lambda r: -r["stored_bytes"])
-    for r in rows:
-        lines.append(f"| {method_name(r)} | {r['codebook_size'] or ''} | {r['bits']} | {mb(r['stored_bytes'])} | "
-                     f"{ratio(r):.1f}x | {r['metric_mean']:.4f} ± {r['metric_std']:.4f} ({r['seeds']}) | "
-                     f"{points(r):+.2f} pts | {r['coef_rel_l2_mean']:.3f} |")
-    if all("class_metric_mean" in r for r in [dense, *rows]):  # sweeps measured since points kept per-class parts
-        names = list(dense["class_metric_mean"])
-        lines += ["", "The metric's per-class parts (mean over seeds), to tell a class that rests on a few boxes "
-                  "from the rest:", "", "| method | K | bits | ratio | " + " | ".join(names) + " |",
-                  "|---|---:|---:|---:|" + "---:|" * len(names)]
-        for r in [dense, *rows]:
-            lines.append(f"| {method_name(r)} | {r['codebook_size'] or ''} | {r['bits']} | {ratio(r):.1f}x | "
-                         + " | ".join(f"{r['class_metric_mean'].get(n, float('nan')):.3f}" for n in names) + " |")
-    methods = sorted({method_name(r) for r in rows})
-    lines += ["", "Best mean metric of each method at or beyond each compression ratio (pts vs dense; "
-              "'-' where the method has no configuration that small):", "",
-              "| at least | " + " | ".join(methods) + " |", "|---:|" + "---:|" * len(methods)]
-    for target in (4, 8, 12, 16, 20, 30):
-        cells = []
-        for method in methods:
-            fitting = [r for r in rows if method_name(r) == method and ratio(r) >= target]
-            best = max(fitting, key=lambda r: r["metric_mean"], default=None)
-            cells.append("-" if best is None else f"{points(best):+.2f} ({ratio(best):.1f}x)")
-        lines.append(f"| {target}x | " + " | ".join(cells) + " |")
-    if targets:
-        lines += ["", *target_lines(rows, ratio, points, flips)]
-    split = [(r, next((q for q in rows if q["method"] == r["method"] and q["variant"] == r["variant"]
-                       and q["codebook_size"] == r["codebook_size"] and q["bits"] == 8), None))
-             for r in rows if r["method"] == "sharekan" and r["bits"] == 32]
-    if split:
-        lines += ["", "Clustering loss (FP32 codebook against dense) and quantization loss (Int8 against FP32), "
-                  "SHARe-KAN at the same K:", "", "| variant | K | FP32 vs dense | Int8 vs FP32 |", "|---|---:|---:|---:|"]
-        for fp32, int8 in split:
-            quantization = "-" if int8 is None else f"{(int8['metric_mean'] - fp32['metric_mean']) * 100:+.2f} pts"
-            lines.append(f"| {fp32['variant'] or 'data-blind'} | {fp32['codebook_size']} | {points(fp32):+.2f} pts | {quantization} |")
-    lines.append(f"\n(run time {document.get('seconds', '?')} s on Dask workers; all points in `assets/sweeps/{stem}.json`)")
-    return "\n".join(lines)
-
-
-
-def target_lines(rows: list[dict], ratio, points, flips: bool = True) -> list[str]:
-    """Issue 10's targets, read off the measured rows: data-aware SHARe-KAN's loss at 12x and 16x, and dominance
-    (with what one single-box class's rank can do to them)."""
-    aware = [r for r in rows if method_name(r) == "sharekan (data-aware)"]
-    swing = single_box_swing() if flips else 0.0
-    lines = ["Issue 10's targets on the detection head (mean over the seeds measured):"]
-    if swing:
-        lines[0] += (f" On this reference one box's rank moves mAP@0.5 by {swing:.1f} points, and the means below "
-                     "include such flips wherever a point sits above dense or its seeds spread widely; a verdict "
-                     "between two points closer than that is not resolved by this reference.")
-    for target, allowed in ((12, 0.5), (16, 1.0)):
-        best = max((r for r in aware if ratio(r) >= target), key=lambda r: r["metric_mean"], default=None)
-        if best is None:
-            lines.append(f"- at {target}x or more: no data-aware SHARe-KAN point measured.")
-        else:
-            verdict = "met" if points(best) >= -allowed else "not met"
-            above = f" (above dense by less than the {swing:.1f}-point single-box swing: that box's rank, not a gain)" \
-                if 0 < points(best) <= swing else ""
-            lines.append(f"- at {target}x or more (allowed loss {allowed} pt): best data-aware SHARe-KAN "
-                         f"{points(best):+.2f} pts at {ratio(best):.1f}x, K = {best['codebook_size']}, "
-                         f"{best['seeds']} seed(s): {verdict}{above}.")
-    # Where one box can flip the mean, dominance is judged on the classes with more than 2 held-out boxes
-    # (their mean per-class AP, when the sweep kept per-class parts), and the all-class mean is shown beside it.
-    counts = reference_counts("teacher_heldout_detections.json")[1] if swing else {}
-    robust = sorted(c for c, n in counts.items() if n > 2)
-    by_class = bool(robust) and all("class_metric_mean" in r for r in rows)
-    score = (lambda r: float(np.mean([r["class_metric_mean"][c] for c in robust]))) if by_class \
-        else (lambda r: r["metric_mean"])  # noqa: E731
-    if by_class:
-        lines.append(f"- Dominance below is judged on {' and '.join(robust)} (mean AP@0.5 of the classes with more "
-                     "than 2 held-out boxes), because one box's rank can flip the all-class mean.")
-    for r in (r for r in rows if r["method"] in ("uniform", "gptq") and ratio(r) >= 8):
-        rivals = [a for a in rows if a["method"] == "sharekan" and ratio(a) >= ratio(r)]  # as small or smaller
-        best = max(rivals, key=score, default=None)
-        if best is None:
-            lines.append(f"- {r['method']} {r['bits']}-bit ({ratio(r):.1f}x, {points(r):+.2f} pts): no SHARe-KAN "
-                         f"point at this size or smaller was measured.")
-        else:
-            gap = score(best) - score(r)
-            word = "tied (within 0.5 pt) with" if abs(gap) < 0.005 else "dominated by" if gap > 0 else "NOT dominated by"
-            on = f"; {' / '.join(robust)} mean {score(r):.3f} against {score(best):.3f}" if by_class else ""
-            lines.append(f"- {r['method']} {r['bits']}-bit ({ratio(r):.1f}x, {points(r):+.2f} pts): {word} "
-                         f"{method_name(best)} K = {best['codebook_size']} Int{best['bits']} ({ratio(best):.1f}x, "
-                         f"{points(best):+.2f} pts{on}).")
-    return lines
 
 
 def universal_table() -> str:
