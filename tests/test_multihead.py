@@ -117,3 +117,21 @@ def test_cli_evaluate_runs_one_head_of_a_digits_bundle(tmp_path, capsys):
     assert main(["evaluate", str(out), "--head", "digits_kan_seed1"]) == 0  # the task comes from the head's metadata
     report = json.loads(capsys.readouterr().out)
     assert report["kind"] == "compressed" and 0.5 < report["accuracy"] <= 1.0
+
+
+def test_compress_heads_fits_on_the_first_head_and_assigns_the_rest():
+    from sharekan_core.compression.multihead import compress_heads
+
+    models = [prototype_kan((12, 10, 4), prototypes=5, seed=seed) for seed in (0, 1, 2)]
+    config = CompressionConfig(codebook_size=8, bits=8)
+    heads = compress_heads(models, config, [{"source": f"h{i}"} for i in range(3)])
+    first = compress(models[0], config)
+    for head in (*heads, first):  # every head holds the first head's codebooks
+        assert all(np.array_equal(a.payload, b.payload) for a, b in zip(head.codebooks, heads[0].codebooks, strict=True))
+    again = compress_with_codebooks(models[2], config, heads[0].codebooks)
+    assert np.array_equal(heads[2].layers[0].indices, again.layers[0].indices)
+    assert [head.metadata.get("source") for head in heads] == ["h0", "h1", "h2"]
+    with pytest.raises(SharekanError, match="one architecture"):
+        compress_heads([models[0], prototype_kan((12, 4), prototypes=3)], config)
+    with pytest.raises(SharekanError, match="at least one head"):
+        compress_heads([], config)

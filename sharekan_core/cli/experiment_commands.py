@@ -140,7 +140,8 @@ def run_scaling(args: argparse.Namespace) -> dict:
 
 def run_bundle(args: argparse.Namespace) -> dict:
     """Compress the heads onto one set of codebooks and write them as one bundle."""
-    from ..format.multihead_file import compress_heads, save_multihead
+    from ..compression.multihead import compress_heads
+    from ..format.multihead_file import save_multihead
     from ..io import read_model
 
     loaded = [read_model(path, **model_source(args)) for path in args.heads]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..compression import CompressionConfig
-from ..compression.compressor import compress_sharekan, compress_with_codebooks
+from ..compression.multihead import compress_heads
 from ..errors import SharekanError
 from ..format import dense_bytes
 from ..format.multihead_file import save_multihead, shared_and_per_head_bytes
@@ -32,11 +32,7 @@ def shared_codebook_scaling(heads: Sequence[KAN], config: CompressionConfig, max
     check_int("max_heads", max_heads, 1, MAX_HEADS)
     if not heads:
         raise SharekanError("scaling needs at least one head")
-    widths = {tuple([m.layers[0].in_features] + [layer.out_features for layer in m.layers]) for m in heads}
-    if len(widths) > 1:
-        raise SharekanError(f"all heads must share one architecture, got {sorted(widths)}")
-    first = compress_sharekan(heads[0], config)
-    compressed = [first] + [compress_with_codebooks(m, config, first.codebooks) for m in heads[1:]]
+    compressed = compress_heads(heads, config)
     shared, per_head = shared_and_per_head_bytes(compressed)
     dense_per_head = dense_bytes(heads[0])
     checks = []

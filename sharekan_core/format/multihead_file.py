@@ -56,18 +56,6 @@ def head_names(heads: list, names: list[str] | None = None) -> list[str]:
     return names
 
 
-def compress_heads(models: list, config: CompressionConfig, metadata: list[dict] | None = None) -> list[CompressedKAN]:
-    """Compress ``models[0]`` and assign every other model to its codebooks: heads ready for one bundle."""
-    from ..compression import compress, compress_with_codebooks
-
-    if not models:
-        raise SharekanError("a multi-head bundle needs at least one head")
-    metadata = metadata or [{} for _ in models]
-    first = compress(models[0], config, metadata=metadata[0])
-    return [first] + [compress_with_codebooks(model, config, first.codebooks, metadata=extra)
-                      for model, extra in zip(models[1:], metadata[1:])]
-
-
 def shared_and_per_head_bytes(heads: list[CompressedKAN]) -> tuple[int, list[int]]:
     """Bytes of the shared codebooks, and of each head's own tensors (indices, gains, ...)."""
     _check_shared(heads)

@@ -227,7 +227,8 @@ def run_bundle_heads(heads: list[BundleHead], config: CompressionConfig, rows: i
                      progress: Progress | None = None) -> BundleRun:
     """Compress ``heads[0]``, assign the other heads to its codebooks, write one bundle, load it back, and run
     every head on the same ``rows`` inputs (uniform over each input's grid) against its own dense head."""
-    from ..format.multihead_file import compress_heads, load_multihead, save_multihead, shared_and_per_head_bytes
+    from ..compression.multihead import compress_heads
+    from ..format.multihead_file import load_multihead, save_multihead, shared_and_per_head_bytes
     from ..runtime.loading import compressed_runnable
 
     if not heads:
