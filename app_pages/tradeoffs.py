@@ -174,7 +174,7 @@ if methods is not None:
     st.caption(" ".join(part for part in (
         "Each line joins one method's Pareto frontier: its points that no point of the same method beats on both "
         "size and quality.", tradeoffs.off_scale_words(compared),
-        "Computed by scripts/make_assets.py; the README's method tables come from the same file.") if part))
+        "Computed by scripts/make_assets.py; the method tables in docs/results.md come from the same file.") if part))
     st.markdown(tradeoffs.method_notes(compared["method"]))
 
 st.subheader("Zero-shot codebook transfer")
