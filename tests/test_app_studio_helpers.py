@@ -340,3 +340,20 @@ def test_a_change_is_written_to_the_precision_of_its_value():
     assert mse.format_change(0.5, 12.5) == "+0.5"
     share = Measure(TaskMetric("accuracy", "accuracy", lambda module: 0.0), percent=True)
     assert share.format_change(-0.0123, 0.9) == "-1.2 points"
+
+
+def test_transfer_retention_shows_its_interval_and_the_fidelity_measure():
+    intervals = {"bootstrap": {"resamples": 1000, "seed": 0, "level": 0.95, "over": "39 images"},
+                 "transferred_codebook": {"retained_ci95": [0.62, 1.41], "retained": 1.306}}
+    row = {"metric": "map50", "metric_label": "agreement", "config": {"codebook_size": 4096, "bits": 8},
+           "target_dense": 0.245, "target_own_codebook": 0.29, "target_transferred_codebook": 0.32,
+           "retained_fraction_of_dense": 1.306, "coef_rel_l2_own": 0.1, "coef_rel_l2_transferred": 0.2,
+           "intervals": intervals,
+           "fidelity": {"dense_boxes": 412, "transferred_codebook": {"map50": 0.91, "ci95": [0.88, 0.94]}}}
+    frame = tradeoffs.transfer_frame({"rows": [row]})
+    assert frame.iloc[0]["zero-shot against dense"] == "no measurable loss (95% CI 62.0%–141.0%)"
+    assert frame.iloc[0]["zero-shot, agreement with B's dense head"] == "0.910 (95% CI 0.880–0.940)"
+    assert tradeoffs.retention_words(0.9, [0.85, 0.95]) == "90.0% retained (95% CI 85.0%–95.0%)"
+    words = tradeoffs.transfer_caveat({"rows": [row]}, {"boxes": 10, "photos": 39})
+    assert "95% bootstrap over the 39 images (1,000 seeded resamples)" in words
+    assert "412 of B's own dense boxes" in words and "not the teacher" in words

@@ -205,26 +205,44 @@ def paper_frame() -> pd.DataFrame:
 
 
 def transfer_frame(document: dict) -> pd.DataFrame:
-    """One row per codebook configuration: model B's metric dense, with its own codebook and with A's."""
+    """One row per codebook configuration: model B's metric dense, with its own codebook and with A's; with
+    bootstrap intervals and the fidelity measure where the document has them."""
     rows = []
     for row in document["rows"]:
         config = row["config"]
-        rows.append({
+        moved = row.get("intervals", {}).get("transferred_codebook", {})
+        shown = {
             "K": config["codebook_size"], "bits": width_name(config["bits"]),
             "B dense": row["target_dense"],
             "B, its own codebook": row["target_own_codebook"],
             "B, A's codebook (zero-shot)": row["target_transferred_codebook"],
-            "zero-shot against dense": retention_words(row["retained_fraction_of_dense"]),
-            "coef rel. L2, own": row["coef_rel_l2_own"],
-            "coef rel. L2, A's": row["coef_rel_l2_transferred"],
-        })
+            "zero-shot against dense": retention_words(row["retained_fraction_of_dense"], moved.get("retained_ci95")),
+        }
+        fidelity = row.get("fidelity", {}).get("transferred_codebook")
+        if fidelity is not None:
+            shown["zero-shot, agreement with B's dense head"] = (
+                f"{fidelity['map50']:.3f} ({interval_words(fidelity['ci95'], percent=False)})")
+        rows.append(shown | {"coef rel. L2, own": row["coef_rel_l2_own"],
+                             "coef rel. L2, A's": row["coef_rel_l2_transferred"]})
     return pd.DataFrame(rows)
 
 
-def retention_words(fraction: float) -> str:
-    """A zero-shot score as a share of the dense one; at or above 100% it is no measurable loss, never a gain
-    (the codebook was not fitted to the target, so a higher score is the metric's noise)."""
-    return "no measurable loss" if fraction >= 1.0 else f"{fraction:.1%} retained"
+def interval_words(interval: list[float], percent: bool = True) -> str:
+    """A bootstrap interval as '95% CI low–high'."""
+    low, high = interval
+    return f"95% CI {low:.1%}–{high:.1%}" if percent else f"95% CI {low:.3f}–{high:.3f}"
+
+
+def retention_words(fraction: float, interval: list[float] | None = None) -> str:
+    """A zero-shot score as a share of the dense one; never a gain (the codebook was not fitted to the target, so
+    a higher score is the metric's noise). With a bootstrap ``interval`` of the share: no measurable loss when it
+    includes 100%, else the share retained, each with the interval; without one, no measurable loss at or above
+    100%."""
+    if interval is None:
+        return "no measurable loss" if fraction >= 1.0 else f"{fraction:.1%} retained"
+    if interval[1] >= 1.0:
+        return f"no measurable loss ({interval_words(interval)})"
+    return f"{fraction:.1%} retained ({interval_words(interval)})"
 
 
 def reference_support(files) -> dict | None:
@@ -273,6 +291,16 @@ def transfer_caveat(document: dict, support: dict | None) -> str:
     if above:
         words.append("Where B with A's codebook scores at or above B dense, the table says no measurable loss: the "
                      "codebook was not fitted to B, so a higher score is the metric's noise, not a gain.")
+    first = document["rows"][0] if document["rows"] else {}
+    if "intervals" in first:
+        bootstrap = first["intervals"]["bootstrap"]
+        words.append(f"Intervals: {bootstrap['level']:.0%} bootstrap over the {bootstrap['over']} "
+                     f"({bootstrap['resamples']:,} seeded resamples); an interval that includes 100% is no measurable "
+                     "loss.")
+    if "fidelity" in first:
+        words.append(f"The agreement-with-B's-dense-head column is a fidelity measure against "
+                     f"{first['fidelity']['dense_boxes']:,} of B's own dense boxes (score >= 0.3), not the teacher: "
+                     "it needs no labels, so it rests on more boxes than the teacher figure.")
     return " ".join(words)
 
 
