@@ -52,6 +52,7 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "recorded_output": benchmarks.recorded_output,
     "detector_tables": detector_card.detector_tables,
     "detector_speed_table": detector_card.detector_speed_table,
+    "reference_boxes": detector_card.reference_boxes,
     "mb": lambda size: mb(float(size)),
 }
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*(?::\s*([^}]*?))?\s*\}\}")

@@ -225,3 +225,10 @@ def stage_details(report: dict) -> str:
     return " (" + ", ".join(parts) + ")"
 
 
+
+
+def reference_boxes(file_name: str) -> str:
+    """'N images with M boxes: n1 label1, ...' of a held-out teacher reference in the detector folder."""
+    reference, counts = reference_counts(file_name)
+    by_count = ", ".join(f"{n} {label}" for label, n in sorted(counts.items(), key=lambda t: -t[1]))
+    return f"{len(reference['images'])} images with {sum(counts.values())} boxes: {by_count}"
