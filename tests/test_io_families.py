@@ -304,3 +304,85 @@ def test_cli_reads_each_family_and_refuses_bad_input_in_one_line(tmp_path, capsy
         assert status == 2 and len(lines) == 1 and lines[0].startswith("error:"), (name, stderr)
         assert re.search(error, lines[0]), (name, lines[0])
         assert not out.exists() and stdout == ""
+
+
+# --- writing each library's layout back (decompress --layout) -----------------------------------------------------
+
+def _library_class(layout: str, constructor: dict, deepkan, kanx_layers) -> nn.Module:
+    """The library's own class for ``layout``, built as ``decompress`` reports (widths, G, k, range, activation)."""
+    widths, grid, order = constructor["widths"], constructor["grid_size"], constructor["spline_order"]
+    assert constructor["base_activation"] == "silu" and constructor["grid_range"] == pytest.approx([-1.0, 1.0])
+    if layout == "efficient-kan":
+        from efficient_kan_reference import ReferenceKAN
+        return ReferenceKAN(widths, grid_size=grid, spline_order=order)
+    if layout == "pykan":
+        kan = pytest.importorskip("kan")
+        return kan.KAN(width=widths, grid=grid, k=order, auto_save=False, seed=0)
+    if layout == "flashkan":
+        return pytest.importorskip("flashkan").KANNetwork(widths, grid_size=grid)
+    if layout == "inkan":
+        return pytest.importorskip("inkan").KANNetwork(widths, grid_size=grid, compile_basis=False)
+    if layout == "kanx":
+        return nn.Sequential(*(kanx_layers.KANLinear(i, o, grid_size=grid, spline_order=order)
+                               for i, o in zip(widths[:-1], widths[1:])))
+    return deepkan.DeepKAN(widths[0], widths[1:], num_knots=grid, spline_order=order)
+
+
+def test_layout_choices_are_the_writers():
+    from sharekan_core.cli.model_commands import LAYOUT_CHOICES
+    from sharekan_core.io.layouts import LAYOUTS
+    assert LAYOUT_CHOICES == ("sharekan", *LAYOUTS)
+
+
+@pytest.fixture(scope="module")
+def compressed_inkan(tmp_path_factory, inkan_net):
+    """inkan_net compressed at K = 16, Int8, by the command line, and its dense reconstruction."""
+    from sharekan_core.cli.main import main
+    from sharekan_core.compression import decompress
+    from sharekan_core.format.compressed_file import load_compressed
+
+    folder = tmp_path_factory.mktemp("layouts")
+    source = _saved(folder, inkan_net.state_dict(), "inkan.pt")
+    assert main(["compress", str(source), "--base-activation", "silu", "-K", "16", "--out", str(folder / "m.skan")]) == 0
+    return folder / "m.skan", decompress(load_compressed(folder / "m.skan")).eval()
+
+
+@pytest.mark.parametrize("layout", ["efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan"])
+def test_decompress_writes_a_layout_the_library_loads_strictly(tmp_path, capsys, digits, compressed_inkan, layout,
+                                                               deepkan, kanx_layers, monkeypatch):
+    import json
+
+    from sharekan_core.cli.main import main
+    if layout == "flashkan":
+        import flashkan.basis
+        import flashkan.layer
+        monkeypatch.setattr(flashkan.layer, "bspline_basis", flashkan.basis.bspline_basis_eager)
+    skan, dense = compressed_inkan
+    capsys.readouterr()
+    assert main(["decompress", str(skan), "--layout", layout, "--out", str(tmp_path / "back.pt")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    library = _library_class(layout, report["build_with"], deepkan, kanx_layers)
+    library.load_state_dict(torch.load(tmp_path / "back.pt", weights_only=True), strict=True)
+    with torch.no_grad():
+        pixels = digits[0]
+        want = dense(pixels)
+        got = library.double()(pixels.double()) if layout == "flashkan" else library(pixels)
+        assert relative_error(got, want) < TOLERANCE
+
+
+def test_layouts_refuse_what_they_cannot_hold(tmp_path, digits, kanx_net, compressed_inkan):
+    from sharekan_core.io.layouts import save_layout
+
+    adapted = read_model(_saved(tmp_path, kanx_net.state_dict()), base_activation="silu").model
+    for layout in ("flashkan", "inkan", "deep-kan"):
+        with pytest.raises(SharekanError, match=f"not one evenly spaced grid shared by every input .* {layout} rebuilds"):
+            save_layout(adapted, layout, tmp_path / "x.pt")
+    save_layout(adapted, "kanx", tmp_path / "kanx.pt")  # kanx's own adapted grids go back as they came
+    _, dense = compressed_inkan
+    biased = type(dense)(dense.config)
+    biased.load_state_dict(dense.state_dict())
+    with torch.no_grad():
+        biased.layers[1].output_bias[2] = 0.5
+    with pytest.raises(SharekanError, match="layer 1 has a per-output bias .* efficient-kan layers do not hold"):
+        save_layout(biased, "efficient-kan", tmp_path / "y.pt")
+    assert not (tmp_path / "x.pt").exists() and not (tmp_path / "y.pt").exists()

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from ..io import LoadedModel
 
+LAYOUT_CHOICES = ("sharekan", "efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan")  # io.layouts.LAYOUTS
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
               "saveckpt, its _state or its _config.yml); also a bigger model's checkpoint holding a KAN head")
 
@@ -69,7 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("decompress", help="rebuild a dense KAN from a compressed file")
     p.add_argument("compressed", help="file written by 'compress'")
-    p.add_argument("--out", required=True, help="output dense model (.safetensors)")
+    p.add_argument("--out", required=True, help="output dense model (.safetensors for sharekan, else a torch .pt)")
+    p.add_argument("--layout", choices=LAYOUT_CHOICES, default="sharekan",
+                   help="sharekan (default): this tool's own file; efficient-kan, pykan, flashkan, inkan, kanx or deep-kan: "
+                        "that library's state dict, which its own class loads strictly (the report says what to build "
+                        "it with)")
     p.set_defaults(handler=run_decompress)
 
     p = subparsers.add_parser("predict", help="run a dense or compressed KAN on a .npy array")
@@ -181,9 +186,14 @@ def run_decompress(args: argparse.Namespace) -> dict:
     from ..compression import decompress
     from ..format.compressed_file import load_compressed
     from ..io import save_model
+    from ..io.layouts import save_layout
 
     compressed = load_compressed(args.compressed)
-    save_model(decompress(compressed), args.out, {**compressed.metadata, "decompressed_from": Path(args.compressed).name})
+    model = decompress(compressed)
+    if args.layout != "sharekan":
+        constructor = save_layout(model, args.layout, args.out)
+        return {"out": str(args.out), "edges": compressed.num_edges, "layout": args.layout, "build_with": constructor}
+    save_model(model, args.out, {**compressed.metadata, "decompressed_from": Path(args.compressed).name})
     return {"out": str(args.out), "edges": compressed.num_edges}
 
 

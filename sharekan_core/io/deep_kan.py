@@ -12,11 +12,15 @@ adapted during training are lost on save, for deep-kan's own reload as for this 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import SharekanError
 from .layer_tensors import ImportedLayers, LayerReader, import_layers
+
+if TYPE_CHECKING:
+    from ..model import KAN
 
 DEEP_KAN_TENSORS = ("base_weights", "spline_weights", "spline_scales")
 
@@ -75,3 +79,21 @@ def stated_knots(imported: ImportedLayers, grid: UniformGrid, source: str) -> No
                                 f"but the stated grid {grid} gives G + k = {grid.grid_size + grid.spline_order}")
         imported.tensors[key.removesuffix("spline_weight") + "grid"] = uniform_grid(
             in_f, grid.grid_size, grid.spline_order, (grid.low, grid.high))
+
+
+def deep_kan_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` as deep-kan's ``DeepKAN`` state dict; its knots are not saved, so every layer must share one evenly
+    spaced grid, which ``DeepKAN(..., num_knots=G, spline_order=k, grid_range=[low, high])`` rebuilds."""
+    from .export_parts import exported_layers, uniform_grid_of
+
+    layers = exported_layers(model, "deep-kan")
+    ranges = [uniform_grid_of(layer, model.config.spline_order, index, "deep-kan") for index, layer in enumerate(layers)]
+    width = ranges[0][1] - ranges[0][0]
+    state = {}
+    for index, layer in enumerate(layers):
+        if max(abs(ranges[index][0] - ranges[0][0]), abs(ranges[index][1] - ranges[0][1])) > 1e-6 * width:
+            raise SharekanError(f"layer {index}'s grid range differs from layer 0's; DeepKAN gives every layer one")
+        state[f"layers.{index}.base_weights"] = layer.base_weight.contiguous()
+        state[f"layers.{index}.spline_weights"] = layer.spline_weight.contiguous()
+        state[f"layers.{index}.spline_scales"] = layer.spline_scaler.contiguous()
+    return state

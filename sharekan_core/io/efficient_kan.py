@@ -138,3 +138,15 @@ def _shape3(tensor: torch.Tensor, key: str, source: str) -> tuple[int, int, int]
     if tensor.dim() != 3:
         raise SharekanError(f"{source}: {key} must be 3-D (out, in, G+k), got shape {tuple(tensor.shape)}")
     return tuple(tensor.shape)  # type: ignore[return-value]
+
+
+def efficient_kan_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` as efficient-kan's ``KAN`` state dict (standalone scaler, its default): loads strictly into
+    ``KAN(widths, grid_size=G, spline_order=k, base_activation=...)``; adapted grids are kept as they are."""
+    from .export_parts import exported_layers
+
+    state = {}
+    for index, layer in enumerate(exported_layers(model, "efficient-kan")):
+        for name in ("grid", "base_weight", "spline_weight", "spline_scaler"):
+            state[f"layers.{index}.{name}"] = getattr(layer, name).contiguous()
+    return state

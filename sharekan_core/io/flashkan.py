@@ -9,10 +9,16 @@ given, so basis j lives on the knots grid_starts[j] + h * (0..4): a cubic effici
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..errors import SharekanError
 from .layer_tensors import ImportedLayers, LayerReader, import_layers
+
+if TYPE_CHECKING:
+    from ..model import KAN
+    from .export_parts import ExportedLayer
 
 CUBIC = 3
 SPACING_TOLERANCE = 1e-4  # relative: float32 arange * h leaves steps equal to about 1e-6 of h
@@ -46,3 +52,27 @@ def _flashkan_layer(layer: LayerReader) -> dict[str, tuple[torch.Tensor, str]]:
 def flashkan_layers(tensors: dict[str, torch.Tensor], names: dict[str, str], source: str) -> ImportedLayers:
     """flashkan ``layers.N.{grid_starts, spline_weight, base_weight}`` as efficient-kan cubic layers."""
     return import_layers(tensors, names, source, ("grid_starts", "spline_weight", "base_weight"), _flashkan_layer)
+
+
+def flashkan_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` as flashkan's ``KANNetwork`` state dict: cubic, one evenly spaced grid per layer shared by every
+    input (flashkan rebuilds its spacing from grid_range: build it with the range ``layout_constructor`` reports)."""
+    state = {}
+    for index, layer in enumerate(cubic_uniform_layers(model, "flashkan")):
+        state[f"layers.{index}.grid_starts"] = layer.grid[0, : layer.spline_weight.shape[-1]].contiguous()
+        state[f"layers.{index}.spline_weight"] = layer.scaled_spline_weight().contiguous()
+        state[f"layers.{index}.base_weight"] = layer.base_weight.contiguous()
+    return state
+
+
+def cubic_uniform_layers(model: KAN, layout: str) -> list[ExportedLayer]:
+    """``model``'s layers for a layout of uniform cubic B-splines on one grid range (flashkan, inkan), or an error."""
+    from .export_parts import exported_layers, uniform_grid_of
+
+    if model.config.spline_order != CUBIC:
+        raise SharekanError(f"{layout} evaluates cubic B-splines only; this model's spline order is "
+                            f"{model.config.spline_order}")
+    layers = exported_layers(model, layout)
+    for index, layer in enumerate(layers):
+        uniform_grid_of(layer, CUBIC, index, layout)
+    return layers

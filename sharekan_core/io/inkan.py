@@ -7,11 +7,16 @@ A ``dim=2`` layer (a tensor-product surface, weight (out, n * n + 2)) is not a K
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..errors import SharekanError
-from .flashkan import knots_from_grid_starts
+from .flashkan import cubic_uniform_layers, knots_from_grid_starts
 from .layer_tensors import ImportedLayers, LayerReader, import_layers
+
+if TYPE_CHECKING:
+    from ..model import KAN
 
 
 def _inkan_layer(layer: LayerReader) -> dict[str, tuple[torch.Tensor, str]]:
@@ -34,3 +39,14 @@ def _inkan_layer(layer: LayerReader) -> dict[str, tuple[torch.Tensor, str]]:
 def inkan_layers(tensors: dict[str, torch.Tensor], names: dict[str, str], source: str) -> ImportedLayers:
     """inkan ``layers.N.{grid_starts, weight}`` unpacked into efficient-kan cubic layers."""
     return import_layers(tensors, names, source, ("grid_starts", "weight"), _inkan_layer)
+
+
+def inkan_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` as inkan's ``KANNetwork`` state dict (1-D layers): cubic, one evenly spaced grid per layer shared
+    by every input, spline coefficients and base weights packed into one ``weight``."""
+    state = {}
+    for index, layer in enumerate(cubic_uniform_layers(model, "inkan")):
+        spline = layer.scaled_spline_weight()
+        state[f"layers.{index}.grid_starts"] = layer.grid[0, : spline.shape[-1]].contiguous()
+        state[f"layers.{index}.weight"] = torch.cat([spline.reshape(spline.shape[0], -1), layer.base_weight], dim=1)
+    return state

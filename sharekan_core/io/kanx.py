@@ -10,10 +10,15 @@ coefficients + 1. MatrixKAN's ``scale_base``/``scale_spline`` are not in the sta
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..errors import SharekanError
 from .layer_tensors import ImportedLayers, LayerReader, import_layers
+
+if TYPE_CHECKING:
+    from ..model import KAN
 
 
 def extended_grid(grid: torch.Tensor, order: int) -> torch.Tensor:
@@ -44,3 +49,22 @@ def _kanx_layer(layer: LayerReader) -> dict[str, tuple[torch.Tensor, str]]:
 def kanx_layers(tensors: dict[str, torch.Tensor], names: dict[str, str], source: str) -> ImportedLayers:
     """kanx ``layers.N.{grid, base_weight, spline_weight}`` transposed and extended into efficient-kan layers."""
     return import_layers(tensors, names, source, ("grid", "base_weight", "spline_weight"), _kanx_layer)
+
+
+def kanx_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` as kanx's torch ``KAN`` state dict (an nn.Sequential of ``KANLinear``): each grid cut back to its
+    (in, G + 1) inner knots, which kanx must extend into the same knots (true of uniform and kanx-adapted grids)."""
+    from .export_parts import GRID_TOLERANCE, exported_layers
+
+    order = model.config.spline_order
+    state = {}
+    for index, layer in enumerate(exported_layers(model, "kanx")):
+        inner = layer.grid[:, order: layer.grid.shape[1] - order]
+        spacing = (inner[:, -1:] - inner[:, :1]) / (inner.shape[1] - 1)
+        if float(((extended_grid(inner, order) - layer.grid).abs() / spacing).max()) > GRID_TOLERANCE:
+            raise SharekanError(f"layer {index}'s outer knots are not spaced as kanx extends a grid ((last - first) / G "
+                                "past each end); write it as --layout efficient-kan, pykan or sharekan")
+        state[f"{index}.base_weight"] = layer.base_weight.t().contiguous()
+        state[f"{index}.spline_weight"] = layer.scaled_spline_weight().permute(1, 0, 2).contiguous()
+        state[f"{index}.grid"] = inner.contiguous()
+    return state

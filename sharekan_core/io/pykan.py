@@ -6,11 +6,15 @@ with separate ``scale_base``/``scale_sp``/``mask`` (in, out) and per-node affine
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import SharekanError, os_error_message
 from .bounded_yaml import brief, load_bounded_yaml
+
+if TYPE_CHECKING:
+    from ..model import KAN
 
 MAX_CONFIG_BYTES = 1 << 20
 MAX_CONFIG_NESTING = 32  # pykan writes flat settings and [n, 0] pairs
@@ -166,3 +170,26 @@ def zero_constant_inputs(grid: torch.Tensor, coef: torch.Tensor, key: str,
     grid[constant] = centre + offsets * centre.abs().clamp_min(1.0)  # strictly increasing in float32 at any centre
     coef[constant] = 0.0
     return grid, coef
+
+
+def pykan_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` as a pykan ``MultKAN`` state dict (the ``_state`` of ``saveckpt``): loads strictly into
+    ``KAN(width=widths, grid=G, k=k, base_fun=...)``; the per-output affine is its subnode scale and bias."""
+    if model.config.base_activation not in PYKAN_BASE_FUNCTIONS:
+        raise SharekanError(f"the base activation is {model.config.base_activation!r}; pykan's base_fun offers "
+                            f"{', '.join(PYKAN_BASE_FUNCTIONS)}")
+    tables: dict[str, torch.Tensor] = {}
+    state: dict[str, torch.Tensor] = {}
+    for index, layer in enumerate(model.layers):
+        out_f, in_f = layer.out_features, layer.in_features
+        tables.update({f"node_bias_{index}": torch.zeros(out_f), f"node_scale_{index}": torch.ones(out_f),
+                       f"subnode_bias_{index}": layer.output_bias.detach().clone(),
+                       f"subnode_scale_{index}": layer.output_scale.detach().clone()})
+        state.update({f"act_fun.{index}.grid": layer.grid.detach().clone(),
+                      f"act_fun.{index}.coef": layer.spline_weight.detach().permute(1, 0, 2).contiguous(),
+                      f"act_fun.{index}.mask": torch.ones(in_f, out_f),
+                      f"act_fun.{index}.scale_base": layer.base_weight.detach().t().contiguous(),
+                      f"act_fun.{index}.scale_sp": layer.spline_scaler.detach().t().contiguous(),
+                      f"symbolic_fun.{index}.mask": torch.zeros(out_f, in_f),
+                      f"symbolic_fun.{index}.affine": torch.zeros(out_f, in_f, 4)})
+    return {**tables, **state}
