@@ -10,11 +10,11 @@ from app_pages.common import (evaluation_set, heavy_job, kept_widget, latest_run
                               stop_page, widget_value)
 from sharekan_core.compression import CompressionConfig
 from sharekan_core.format.accounting import COMPONENTS
-from sharekan_core.studio.compression import (BIT_CHOICES, bits_label, codebook_notes, codebook_size_choices,
-                                              default_codebook_size, dense_vs_compressed_frame, fidelity_words,
-                                              headline, layer_fidelity_frame, measure_run, predicted_bytes,
-                                              ratio_words, run_compression, size_warning, storage_frame,
-                                              width_name)
+from sharekan_core.studio.compression import (BIT_CHOICES, COMPONENT_WIDTHS, DEFAULTS, MAX_SEED, SCOPE_CHOICES,
+                                              bits_label, codebook_notes, codebook_size_choices, default_codebook_size,
+                                              dense_vs_compressed_frame, fidelity_words, headline, layer_fidelity_frame,
+                                              measure_run, predicted_bytes, ratio_words, run_compression, size_warning,
+                                              storage_frame, width_name)
 from sharekan_core.studio.evaluation import measure_description
 from sharekan_core.studio.history import comparison_frame, history_csv, history_frame
 from sharekan_core.studio.models import format_bytes, model_summary
@@ -30,7 +30,7 @@ codebook_size = kept_widget(st.select_slider, "codebook_size", model.key, "Codeb
                             codebook_size_choices(edges), value=default_codebook_size(edges),
                             format_func=lambda size: f"{size:,}")
 bits = kept_widget(st.selectbox, "bits", model.key, "Bit-width of every stored component", BIT_CHOICES,
-                   index=BIT_CHOICES.index(8), format_func=width_name)
+                   index=BIT_CHOICES.index(DEFAULTS.bits), format_func=width_name)
 with st.expander("Advanced: per-layer and per-component bit-widths, scope, seed"):
     same = "same as above"
     per_layer = [kept_widget(st.selectbox, f"layer_bits_{index}", model.key,
@@ -39,11 +39,12 @@ with st.expander("Advanced: per-layer and per-component bit-widths, scope, seed"
                  for index, layer in enumerate(kan.layers)]
     per_component = {name: kept_widget(st.selectbox, f"bits_{name}", model.key, label, (same, *BIT_CHOICES),
                                        format_func=lambda b: b if b == same else width_name(b))
-                     for name, label in (("codebook_bits", "Codebook"), ("gain_bits", "Gains"),
-                                         ("bias_bits", "Biases"), ("base_bits", "Base weights"))}
-    scope = kept_widget(st.radio, "scope", model.key, "Codebook scope", ("layer", "global"), horizontal=True,
+                     for name, label in COMPONENT_WIDTHS.items()}
+    scope = kept_widget(st.radio, "scope", model.key, "Codebook scope", SCOPE_CHOICES, horizontal=True,
+                        index=SCOPE_CHOICES.index(DEFAULTS.scope),
                         format_func={"layer": "one per layer", "global": "one shared by all layers"}.get)
-    seed = kept_widget(st.number_input, "seed", model.key, "Seed", min_value=0, max_value=2**31 - 1, value=0, step=1)
+    seed = kept_widget(st.number_input, "seed", model.key, "Seed", min_value=0, max_value=MAX_SEED, value=DEFAULTS.seed,
+                       step=1)
 overrides = {name: value for name, value in per_component.items() if value != same}
 if any(value != same for value in per_layer):
     overrides["layer_bits"] = tuple(bits if value == same else value for value in per_layer)

@@ -120,3 +120,20 @@ def test_choices_are_checked_with_the_field_named():
         sk.CompressionConfig(layer_bits=(8, 5))
     with pytest.raises(SharekanError, match="bits must be one of"):
         sk.KMeansConfig(bits=8.0)
+
+
+def test_the_compress_page_offers_the_config_s_own_choices_and_defaults():
+    from sharekan_core.studio import compression as page
+    assert page.BIT_CHOICES == sk.CompressionConfig.choices["bits"]
+    assert page.SCOPE_CHOICES == sk.CompressionConfig.choices["scope"]
+    assert page.DEFAULTS == sk.CompressionConfig()
+    component_widths = {name for name, (kind, _) in config_fields(sk.CompressionConfig).items()
+                        if name.endswith("_bits") and kind is int}
+    assert set(page.COMPONENT_WIDTHS) == component_widths  # a new width field is offered or this fails
+
+
+def test_every_registered_method_has_a_name_colour_and_note_on_the_charts():
+    from sharekan_core.studio import tradeoffs
+    for method in method_configs():
+        name = tradeoffs.method_display_name(method)
+        assert name in tradeoffs.METHOD_COLOURS and name in tradeoffs.METHOD_NOTES, method

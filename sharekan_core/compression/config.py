@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import SharekanError
-from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, SUPPORTED_BITS, check_int  # noqa: F401 (shared by method configs)
+from ..ranges import CONFIG_BITS, MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, SUPPORTED_BITS, check_int  # noqa: F401 (earlier home of these names)
 from .registry import check_choices, register_config
 
 SCOPES = ("layer", "global")
@@ -39,7 +39,7 @@ class CompressionConfig:
 
     method: ClassVar[str] = "sharekan"
     choices: ClassVar[dict[str, tuple]] = {
-        **{name: SUPPORTED_BITS for name in ("bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits", "layer_bits")},
+        **{name: CONFIG_BITS for name in ("bits", "codebook_bits", "gain_bits", "bias_bits", "base_bits", "layer_bits")},
         "scope": SCOPES, "kmeans_method": KMEANS_METHODS}
     uses_calibration: ClassVar[bool] = True
 

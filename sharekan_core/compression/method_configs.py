@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import SharekanError
-from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK, SUPPORTED_BITS, check_int
+from ..ranges import (CONFIG_BITS, MAX_CODEBOOK, MAX_SEED, MAX_UNIFORM_BITS, MIN_CODEBOOK, MIN_UNIFORM_BITS,
+                      UNIFORM_BITS, check_int)
 from .config import KMEANS_METHODS, SCOPES
 from .registry import check_choices, register_config
 
-MIN_BITS, MAX_BITS = 2, 8  # uniform and GPTQ round to 2..8-bit levels
-UNIFORM_BITS = tuple(range(MIN_BITS, MAX_BITS + 1))
 MAX_GROUP = 1 << 20
 
 
@@ -59,9 +58,9 @@ def per_edge_bits(bits: int, base_bits: int | None) -> dict[str, int]:
 
 def check_uniform_fields(bits: int, group_size: int | None, base_bits: int | None) -> None:
     """Validate the fields UniformConfig and GPTQConfig share."""
-    check_int("bits", bits, MIN_BITS, MAX_BITS)
+    check_int("bits", bits, MIN_UNIFORM_BITS, MAX_UNIFORM_BITS)
     if base_bits is not None:
-        check_int("base_bits", base_bits, MIN_BITS, MAX_BITS)
+        check_int("base_bits", base_bits, MIN_UNIFORM_BITS, MAX_UNIFORM_BITS)
     if group_size is not None:
         check_int("group_size", group_size, 1, MAX_GROUP)
 
@@ -120,7 +119,7 @@ class KMeansConfig:
     """
 
     method: ClassVar[str] = "kmeans"
-    choices: ClassVar[dict[str, tuple]] = {"bits": SUPPORTED_BITS, "scope": SCOPES, "kmeans_method": KMEANS_METHODS}
+    choices: ClassVar[dict[str, tuple]] = {"bits": CONFIG_BITS, "scope": SCOPES, "kmeans_method": KMEANS_METHODS}
 
     codebook_size: int = 4096
     bits: int = 8
@@ -155,7 +154,7 @@ class PruneConfig:
     """
 
     method: ClassVar[str] = "prune"
-    choices: ClassVar[dict[str, tuple]] = {"bits": SUPPORTED_BITS}
+    choices: ClassVar[dict[str, tuple]] = {"bits": CONFIG_BITS}
 
     sparsity: float = 0.5
     bits: int = 32

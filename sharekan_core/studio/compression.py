@@ -8,14 +8,19 @@ import pandas as pd
 
 from ..compression import CompressionConfig
 from ..progress import Progress
-from ..ranges import CONFIG_BITS, MAX_CODEBOOK, MIN_CODEBOOK
+from ..ranges import MAX_CODEBOOK, MAX_SEED, MIN_CODEBOOK
 from ..format.accounting import sharekan_bytes as predicted_bytes  # noqa: F401 (the Compress page's prediction)
 from ..model import KAN
 from ..results import CompressionResult, compress_and_measure
 from .evaluation import EvaluationSet, measure_for, score
 from .models import format_bytes
 
-BIT_CHOICES: tuple[int, ...] = CONFIG_BITS
+# The page's choices and defaults are SHARe-KAN's config's own (its ``choices`` and field defaults).
+DEFAULTS = CompressionConfig()
+BIT_CHOICES: tuple[int, ...] = CompressionConfig.choices["bits"]
+SCOPE_CHOICES: tuple[str, ...] = CompressionConfig.choices["scope"]
+COMPONENT_WIDTHS = {"codebook_bits": "Codebook", "gain_bits": "Gains", "bias_bits": "Biases",
+                    "base_bits": "Base weights"}  # the config's per-component width fields, as the page names them
 
 
 @dataclass(frozen=True)
