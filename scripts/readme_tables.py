@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from doctables import benchmarks, detector_card, methods, results
-from doctables.common import ROOT, MissingResult, commit_date, mb, paper_figure
+from doctables.common import ROOT, MissingResult, commit_date, library_fact, mb, paper_figure
 
 TEMPLATES = ROOT / "docs" / "templates"
 # template -> the document generated from it
@@ -54,6 +54,7 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "detector_speed_table": detector_card.detector_speed_table,
     "reference_boxes": detector_card.reference_boxes,
     "mb": lambda size: mb(float(size)),
+    "library_fact": library_fact,
 }
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*(?::\s*([^}]*?))?\s*\}\}")
 

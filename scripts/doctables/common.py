@@ -86,3 +86,14 @@ def paper_figure(name: str) -> str:
                "pruning_sparsity_percent": f"{paper.PRUNING_SPARSITY * 100:g}",
                "pruning_map_drop": f"{paper.PRUNING_MAP_DROP:g}"}
     return figures[name]
+
+
+def library_fact(name: str) -> str:
+    """A limit of the library as sharekan_core.ranges states it: ``config_bits`` ('32, 16, 8 or 4') or
+    ``max_codebook`` ('65,536')."""
+    from sharekan_core import ranges
+
+    if name == "config_bits":
+        *most, last = ranges.CONFIG_BITS
+        return f"{', '.join(map(str, most))} or {last}"
+    return {"max_codebook": f"{ranges.MAX_CODEBOOK:,}"}[name]
