@@ -33,8 +33,8 @@ def show_column(column, title: str, image, run, highlight=frozenset()):
     """One head's annotated image, its download and its detections table."""
     annotated = detection.draw_detections(image, run.detections, highlight)
     column.image(annotated, width="stretch", caption=detection.column_caption(title, len(run.detections)))
-    column.download_button(f"Download {title} image (PNG)", detection.png_bytes(annotated),
-                           file_name=f"{title.lower().replace(' ', '_')}.png", mime="image/png")
+    column.download_button(f"Download {title} image (PNG)", lambda: detection.png_bytes(annotated),  # on click:
+                           file_name=f"{title.lower().replace(' ', '_')}.png", mime="image/png")  # no PNG per redraw
     column.dataframe(detection.detections_table(run), hide_index=True)
     if not run.detections:
         column.caption("Nothing here scores at or above the threshold; lower it to see weaker detections.")

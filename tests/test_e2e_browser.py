@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,13 +72,40 @@ def app_url():
     log.close()
 
 
-def wait_until_idle(page) -> None:
-    """Wait until Streamlit has finished running the page's script (the app root reports 'notRunning')."""
-    page.wait_for_timeout(300)  # let a just-triggered rerun reach the browser
-    page.wait_for_function(
-        "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=RUN_TIMEOUT_MS)
-    page.locator('[data-testid="stSpinner"]').first.wait_for(state="hidden", timeout=RUN_TIMEOUT_MS)
+RUN_MARKER = "document.querySelector('#sharekan-run')?.dataset.run ?? 0"  # app.py writes it as each page run ends
+
+
+def run_count(page) -> int:
+    """The number of this tab's last finished page run, from the app's hidden marker (0 before any)."""
+    return int(page.evaluate(f"() => Number({RUN_MARKER})"))
+
+
+def wait_for_run(page, after: int) -> int:
+    """Wait until the app marks a page run later than ``after`` as finished; return its number.
+
+    The marker is the app's own state, written by app.py's frame at the end of every run (st.stop included), so
+    the wait can neither hang on a script-state change the browser never saw nor pass before the run ends."""
+    page.wait_for_function(f"() => Number({RUN_MARKER}) > {after}", timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(150)  # Streamlit drops the run's stale elements right after its last one
+    return run_count(page)
+
+
+def timed_rerun(page, action) -> float:
+    """Seconds from ``action()`` (one that reruns the page) until the app marks that run finished."""
+    before, start = run_count(page), time.monotonic()
+    action()
+    page.wait_for_function(f"() => Number({RUN_MARKER}) > {before}", timeout=RUN_TIMEOUT_MS)
+    seconds = time.monotonic() - start
+    page.wait_for_timeout(150)  # as wait_for_run: let the stale elements go before the caller looks
+    return seconds
+
+
+@contextmanager
+def rerun(page):
+    """Run the block's action (one that reruns the page), then wait until that run has finished."""
+    before = run_count(page)
+    yield
+    wait_for_run(page, before)
 
 
 def screenshot(page, name: str) -> None:
@@ -93,9 +121,9 @@ def screenshot(page, name: str) -> None:
 def open_page(page, title: str) -> float:
     """Open the page titled ``title`` from the sidebar; return the seconds until its script finished."""
     start = time.monotonic()
-    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    with rerun(page):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     page.get_by_role("heading", name=title).first.wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_until_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0, f"{title} page raised an exception"
     return time.monotonic() - start
 
@@ -105,8 +133,8 @@ def open_app(playwright, app_url: str):
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(app_url)
+    wait_for_run(page, 0)
     page.get_by_role("heading", name="SHARe-KAN Studio").first.wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_until_idle(page)
     return browser, page
 
 
@@ -130,10 +158,11 @@ def test_compress_then_detect_in_a_real_browser(app_url):
         for _ in range(K_STEPS_FROM_SMALLEST):
             slider.press("ArrowRight")
         assert slider.get_attribute("aria-valuetext") in (None, "4,096") or "4,096" in slider.inner_text()
-        page.get_by_text("Measure task quality right after compressing").click()  # the teacher check takes minutes
-        page.get_by_role("button", name="Compress", exact=True).click()
+        with rerun(page):
+            page.get_by_text("Measure task quality right after compressing").click()  # the teacher check takes minutes
+        with rerun(page):
+            page.get_by_role("button", name="Compress", exact=True).click()
         page.get_by_text("Ratio").first.wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
         ratio = page.locator('[data-testid="stMetric"]', has_text="Ratio").inner_text()
         assert "×" in ratio and float(ratio.split("\n")[-1].rstrip("×")) > 1.0
         assert page.get_by_text("Result: K = 4,096").is_visible()
@@ -142,14 +171,12 @@ def test_compress_then_detect_in_a_real_browser(app_url):
         first_paint["Splines"] = open_page(page, "Splines")
         page.locator('[data-testid="stPlotlyChart"]').first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         page.locator(".js-plotly-plot").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
         screenshot(page, "splines")
 
         first_paint["Detect"] = open_page(page, "Detect")
         page.locator('[data-testid="stSelectbox"]').first.click()
-        page.get_by_role("option", name=PHOTO).click()
-        wait_until_idle(page)
-        wait_until_idle(page)  # at the default threshold (detection.DEFAULT_SCORE)
+        with rerun(page):  # at the default threshold (detection.DEFAULT_SCORE)
+            page.get_by_role("option", name=PHOTO).click()
         images = page.locator('[data-testid="stImage"] img')
         images.nth(2).wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         assert images.count() == 3  # dense and compressed heads side by side, the SSD teacher as reference
@@ -164,17 +191,17 @@ def test_compress_then_detect_in_a_real_browser(app_url):
 
         first_paint["Trade-offs"] = open_page(page, "Trade-offs")
         if page.get_by_text("No sweep is saved").is_visible():  # no saved sweep: run the page's live one
-            page.get_by_role("button", name="Run live sweep").click()
+            with rerun(page):
+                page.get_by_role("button", name="Run live sweep").click()
             page.get_by_text("Storage against").wait_for(timeout=RUN_TIMEOUT_MS)
-            wait_until_idle(page)
         assert page.get_by_text("Storage against").is_visible()
         assert page.locator('[data-testid="stVegaLiteChart"]').first.is_visible()
         screenshot(page, "tradeoffs")
 
         first_paint["Runtime"] = open_page(page, "Runtime")
-        page.get_by_role("button", name="Measure latency").click()
+        with rerun(page):
+            page.get_by_role("button", name="Measure latency").click()
         page.get_by_text("Median and interquartile range").wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
         screenshot(page, "runtime")
 
         first_paint["Scaling"] = open_page(page, "Scaling")
@@ -190,22 +217,24 @@ def upload(page, path: Path, expect: str | None = None) -> None:
     """Upload ``path`` as this session's model on the Model page and wait until the page shows ``expect``
     (by default, that the file is in use)."""
     open_page(page, "Model")
-    page.locator('[data-testid="stRadio"] label', has_text="Upload a checkpoint").click()
+    if not page.get_by_text("One KAN checkpoint").first.is_visible():
+        with rerun(page):
+            page.locator('[data-testid="stRadio"] label', has_text="Upload a checkpoint").click()
     page.get_by_text("One KAN checkpoint").wait_for(timeout=RUN_TIMEOUT_MS)
-    wait_until_idle(page)
     fingerprint = content_key(path.read_bytes(), b"").removeprefix("sha256:")[:12]  # weights, no pykan config
     outcome = page.get_by_text(expect or f"(content fingerprint {fingerprint})").first
     for _ in range(3):  # a rerun that redraws the uploader as the file is set drops the file; set it again
+        before = run_count(page)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(path))
         try:
             outcome.wait_for(timeout=20_000)
             break
         except Exception:
-            wait_until_idle(page)
+            wait_for_run(page, before)
     else:
         screenshot(page, "upload_failed")
         outcome.wait_for(timeout=1)
-    wait_until_idle(page)
+    wait_for_run(page, before)
 
 
 def compress_at(page, steps_left: int = 0) -> str:
@@ -213,14 +242,15 @@ def compress_at(page, steps_left: int = 0) -> str:
     open_page(page, "Compress")
     slider = page.get_by_role("slider").first
     slider.focus()
-    for _ in range(steps_left):
-        slider.press("ArrowLeft")
-    wait_until_idle(page)
+    if steps_left:
+        with rerun(page):
+            for _ in range(steps_left):
+                slider.press("ArrowLeft")
     size = slider.get_attribute("aria-valuetext") or page.locator('[data-testid="stSliderThumbValue"]').first.inner_text()
     runs_before = page.locator('[data-testid="stSelectbox"]', has_text="Compare run").count()
-    page.get_by_role("button", name="Compress", exact=True).click()
+    with rerun(page):
+        page.get_by_role("button", name="Compress", exact=True).click()
     page.get_by_text(f"Result: K = {size},").first.wait_for(timeout=RUN_TIMEOUT_MS)  # this run's result, not the last
-    wait_until_idle(page)
     # .first: while Streamlit reruns, a stale copy of the picker can stand beside the new one for a moment
     assert runs_before == 0 or page.get_by_text("Compare run").first.is_visible()
     assert page.locator('[data-testid="stAlert"]', has_text="failed").count() == 0
@@ -248,8 +278,8 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
         page.on("request", lambda request: requests.append(request.url))
         started = time.monotonic()
         page.goto(app_url)
+        wait_for_run(page, 0)
         page.get_by_role("heading", name="SHARe-KAN Studio").first.wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
 
         upload(page, first)
         open_page(page, "Splines")  # before any compression: the original splines and the layer's histogram
@@ -262,19 +292,18 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
         box = table.bounding_box()
         page.mouse.move(box["x"] + 18, box["y"] + 35 + 17)  # its row marker: header and rows are 35 px high
         page.wait_for_timeout(300)
-        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
-        wait_until_idle(page)
+        with rerun(page):
+            page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
         pickers = page.locator('[data-testid="stNumberInput"] input')
         assert [pickers.nth(0).input_value(), pickers.nth(1).input_value()] == \
             [str(largest["output"].iloc[0]), str(largest["input"].iloc[0])]
 
         error_first = compress_at(page)
         compress_at(page, steps_left=2)
-        with page.expect_download() as download:
+        with rerun(page), page.expect_download() as download:  # the download's click reruns the page
             page.get_by_role("button", name="Download the run history (CSV)").click()
         rows = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
         assert [row["run"] for row in rows] == ["1", "2"] and rows[0]["K"] != rows[1]["K"]
-        wait_until_idle(page)  # the download's click reruns the page
         assert page.get_by_text("Compare run").first.is_visible()
         assert page.locator('[data-testid="stDataFrame"]').count() == 3  # fidelity, history, the two runs compared
         screenshot(page, "compress_history")
@@ -287,16 +316,16 @@ def test_uploads_history_and_splines_in_a_real_browser(app_url, tmp_path):
             chooser = page.locator('[data-testid="stMultiSelect"] input').nth(position)
             chooser.click()
             for _ in range(removed):
-                chooser.press("Backspace")
+                with rerun(page):
+                    chooser.press("Backspace")
             page.keyboard.press("Escape")
-            wait_until_idle(page)
         seeds = page.get_by_label("Seeds per point")
         seeds.fill("1")
-        seeds.press("Enter")
-        wait_until_idle(page)
-        page.get_by_role("button", name="Run live sweep").click()
+        with rerun(page):
+            seeds.press("Enter")
+        with rerun(page):
+            page.get_by_role("button", name="Run live sweep").click()
         page.get_by_text("Storage against").wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
         assert page.get_by_text("Black diamonds, numbered: this session's runs").first.is_visible()
         phases["Trade-offs live sweep"] = time.monotonic() - started - sum(phases.values())
         screenshot(page, "tradeoffs_upload")
@@ -325,12 +354,10 @@ def shown_choice(box) -> str:
 
 def pick_photo(page, name: str) -> float:
     """Pick the bundled photo ``name`` on the Detect page with one real click; return the seconds until it shows."""
-    start = time.monotonic()
     page.locator('[data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name=name, exact=True).click()
-    wait_until_idle(page)
+    seconds = timed_rerun(page, lambda: page.get_by_role("option", name=name, exact=True).click())
     page.locator('[data-testid="stImage"] img').first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-    return time.monotonic() - start
+    return seconds
 
 
 def test_reuploads_evaluation_files_and_photo_picks_in_a_real_browser(app_url, tmp_path):
@@ -361,36 +388,57 @@ def test_reuploads_evaluation_files_and_photo_picks_in_a_real_browser(app_url, t
 
         page.get_by_text("Your evaluation set (optional)").first.click()
         inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-        inputs.nth(2).set_input_files(str(good_x))
-        wait_until_idle(page)
-        inputs.nth(3).set_input_files(str(good_y))
+        with rerun(page):
+            inputs.nth(2).set_input_files(str(good_x))
+        with rerun(page):
+            inputs.nth(3).set_input_files(str(good_y))
         page.get_by_text("Dense model: accuracy on your evaluation set").first.wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
-        inputs.nth(2).set_input_files(str(bad_x))
+        with rerun(page):
+            inputs.nth(2).set_input_files(str(bad_x))
         refusal = page.locator('[data-testid="stAlert"]', has_text="These evaluation files were not used")
         refusal.first.wait_for(timeout=RUN_TIMEOUT_MS)
-        wait_until_idle(page)
         assert "the earlier set (50 rows) is still in use" in refusal.first.inner_text()
         assert page.get_by_text("Dense model: accuracy on your evaluation set").first.is_visible()
         screenshot(page, "evaluation_refused")
 
         open_page(page, "Model")
-        page.locator('[data-testid="stRadio"] label', has_text="SSD detection head (KAN, 20 VOC classes)").click()
-        wait_until_idle(page)
+        with rerun(page):
+            page.locator('[data-testid="stRadio"] label', has_text="SSD detection head (KAN, 20 VOC classes)").click()
         open_page(page, "Detect")
-        page.get_by_text("Show the SSD teacher as a reference column").click()  # the heads alone: quicker picks
-        wait_until_idle(page)
+        with rerun(page):
+            page.get_by_text("Show the SSD teacher as a reference column").click()  # the heads alone: quicker picks
         box = page.locator('[data-testid="stSelectbox"]').first
         box.click()
         offered = [option.inner_text() for option in page.get_by_role("option").all()]
         page.keyboard.press("Escape")
-        wait_until_idle(page)
         switches = {}
         for name in [n for n in offered if n not in shown_choice(box)][:3]:
             switches[name] = pick_photo(page, name)
             assert name in shown_choice(box), f"the pick of {name} did not take: {shown_choice(box)!r}"
             assert "Dense KAN head:" in " ".join(page.locator('[data-testid="stImageCaption"], '
                                                                '[data-testid="caption"]').all_inner_texts())
+        # Issue 31: Detect is interactive. A threshold or teacher-column change re-draws from the heads' outputs
+        # already computed (at most 1 s); the first teacher column of a photo runs its head once.
+        teacher = page.get_by_text("Show the SSD teacher as a reference column")
+        threshold = page.get_by_role("slider").first
+        threshold.focus()
+        redraws = {"threshold 0.45": timed_rerun(page, lambda: threshold.press("ArrowLeft")),
+                   "teacher column on (its head runs once)": timed_rerun(page, teacher.click),
+                   "teacher column off": timed_rerun(page, teacher.click),
+                   "teacher column on again": timed_rerun(page, teacher.click)}
+        threshold.focus()
+        redraws["threshold 0.40, with the teacher"] = timed_rerun(page, lambda: threshold.press("ArrowLeft"))
+        assert page.locator('[data-testid="stImage"] img').count() == 2  # the dense head and the teacher
         browser.close()
     print("photo switch seconds:", {name: round(seconds, 2) for name, seconds in switches.items()})
-    (ARTIFACTS / "photo_switch_seconds.json").write_text(json.dumps(switches, indent=1) + "\n")
+    print("re-draw seconds:", {name: round(seconds, 2) for name, seconds in redraws.items()})
+    (ARTIFACTS / "photo_switch_seconds.json").write_text(json.dumps({"photo switch": switches, "re-draw": redraws},
+                                                                    indent=1) + "\n")
+    # The targets are 2.5 s and 1 s; asserted with a margin of two, and only on a quiet host (a shared host's load
+    # says nothing about the page): otherwise the numbers above are printed and saved, not judged.
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:
+        print(f"timings not judged: load average {load:.1f} on {cores} cores")
+        return
+    assert max(switches.values()) <= 2 * 2.5, switches
+    assert max(seconds for name, seconds in redraws.items() if "runs once" not in name) <= 2 * 1.0, redraws
