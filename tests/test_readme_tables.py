@@ -76,6 +76,21 @@ def test_the_readme_quick_start_runs(tmp_path):
     assert (tmp_path / "digits.skan").is_file()
 
 
+def test_every_command_line_in_the_readme_parses(capsys):
+    """Each `python -m sharekan_core ...` line of the README is accepted by the CLI's parser without a deprecation
+    warning, so a renamed flag cannot leave the README behind."""
+    import shlex
+
+    from sharekan_core.cli.main import build_parser
+
+    lines = [shlex.split(line.split("#", 1)[0])[3:] for line in read("README.md").splitlines()
+             if line.strip().startswith("python -m sharekan_core ")]
+    assert len(lines) >= 5
+    for words in lines:
+        build_parser().parse_args(words)
+        assert "warning:" not in capsys.readouterr().err, words
+
+
 def test_the_paper_figures_in_the_readme_are_the_constants():
     intro = read("README.md").split("## ", 1)[0]
     for figure in (paper.DENSE_HEAD_MB, paper.INT8_HEAD_MB, paper.INT8_RATIO, paper.DENSE_VOC_MAP, paper.INT8_VOC_MAP):
