@@ -356,3 +356,24 @@ def test_detect_teacher_prints_the_original_ssd_in_the_heads_json(capsys):
     assert status == 0 and {tuple(sorted(d)) for d in json.loads(out)} <= {tuple(sorted(teacher[0]))}
     status, _, err = cli(capsys, "detect", photo, "--teacher", "--head", photo)
     assert status == 2 and "not allowed" in err
+
+
+@pytest.mark.parametrize("command,flag,other", [
+    (["predict", "m.skan", "--input", "x.npy", "--out", "y.npy"], "--bundle-head", "--head-file"),
+    (["evaluate", "m.skan"], "--bundle-head", "--head-file"),
+    (["export", "m.skan", "--pte", "m.pte"], "--bundle-head", "--head-file"),
+    (["detect", "photo.jpg"], "--head-file", "--bundle-head"),
+    (["export-detector", "--pte", "d.pte"], "--head-file", "--bundle-head"),
+])
+def test_a_head_s_name_and_a_head_s_file_have_distinct_flags_and_old_head_still_works(command, flag, other, capsys):
+    """Issue 29: --head meant a bundle's head in some commands and a head file in others."""
+    from sharekan_core.cli.main import build_parser
+    parser = build_parser()
+    assert parser.parse_args([*command, flag, "h"]).head == "h"
+    capsys.readouterr()
+    assert parser.parse_args([*command, "--head", "h"]).head == "h"
+    assert f"warning: --head is deprecated here; use {flag}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args([*command, other, "h"])
+    status, out, _ = cli(capsys, command[0], "--help")
+    assert status == 0 and flag in out and "--head " not in out and "--head\n" not in out

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sharekan_core.compression.codebook import Codebook, ShapeCodebook, build_codebook
+from sharekan_core.compression.codebook import Clustering, ShapeCodebook, build_codebook
 from sharekan_core.errors import SharekanError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def uniform_shapes(n: int, seed: int = 0) -> np.ndarray:
     return unit_shapes(np.random.default_rng(seed).normal(size=(n, 13)))
 
 
-def fingerprint(codebook: Codebook) -> str:
+def fingerprint(codebook: Clustering) -> str:
     """Hash of everything the compressor writes from a codebook."""
     digest = hashlib.sha256(codebook.centroids.tobytes())
     digest.update(codebook.assignments.tobytes())
@@ -43,7 +43,7 @@ def fingerprint(codebook: Codebook) -> str:
     return digest.hexdigest()
 
 
-def check_consistent(shapes: np.ndarray, codebook: Codebook, limit: int, weights: np.ndarray | None = None) -> None:
+def check_consistent(shapes: np.ndarray, codebook: Clustering, limit: int, weights: np.ndarray | None = None) -> None:
     """Invariants of every result: shapes, dtypes, usage order, exact means and inertia."""
     k_eff = codebook.centroids.shape[0]
     assert codebook.centroids.dtype == np.float32 and codebook.centroids.shape == (k_eff, shapes.shape[1])
@@ -138,7 +138,7 @@ def test_centroids_are_weighted_means_and_weights_steer_them(method):
         np.testing.assert_allclose(weighted.centroids[index], mean, atol=1e-5)
     plain = build_codebook(shapes, 40, method=method)
 
-    def heavy_error(codebook: Codebook) -> float:
+    def heavy_error(codebook: Clustering) -> float:
         residual = shapes[heavy] - codebook.centroids[codebook.assignments[heavy]]
         return float((residual ** 2).sum())
 
@@ -240,3 +240,9 @@ def test_shape_codebook_refuses_bad_use():
     for bad in (np.zeros((0, 13)), np.full((2, 13), np.nan), np.zeros(13)):
         with pytest.raises(SharekanError):
             ShapeCodebook.from_centroids(bad)
+
+
+def test_the_clustering_result_s_old_name_warns_and_is_the_same_class():
+    with pytest.warns(DeprecationWarning, match="Clustering"):
+        from sharekan_core.compression.codebook import Codebook
+    assert Codebook is Clustering

@@ -61,7 +61,7 @@ def test_head_names_are_checked():
 
 def test_runnable_needs_a_head_name(bundle):
     path, _ = bundle
-    with pytest.raises(SharekanError, match="pass --head with one of cars, people, signs"):
+    with pytest.raises(SharekanError, match="pass --bundle-head with one of cars, people, signs"):
         load_runnable(path)
     with pytest.raises(SharekanError, match="no head 'bikes'"):
         load_runnable(path, "bikes")

@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bundle", help="write N heads as one multi-head bundle sharing one set of codebooks",
                               description="Compresses the first head, assigns the others to its codebooks and writes "
                                           "one bundle, each head named after its file. 'inspect' lists the heads; "
-                                          "'predict', 'evaluate' and 'export' run one with --head NAME.")
+                                          "'predict', 'evaluate' and 'export' run one with --bundle-head NAME.")
     p.add_argument("heads", nargs="+", help="dense KANs of one architecture (the first one trains the codebook)")
     add_model_source_options(p)
     _add_config_arguments(p)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,29 @@ def add_model_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", metavar="G,k,LOW,HIGH",
                         help="the uniform knot grid of a file that does not save its knots (deep-kan: its num_knots, "
                              "spline_order and grid_range; its defaults are 5,3,-1,1)")
+
+
+class DeprecatedFlag(argparse.Action):
+    """Store the value as the option it is the old spelling of, and say so on stderr (one ``warning:`` line)."""
+
+    def __init__(self, *args, replacement: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        sys.stderr.write(f"warning: {option_string} is deprecated here; use {self.replacement}\n")
+        setattr(namespace, self.dest, values)
+
+
+def add_head_option(parser: argparse.ArgumentParser | argparse._ActionsContainer, *, head_file: bool,
+                    help: str) -> None:
+    """Add --head-file (a head's file) or --bundle-head (a multi-head bundle's head, by name), both to ``head``.
+
+    ``--head`` meant either, by command; it stays, hidden and deprecated, as the old spelling of each.
+    """
+    flag = "--head-file" if head_file else "--bundle-head"
+    parser.add_argument(flag, dest="head", metavar="FILE" if head_file else "NAME", help=help)
+    parser.add_argument("--head", dest="head", action=DeprecatedFlag, replacement=flag, help=argparse.SUPPRESS)
 
 
 def model_source(args: argparse.Namespace) -> dict:
@@ -79,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("predict", help="run a dense or compressed KAN on a .npy array")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
-    p.add_argument("--head", help="the head of a multi-head bundle to run")
+    add_head_option(p, head_file=False, help="the head of a multi-head bundle to run")
     add_model_source_options(p)
     p.add_argument("--input", required=True, help="float array (batch, in_features) saved with numpy.save")
     p.add_argument("--out", required=True, help="output .npy (batch, out_features)")

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..ranges import check_int
-from .model_commands import add_model_source_options, model_source
+from .model_commands import add_head_option, add_model_source_options, model_source
 from .terminal import native_stderr_silenced, progress_bar
 
 MAX_BATCH = 4096
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "stored width and decodes them on each call. The program is run at batches "
                                           "1, 32 and the maximum against 'predict' as a check.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
-    p.add_argument("--head", help="the head of a multi-head bundle to export")
+    add_head_option(p, head_file=False, help="the head of a multi-head bundle to export")
     add_model_source_options(p)
     p.add_argument("--pte", required=True, help="output .pte (written atomically)")
     p.add_argument("--xnnpack", action="store_true", help="lower supported operators to the XNNPACK delegate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import SharekanError
-from .model_commands import add_model_source_options, model_source
+from .model_commands import add_head_option, add_model_source_options, model_source
 from .terminal import announce_first_call, native_stderr_silenced, progress_bar
 
 TASKS = ("digits", "detection")
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="digits: held-out accuracy on scikit-learn's digits. detection: mAP@0.5 "
                                           "and mAP@[.5:.95] (COCOeval from faster-coco-eval) against the reference named in the output.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
-    p.add_argument("--head", help="the head of a multi-head bundle to evaluate")
+    add_head_option(p, head_file=False, help="the head of a multi-head bundle to evaluate")
     add_model_source_options(p)
     p.add_argument("--task", choices=TASKS, help="default: the task stored in the model's metadata")
     p.add_argument("--data", help="detection only: a VOCdevkit folder (Annotations/, JPEGImages/) to evaluate on")
@@ -24,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("detect", help="detect VOC objects in an image with the shipped SSD + KAN head",
                               description="Prints a JSON list of {label, score, box: [x1, y1, x2, y2]} in pixels of "
-                                          "the original image. --head swaps in another head: the dense KAN file or a "
+                                          "the original image. --head-file swaps in another head: the dense KAN file or a "
                                           "compressed file made by 'compress' from it.")
     p.add_argument("image", help="JPEG, PNG or WebP photo")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--head", help="head file (default: the shipped dense KAN head)")
+    add_head_option(which, head_file=True, help="head file (default: the shipped dense KAN head)")
     which.add_argument("--teacher", action="store_true",
                        help="the original SSD's box predictor instead of a KAN head (the reference every head is "
                             "measured against), same JSON")
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "decoded boxes and scores per anchor (NMS stays in Python: its output "
                                           "shape depends on the data). Runs it on IMAGE and compares its detections "
                                           "with eager PyTorch.")
-    p.add_argument("--head", help="head file, dense or compressed (default: the shipped dense KAN head)")
+    add_head_option(p, head_file=True, help="head file, dense or compressed (default: the shipped dense KAN head)")
     p.add_argument("--pte", required=True, help="output .pte (written atomically)")
     p.add_argument("--image", help="photo to check on (default: the first bundled photo, resized to 320x320)")
     p.add_argument("--score", type=float, default=0.3, help="score threshold for the comparison (default 0.3)")

@@ -47,7 +47,7 @@ _BLAS_SETTING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
-class Codebook:
+class Clustering:
     """Result of clustering shapes: centroids ordered by usage and each row's centroid."""
 
     centroids: np.ndarray    # (K_eff, D) float32, most used first
@@ -58,8 +58,8 @@ class Codebook:
 
 def build_codebook(shapes: np.ndarray, codebook_size: int, *, seed: int = 0,
                    weights: np.ndarray | None = None, method: str = "auto",
-                   spherical: bool = False, progress: Progress | None = None) -> Codebook:
-    """Return a Codebook of at most ``codebook_size`` centroids for the rows of ``shapes``.
+                   spherical: bool = False, progress: Progress | None = None) -> Clustering:
+    """Return a Clustering of at most ``codebook_size`` centroids for the rows of ``shapes``.
 
     ``method``: "auto" ("exact" when N*K <= SMALL_PROBLEM, else "two-level"), "two-level",
     "flat" (faiss flat Lloyd, 20 iterations) or "exact" (scikit-learn KMeans). Deterministic
@@ -367,8 +367,8 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 def _finish(shapes: np.ndarray, weights: np.ndarray | None, centroids: np.ndarray,
-            assignments: np.ndarray, method: str, report: Progress) -> Codebook:
-    """Return the Codebook with unused centroids dropped and the most used first."""
+            assignments: np.ndarray, method: str, report: Progress) -> Clustering:
+    """Return the Clustering with unused centroids dropped and the most used first."""
     usage = np.bincount(assignments, minlength=centroids.shape[0])
     order = np.argsort(-usage, kind="stable")
     order = order[usage[order] > 0]
@@ -381,7 +381,7 @@ def _finish(shapes: np.ndarray, weights: np.ndarray | None, centroids: np.ndarra
     # np.sum, not a BLAS dot: its multi-threaded partial sums would make the last bits vary.
     inertia = float(errors.sum() if weights is None else np.sum(errors * weights))
     report(1.0, f"{centroids.shape[0]} centroids")
-    return Codebook(centroids, assignments, inertia, method)
+    return Clustering(centroids, assignments, inertia, method)
 
 
 class ShapeCodebook:
@@ -430,3 +430,12 @@ class ShapeCodebook:
         if rows.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
         return _nearest(rows, self.centroids)[1].astype(np.int64)
+
+
+def __getattr__(name: str) -> type:
+    """``Codebook``: the old name of ``Clustering`` (a clustering's result, not a codebook), deprecated for one release."""
+    if name == "Codebook":
+        warnings.warn("sharekan_core.compression.codebook.Codebook is deprecated; it is named Clustering "
+                      "(ShapeCodebook is the codebook)", DeprecationWarning, stacklevel=2)
+        return Clustering
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -132,7 +132,7 @@ def decompress(compressed: CompressedKAN) -> KAN:
     return model
 
 
-def layer_frame(layer: KANLayer) -> dict:
+def uncompressed_fields(layer: KANLayer) -> dict:
     """The tensors every method stores unchanged: knots, spline order and the per-output affine."""
     return {
         "grid": layer.grid.detach().numpy().astype(np.float32).copy(),

@@ -24,7 +24,7 @@ from ..model import KAN
 from ..progress import Progress, silent
 from .calibration import basis_moments, layer_inputs
 from .codebook import ShapeCodebook
-from .compressed import CompressedKAN, CompressedLayer, layer_frame
+from .compressed import CompressedKAN, CompressedLayer, uncompressed_fields
 from .config import CompressionConfig
 from .data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
 from .decompose import GainShapeBias, decompose, refit_gains
@@ -214,7 +214,7 @@ def pack(model: KAN, config: CompressionConfig, codebooks: list[QuantizedTensor]
             gains=quantize(gains[index].reshape(shape2d), bits["gains"], f"layer {index} gains"),
             biases=quantize(biases[index].reshape(shape2d), bits["biases"], f"layer {index} biases"),
             base_weights=quantize(layer.base_weight.detach().numpy(), bits["base_weights"], f"layer {index} base weights"),
-            **layer_frame(layer)))
+            **uncompressed_fields(layer)))
     return CompressedKAN(codebooks, layers, config, dict(metadata or {}))
 
 

@@ -63,11 +63,11 @@ def load_runnable(path: str | Path, head: str | None = None, prefix: str | None 
     if is_multihead_file(path):
         bundle = load_multihead(path)
         if head is None and len(bundle.heads) > 1:
-            raise SharekanError(f"{Path(path).name} is a bundle of {len(bundle.heads)} heads; pass --head with one "
+            raise SharekanError(f"{Path(path).name} is a bundle of {len(bundle.heads)} heads; pass --bundle-head with one "
                                 f"of {', '.join(bundle.heads)}")
         return compressed_runnable(bundle.head(head or next(iter(bundle.heads))))
     if head is not None:
-        raise SharekanError(f"--head applies to multi-head bundles; {Path(path).name} holds one model")
+        raise SharekanError(f"--bundle-head applies to multi-head bundles; {Path(path).name} holds one model")
     if is_compressed_file(path):
         return compressed_runnable(load_compressed(path))
     loaded = read_model(path, prefix, base_activation, grid)

@@ -12,7 +12,7 @@ from ...errors import SharekanError
 from ...model import KAN
 from ...progress import Progress, silent
 from ..codebook import ShapeCodebook
-from ..compressed import CompressedKAN, CompressedLayer, layer_frame
+from ..compressed import CompressedKAN, CompressedLayer, uncompressed_fields
 from ..method_configs import KMeansConfig
 from ..quantize import quantize
 from ..registry import register_handler
@@ -43,6 +43,6 @@ def compress_kmeans(model: KAN, config: KMeansConfig, *, calibration: np.ndarray
             indices=indices[index].reshape(layer.out_features, layer.in_features),
             gains=None, biases=None,
             base_weights=quantize(layer_weights(layer)[1], config.bits, f"layer {index} base weights"),
-            **layer_frame(layer)))
+            **uncompressed_fields(layer)))
     report(1.0, "done")
     return CompressedKAN(codebooks, layers, config, dict(metadata or {}))

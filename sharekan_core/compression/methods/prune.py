@@ -6,7 +6,7 @@ import numpy as np
 from ...errors import SharekanError
 from ...model import KAN
 from ...progress import Progress
-from ..compressed import CompressedKAN, CompressedLayer, layer_frame
+from ..compressed import CompressedKAN, CompressedLayer, uncompressed_fields
 from ..method_configs import PruneConfig
 from ..pruning import prune_by_magnitude
 from ..quantize import quantize
@@ -28,5 +28,5 @@ def compress_pruned(model: KAN, config: PruneConfig, *, calibration: np.ndarray 
             codebook_id=None, indices=None, gains=None, biases=None,
             base_weights=quantize(base[kept], config.bits, f"layer {index} base weights"),
             coefficients=quantize(rows, config.bits, f"layer {index} coefficients"),
-            kept=kept, **layer_frame(layer)))
+            kept=kept, **uncompressed_fields(layer)))
     return CompressedKAN([], layers, config, dict(metadata or {}))

@@ -13,7 +13,7 @@ import numpy as np
 from ...errors import SharekanError
 from ...model import KAN, KANLayer
 from ...progress import Progress
-from ..compressed import CompressedKAN, CompressedLayer, layer_frame
+from ..compressed import CompressedKAN, CompressedLayer, uncompressed_fields
 from ..method_configs import UniformConfig, per_edge_bits
 from ..quantize import QuantizedTensor, quantize
 from ..registry import register_handler
@@ -57,7 +57,7 @@ def round_to_nearest(layer: KANLayer, bits: int, group_size: int | None,
 def per_edge_layer(layer: KANLayer, coefficients: QuantizedTensor, base_weights: QuantizedTensor) -> CompressedLayer:
     """A CompressedLayer that stores its coefficients per edge (no codebook)."""
     return CompressedLayer(codebook_id=None, indices=None, gains=None, biases=None, base_weights=base_weights,
-                           coefficients=coefficients, **layer_frame(layer))
+                           coefficients=coefficients, **uncompressed_fields(layer))
 
 
 @register_handler(UniformConfig)
