@@ -917,3 +917,53 @@ def test_the_same_compression_in_a_second_session_is_reused_not_run_again():
     assert not second.exception, [e.value for e in second.exception]
     assert any("its result is reused here" in note.value for note in second.info)
     assert studio(second).history[-1].result is studio(first).history[-1].result
+
+
+def test_four_sessions_at_once_compress_and_detect_without_error_and_as_one_session_alone(monkeypatch):
+    """Issue 31: four sessions compressing and detecting at the same time (AppTests in threads, one process as
+    the server has): no error, no session sees another's model, and every result equals one session's alone."""
+    import threading
+
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    from sharekan_core.compression import CompressionConfig
+    from sharekan_core.studio.compression import run_compression
+    from sharekan_core.studio.models import file_key
+
+    # The server compiles each page once, in one locked cache; every AppTest has its own cache, and Python 3.11's
+    # compiler is not safe to run in several threads at once, so the compiles are serialized here as there.
+    compiling, get_bytecode = threading.Lock(), ScriptCache.get_bytecode
+
+    def one_compile_at_a_time(self, script_path):
+        with compiling:
+            return get_bytecode(self, script_path)
+
+    monkeypatch.setattr(ScriptCache, "get_bytecode", one_compile_at_a_time)
+
+    def session_work(index: int, out: dict) -> None:
+        try:
+            at = compressed(4)  # the digits KAN, as one user compresses it
+            at.switch_page("app_pages/detect.py").run()  # refused plainly: the digits KAN has no detection task
+            detect = app_on("app_pages/detect.py", DETECTION_HEAD)  # the detection head's dense column
+            out[index] = (at, detect)
+        except Exception as error:  # a failure in a thread is reported by the test, not lost
+            out[index] = error
+
+    results: dict = {}
+    threads = [threading.Thread(target=session_work, args=(index, results)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert len(results) == 4 and not [r for r in results.values() if isinstance(r, Exception)], results
+    loaded = read_model(DIGITS)  # one session alone, as the Compress page runs it
+    alone = run_compression(loaded.model, file_key(DIGITS), "digits", CompressionConfig(codebook_size=4, bits=8),
+                            metadata=loaded.metadata)
+    for at, detect in results.values():
+        assert not at.exception and not detect.exception
+        assert [run.model_label for run in studio(at).history] == ["Digits classifier (KAN 64-32-10)"]  # its own run
+        assert studio(at).history[-1].result.encoded == alone.result.encoded
+        assert "has no detection task" in at.error[0].value
+        assert len(detect.get("image")) == 2  # the dense head and the teacher, drawn from the shared outputs
+    captions = {" ".join(c.value for c in detect.caption) for _, detect in results.values()}
+    assert len(captions) == 1  # every session shows the same detections and times
