@@ -50,6 +50,7 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "working_set_table": benchmarks.working_set_table,
     "energy_figure": benchmarks.energy_figure,
     "recorded_output": benchmarks.recorded_output,
+    "pte_programs_table": benchmarks.pte_programs_table,
     "detector_tables": detector_card.detector_tables,
     "detector_speed_table": detector_card.detector_speed_table,
     "reference_boxes": detector_card.reference_boxes,

@@ -152,6 +152,15 @@ def test_the_working_set_table_is_the_saved_curve():
         assert number(row[1]) == point["dense_footprint_bytes"]
 
 
+def test_the_pte_table_is_the_saved_run():
+    saved = json.loads(read("assets/runtime/pte_programs.json"))
+    rows = table_rows(section(read("docs/benchmarks.md"), "ExecuTorch programs"))
+    ladder = saved["sizes"]["ladder"]
+    assert [(int(number(r[1])), int(number(r[2]))) for r in rows] == [(h["file_bytes"], h["pte_bytes"]) for h in ladder]
+    programs = table_rows(section(read("docs/benchmarks.md"), "ExecuTorch programs").split("exported whole", 1)[1])
+    assert [int(number(r[2])) for r in programs] == [p["pte_bytes"] for p in saved["latency"]["programs"]]
+
+
 def test_the_earlier_head_is_kept_in_a_dated_section_of_the_docs_only():
     assert "e2bd786" not in read("README.md")
     earlier = section(read("docs/results.md"), "The head at commit e2bd786")

@@ -226,3 +226,31 @@ def recorded_output(name: str) -> str:
     if not path.is_file():
         return f"(no saved output `assets/bench_output/{name}.txt`)"
     return f"```\n{path.read_text().rstrip()}\n```"
+
+
+def pte_programs_table() -> str:
+    """bench/pte_programs.py's saved run: .pte size against the compressed file, then each program's latency."""
+    document = saved("runtime", "pte_programs")
+    sizes, latency = document["sizes"], document["latency"]
+    fit = sizes["fit"]
+    lines = [f"Size ladder ({sizes['ladder_config']}); a one-operator program is "
+             f"{sizes['one_operator_program_bytes']:,} B, and the fit is .pte bytes = {fit['overhead_bytes']:,.0f} B + "
+             f"{fit['bytes_per_file_byte']:.2f} x file bytes.", "",
+             "| head | file B | .pte B | .pte / file |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['name']} | {r['file_bytes']:,} | {r['pte_bytes']:,} | {r['pte_over_file']:.2f}x |"
+              for r in sizes["ladder"]]
+    batches = list(latency["batches"])
+    lines += ["", f"`{latency['model']}` exported whole; {document['timing']}, {document['host']['cpu']}, "
+              f"ExecuTorch {document['host']['executorch']}, "
+              f"{'other jobs shared the cores' if document['host'].get('busy', True) else 'a quiet machine'}. "
+              "Median ms [interquartile range], and dense's median over this program's (below 1.00x: slower than "
+              "dense):", "",
+              "| program | file B | .pte B | " + " | ".join(f"batch {b}" for b in batches) + " |",
+              "|---|---:|---:|" + "---|" * len(batches)]
+    for program in latency["programs"]:
+        cells = [latency["batches"][b][program["name"]] for b in batches]
+        file_bytes = f"{program['file_bytes']:,}" if "file_bytes" in program else "-"
+        lines.append(f"| {program['name']} | {file_bytes} | {program['pte_bytes']:,} | "
+                     + " | ".join(f"{c['median_ms']:.2f} [{c['iqr_ms']:.2f}], {c['dense_over_this']:.2f}x"
+                                  for c in cells) + " |")
+    return "\n".join(lines)
