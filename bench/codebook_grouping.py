@@ -18,7 +18,7 @@ from sharekan_core.compression import CompressionConfig, compress, decompress, q
 from sharekan_core.compression import compressor  # noqa: E402
 from sharekan_core.format.accounting import storage_report  # noqa: E402
 from sharekan_core.io import read_model  # noqa: E402
-from sharekan_core.metrics.fidelity import fidelity_report  # noqa: E402
+from sharekan_core.fidelity.report import fidelity_report  # noqa: E402
 
 
 def measure(model, config: CompressionConfig, codebook_grouping: str) -> dict:

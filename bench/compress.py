@@ -21,7 +21,7 @@ from sharekan_core.compression.compressor import (assign_edges, decompose_layers
                                                refit_edges)
 from sharekan_core.format import storage_report
 from sharekan_core.format.compressed_file import encode_compressed
-from sharekan_core.metrics import fidelity_report
+from sharekan_core.fidelity import fidelity_report
 from sharekan_core.model import KAN, KANConfig
 
 

@@ -41,7 +41,7 @@ from sharekan_core.detection.weights import HEAD_FILE
 from sharekan_core.format import load_compressed, save_compressed
 from sharekan_core.format.accounting import storage_report
 from sharekan_core.io import read_model, write_bytes_atomic
-from sharekan_core.metrics.fidelity import fidelity_report
+from sharekan_core.fidelity.report import fidelity_report
 from sharekan_core.runtime import CompressedDomainKAN
 from sharekan_core.runtime.cache_model import host_caches
 from sharekan_core.runtime.fused_kernel import FusedKAN

@@ -8,7 +8,7 @@ import numpy as np
 from .compression import CompressedKAN, CompressionConfig, MethodConfig, compress, decompress
 from .format import StorageReport, storage_report
 from .format.compressed_file import encode_compressed
-from .metrics import FidelityReport, fidelity_report
+from .fidelity import FidelityReport, fidelity_report
 from .model import KAN
 from .progress import Progress
 

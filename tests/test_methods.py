@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import sharekan_core as sk
 from sharekan_core.compression import (CompressionConfig, GPTQConfig, KMeansConfig, PruneConfig, UniformConfig,
                                     compress, decompress)
-from sharekan_core.compression.calibration import basis_moments, layer_inputs
+from sharekan_core.compression.layer_statistics import basis_moments, layer_inputs
 from sharekan_core.compression.data_aware import EdgeMetric, fit_codewords, metric_assign, refit_gain_bias
 from sharekan_core.compression.decompose import decompose
 from sharekan_core.compression.methods.gptq import gptq_codes, inverse_cholesky_upper

@@ -184,7 +184,7 @@ def run_inspect(args: argparse.Namespace) -> dict:
     from ..io import read_model
     from ..io.model_file import kan_groups_in
     from ..format.multihead_file import bundle_summary, is_multihead_file, load_multihead
-    from ..metrics import coefficient_statistics
+    from ..fidelity import coefficient_statistics
     from ..runtime.loading import check_dense_only
 
     if is_multihead_file(args.model) or is_compressed_file(args.model):

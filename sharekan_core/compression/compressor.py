@@ -22,7 +22,7 @@ import torch
 from ..errors import SharekanError
 from ..model import KAN
 from ..progress import Progress, silent
-from .calibration import basis_moments, layer_inputs
+from .layer_statistics import basis_moments, layer_inputs
 from .codebook import ShapeCodebook
 from .compressed import CompressedKAN, CompressedLayer, uncompressed_fields
 from .config import CompressionConfig

@@ -26,7 +26,7 @@ class CompressionConfig:
     least-squares value against the chosen codeword. ``kmeans_method`` and ``spherical`` pick the
     codebook builder's algorithm (see ``compression.codebook``). With calibration data,
     ``data_aware_passes`` alternations of assignment, gain/bias refit and codeword update run
-    under each input's basis second moment (see ``compress.data_aware``).
+    under each input's basis second moment (see ``compression.data_aware``).
 
     Example::
 

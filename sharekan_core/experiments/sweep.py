@@ -20,7 +20,7 @@ from ..compression import CompressionConfig, decompress, prune_by_magnitude
 from ..compression.api import compress
 from ..format import dense_bytes, storage_report
 from ..format.accounting import pruned_bytes
-from ..metrics import fidelity_report
+from ..fidelity import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
 from ..progress import Progress

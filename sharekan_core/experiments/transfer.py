@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..compression import CompressionConfig, decompress
 from ..compression.compressor import compress_sharekan, compress_with_codebooks
-from ..metrics import fidelity_report
+from ..fidelity import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
 from ..tasks import TaskMetric

@@ -107,7 +107,7 @@ def universal_cost(model: KAN, codebook: QuantizedTensor, bits: int = 8, evaluat
     from ..compression import compress, decompress
     from ..format import storage_report
     from ..format.accounting import dense_bytes
-    from ..metrics import fidelity_report
+    from ..fidelity import fidelity_report
 
     size = codebook.shape[0]
     own = compress(model, CompressionConfig(codebook_size=size, bits=bits, codebook_bits=codebook.bits, scope="global"))

@@ -13,7 +13,7 @@ import pandas as pd
 from ..errors import SharekanError
 from ..format.accounting import dense_storage, model_summary  # model_summary: the Model page's facts
 from ..io import LoadedModel, read_model
-from ..metrics import coefficient_statistics
+from ..fidelity import coefficient_statistics
 from ..model import KAN
 from ..paths import ShippedModel, shipped_models, shipped_path  # noqa: F401 (the pages')
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..compression import decompose
 from ..format.accounting import dense_edge_bytes
-from ..metrics import spline_samples
+from ..fidelity import spline_samples
 from ..model import KAN
 from ..results import CompressionResult
 

@@ -23,7 +23,7 @@ import torch
 from ...errors import SharekanError
 from ...model import KAN, KANLayer
 from ...progress import Progress, silent
-from ..calibration import feature_moment, layer_inputs
+from ..layer_statistics import feature_moment, layer_inputs
 from ..compressed import CompressedKAN
 from ..method_configs import GPTQConfig, per_edge_bits
 from ..packing import pack_bits

@@ -1,4 +1,4 @@
-"""Calibration statistics: what each layer of the dense model sees on a sample of model inputs.
+"""Layer statistics on calibration inputs: what each layer of the dense model sees on a sample of model inputs.
 
 Shapes (N calibration rows, per layer: in inputs, D = G + k bases):
     inputs        (N, in)        float32, the layer's inputs when the dense model runs the sample

@@ -5,7 +5,7 @@ import torch
 
 from sharekan_core.compression import prune_by_magnitude
 from sharekan_core.errors import SharekanError
-from sharekan_core.metrics import coefficient_statistics, edge_fidelity, fidelity_report, spline_samples
+from sharekan_core.fidelity import coefficient_statistics, edge_fidelity, fidelity_report, spline_samples
 from sharekan_core.model import bspline_basis
 
 
