@@ -33,7 +33,10 @@ def section(text: str, heading: str) -> str:
 
 def table_rows(text: str) -> list[list[str]]:
     """The cells of every body row of the first markdown table in ``text`` (header and rule skipped)."""
-    rows = [line for line in text.splitlines() if line.startswith("|")]
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    rows = lines[start:end]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]
             if not set(row) <= set("|-: ")]
 
