@@ -33,7 +33,7 @@ from runtime import busy, time_interleaved
 from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.format import save_compressed
 from sharekan_core.io import read_model, write_bytes_atomic
-from sharekan_core.runtime.cache_model import host_caches
+from sharekan_core.costs.cache_residency import host_caches
 from sharekan_core.runtime.executorch_export import export_pte, load_pte, program_contents
 from sharekan_core.runtime.program import KANProgram
 from sharekan_core.paths import settings

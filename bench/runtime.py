@@ -43,10 +43,10 @@ from sharekan_core.format.accounting import storage_report
 from sharekan_core.io import read_model, write_bytes_atomic
 from sharekan_core.fidelity.report import fidelity_report
 from sharekan_core.runtime import CompressedDomainKAN
-from sharekan_core.runtime.cache_model import host_caches
+from sharekan_core.costs.cache_residency import host_caches
 from sharekan_core.runtime.fused_kernel import FusedKAN
 from sharekan_core.runtime.routes import fused_route
-from sharekan_core.runtime.working_set import compressed_report, dense_report, shapes_of
+from sharekan_core.costs.memory_traffic import compressed_report, dense_report, shapes_of
 from sharekan_core.paths import settings
 from sharekan_core.timing import interleaved
 

@@ -6,8 +6,8 @@ compressed one (an index and three 8-bit codes an edge plus a K = 4,096 Int8 cod
 smaller. Each compressed head has random codes (latency does not depend on the values); its
 dense form is its own decompression, so both compute the same function. Timings are interleaved
 over sizes and forms in one process; each sample is the mean of enough calls to last ~2 ms.
-The touched bytes and the energy estimate for each size come from ``runtime.working_set`` and
-``runtime.energy``.
+The touched bytes and the energy estimate for each size come from ``costs.memory_traffic`` and
+``costs.energy``.
 
     python bench/working_set.py [--json assets/runtime/working_set.json] [--threads 1] [--repeats 15]
 """
@@ -28,8 +28,8 @@ from sharekan_core.compression import CompressionConfig, decompress
 from sharekan_core.compression.compressed import CompressedKAN, CompressedLayer
 from sharekan_core.compression.quantize import quantize
 from sharekan_core.io import write_bytes_atomic
-from sharekan_core.runtime.cache_model import fits_in, host_caches
-from sharekan_core.runtime.energy import dense_vs_compressed
+from sharekan_core.costs.cache_residency import fits_in, host_caches
+from sharekan_core.costs.energy import dense_vs_compressed
 from sharekan_core.timing import Timings, interleaved, mean_ms
 
 WIDTHS = (64, 128, 256, 512, 1024, 1448)
@@ -152,7 +152,7 @@ def main() -> None:
         "forms": labels, "dense_form": labels["dense"], "compressed_form": labels["compressed"],
         "note": "synthetic square one-layer heads with random codes; dense = their decompression; "
                 "median and IQR of interleaved samples, each a mean over calls lasting about 2 ms; "
-                "energy is an estimate (runtime.energy.SOURCE)",
+                "energy is an estimate (costs.energy.SOURCE)",
         "energy_source": counted["dense"]["source"], "rows": rows,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sharekan_core import paper as paper_figures
-from sharekan_core.runtime import energy
+from sharekan_core.costs import energy
 from sharekan_core.timing import speed_words
 
 from doctables.common import ASSETS, load, saved

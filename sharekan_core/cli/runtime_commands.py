@@ -69,8 +69,8 @@ def run_export(args: argparse.Namespace) -> dict:
 def run_cache(args: argparse.Namespace) -> dict:
     """Return the residency report, and per form the bytes one batch-1 call touches with its energy estimate."""
     from ..format.compressed_file import load_compressed
-    from ..runtime.cache_model import residency_report
-    from ..runtime.energy import dense_vs_compressed
+    from ..costs.cache_residency import residency_report
+    from ..costs.energy import dense_vs_compressed
 
     compressed = load_compressed(args.compressed)
     report = residency_report(compressed)

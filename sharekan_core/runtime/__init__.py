@@ -1,4 +1,4 @@
-"""Running models: the compressed-domain forward, ExecuTorch export, the cache model, and one loader."""
+"""Running models: the compressed-domain forward, ExecuTorch export, and one loader (their cost models: ``costs``)."""
 from .compressed_kan import CompressedDomainKAN, CompressedDomainLayer
 from .loading import Runnable, load_runnable
 

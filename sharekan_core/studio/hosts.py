@@ -5,7 +5,7 @@ import os
 import platform
 from pathlib import Path
 
-from ..runtime.cache_model import host_caches
+from ..costs.cache_residency import host_caches
 
 CPUINFO = Path("/proc/cpuinfo")
 

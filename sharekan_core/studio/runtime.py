@@ -12,7 +12,7 @@ import torch
 from ..progress import Progress
 from ..model import KAN
 from ..results import CompressionResult
-from ..runtime.energy import SOURCE as ENERGY_SOURCE
+from ..costs.energy import SOURCE as ENERGY_SOURCE
 from ..timing import interleaved, quartiles, speed_words
 from .session import median_forward_ms
 
@@ -145,14 +145,14 @@ class CacheFit:
 
 def cache_fit(result: CompressionResult) -> CacheFit:
     """The runtime's residency report for ``result`` as chart-ready tables; whole-head sets as the fused kernel
-    holds them at batch 1 (``runtime.working_set``)."""
-    from ..runtime.cache_model import fits_in, residency_report
-    from ..runtime.working_set import compressed_sets, footprint
+    holds them at batch 1 (``costs.memory_traffic``)."""
+    from ..costs.cache_residency import fits_in, residency_report
+    from ..costs.memory_traffic import compressed_sets, footprint
 
     report = residency_report(result.compressed)
     caches, head = report["host_caches"], report["head"]
     fused = compressed_sets(result.compressed, 1)
-    sizes = [("whole head: dense FP32 weights", head["dense_bytes"]),
+    sizes = [("whole head: dense FP32 weights", head["dense_edge_bytes"]),
              ("whole head: compressed, fused kernel at batch 1 (codes, codebooks, tables)", footprint(fused)),
              ("whole head: codebooks at their stored width (resident)", fused["resident"]),
              ("whole head: per-edge codes (streamed once a call)", fused["stream"] - fused["resident"])]
@@ -190,8 +190,8 @@ def working_set_frame(document: dict) -> pd.DataFrame:
 
 def energy_frame(result: CompressionResult, batch: int = 1, caches: dict[str, int] | None = None) -> pd.DataFrame:
     """Bytes touched per call and the estimated energy per inference of each dense form and the compressed head."""
-    from ..runtime.cache_model import host_caches
-    from ..runtime.energy import dense_vs_compressed
+    from ..costs.cache_residency import host_caches
+    from ..costs.energy import dense_vs_compressed
 
     rows = dense_vs_compressed(result.compressed, batch, host_caches() if caches is None else caches)
     return pd.DataFrame([{"form": r["form"], "bytes touched": r["touched_bytes"],

@@ -1,4 +1,4 @@
-"""Cache-residency model: which cache level each part of a compressed head's working set fits in.
+"""Cache residency: which cache level each part of a compressed head's working set fits in.
 
 Per layer, the codebook is the resident table (read by every input); indices, gains, biases
 and base weights are streamed once per call. Sizes are set against the host's caches (from
@@ -11,21 +11,22 @@ from pathlib import Path
 
 from ..compression.compressed import CompressedKAN
 from ..compression.packing import FP32, packed_nbytes
+from ..format.accounting import dense_edge_bytes
 from .cache_parts import CACHE_PARTS
 
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 
 
 @dataclass(frozen=True)
-class LayerWorkingSet:
-    """Bytes one layer touches per call; ``codebook_float`` is the dequantized copy the forward reads."""
+class LayerResidency:
+    """Bytes one layer holds or streams per call; ``codebook_float`` is the dequantized copy the forward reads."""
 
     layer: int
     codebook_stored: int
     codebook_float: int
     streamed: dict[str, int]        # indices, gains, biases, base_weights: stored bytes read per call
     response_per_row: int           # float32 (in, K) scratch per input row
-    dense_bytes: int                # the same layer's dense FP32 weights (splines, scaler, base)
+    dense_edge_bytes: int           # the same layer's dense FP32 per-edge weights (splines, scaler, base): E (D + 2) 4
 
     @property
     def streamed_bytes(self) -> int:
@@ -64,8 +65,8 @@ def fits_in(nbytes: int, caches: dict[str, int]) -> str:
     return "DRAM"
 
 
-def working_sets(compressed: CompressedKAN) -> list[LayerWorkingSet]:
-    """The per-layer working sets of a compressed KAN."""
+def layer_residencies(compressed: CompressedKAN) -> list[LayerResidency]:
+    """Per layer of a compressed KAN: the bytes it keeps resident and streams per call, and its dense edges' bytes."""
     rows = []
     for index, layer in enumerate(compressed.layers):
         codebook = compressed.codebooks[layer.codebook_id]
@@ -76,8 +77,8 @@ def working_sets(compressed: CompressedKAN) -> list[LayerWorkingSet]:
             "biases": layer.biases.nbytes,
             "base_weights": layer.base_weights.nbytes,
         }
-        rows.append(LayerWorkingSet(index, codebook.nbytes, k_eff * coefficients * FP32, streamed,
-                                    layer.in_features * k_eff * FP32, layer.num_edges * (coefficients + 2) * FP32))
+        rows.append(LayerResidency(index, codebook.nbytes, k_eff * coefficients * FP32, streamed,
+                                   layer.in_features * k_eff * FP32, layer.num_edges * dense_edge_bytes(coefficients)))
     return rows
 
 
@@ -85,7 +86,8 @@ def residency_report(compressed: CompressedKAN, caches: dict[str, int] | None = 
     """Per layer and for the whole head: bytes, and the host cache level and named-part L2s each fits in."""
     caches = host_caches() if caches is None else caches
     layers = []
-    for ws in working_sets(compressed):
+    sets = layer_residencies(compressed)
+    for ws in sets:
         layers.append({
             "layer": ws.layer,
             "codebook_stored_bytes": ws.codebook_stored, "codebook_float_bytes": ws.codebook_float,
@@ -93,21 +95,20 @@ def residency_report(compressed: CompressedKAN, caches: dict[str, int] | None = 
             "streamed_bytes": ws.streamed, "streamed_total_bytes": ws.streamed_bytes,
             "streamed_fits": fits_in(ws.streamed_bytes, caches),
             "response_bytes_per_row": ws.response_per_row, "response_fits": fits_in(ws.response_per_row, caches),
-            "dense_bytes": ws.dense_bytes, "dense_fits": fits_in(ws.dense_bytes, caches),
+            "dense_edge_bytes": ws.dense_edge_bytes, "dense_fits": fits_in(ws.dense_edge_bytes, caches),
         })
-    sets = working_sets(compressed)
     # a codebook shared by all layers counts once
     codebooks = {compressed.layers[w.layer].codebook_id: w.codebook_float for w in sets}
     head = {
         "codebook_float_bytes": sum(codebooks.values()),
         "streamed_bytes": sum(w.streamed_bytes for w in sets),
-        "dense_bytes": sum(w.dense_bytes for w in sets),
+        "dense_edge_bytes": sum(w.dense_edge_bytes for w in sets),
     }
     head["compressed_total_bytes"] = head["codebook_float_bytes"] + head["streamed_bytes"]
     head.update({f"{name.replace('_bytes', '')}_fits": fits_in(head[name], caches)
-                 for name in ("codebook_float_bytes", "streamed_bytes", "compressed_total_bytes", "dense_bytes")})
+                 for name in ("codebook_float_bytes", "streamed_bytes", "compressed_total_bytes", "dense_edge_bytes")})
     parts = [{"part": p.name, "kind": p.kind, "l2_bytes": p.l2_bytes, "scope": p.scope, "source": p.source,
               "codebooks_fit_l2": head["codebook_float_bytes"] <= p.l2_bytes,
               "compressed_fits_l2": head["compressed_total_bytes"] <= p.l2_bytes,
-              "dense_fits_l2": head["dense_bytes"] <= p.l2_bytes} for p in CACHE_PARTS]
+              "dense_fits_l2": head["dense_edge_bytes"] <= p.l2_bytes} for p in CACHE_PARTS]
     return {"host_caches": caches, "layers": layers, "head": head, "parts": parts}

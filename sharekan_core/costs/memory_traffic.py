@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from ..compression.packing import FP32
 from ..errors import SharekanError
 from ..ranges import MAX_CODEBOOK, check_int
-from .cache_model import fits_in
-from .routes import MAX_TAPS, TILE_BYTES, fused_route
+from ..runtime.routes import MAX_TAPS, TILE_BYTES, fused_route
+from .cache_residency import fits_in
 
 INT64 = 8
 

@@ -1,8 +1,8 @@
-"""Cache-residency model: sysfs parsing, level fitting, the working-set report, the parts table."""
+"""costs/cache_residency: sysfs parsing, level fitting, the residency report, the parts table; costs/ beside runtime/."""
 from conftest import prototype_kan
 from sharekan_core.compression import CompressionConfig, compress
-from sharekan_core.runtime.cache_model import fits_in, host_caches, residency_report, working_sets
-from sharekan_core.runtime.cache_parts import CACHE_PARTS
+from sharekan_core.costs.cache_residency import fits_in, host_caches, residency_report, layer_residencies
+from sharekan_core.costs.cache_parts import CACHE_PARTS
 
 
 def fake_sysfs(root, entries):
@@ -31,13 +31,13 @@ def test_fits_in_smallest_level():
 
 def test_report_counts_components():
     compressed = compress(prototype_kan((12, 10, 4), prototypes=5), CompressionConfig(codebook_size=8, bits=8))
-    sets = working_sets(compressed)
+    sets = layer_residencies(compressed)
     assert sets[0].streamed["indices"] == (120 * 3 + 7) // 8  # 3-bit indices
     assert sets[0].streamed["gains"] == compressed.layers[0].gains.nbytes
     report = residency_report(compressed, {"L2": 1 << 20})
     # dense FP32 per edge: 13 spline coefficients, scaler and base weight; 120 + 40 edges
-    assert [s.dense_bytes for s in sets] == [120 * 15 * 4, 40 * 15 * 4]
-    assert report["head"]["dense_bytes"] == 160 * 15 * 4
+    assert [s.dense_edge_bytes for s in sets] == [120 * 15 * 4, 40 * 15 * 4]
+    assert report["head"]["dense_edge_bytes"] == 160 * 15 * 4
     assert report["layers"][0]["codebook_fits"] == "L2"
     assert len(report["parts"]) == len(CACHE_PARTS)
 
@@ -47,3 +47,14 @@ def test_parts_table_cites_sources():
     assert {"NVIDIA H100 SXM5", "NVIDIA A100 (40 GB)"} <= names
     assert all(p.source.startswith("https://") and p.l2_bytes > 0 for p in CACHE_PARTS)
     assert {p.name: p.l2_bytes for p in CACHE_PARTS}["NVIDIA A100 (40 GB)"] == 40 << 20
+
+
+def test_the_cost_models_sit_beside_the_runtime_which_never_imports_them():
+    import re
+    from pathlib import Path
+
+    runtime = Path(__file__).resolve().parents[1] / "sharekan_core" / "runtime"
+    importing = re.compile(r"from \.\.costs\b|sharekan_core\.costs\b|from \.\. import costs\b")
+    assert not [path.name for path in runtime.glob("*.py") if importing.search(path.read_text())]
+    assert not [path.name for path in runtime.glob("*.py")
+                if path.stem in ("cache_model", "cache_parts", "energy", "working_set")]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import SharekanError
-from .routes import fused_route
-from .working_set import (CodeWidths, LayerShape, Touched, compressed_report, compressed_sets,
+from ..runtime.routes import fused_route
+from .memory_traffic import (CodeWidths, LayerShape, Touched, compressed_report, compressed_sets,
                           compressed_shapes_and_widths, dense_report, dense_sets, distinct_windows, footprint)
 
 SOURCE = ('M. Horowitz, "Computing\'s energy problem (and what we can do about it)", ISSCC 2014, '
@@ -92,7 +92,7 @@ def estimate(items: list[Touched], macs: int, caches: dict[str, int]) -> EnergyE
     return EnergyEstimate(memory, macs * FP32_MAC_PJ / 1e3, by_level)
 
 
-# (label, dense form counted by working_set, form counted by multiply_adds)
+# (label, dense form counted by memory_traffic, form counted by multiply_adds)
 DENSE_FORMS = (("dense, efficient-kan eager", "efficient-kan", "efficient-kan"),
                ("dense, pre-scaled eager", "pre-scaled", "pre-scaled"),
                ("dense, local-support kernel", "pre-scaled", "dense kernel"))

@@ -1,4 +1,5 @@
-"""Touched-byte counts and the energy estimate, held to closed forms worked out by hand on tiny heads."""
+"""costs/memory_traffic and costs/energy: touched-byte counts and the energy estimate, held to closed forms
+worked out by hand on tiny heads."""
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -6,10 +7,10 @@ from hypothesis import strategies as st
 from conftest import prototype_kan
 from sharekan_core.compression import CompressionConfig, compress
 from sharekan_core.errors import SharekanError
-from sharekan_core.runtime.energy import (DRAM_PJ_PER_64BIT, FP32_MAC_PJ, access_pj, dense_vs_compressed, estimate,
+from sharekan_core.costs.energy import (DRAM_PJ_PER_64BIT, FP32_MAC_PJ, access_pj, dense_vs_compressed, estimate,
                                           multiply_adds)
 from sharekan_core.runtime.routes import TILE_FROM_ROWS, fused_route
-from sharekan_core.runtime.working_set import (CodeWidths, LayerShape, Touched, code_width, compressed_report,
+from sharekan_core.costs.memory_traffic import (CodeWidths, LayerShape, Touched, code_width, compressed_report,
                                                compressed_shapes_and_widths, compressed_touched, dense_touched,
                                                index_width, per_edge_bytes)
 
@@ -126,7 +127,7 @@ def test_dense_against_compressed_rows():
 
 
 def test_footprint_counts_each_set_once():
-    from sharekan_core.runtime.working_set import compressed_sets, dense_sets, footprint
+    from sharekan_core.costs.memory_traffic import compressed_sets, dense_sets, footprint
 
     sets = dense_sets(TINY, batch=2)
     assert sets["stream"] == 6 * 56 and sets["tables"] == 3 * 2 * 32 and sets["output"] == 2 * 2 * 4
