@@ -10,6 +10,8 @@ The public API, in the order a script uses it::
     rebuilt = sk.decompress(sk.load_compressed("digits.skan"))
     head = sk.CompressedDomainKAN(sk.load_compressed("digits.skan"))  # runs from the codes, never decompressed
     outputs = head(inputs)                                              # (B, 64) float32 -> (B, 10)
+    sk.compress_(net, sk.CompressionConfig(codebook_size=64),           # a KAN head inside any torch module,
+                 calibration=sk.calibration_from(net, images))          # swapped in place for its compressed module
 
 Names are resolved on first use (PEP 562), so ``import sharekan_core`` and the command line's
 ``--help`` do not pay for importing torch.
@@ -37,6 +39,8 @@ _EXPORTS = {
     "load_compressed": "sharekan_core.format.compressed_file",
     "CompressedDomainKAN": "sharekan_core.runtime.compressed_kan",
     "load_runnable": "sharekan_core.runtime.loading",
+    "compress_": "sharekan_core.runtime.in_place",
+    "calibration_from": "sharekan_core.runtime.in_place",
     "SharekanError": "sharekan_core.errors",
 }
 
@@ -50,6 +54,7 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
     from .runtime.compressed_kan import CompressedDomainKAN
+    from .runtime.in_place import calibration_from, compress_
     from .runtime.loading import load_runnable
     from .io.model_file import load_model, save_model
     from .model.kan import KAN, KANConfig

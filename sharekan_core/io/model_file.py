@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from safetensors.torch import save as save_bytes
 
 from ..errors import SharekanError
@@ -72,31 +73,42 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
     knots (deep-kan); a file that records them is refused with it.
     """
     path = pykan_checkpoint_file(Path(path))
-    stated = _stated_activation(base_activation)
+    _stated_activation(base_activation)
     tensors, header = _read_tensors(path)
+    return model_from_tensors(tensors, path.name, prefix, base_activation, grid, header=header,
+                              pykan_config=read_pykan_config(path))
+
+
+def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: str | None = None,
+                       base_activation: str | None = None, grid: UniformGrid | str | None = None, *,
+                       header: dict | None = None, pykan_config: dict | None = None) -> LoadedModel:
+    """``read_model`` on tensors already in memory (a module's ``state_dict()``, a file's tensors); ``source``
+    names them in errors, ``header`` is a project file's header and ``pykan_config`` a top-level pykan config."""
+    header = header or {}
+    stated = _stated_activation(base_activation)
     ours = header.get("format") == MODEL_FORMAT
-    metadata = header_field(header, "metadata", dict, path) if ours else {}
-    recorded = _recorded_activation(header, path.name) if ours else None
+    metadata = header_field(header, "metadata", dict, source) if ours else {}
+    recorded = _recorded_activation(header, source) if ours else None
     groups = find_kan_groups(tensors)
-    group = select_group(groups, tensors, prefix, path.name)
+    group = select_group(groups, tensors, prefix, source)
     layer_tensors, origin = group_tensors(tensors, group)
     if group.family == PYKAN:
-        config = read_pykan_config(path) if group.prefix == "" else None
-        recorded, source = pykan_base_function(config, path.name), "pykan"
-        layer_tensors, used = pykan_to_layers(layer_tensors, config, path.name, group.prefix)
-        check_all_used(tensors, group, {origin[name] for name in used}, path.name)
+        config = pykan_config if group.prefix == "" else None
+        recorded, family_source = pykan_base_function(config, source), "pykan"
+        layer_tensors, used = pykan_to_layers(layer_tensors, config, source, group.prefix)
+        check_all_used(tensors, group, {origin[name] for name in used}, source)
         names: dict[str, str] = {}
     else:
-        source = MODEL_FORMAT if ours else group.family
-        imported = FAMILY_IMPORTERS[group.family](layer_tensors, origin, path.name)
-        check_all_used(tensors, group, {origin[name] for name in imported.used}, path.name)
-        _add_stated_knots(imported, group.family, grid, path.name)
+        family_source = MODEL_FORMAT if ours else group.family
+        imported = FAMILY_IMPORTERS[group.family](layer_tensors, origin, source)
+        check_all_used(tensors, group, {origin[name] for name in imported.used}, source)
+        _add_stated_knots(imported, group.family, grid, source)
         layer_tensors, names = imported.tensors, imported.names
-    activation = _resolve_activation(recorded, stated, path.name)
-    model = kan_from_state(layer_tensors, path.name, activation or "silu", names)  # the file's own faults come first
+    activation = _resolve_activation(recorded, stated, source)
+    model = kan_from_state(layer_tensors, source, activation or "silu", names)  # the file's own faults come first
     if activation is None:
-        _refuse_unrecorded(group.family, path.name)
-    return LoadedModel(model, metadata, source, group.prefix, [g.summary() for g in groups],
+        _refuse_unrecorded(group.family, source)
+    return LoadedModel(model, metadata, family_source, group.prefix, [g.summary() for g in groups],
                        len(outside_prefix(tensors, group)))
 
 

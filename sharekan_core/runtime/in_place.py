@@ -1,0 +1,117 @@
+"""Compress the KANs inside any torch module in place, in torchao's style: ``compress_(module, config)``.
+
+Every KAN-shaped group of ``module.state_dict()`` (any family ``io`` imports: a KAN head on a backbone, an
+nn.Sequential of KAN layers, a single KAN layer) is imported, compressed and swapped for its compressed-domain
+module; the rest of the module (backbone, other layers) is left as it is. The base activation is read from the
+live KAN's activation modules, so nothing is guessed.
+
+Example::
+
+    >>> import sharekan_core as sk
+    >>> net = MyNet()                                                 # doctest: +SKIP
+    >>> samples = sk.calibration_from(net, images)                    # doctest: +SKIP
+    >>> heads = sk.compress_(net, sk.CompressionConfig(codebook_size=64), calibration=samples)  # doctest: +SKIP
+    >>> net(images)                                                   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..compression import compress
+from ..compression.compressed import CompressedKAN
+from ..errors import SharekanError
+from ..io.kan_groups import find_kan_groups
+from ..io.model_file import model_from_tensors
+from .loading import compressed_runnable
+
+# An activation module at its defaults, by its repr, and the base activation it is (efficient-kan, flashkan,
+# inkan and deep-kan hold their base activation as such a module, pykan as base_fun).
+_ACTIVATION_NAMES = {repr(module): name for module, name in (
+    (nn.SiLU(), "silu"), (nn.GELU(), "gelu"), (nn.GELU(approximate="tanh"), "gelu_tanh"), (nn.Identity(), "identity"),
+    (nn.ReLU(), "relu"), (nn.LeakyReLU(), "leaky_relu"), (nn.ELU(), "elu"), (nn.SELU(), "selu"), (nn.CELU(), "celu"),
+    (nn.Softplus(), "softplus"), (nn.Mish(), "mish"), (nn.Hardswish(), "hardswish"), (nn.Tanh(), "tanh"),
+    (nn.Sigmoid(), "sigmoid"))}
+KANX_ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu", "tanh": "tanh",
+                    "identity": "identity", "linear": "identity"}  # kanx.torch.KANLinear's base_activation names
+
+
+class CompressedHead(nn.Module):
+    """A compressed-domain KAN in a KAN module's place: (..., in) -> (..., out), as efficient-kan's layers take."""
+
+    def __init__(self, compressed: CompressedKAN):
+        super().__init__()
+        self.compressed = compressed
+        self.kan = compressed_runnable(compressed).module
+        self.in_features = compressed.layers[0].in_features
+        self.out_features = compressed.layers[-1].out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (..., in) to (..., out) from the codes."""
+        return self.kan(x.reshape(-1, self.in_features)).reshape(*x.shape[:-1], self.out_features)
+
+
+def kan_modules(module: nn.Module) -> dict[str, nn.Module]:
+    """Each KAN inside ``module`` by its dotted name: the submodule holding one KAN-shaped group of tensors."""
+    found = {}
+    for group in find_kan_groups(module.state_dict()):
+        if not group.prefix:
+            raise SharekanError("the module itself is a KAN, which cannot be swapped in place; use "
+                                "sk.compress(sk.load_model(...)) or compress_ on a module that holds it")
+        name = group.prefix.rstrip(".")
+        found[name] = module.get_submodule(name)
+    return found
+
+
+def calibration_from(module: nn.Module, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The inputs each KAN inside ``module`` sees when ``module(inputs)`` runs, by the KAN's name, (N, in) each:
+    captured with forward hooks, so a head's calibration never needs the backbone run by hand."""
+    captured: dict[str, torch.Tensor] = {}
+    hooks = [kan.register_forward_pre_hook(
+        lambda _, args, name=name: captured.__setitem__(name, args[0].detach().reshape(-1, args[0].shape[-1])))
+        for name, kan in kan_modules(module).items()]
+    try:
+        with torch.no_grad():
+            module(inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return captured
+
+
+def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Tensor] | None = None,
+              filter_fn: Callable[[nn.Module, str], bool] | None = None) -> dict[str, CompressedKAN]:
+    """Swap every KAN inside ``module`` (those ``filter_fn(kan, name)`` accepts) for its compressed-domain
+    ``CompressedHead``, in place; return the compressed KANs by name (``sk.save_compressed`` writes each).
+    ``calibration`` maps a KAN's name to (N, in) inputs, as ``calibration_from`` returns them."""
+    state = module.state_dict()
+    compressed = {}
+    for name, kan in kan_modules(module).items():
+        if filter_fn is not None and not filter_fn(kan, name):
+            continue
+        loaded = model_from_tensors(state, type(module).__name__, f"{name}.", _live_activation(kan, name))
+        samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
+        compressed[name] = compress(loaded.model, config, samples)
+    for name, result in compressed.items():
+        parent, _, attribute = name.rpartition(".")
+        setattr(module.get_submodule(parent) if parent else module, attribute, CompressedHead(result))
+    return compressed
+
+
+def _live_activation(kan: nn.Module, name: str) -> str:
+    """The base activation of the KAN ``kan``: its activation modules (one kind, at its defaults), or kanx's name."""
+    names = {KANX_ACTIVATIONS.get(str(layer.base_activation_name).lower(), str(layer.base_activation_name))
+             for layer in kan.modules() if hasattr(layer, "base_activation_name")}
+    for child in kan.modules():
+        if child is not kan and not list(child.children()) and not list(child.parameters(recurse=False)) \
+                and not list(child.buffers(recurse=False)):
+            if repr(child) not in _ACTIVATION_NAMES:
+                raise SharekanError(f"{name}: holds {child!r}, which is not a base activation at its defaults that "
+                                    "the compressor can reproduce")
+            names.add(_ACTIVATION_NAMES[repr(child)])
+    if len(names) != 1:
+        raise SharekanError(f"{name}: base activation {'unknown' if not names else 'ambiguous: ' + ', '.join(sorted(names))}"
+                            "; compress it from a file with sk.load_model(..., base_activation=...) instead")
+    return names.pop()
