@@ -179,7 +179,7 @@ def run_budget_or_universal(args: argparse.Namespace) -> dict:
 def run_inspect(args: argparse.Namespace) -> dict:
     """Describe a dense model or a compressed file; for a checkpoint holding several KANs, list them."""
     from ..compression import decompress
-    from ..format.accounting import model_summary
+    from ..summary import model_summary
     from ..format.compressed_file import is_compressed_file, load_compressed
     from ..io import read_model
     from ..io.model_file import kan_groups_in

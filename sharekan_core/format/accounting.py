@@ -78,23 +78,6 @@ def dense_bytes(model: KAN) -> int:
     return total_bytes(dense_storage(model))
 
 
-def model_summary(model: KAN) -> dict:
-    """Widths, per-layer edges and dense bytes, grid, spline order and dense FP32 bytes of ``model``."""
-    dense = dense_storage(model)
-    first = model.layers[0]
-    return {
-        "widths": [first.in_features, *(layer.out_features for layer in model.layers)],
-        "layers": [{"layer": i, "in": layer.in_features, "out": layer.out_features,
-                    "edges": layer.in_features * layer.out_features, "dense_bytes": sum(dense[str(i)].values())}
-                   for i, layer in enumerate(model.layers)],
-        "edges": model.num_edges,
-        "grid_size": first.grid_size,
-        "spline_order": first.spline_order,
-        "coefficients_per_edge": first.num_coefficients,
-        "dense_bytes": total_bytes(dense),
-    }
-
-
 def storage_report(model: KAN, compressed: CompressedKAN) -> StorageReport:
     """Account every stored tensor of ``compressed`` against the dense ``model``."""
     rows: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COMPONENTS, 0))

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import SharekanError
-from ..format.accounting import dense_storage, model_summary  # model_summary: the Model page's facts
+from ..format.accounting import dense_storage
 from ..io import LoadedModel, read_model
 from ..fidelity import coefficient_statistics
 from ..model import KAN
+from ..summary import model_summary  # noqa: F401 (the Model page's facts)
 from ..paths import ShippedModel, shipped_models, shipped_path  # noqa: F401 (the pages')
 
 MAX_UPLOAD_BYTES = 512 * 2**20
