@@ -67,10 +67,28 @@ def sweep(model_path: Path, task: str, sizes: list[int], seeds: list[int], name:
     write_json(ASSETS / "sweeps" / f"{name}.json", document)
 
 
+def dense_measured_once(metric, dense):
+    """``metric`` with the target's dense matches computed once for all rows of a transfer (each row reuses them)."""
+    from dataclasses import replace
+
+    if metric.matches is None:
+        return metric
+    kept = {}
+
+    def matches(module):
+        if module is not dense:
+            return metric.matches(module)
+        if "dense" not in kept:
+            kept["dense"] = metric.matches(module)
+        return kept["dense"]
+
+    return replace(metric, matches=matches)
+
+
 def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str) -> None:
     src, loaded = read_model(source).model, read_model(target)
-    dst = loaded.model
-    metric = task_metric(task, files=files_for(loaded))
+    dst = loaded.model.eval()
+    metric = dense_measured_once(task_metric(task, files=files_for(loaded)), dst)
     rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric)
             for k in sizes for bits in SPLIT_BITS]
     write_json(ASSETS / "transfer" / f"{name}.json",
@@ -82,8 +100,8 @@ def cross_task_transfer(sizes: list[int], name: str) -> None:
     from sharekan_core.detection.labels import COCO_EXTRA
 
     src, loaded = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD)
-    dst = loaded.model
-    metric = task_metric("detection", files=files_for(loaded).for_labels(COCO_EXTRA))
+    dst = loaded.model.eval()
+    metric = dense_measured_once(task_metric("detection", files=files_for(loaded).for_labels(COCO_EXTRA)), dst)
     rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric, fidelity=True)
             for k in sizes for bits in SPLIT_BITS]
     write_json(ASSETS / "transfer" / f"{name}.json",

@@ -36,6 +36,8 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "operating_table": results.operating_table,
     "sweep_table": results.sweep_table,
     "transfer_table": results.transfer_table,
+    "transfer_split_table": results.transfer_split_table,
+    "per_class_table": results.per_class_table,
     "scaling_table": results.scaling_table,
     "methods_table": methods.methods_table,
     "class_parts_table": methods.class_parts_table,

@@ -176,7 +176,7 @@ def ranking_metric(reference, images=40):
 
     def fidelity(compressed, dense):
         with torch.no_grad():
-            return matches(compressed, dense(x) > 0)
+            return {name: matches(module, dense(x) > 0) for name, module in compressed.items()}
 
     return TaskMetric("map50", "synthetic ranking agreement", lambda module: map50(matches(module)),
                       matches=matches, fidelity_matches=fidelity, class_names=tuple(f"c{c}" for c in range(classes)))
@@ -196,4 +196,6 @@ def test_transfer_with_matches_reports_paired_intervals_and_fidelity():
     assert moved["verdict"] == ("no measurable loss" if moved["change_ci95"][0] <= 0 <= moved["change_ci95"][1]
                                 else "loss" if moved["change_ci95"][1] < 0 else "above dense")
     assert sum(row["teacher_boxes"].values()) == int(metric.matches(target).boxes.sum()) and row["images"] == 40
-    assert row["fidelity"]["dense"]["map50"] == 1.0 and "fidelity" in row["fidelity"]["reference"]
+    versus = row["fidelity"]["transferred_codebook"]
+    assert versus["ci95"][0] <= versus["map50"] <= versus["ci95"][1] and "fidelity" in row["fidelity"]["reference"]
+    assert set(row["fidelity"]) >= {"own_codebook", "transferred_codebook", "dense_boxes", "bootstrap"}

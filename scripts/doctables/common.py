@@ -81,6 +81,7 @@ def paper_figure(name: str) -> str:
                "int8_map": f"{paper.INT8_VOC_MAP:g}",
                "int8_map_drop": f"{paper.DENSE_VOC_MAP - paper.INT8_VOC_MAP:.1f}",
                "coco_transfer_retained_percent": f"{paper.COCO_TRANSFER_RETAINED * 100:g}",
+               "quantization_retention_points": f"{paper.QUANTIZATION_RETENTION_POINTS:g}",
                "heads": f"{paper.HEADS}", "heads_dense": f"{paper.HEADS_DENSE_MB / 1000:g} GB",
                "heads_shared": f"{paper.HEADS_SHARED_MB:g} MB",
                "pruning_sparsity_percent": f"{paper.PRUNING_SPARSITY * 100:g}",

@@ -27,15 +27,73 @@ def sweep_table(name: str, bits: tuple[int, ...] = (8,)) -> str:
 
 def transfer_table(name: str) -> str:
     document = saved("transfer", name)
+    rows = document["rows"]
+    with_intervals = "intervals" in rows[0]
     lines = [f"Codebook learned on `{document['source']}`, applied without retraining to `{document['target']}` "
-             f"({document['rows'][0]['metric_label']}).", "",
-             "| K | bits | target dense | own codebook | transferred codebook | retained | coef rel. L2 own / transferred |",
-             "|---:|---:|---:|---:|---:|---:|---|"]
-    for r in document["rows"]:
-        lines.append(f"| {r['config']['codebook_size']} | {r['config']['bits']} | {r['target_dense']:.4f} | "
-                     f"{r['target_own_codebook']:.4f} | {r['target_transferred_codebook']:.4f} | "
-                     f"{r['retained_fraction_of_dense']:.1%} | {r['coef_rel_l2_own']:.3f} / {r['coef_rel_l2_transferred']:.3f} |")
+             f"({rows[0]['metric_label']}).", ""]
+    if with_intervals:
+        bootstrap = rows[0]["intervals"]["bootstrap"]
+        lines += [f"Intervals: {bootstrap['level']:.0%} bootstrap over {bootstrap['over']} ({bootstrap['resamples']:,} "
+                  f"resamples, seed {bootstrap['seed']}), paired with dense; {teacher_boxes_words(rows[0])}.", ""]
+    fidelity = "fidelity" in rows[0]
+    lines += ["| K | bits | target dense | own codebook | transferred codebook | retained | "
+              + ("retained 95% CI | " if with_intervals else "")
+              + ("fidelity: transferred vs target's dense head (95% CI) | " if fidelity else "")
+              + "coef rel. L2 own / transferred |",
+              "|---:|---:|---:|---:|---:|---:|" + ("---|" if with_intervals else "") + ("---|" if fidelity else "")
+              + "---|"]
+    for r in rows:
+        cells = [str(r["config"]["codebook_size"]), bits_name(r["config"]["bits"]), f"{r['target_dense']:.4f}",
+                 f"{r['target_own_codebook']:.4f}", f"{r['target_transferred_codebook']:.4f}",
+                 f"{r['retained_fraction_of_dense']:.1%}"]
+        if with_intervals:
+            moved = r["intervals"]["transferred_codebook"]
+            cells.append(f"{percent_interval(moved['retained_ci95'])}: {retention_verdict(moved['retained_ci95'])}")
+        if fidelity:
+            versus = r["fidelity"]["transferred_codebook"]
+            cells.append(f"{versus['map50']:.3f} ({versus['ci95'][0]:.3f}–{versus['ci95'][1]:.3f}), "
+                         f"{r['fidelity']['dense_boxes']:,} dense boxes")
+        cells.append(f"{r['coef_rel_l2_own']:.3f} / {r['coef_rel_l2_transferred']:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def transfer_split_table(name: str) -> str:
+    """Retention with the FP32 codebook and at Int8 per K: the gap is what quantization costs beyond clustering."""
+    document = saved("transfer", name)
+    by_config = {(r["config"]["codebook_size"], r["config"]["bits"]): r for r in document["rows"]}
+    sizes = sorted({k for k, _ in by_config})
+    lines = ["| K | codebook | retained, FP32 codebook (95% CI) | retained, Int8 (95% CI) | Int8 − FP32 |",
+             "|---:|---|---|---|---|"]
+    for k in sizes:
+        fp32, int8 = by_config.get((k, 32)), by_config.get((k, 8))
+        if fp32 is None or int8 is None or "intervals" not in fp32:
+            continue
+        for which, label in (("own_codebook", "own"), ("transferred_codebook", "transferred")):
+            a, b = fp32["intervals"][which], int8["intervals"][which]
+            gap = 100 * (b["retained"] - a["retained"])
+            lines.append(f"| {k} | {label} | {a['retained']:.1%} ({percent_interval(a['retained_ci95'])}) | "
+                         f"{b['retained']:.1%} ({percent_interval(b['retained_ci95'])}) | {gap:+.1f} pts |")
+    return "\n".join(lines)
+
+
+def bits_name(bits: int) -> str:
+    return "FP32" if bits == 32 else f"Int{bits}"
+
+
+def percent_interval(interval: list[float]) -> str:
+    return f"{interval[0]:.1%}–{interval[1]:.1%}"
+
+
+def retention_verdict(interval: list[float]) -> str:
+    """'no measurable loss' where a retention interval includes 100% (a share above it is never a gain)."""
+    return "no measurable loss" if interval[1] >= 1.0 else "loss"
+
+
+def teacher_boxes_words(row: dict) -> str:
+    boxes = row.get("teacher_boxes", {})
+    return (f"{sum(boxes.values())} teacher boxes on {row.get('images', '?')} images ("
+            + ", ".join(f"{label} {n}" for label, n in sorted(boxes.items(), key=lambda t: -t[1])) + ")")
 
 
 def scaling_table(name: str) -> str:
@@ -57,16 +115,39 @@ def scaling_table(name: str) -> str:
 def operating_table(name: str) -> str:
     document = saved("operating_points", name)
     first = document["rows"][0]
+    with_intervals = "teacher_interval" in first
     lines = [f"Seed {first['seed']}, layer codebooks, every component at Int{first['bits']}, the compressed head run "
              "in the compressed domain. "
-             f"Dense head: {document['dense_teacher_map50']:.4f} mAP@0.5 and {document['dense_teacher_map']:.4f} "
-             f"mAP@[.5:.95] agreement with the SSD teacher.", "",
+             f"Dense head: {document['dense_teacher_map50']:.4f} mAP@0.5"
+             + (f" (95% CI {document['dense_interval']['ci95'][0]:.3f}–{document['dense_interval']['ci95'][1]:.3f})"
+                if with_intervals else "")
+             + f" and {document['dense_teacher_map']:.4f} mAP@[.5:.95] agreement with the SSD teacher"
+             + (f", over {document['teacher_boxes']} teacher boxes on {document['images']} held-out images; intervals "
+                f"are a {document['bootstrap']['level']:.0%} bootstrap over the images "
+                f"({document['bootstrap']['resamples']:,} resamples, seed {document['bootstrap']['seed']}), paired "
+                "with dense" if with_intervals else "") + ".", "",
              f"| K | MB (dense {mb(document['rows'][0]['dense_bytes'])}) | ratio | teacher agreement mAP@0.5 | change vs dense | agreement with dense head mAP@0.5 | mAP@[.5:.95] |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in document["rows"]:
+        change = f"{(r['teacher_map50'] - document['dense_teacher_map50']) * 100:+.1f} pts"
+        if with_intervals:
+            low, high = r["teacher_interval"]["change_ci95"]
+            change += f" ({100 * low:+.1f} to {100 * high:+.1f}): {r['teacher_interval']['verdict']}"
         lines.append(f"| {r['codebook_size']} | {mb(r['compressed_bytes'])} | {r['ratio']:.1f}x | {r['teacher_map50']:.4f} | "
-                     f"{(r['teacher_map50'] - document['dense_teacher_map50']) * 100:+.1f} pts | "
-                     f"{r['versus_dense_map50']:.4f} | {r['versus_dense_map']:.4f} |")
+                     f"{change} | {r['versus_dense_map50']:.4f} | {r['versus_dense_map']:.4f} |")
+    return "\n".join(lines)
+
+
+def per_class_table(name: str) -> str:
+    """The dense head's AP@0.5 per class with the teacher boxes behind it (classes with enough boxes)."""
+    document = saved("operating_points", name)
+    if "per_class" not in document:
+        return "(per-class figures not saved yet: scripts/make_assets.py detection --only operating)"
+    lines = [f"Classes with at least {document['per_class_min_boxes']} teacher boxes; all classes' boxes: "
+             + ", ".join(f"{label} {n}" for label, n in document["boxes_per_class"].items()) + ".", "",
+             "| class | teacher boxes | dense AP@0.5 |", "|---|---:|---:|"]
+    for label, row in document["per_class"].items():
+        lines.append(f"| {label} | {row['boxes']} | {row['ap50']:.4f} |")
     return "\n".join(lines)
 
 

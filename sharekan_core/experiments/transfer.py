@@ -1,13 +1,16 @@
 """Zero-shot codebook transfer: compress model B with the codebook learned on model A."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..compression import CompressionConfig, decompress
 from ..compression.compressor import compress_sharekan, compress_with_codebooks
 from ..fidelity import fidelity_report
 from ..model import KAN
 from ..results import compress_and_measure
 from ..tasks import TaskMetric
-from ..tasks.bootstrap import boxes_per_class, figures_with_intervals, map50
+from ..tasks.bootstrap import (LEVEL, RESAMPLES, SEED, boxes_per_class, figures_with_intervals, interval, map50,
+                               resample_weights)
 
 
 def codebook_transfer(source: KAN, target: KAN, config: CompressionConfig, metric: TaskMetric,
@@ -33,12 +36,16 @@ def codebook_transfer(source: KAN, target: KAN, config: CompressionConfig, metri
     else:
         scores = {name: metric.evaluate(module) for name, module in modules.items()}
     if fidelity and metric.fidelity_matches is not None:
-        versus = {name: metric.fidelity_matches(module, target) for name, module in modules.items()}
         from ..tasks.detection import FIDELITY_REFERENCE  # the only task with fidelity matches
 
-        row["fidelity"] = {"reference": FIDELITY_REFERENCE,
-                           "dense_boxes": int(versus["dense"].boxes.sum()),
-                           **figures_with_intervals(versus, "dense")}
+        versus = metric.fidelity_matches({k: v for k, v in modules.items() if k != "dense"}, target)
+        first = next(iter(versus.values()))
+        weights = resample_weights(first.images)
+        row["fidelity"] = {"reference": FIDELITY_REFERENCE, "dense_boxes": int(first.boxes.sum()),
+                           "bootstrap": {"resamples": RESAMPLES, "seed": SEED, "level": LEVEL,
+                                         "over": f"{first.images} images"},
+                           **{name: {"map50": round(map50(m), 4), "ci95": interval(np.array([map50(m, w) for w in weights]))}
+                              for name, m in versus.items()}}
     dense_metric = scores["dense"]
     return {
         "metric": metric.name,

@@ -150,16 +150,18 @@ def map_against_reference(detector: Detector, images: list[Path], reference: lis
     return named_classes(mean_average_precision(predictions, targets), detector.labels.classes) | {"images": len(images)}
 
 
-def dense_matches(compressed: nn.Module, dense: nn.Module, files: DetectorFiles,
-                  reference_score: float = FIDELITY_SCORE) -> MatchedDetections:
-    """Fidelity, which needs no labels: ``compressed``'s detections on the held-out images matched to its own
-    dense head's (score >= ``reference_score``)."""
+def dense_matches(compressed: dict[str, nn.Module], dense: nn.Module, files: DetectorFiles,
+                  reference_score: float = FIDELITY_SCORE) -> dict[str, MatchedDetections]:
+    """Fidelity, which needs no labels: each ``compressed`` head's detections on the held-out images matched to
+    the dense head's (score >= ``reference_score``), which are computed once."""
     dense_detector = load_detector(dense, files.detector_dir, files.adapter_path)
     images = [entry["file"] for entry in load_reference(files)["images"]]
     reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p, files.detector_dir),
                                                                        reference_score)] for p in images]
-    detector = load_detector(compressed, files.detector_dir, files.adapter_path)
-    return match_detections(*ranked_against_reference(detector, images, reference, files.detector_dir, reference_score))
+    return {name: match_detections(*ranked_against_reference(load_detector(module, files.detector_dir,
+                                                                           files.adapter_path),
+                                                             images, reference, files.detector_dir, reference_score))
+            for name, module in compressed.items()}
 
 
 def teacher_agreement(detector: Detector, files: DetectorFiles) -> dict:

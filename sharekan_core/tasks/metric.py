@@ -22,10 +22,10 @@ class TaskMetric:
     evaluate: Callable[[torch.nn.Module], float]
     # The metric and its per-class parts in one evaluation (detection: AP@0.5 per class), where a task has them.
     evaluate_by_class: Callable[[torch.nn.Module], tuple[float, dict[str, float]]] | None = None
-    # Per-image matches for bootstrap intervals (detection): a module against the reference, and a compressed
-    # module against its dense one (fidelity, no labels needed).
+    # Per-image matches for bootstrap intervals (detection): a module against the reference, and compressed
+    # modules (by name) against their dense one (fidelity, no labels needed).
     matches: Callable[[torch.nn.Module], MatchedDetections] | None = None
-    fidelity_matches: Callable[[torch.nn.Module, torch.nn.Module], MatchedDetections] | None = None
+    fidelity_matches: Callable[[dict[str, torch.nn.Module], torch.nn.Module], dict[str, MatchedDetections]] | None = None
     class_names: tuple[str, ...] = ()
 
     def measure(self, module: torch.nn.Module) -> tuple[float, dict[str, float] | None]:
