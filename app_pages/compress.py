@@ -76,7 +76,8 @@ if st.button("Compress", type="primary"):
 
     try:
         if evaluation_set(model) is None:  # the same model and settings give the same run: shared by every session
-            run, reused = shared_job(("compress", model.key, repr(config), measure), compress_and_measure, bar)
+            run, reused = shared_job(("compress", model.key, model.task, repr(config), measure), compress_and_measure,
+                                     bar)
         else:  # the user's own evaluation set is this session's alone
             run, reused = heavy_job(compress_and_measure, bar), False
         remember_run(replace(run, model_label=model.label))
