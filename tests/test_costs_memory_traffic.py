@@ -140,3 +140,18 @@ def test_footprint_counts_each_set_once():
     assert sets["stream"] == (20 + 12) * 4 + codebooks  # 1 B index + 3 codes per edge, plus the codebooks
     assert sets["tables"] == 5 * 1 * 36 and sets["output"] == 4 * 4
     assert footprint(sets) == sets["stream"] + sets["tables"] + sets["scratch"] + sets["output"] > sets["stream"]
+
+
+def test_the_index_width_has_one_home():
+    """The cost model counts the bytes the runtimes hold: the numba kernels' and the torch path's index types are
+    routes.index_bytes wide (the torch path widens only above 32,768, where torch has no unsigned 16-bit index)."""
+    import numpy as np
+    import torch
+
+    from sharekan_core.runtime import compressed_kan, fused_kernel
+    from sharekan_core.runtime.routes import index_bytes
+
+    for k in (2, 256, 257, 32_768, 32_769, 65_536):
+        assert index_width(k) == index_bytes(k) == np.dtype(fused_kernel.index_dtype(k)).itemsize
+        torch_bytes = torch.empty(0, dtype=compressed_kan.index_dtype(k)).element_size()
+        assert torch_bytes == (index_bytes(k) if k <= 32_768 else 4)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from ..compression.packing import FP32
 from ..errors import SharekanError
 from ..ranges import MAX_CODEBOOK, check_int
-from ..runtime.routes import MAX_TAPS, TILE_BYTES, fused_route
+from ..runtime.routes import MAX_TAPS, TILE_BYTES, fused_route, index_bytes
 from .cache_residency import fits_in
 
 INT64 = 8
@@ -88,9 +88,9 @@ def code_width(bits: int) -> int:
 
 
 def index_width(codebook_size: int) -> int:
-    """In-memory bytes of one index into a codebook of ``codebook_size`` codewords."""
+    """In-memory bytes of one index into a codebook of ``codebook_size`` codewords (the runtime's width)."""
     check_int("codebook_size", codebook_size, 1, MAX_CODEBOOK)
-    return 1 if codebook_size <= 256 else 2
+    return index_bytes(codebook_size)
 
 
 def table_bytes_per_input_row(order: int, with_offset: bool = True) -> int:

@@ -36,11 +36,12 @@ except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
     FusedKAN, COMPILE_NOTE = None, ""
 BACKENDS = ("auto", "fused", "torch")
 from .local_basis import knot_interval, local_bases, pad_knots, place_bases
-from .routes import RESPONSE_BUDGET, TILE_FLOATS, use_tiles
+from .routes import RESPONSE_BUDGET, TILE_FLOATS, index_bytes, use_tiles
 
 def index_dtype(codebook_size: int) -> torch.dtype:
-    """Smallest integer dtype that holds indices below ``codebook_size``."""
-    if codebook_size <= 256:
+    """The torch path's index dtype: ``routes.index_bytes`` wide, signed where torch's indexing lacks the
+    unsigned type (uint16), which widens K > 32,768 to int32."""
+    if index_bytes(codebook_size) == 1:
         return torch.uint8
     return torch.int16 if codebook_size <= 32_768 else torch.int32
 

@@ -41,7 +41,7 @@ from numba.extending import overload
 
 from ..compression.compressed import CompressedLayer
 from ..compression.quantize import QuantizedTensor
-from .routes import MAX_TAPS, TILE_BYTES, fused_route, grouped_block_outputs, output_blocks
+from .routes import MAX_TAPS, TILE_BYTES, fused_route, grouped_block_outputs, index_bytes, output_blocks
 
 # numba's default (workqueue) threading layer may not be entered from two threads at once;
 # Streamlit runs each session in its own thread, so kernel launches are serialised.
@@ -573,8 +573,8 @@ class FusedLayer:
 
 
 def index_dtype(codebook_size: int) -> type:
-    """The kernels' index type: uint8 for K <= 256, else uint16 (K is at most 65,536)."""
-    return np.uint8 if codebook_size <= 256 else np.uint16
+    """The kernels' index type: unsigned, ``routes.index_bytes`` wide."""
+    return np.uint8 if index_bytes(codebook_size) == 1 else np.uint16
 
 
 class FusedKAN:

@@ -26,6 +26,16 @@ TILE_BYTES = 1 << 21    # one decoded float32 tile of the numba tile route: 2 Mi
 TILE_FLOATS = 1 << 18   # one decoded (T, in, D) tile of the torch tile path: 1 MiB
 
 
+def index_bytes(codebook_size: int) -> int:
+    """Bytes of one in-memory codeword index: 1 for K <= 256, else 2 (K is at most 65,536).
+
+    The one home for the index width: the numba kernels hold uint8 or uint16, the cost models count these
+    bytes, and the torch path widens only where torch lacks the unsigned type (``compressed_kan.index_dtype``)."""
+    if not 1 <= codebook_size <= 65_536:
+        raise ValueError(f"codebook_size must be 1 to 65,536, got {codebook_size}")
+    return 1 if codebook_size <= 256 else 2
+
+
 def fused_route(batch: int, order: int) -> str:
     """'row', 'grouped' or 'tile': the numba route for ``batch`` rows of a layer of spline ``order``."""
     if order + 1 > MAX_TAPS or batch >= TILE_FROM_ROWS:
