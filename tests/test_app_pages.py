@@ -943,7 +943,6 @@ def test_four_sessions_at_once_compress_and_detect_without_error_and_as_one_sess
     def session_work(index: int, out: dict) -> None:
         try:
             at = compressed(4)  # the digits KAN, as one user compresses it
-            at.switch_page("app_pages/detect.py").run()  # refused plainly: the digits KAN has no detection task
             detect = app_on("app_pages/detect.py", DETECTION_HEAD)  # the detection head's dense column
             out[index] = (at, detect)
         except Exception as error:  # a failure in a thread is reported by the test, not lost
@@ -963,7 +962,6 @@ def test_four_sessions_at_once_compress_and_detect_without_error_and_as_one_sess
         assert not at.exception and not detect.exception
         assert [run.model_label for run in studio(at).history] == ["Digits classifier (KAN 64-32-10)"]  # its own run
         assert studio(at).history[-1].result.encoded == alone.result.encoded
-        assert "has no detection task" in at.error[0].value
         assert len(detect.get("image")) == 2  # the dense head and the teacher, drawn from the shared outputs
     captions = {" ".join(c.value for c in detect.caption) for _, detect in results.values()}
     assert len(captions) == 1  # every session shows the same detections and times
