@@ -12,6 +12,8 @@ The public API, in the order a script uses it::
     outputs = head(inputs)                                              # (B, 64) float32 -> (B, 10)
     sk.compress_(net, sk.CompressionConfig(codebook_size=64),           # a KAN head inside any torch module,
                  calibration=sk.calibration_from(net, images))          # swapped in place for its compressed module
+    safetensors.torch.save_file(sk.compressed_state_dict(net), "net.safetensors")
+    sk.load_compressed_into(MyNet(), "net.safetensors")                 # restored into a fresh copy of the model
 
 Names are resolved on first use (PEP 562), so ``import sharekan_core`` and the command line's
 ``--help`` do not pay for importing torch.
@@ -41,6 +43,8 @@ _EXPORTS = {
     "load_runnable": "sharekan_core.runtime.loading",
     "compress_": "sharekan_core.runtime.in_place",
     "calibration_from": "sharekan_core.runtime.in_place",
+    "compressed_state_dict": "sharekan_core.runtime.compressed_module",
+    "load_compressed_into": "sharekan_core.runtime.compressed_module",
     "SharekanError": "sharekan_core.errors",
 }
 
@@ -54,6 +58,7 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
     from .runtime.compressed_kan import CompressedDomainKAN
+    from .runtime.compressed_module import compressed_state_dict, load_compressed_into
     from .runtime.in_place import calibration_from, compress_
     from .runtime.loading import load_runnable
     from .io.model_file import load_model, save_model

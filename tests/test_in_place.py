@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from digits_net import DigitsNet, digits_tensors
 from efficient_kan_reference import ReferenceKAN, train
-from sklearn.datasets import load_digits
 from torch import nn
 
 import sharekan_core as sk
@@ -15,22 +15,9 @@ from sharekan_core.runtime.in_place import CompressedHead
 calibration_from, compress_ = sk.calibration_from, sk.compress_  # the public names
 
 
-class DigitsNet(nn.Module):
-    """A small CNN backbone with a KAN head, as the paper's setting has it."""
-
-    def __init__(self, head: nn.Module):
-        super().__init__()
-        self.backbone = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Tanh())
-        self.head = head
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(pixels.view(-1, 1, 8, 8)))
-
-
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels[:600] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:600])
+    return digits_tensors()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from ..io.model_file import COMPRESSED_FORMAT
 from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
 
 FORMAT_VERSION = "2"
+COMPRESSED_KIND = "compressed SHARe-KAN file"
 READABLE_VERSIONS = ("1", "2")  # version 1 has no codebook "grouping": its affine pairs are per row
 _QUANTIZED = ("gains", "biases", "base_weights")
 _PER_EDGE = ("coefficients", *_QUANTIZED)  # the quantized tensors a layer may hold, in file order
@@ -73,7 +74,12 @@ def _quantized(prefix: str, component: str, layer: int | None, tensor: Quantized
 
 def encode_compressed(compressed: CompressedKAN) -> bytes:
     """Serialise to safetensors bytes (deterministic: sorted JSON, no timestamps), with a checksum in the header."""
-    fields = {
+    return encode_checked(compressed_fields(compressed), {t.name: t.array for t in stored_tensors(compressed)})
+
+
+def compressed_fields(compressed: CompressedKAN) -> dict:
+    """The compressed file's header fields without their checksum: format, method, config, codebooks, layers."""
+    return {
         "format": COMPRESSED_FORMAT,
         "version": FORMAT_VERSION,
         "method": compressed.method,
@@ -82,7 +88,6 @@ def encode_compressed(compressed: CompressedKAN) -> bytes:
         "layers": [layer_header(layer) for layer in compressed.layers],
         "metadata": compressed.metadata,
     }
-    return encode_checked(fields, {t.name: t.array for t in stored_tensors(compressed)})
 
 
 def save_compressed(compressed: CompressedKAN, path: str | Path) -> int:
@@ -147,15 +152,21 @@ def read_checked(path: Path, expected_format: str, kind: str, hint: str = "") ->
     header = decode_header(raw, path)
     if header.get("format") != expected_format:
         raise SharekanError(f"{path.name}: not a {kind}{hint}")
+    return header, checked_arrays(header, tensors, kind, path.name)
+
+
+def checked_arrays(header: dict, tensors: dict, kind: str, source: str) -> dict[str, np.ndarray]:
+    """The tensors of a ``kind`` whose header is ``header`` as numpy arrays, its version known, its checksum
+    verified and its declared numbers bounded; ``source`` names it in errors."""
     if header.get("version") not in READABLE_VERSIONS:
-        raise SharekanError(f"{path.name}: unsupported {kind} version {header.get('version')!r}")
-    arrays = numpy_arrays(tensors, path.name)
-    verify_checksum(header, arrays, path.name)
-    check_header_numbers(header, path.name)
-    return header, arrays
+        raise SharekanError(f"{source}: unsupported {kind} version {header.get('version')!r}")
+    arrays = numpy_arrays(tensors, source)
+    verify_checksum(header, arrays, source)
+    check_header_numbers(header, source)
+    return arrays
 
 
-def read_codebooks(arrays: dict[str, np.ndarray], header: dict, path: Path) -> list[QuantizedTensor]:
+def read_codebooks(arrays: dict[str, np.ndarray], header: dict, path: Path | str) -> list[QuantizedTensor]:
     """Every codebook a header lists, read and checked against its declared bits, shape and grouping."""
     return [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
             for i, c in enumerate(header_field(header, "codebooks", list, path))]
@@ -164,26 +175,32 @@ def read_codebooks(arrays: dict[str, np.ndarray], header: dict, path: Path) -> l
 def load_compressed(path: str | Path) -> CompressedKAN:
     """Read a compressed file, validating every shape against its header."""
     path = Path(path)
-    header, arrays = read_checked(path, COMPRESSED_FORMAT, "compressed SHARe-KAN file", " (it may be a dense model)")
+    header, arrays = read_checked(path, COMPRESSED_FORMAT, COMPRESSED_KIND, " (it may be a dense model)")
+    return compressed_from(header, arrays, path.name)
+
+
+def compressed_from(header: dict, arrays: dict[str, np.ndarray], source: str) -> CompressedKAN:
+    """The compressed KAN a checked header and its arrays (``checked_arrays``) describe, every shape validated
+    against the header; ``source`` names it in errors."""
     try:
         method = header.get("method", "sharekan")
         _expect(method in METHOD_CONFIGS, f"unknown compression method {method!r}")
-        config = METHOD_CONFIGS[method](**header_field(header, "config", dict, path))
-        codebooks = read_codebooks(arrays, header, path)
+        config = METHOD_CONFIGS[method](**header_field(header, "config", dict, source))
+        codebooks = read_codebooks(arrays, header, source)
         layers = [_read_layer(arrays, index, spec, codebooks)
-                  for index, spec in enumerate(header_field(header, "layers", list, path))]
+                  for index, spec in enumerate(header_field(header, "layers", list, source))]
     except SharekanError as exc:
-        raise SharekanError(f"{path.name}: {exc}") from None
+        raise SharekanError(f"{source}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise SharekanError(f"{path.name}: corrupt compressed file ({malformed_detail(exc)})") from None
-    metadata = header_field(header, "metadata", dict, path)
+        raise SharekanError(f"{source}: corrupt compressed file ({malformed_detail(exc)})") from None
+    metadata = header_field(header, "metadata", dict, source)
     compressed = CompressedKAN(codebooks, layers, config, metadata)
     try:
         check_layer_chain(layers)
         check_consistent(compressed)
         check_stored_names(arrays, (t.name for t in stored_tensors(compressed)))
     except SharekanError as exc:
-        raise SharekanError(f"{path.name}: {exc}") from None
+        raise SharekanError(f"{source}: {exc}") from None
     return compressed
 
 

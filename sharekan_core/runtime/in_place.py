@@ -91,7 +91,7 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
     for name, kan in kan_modules(module).items():
         if filter_fn is not None and not filter_fn(kan, name):
             continue
-        loaded = model_from_tensors(state, type(module).__name__, f"{name}.", _live_activation(kan, name))
+        loaded = model_from_tensors(state, type(module).__name__, f"{name}.", live_activation(kan, name))
         samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
         compressed[name] = compress(loaded.model, config, samples)
     for name, result in compressed.items():
@@ -100,7 +100,7 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
     return compressed
 
 
-def _live_activation(kan: nn.Module, name: str) -> str:
+def live_activation(kan: nn.Module, name: str) -> str:
     """The base activation of the KAN ``kan``: its activation modules (one kind, at its defaults), or kanx's name."""
     names = {KANX_ACTIVATIONS.get(str(layer.base_activation_name).lower(), str(layer.base_activation_name))
              for layer in kan.modules() if hasattr(layer, "base_activation_name")}

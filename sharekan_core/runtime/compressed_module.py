@@ -1,0 +1,141 @@
+"""Save a module that ``compress_`` changed and restore it into a fresh copy of the user's model, in torchao's style.
+
+``compressed_state_dict(net)`` is ``net.state_dict()`` with each compressed KAN's stored form in place of its
+runtime buffers: under the KAN's name, the compressed file's tensors (``head.codebooks.0.payload``,
+``head.layers.0.indices``, ...) and its JSON header, checksum included, as one uint8 tensor
+(``head.compressed_header``), so ``safetensors.torch.save_file`` or ``torch.save`` keeps everything. The rest
+(backbone, norms) is the module's own dense tensors.
+
+Example::
+
+    >>> sk.compress_(net, sk.CompressionConfig(codebook_size=64))                       # doctest: +SKIP
+    >>> safetensors.torch.save_file(sk.compressed_state_dict(net), "net.safetensors")   # doctest: +SKIP
+    >>> fresh = MyNet()                                                                 # doctest: +SKIP
+    >>> sk.load_compressed_into(fresh, "net.safetensors")  # its KAN head swapped, every tensor restored
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..compression.compressed import CompressedKAN
+from ..errors import SharekanError
+from ..format.compressed_file import COMPRESSED_KIND, checked_arrays, compressed_fields, compressed_from, stored_tensors
+from ..format.integrity import CHECKSUM_FIELD, checksum
+from ..io.model_file import COMPRESSED_FORMAT, model_from_tensors
+from ..io.tensors import SAFETENSORS, read_safetensors, read_torch_checkpoint, sniff_format
+from .in_place import CompressedHead, kan_modules, live_activation
+
+HEADER_TENSOR = "compressed_header"  # '<name>.compressed_header': a compressed KAN's JSON header as uint8
+
+
+def compressed_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    """``module``'s tensors with every ``CompressedHead`` as its stored form (codes and header) under its name,
+    ready for ``safetensors.torch.save_file`` or ``torch.save``; ``load_compressed_into`` reads it back."""
+    heads = {name: child for name, child in module.named_modules() if isinstance(child, CompressedHead)}
+    if not heads:
+        raise SharekanError(f"{type(module).__name__} holds no compressed KAN; run sk.compress_ on it first")
+    state = {key: value.detach().clone() for key, value in module.state_dict().items()
+             if _owner(key, heads) is None}
+    for name, head in heads.items():
+        arrays = {t.name: np.ascontiguousarray(t.array) for t in stored_tensors(head.compressed)}
+        fields = compressed_fields(head.compressed)
+        header = json.dumps({**fields, CHECKSUM_FIELD: checksum(fields, arrays)}, sort_keys=True).encode()
+        state[f"{name}.{HEADER_TENSOR}"] = torch.frombuffer(bytearray(header), dtype=torch.uint8)
+        state.update({f"{name}.{key}": torch.from_numpy(array.copy()) for key, array in arrays.items()})
+    return state
+
+
+def load_compressed_into(module: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> dict[str, CompressedKAN]:
+    """Swap each KAN of ``module`` that ``source`` (a file or dict written from ``compressed_state_dict``) holds
+    compressed for its ``CompressedHead`` and load every other tensor; return the compressed KANs by name.
+    Everything is checked before ``module`` changes: a bad file leaves it as it was."""
+    tensors, label = _read(source)
+    names = [key[: -len(HEADER_TENSOR) - 1] for key in tensors if key.endswith("." + HEADER_TENSOR)]
+    if not names:
+        raise SharekanError(f"{label}: holds no compressed KAN (no '<name>.{HEADER_TENSOR}' tensor); write it with "
+                            "sk.compressed_state_dict(module) after sk.compress_")
+    compressed = {name: _compressed(tensors, name, label) for name in names}
+    for name, kan in compressed.items():
+        _check_fits(module, name, kan, label)
+    rest = {key: value for key, value in tensors.items() if _owner(key, compressed) is None}
+    _check_rest(module, rest, compressed, label)
+    for name, kan in compressed.items():
+        parent, _, attribute = name.rpartition(".")
+        setattr(module.get_submodule(parent) if parent else module, attribute, CompressedHead(kan))
+    module.load_state_dict(rest, strict=False)
+    return compressed
+
+
+def _read(source: str | Path | Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
+    if isinstance(source, Mapping):
+        return dict(source), "state dict"
+    path = Path(source)  # sniff_format refuses anything but safetensors and torch checkpoints
+    return (read_safetensors(path)[0] if sniff_format(path) == SAFETENSORS else read_torch_checkpoint(path)), path.name
+
+
+def _compressed(tensors: dict[str, torch.Tensor], name: str, label: str) -> CompressedKAN:
+    """The compressed KAN stored under ``name``: its header decoded, checksum verified, every shape validated."""
+    source = f"{label}: {name}"
+    raw = tensors[f"{name}.{HEADER_TENSOR}"]
+    try:
+        header = json.loads(raw.numpy().tobytes()) if raw.dtype == torch.uint8 and raw.dim() == 1 else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("format") != COMPRESSED_FORMAT:
+        raise SharekanError(f"{source}.{HEADER_TENSOR} is not a compressed KAN's header")
+    prefix = f"{name}.{HEADER_TENSOR}"
+    own = {key[len(name) + 1:]: value for key, value in tensors.items()
+           if key.startswith(name + ".") and key != prefix}
+    return compressed_from(header, checked_arrays(header, own, COMPRESSED_KIND, source), source)
+
+
+def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) -> None:
+    """Refuse a compressed KAN whose place in ``module`` is not a KAN (or compressed KAN) of the same widths."""
+    try:
+        place = module.get_submodule(name)
+    except AttributeError:
+        raise SharekanError(f"{label}: holds a compressed KAN at {name!r}, but {type(module).__name__} has no "
+                            f"submodule {name!r}; load it into the model it was compressed from") from None
+    widths = [kan.layers[0].in_features, *(layer.out_features for layer in kan.layers)]
+    if isinstance(place, CompressedHead):
+        have = [place.compressed.layers[0].in_features, *(layer.out_features for layer in place.compressed.layers)]
+    elif name in kan_modules(module):
+        have = list(model_from_tensors(place.state_dict(), f"{type(module).__name__}.{name}", None,
+                                       live_activation(place, name)).model.config.widths)
+    else:
+        raise SharekanError(f"{label}: holds a compressed KAN at {name!r}, but {type(module).__name__}.{name} is "
+                            f"{type(place).__name__}, not a KAN")
+    if have != widths:
+        raise SharekanError(f"{label}: the compressed KAN at {name!r} has widths {widths}, but "
+                            f"{type(module).__name__}.{name} has {have}")
+
+
+def _check_rest(module: nn.Module, rest: dict[str, torch.Tensor], compressed: dict[str, CompressedKAN],
+                label: str) -> None:
+    """Refuse unless ``rest`` holds exactly the module's tensors outside its KANs, each of the module's shape."""
+    expected = {key: value for key, value in module.state_dict().items() if _owner(key, compressed) is None}
+    missing = [key for key in expected if key not in rest]
+    unexpected = [key for key in rest if key not in expected]
+    if missing or unexpected:
+        parts = [f"lacks {_few(missing)}" if missing else "", f"holds {_few(unexpected)} that the module has not"
+                 if unexpected else ""]
+        raise SharekanError(f"{label}: does not fit {type(module).__name__}: it {' and '.join(p for p in parts if p)}")
+    for key, value in expected.items():
+        if tuple(rest[key].shape) != tuple(value.shape):
+            raise SharekanError(f"{label}: {key} has shape {tuple(rest[key].shape)}, but "
+                                f"{type(module).__name__}.{key} has {tuple(value.shape)}")
+
+
+def _owner(key: str, names: Mapping[str, object]) -> str | None:
+    """The compressed KAN whose name prefixes ``key``, or None."""
+    return next((name for name in names if key.startswith(name + ".")), None)
+
+
+def _few(keys: list[str], shown: int = 4) -> str:
+    return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more" if len(keys) > shown else "")
