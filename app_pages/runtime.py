@@ -75,7 +75,9 @@ if programs is not None:
     right.markdown("**ExecuTorch latency, batch 1 (median ms, this host)**")
     right.dataframe(exported.latency, hide_index=True)
     st.markdown(hosts.EAGER_VS_PROGRAM)
-    for warning in [OTHERS_RAN] if programs.others_ran else runtime.program_warnings(exported):
+    # A size holds whatever else ran; a speed verdict does not, so only it gives way to the note.
+    speed = [OTHERS_RAN] if programs.others_ran else runtime.program_speed_warnings(exported)
+    for warning in runtime.program_size_warnings(exported) + speed:
         st.warning(warning)
     st.download_button("Download the compressed .pte", exported.compressed_pte,
                        file_name=run.file_name.replace(".sharekan.safetensors", ".pte"),

@@ -918,3 +918,24 @@ def test_the_same_compression_in_a_second_session_is_reused_not_run_again():
     assert any("its result is reused here" in note.value for note in second.info)
     assert studio(second).history[-1].result is studio(first).history[-1].result
 
+
+
+def test_runtime_page_says_a_bigger_program_even_when_other_sessions_ran():
+    """Issue 31: the 'other sessions were running' note replaced every program warning, the size one included,
+    though only the speed verdict depends on the host being quiet."""
+    import pandas as pd
+
+    from sharekan_core.studio import runtime
+    from sharekan_core.studio.jobs import OTHERS_RAN, Measured
+
+    at = compressed(16)
+    forms = [runtime.DENSE_PTE, runtime.COMPRESSED_PTE]
+    exported = runtime.PteExport(pd.DataFrame({"form": forms, "MB": [0.002, 0.005]}),
+                                 pd.DataFrame({"batch": 1, "form": forms, "ms": [5.4, 33.4]}), b"")
+    studio(at).programs[studio(at).history[-1].model_key] = Measured(exported, others_ran=True)
+    at.switch_page("app_pages/runtime.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [warning.value for warning in at.warning]
+    assert OTHERS_RAN in warnings
+    assert any("not smaller than the dense one" in warning for warning in warnings), warnings
+    assert not any("runs slower" in warning for warning in warnings), warnings
