@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from digits_net import DigitsNet, digits_tensors
-from efficient_kan_reference import ReferenceKAN, train
+from efficient_kan_reference import ReferenceKAN, ReferenceKANLinear, train
 from torch import nn
 
 import sharekan_core as sk
@@ -87,3 +87,59 @@ def test_a_flashkan_head(digits):
         assert isinstance(net.head, CompressedHead) and agreement > 0.95
     finally:
         patch.undo()
+
+
+class NormedKAN(nn.Module):
+    """efficient-kan layers with a LayerNorm after each hidden layer (``norms.0.weight``, ...), as users add them."""
+
+    def __init__(self, widths: list[int]):
+        super().__init__()
+        self.layers = nn.ModuleList(ReferenceKANLinear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for width in widths[1:-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index < len(self.norms):
+                x = self.norms[index](x)
+        return x
+
+
+@pytest.mark.parametrize("head", [
+    lambda: NormedKAN([64, 8, 10]),
+    lambda: nn.Sequential(ReferenceKANLinear(64, 8), nn.LayerNorm(8), ReferenceKANLinear(8, 10)),
+    lambda: nn.Sequential(ReferenceKANLinear(64, 8), nn.ReLU(), ReferenceKANLinear(8, 10)),
+    lambda: nn.Sequential(ReferenceKANLinear(64, 8), ReferenceKANLinear(8, 10), nn.Softmax(dim=-1)),
+], ids=["norms", "sequential-norm", "sequential-relu", "sequential-softmax-after"])
+def test_norms_between_kan_layers_stay_and_each_layer_is_compressed(digits, head):
+    """The file importer refuses these (it cannot reproduce the norms); in place, each KAN layer is swapped for its
+    compressed module and the module's own forward still applies the norms and activations between them."""
+    torch.manual_seed(0)
+    net = train(DigitsNet(head()), *digits, steps=40)
+    norms = [child for child in net.head.modules() if not isinstance(child, ReferenceKANLinear)
+             and not list(child.children()) and not isinstance(child, nn.SiLU)]
+    with torch.no_grad():
+        dense = net(digits[0])
+    samples = calibration_from(net, digits[0])
+    layer_names = [name for name, child in net.named_modules() if isinstance(child, ReferenceKANLinear)]
+    assert list(samples) == layer_names and samples[layer_names[1]].shape == (600, 8)
+    compressed = compress_(net, sk.CompressionConfig(codebook_size=64), calibration=samples)
+    assert list(compressed) == layer_names
+    assert all(isinstance(net.get_submodule(name), CompressedHead) for name in layer_names)
+    assert norms and all(any(child is norm for child in net.head.modules()) for norm in norms)
+    with torch.no_grad():
+        outputs = net(digits[0])
+    agreement = float((outputs.argmax(1) == dense.argmax(1)).float().mean())
+    assert agreement > 0.95, agreement
+
+
+def test_a_layer_holding_its_own_norm_and_prelu_is_refused_by_name(digits):
+    """torch-conv-kan's B-spline KANLayer applies a LayerNorm and a PReLU inside the layer: no module boundary
+    lets the compressed layer leave them in place, so compress_ refuses it and changes nothing."""
+    layer = ReferenceKANLinear(64, 10)
+    layer.layer_norm, layer.prelu = nn.LayerNorm(10), nn.PReLU()
+    net = DigitsNet(layer)
+    with pytest.raises(SharekanError, match=r"DigitsNet.head: 3 tensors that the efficient-kan importer does not use: "
+                                            r"layer_norm.weight, layer_norm.bias, prelu.weight"):
+        compress_(net, sk.CompressionConfig(codebook_size=8))
+    assert net.head is layer

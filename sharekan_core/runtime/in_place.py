@@ -2,8 +2,10 @@
 
 Every KAN-shaped group of ``module.state_dict()`` (any family ``io`` imports: a KAN head on a backbone, an
 nn.Sequential of KAN layers, a single KAN layer) is imported, compressed and swapped for its compressed-domain
-module; the rest of the module (backbone, other layers) is left as it is. The base activation is read from the
-live KAN's activation modules, so nothing is guessed.
+module; the rest of the module (backbone, other layers) is left as it is. A KAN whose module also holds norms
+or activations between its layers (efficient-kan with ``norms``, an nn.Sequential with a LayerNorm) has each of its
+layers swapped on its own, the norms left in place: its forward, which applies them, runs unchanged. The base
+activation is read from the live KAN's activation modules, so nothing is guessed.
 
 Example::
 
@@ -23,7 +25,7 @@ from torch import nn
 from ..compression import compress
 from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
-from ..io.kan_groups import find_kan_groups
+from ..io.kan_groups import KANGroup, find_kan_groups
 from ..io.model_file import model_from_tensors
 from .loading import compressed_runnable
 
@@ -54,15 +56,33 @@ class CompressedHead(nn.Module):
 
 
 def kan_modules(module: nn.Module) -> dict[str, nn.Module]:
-    """Each KAN inside ``module`` by its dotted name: the submodule holding one KAN-shaped group of tensors."""
+    """Each KAN inside ``module`` by its dotted name: the submodule holding one KAN-shaped group of tensors, or each
+    of its layers where that submodule holds more than its KAN layers (``swap_units``)."""
     found = {}
     for group in find_kan_groups(module.state_dict()):
-        if not group.prefix:
-            raise SharekanError("the module itself is a KAN, which cannot be swapped in place; use "
-                                "sk.compress(sk.load_model(...)) or compress_ on a module that holds it")
-        name = group.prefix.rstrip(".")
-        found[name] = module.get_submodule(name)
+        for name in swap_units(module, group):
+            found[name] = module.get_submodule(name)
     return found
+
+
+def swap_units(module: nn.Module, group: KANGroup) -> list[str]:
+    """The submodules to swap for ``group``: the KAN's own module, or each KAN layer on its own where the KAN's
+    module (or its layer list) also holds other modules or tensors (norms, activations, a temperature between or
+    after the layers), which only the module's own forward knows where to apply; those are left as they are."""
+    if group.container is not None:
+        layers = [f"{group.prefix}{group.container}{index}" for index in group.indices]
+        owner = module.get_submodule(group.prefix.rstrip(".")) if group.prefix else module
+        listing = owner.get_submodule(group.container.rstrip(".")) if group.container else owner
+        own_tensors = [key for key in owner.state_dict() if not key.startswith(tuple(
+            f"{group.container}{index}." for index in group.indices))]
+        others = {child for child, _ in listing.named_children()} != {str(index) for index in group.indices} or (
+            listing is not owner and {child for child, _ in owner.named_children()} != {group.container.rstrip(".")})
+        if own_tensors or others:
+            return layers
+    if not group.prefix:
+        raise SharekanError("the module itself is a KAN, which cannot be swapped in place; use "
+                            "sk.compress(sk.load_model(...)) or compress_ on a module that holds it")
+    return [group.prefix.rstrip(".")]
 
 
 def calibration_from(module: nn.Module, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -86,12 +106,11 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
     """Swap every KAN inside ``module`` (those ``filter_fn(kan, name)`` accepts) for its compressed-domain
     ``CompressedHead``, in place; return the compressed KANs by name (``sk.save_compressed`` writes each).
     ``calibration`` maps a KAN's name to (N, in) inputs, as ``calibration_from`` returns them."""
-    state = module.state_dict()
     compressed = {}
     for name, kan in kan_modules(module).items():
         if filter_fn is not None and not filter_fn(kan, name):
             continue
-        loaded = model_from_tensors(state, type(module).__name__, f"{name}.", live_activation(kan, name))
+        loaded = model_from_tensors(kan.state_dict(), f"{type(module).__name__}.{name}", None, live_activation(kan, name))
         samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
         compressed[name] = compress(loaded.model, config, samples)
     for name, result in compressed.items():
