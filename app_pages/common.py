@@ -95,6 +95,11 @@ def shared_job(key: Hashable, compute: Callable[[], Any], bar=None) -> tuple[Any
     return shared_results().get_or_run(key, compute, heavy_jobs(), queued_note(bar) if bar is not None else None)
 
 
+def shared_result(key: Hashable) -> Any | None:
+    """What ``shared_job`` computed under ``key`` in any session, or None (nothing is computed here)."""
+    return shared_results().get(key)
+
+
 def heavy_job(compute: Callable[[], Any], bar=None) -> Any:
     """``compute()`` in the process's heavy-job queue, with "queued" on ``bar`` while it waits (not cached)."""
     with heavy_jobs().slot(queued_note(bar) if bar is not None else None):

@@ -1,16 +1,16 @@
 """Detect: the chosen detection head, dense and compressed, with the SSD teacher as a reference, on real photos."""
 import streamlit as st
 
-from app_pages.common import (chosen_model, latest_run, measured, session, set_widget_value, shared_job, stop_page,
-                              widget_value)
+from app_pages.common import (chosen_model, latest_run, measured, session, set_widget_value, shared_job,
+                              shared_result, stop_page, widget_value)
 from sharekan_core.errors import SharekanError
 from sharekan_core.studio import detection
 from sharekan_core.studio.compression import bits_label
-from sharekan_core.studio.jobs import OTHERS_RAN, Measured
+from sharekan_core.studio.jobs import OTHERS_RAN
 from sharekan_core.studio.models import content_key
 from sharekan_core.studio.session import PhotoUpload
 
-HEAD_REPEATS = 3  # one run of a head is too noisy on a shared host to compare two heads
+TIMING_REPEATS = 5  # on request: one run of a head is too noisy on a shared host to compare two heads
 
 
 @st.cache_resource(show_spinner="Loading the detector…")
@@ -114,37 +114,42 @@ try:
 except SharekanError as error:
     st.error(f"**{model.label}** cannot run as a detection head: {error}")
     stop_page()
-# Heads run once per image and head, for every session: a threshold or a column switch only redraws.
+# Each head runs once per image, for every session: a photo switch costs the backbone and one pass of each head;
+# a threshold or a column switch re-draws from those outputs. More timing runs only when the user asks.
 image_key = str(photos[name]) if source == "Bundled photo" else kept.key
 maps, backbone_ms = shared_job(("backbone", image_key), lambda: detection.backbone_maps(dense_model, image))[0]
-
-
-def head_outputs(key: tuple, detectors: list) -> Measured:
-    """The detectors' raw outputs on this image, computed once per ``key`` (timed in the heavy-job queue)."""
-    return shared_job((key, image_key), lambda: measured(
-        lambda: detection.timed_outputs(detectors, image.size, maps, HEAD_REPEATS)))[0]
-
-
-teacher = None
-if with_teacher and has_teacher:
-    teacher_model = teacher_detector(labels.name)
-    teacher_outputs = head_outputs(("teacher", labels.name), [teacher_model]).value[0]
-    teacher = detection.detections_at(teacher_model, teacher_outputs, image.size, score)
 compression = latest_run(model)
+heads = {"Dense KAN head": (("dense", model.key), dense_model)}  # title -> (outputs key, detector), column order
+if compression is not None:
+    detector, how = compressed_detector(model.key, repr(compression.config), decompressed, compression.result)
+    heads["Compressed KAN head"] = (("compressed", model.key, repr(compression.config), decompressed), detector)
+if with_teacher and has_teacher:
+    heads["SSD teacher"] = (("teacher", labels.name), teacher_detector(labels.name))
+outputs = {title: shared_job((key, image_key), lambda detector=detector: measured(
+    lambda: detection.timed_outputs([detector], image.size, maps, 1)))[0] for title, (key, detector) in heads.items()}
+timing_key = ("head times", *(key for key, _ in heads.values()), image_key)
+if st.button(f"Time the heads ({TIMING_REPEATS} interleaved runs)", key="detect_time_heads",
+             help="The times shown first are one run of each head, taken as the photo first ran; this times "
+                  "every head shown again, in turns, and shows the medians."):
+    shared_job(timing_key, lambda: measured(lambda: detection.head_times(
+        [detector for _, detector in heads.values()], image.size, maps, TIMING_REPEATS)))
+timed = shared_result(timing_key)
+milliseconds = (dict(zip(heads, timed.value)) if timed is not None
+                else {title: output.value[0].milliseconds for title, output in outputs.items()})
+how_timed = (f"the median of {TIMING_REPEATS} interleaved runs" if timed is not None
+             else "one run each, taken when this photo first ran with these heads")
+others_ran = timed.others_ran if timed is not None else any(output.others_ran for output in outputs.values())
+runs = {title: detection.detections_at(heads[title][1], output.value[0], image.size, score, milliseconds[title])
+        for title, output in outputs.items()}
+dense, teacher = runs["Dense KAN head"], runs.get("SSD teacher")
 if compression is None:
-    dense = detection.detections_at(dense_model, head_outputs(("dense", model.key), [dense_model]).value[0],
-                                    image.size, score)
     st.info(f"Compress **{model.label}** on the Compress page to compare it here; showing the dense head only.")
     st.page_link("app_pages/compress.py", label="Go to Compress", icon=":material/compress:")
+    st.caption(f"Head times: {how_timed}, box decoding and NMS included.")
     columns = st.columns(2 if teacher else 1)
     show_column(columns[0], "Dense KAN head", image, dense)
-    runs = {"dense KAN head": dense}
 else:
-    detector, how = compressed_detector(model.key, repr(compression.config), decompressed, compression.result)
-    timed = head_outputs(("dense and compressed", model.key, repr(compression.config), decompressed),
-                         [dense_model, detector])
-    dense, compressed = (detection.detections_at(head, outputs, image.size, score)
-                         for head, outputs in zip((dense_model, detector), timed.value))
+    compressed = runs["Compressed KAN head"]
     agree = detection.match_f1(dense.detections, compressed.detections)
     only_dense, only_compressed = detection.disagreements(dense.detections, compressed.detections)
     cols = st.columns(4)
@@ -153,25 +158,23 @@ else:
     cols[2].metric("Dense head time", f"{dense.milliseconds:.0f} ms")
     cols[3].metric("Compressed head time", f"{compressed.milliseconds:.0f} ms")
     st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, {bits_label(compression.config)}, "
-               f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times are the median of "
-               f"{HEAD_REPEATS} interleaved runs when this photo first ran with these heads, box decoding and NMS "
-               f"included; the backbone, shared by every head, took {backbone_ms:.0f} ms. A new threshold re-draws "
-               "from those outputs without running the heads again. Boxes marked ≠ with a white halo are where "
-               "the dense and compressed heads disagree.")
-    if timed.others_ran:
-        st.warning(OTHERS_RAN)
+               f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times: {how_timed}, box "
+               f"decoding and NMS included; the backbone, shared by every head, took {backbone_ms:.0f} ms. A new "
+               "threshold re-draws from the heads' outputs without running them again. Boxes marked ≠ with a white "
+               "halo are where the dense and compressed heads disagree.")
     if detection.agreement_undefined(agree):
         st.caption(detection.UNDEFINED_AGREEMENT)
     columns = st.columns(3 if teacher else 2)
     show_column(columns[0], "Dense KAN head", image, dense, only_dense)
     show_column(columns[1], "Compressed KAN head", image, compressed, only_compressed)
-    runs = {"dense KAN head": dense, "compressed KAN head": compressed}
+if others_ran:
+    st.warning(OTHERS_RAN)
 if teacher is not None:
     versus = detection.match_f1(teacher.detections, dense.detections)
     show_column(columns[-1], "SSD teacher", image, teacher)
-    columns[-1].caption(detection.teacher_time_caption(teacher))
+    columns[-1].caption(detection.teacher_time_caption(teacher, how_timed))
     columns[-1].caption(f"The dense head finds {versus['matched']} of the teacher's {versus['reference']} "
                         "detections at this threshold (same label, IoU ≥ 0.5).")
-    runs["SSD teacher"] = teacher
+runs = {title.replace("Dense", "dense").replace("Compressed", "compressed"): run for title, run in runs.items()}
 st.download_button("Download the detections (JSON)", detection.detections_document(name, score, runs),
                    file_name="detections.json", mime="application/json")

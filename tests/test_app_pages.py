@@ -939,3 +939,30 @@ def test_runtime_page_says_a_bigger_program_even_when_other_sessions_ran():
     assert OTHERS_RAN in warnings
     assert any("not smaller than the dense one" in warning for warning in warnings), warnings
     assert not any("runs slower" in warning for warning in warnings), warnings
+
+
+def test_a_photo_switch_runs_each_head_once_and_times_more_only_on_request(small_shipped_head, monkeypatch):
+    """Issue 31: a photo switch ran three interleaved repeats of every head before drawing anything (3 to 5 s a
+    switch on a loaded host); it runs each head once, a threshold re-draws from those outputs, and the heads are
+    timed over more runs only when the user asks."""
+    import sys
+
+    from sharekan_core.detection.detector import Detector
+
+    at = compressed(16, model=small_shipped_head)
+    at.switch_page("app_pages/detect.py").run()
+    sys.modules["app_pages.common"].shared_results.clear()  # no outputs of earlier tests: the heads run here
+    head_runs = []
+    forward = Detector.outputs_from_maps
+    monkeypatch.setattr(Detector, "outputs_from_maps", lambda self, maps: head_runs.append(self) or forward(self, maps))
+    at.selectbox[0].set_value(at.selectbox[0].options[1]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(head_runs) == 3  # dense, compressed and the teacher, once each
+    assert "one run each" in " ".join(c.value for c in at.caption)
+    at.slider[0].set_value(0.3).run()
+    assert len(head_runs) == 3  # a threshold re-draws without running a head
+    at.button(key="detect_time_heads").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(head_runs) > 3
+    assert "median of 5 interleaved runs" in " ".join(c.value for c in at.caption)
+    assert metrics(at)["Dense head time"].endswith("ms")

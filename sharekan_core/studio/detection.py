@@ -167,10 +167,17 @@ def timed_outputs(detectors: list, size: tuple[int, int], maps: list[torch.Tenso
     return [HeadOutputs(*timed[index].last, timed[index].median_ms) for index in range(len(detectors))]
 
 
-def detections_at(detector, outputs: HeadOutputs, size: tuple[int, int], score: float) -> DetectionRun:
-    """``outputs``' detections at threshold ``score`` (NMS only, no head run), with the head's measured time."""
+def head_times(detectors: list, size: tuple[int, int], maps: list[torch.Tensor], repeats: int) -> list[float]:
+    """Each detector's head and NMS time (median ms of ``repeats`` interleaved runs) on the same backbone ``maps``."""
+    return [outputs.milliseconds for outputs in timed_outputs(detectors, size, maps, repeats)]
+
+
+def detections_at(detector, outputs: HeadOutputs, size: tuple[int, int], score: float,
+                  milliseconds: float | None = None) -> DetectionRun:
+    """``outputs``' detections at threshold ``score`` (NMS only, no head run), with the head's measured time (or
+    ``milliseconds``, a later timing of the same head)."""
     return DetectionRun(detector.detections_from_outputs(outputs.boxes, outputs.scores, size, score),
-                        outputs.milliseconds)
+                        outputs.milliseconds if milliseconds is None else milliseconds)
 
 
 def photos_for(labels: LabelSet = VOC) -> dict[str, Path]:
@@ -269,10 +276,11 @@ def agreement_text(agree: dict) -> str:
     return "undefined" if agreement_undefined(agree) else f"{agree['f1']:.2f}"
 
 
-def teacher_time_caption(teacher: DetectionRun) -> str:
-    """The teacher column's time, measured as the heads' are: its box predictor and NMS on the shared backbone."""
-    return (f"SSD teacher: its box predictor and NMS took {teacher.milliseconds:.0f} ms (median of the runs made when "
-            "this photo first ran with the teacher), on the same backbone maps as the KAN heads.")
+def teacher_time_caption(teacher: DetectionRun, how_timed: str) -> str:
+    """The teacher column's time, measured as the heads' are (``how_timed`` says how): its box predictor and NMS on
+    the shared backbone."""
+    return (f"SSD teacher: its box predictor and NMS took {teacher.milliseconds:.0f} ms ({how_timed}), on the same "
+            "backbone maps as the KAN heads.")
 
 
 def column_caption(title: str, count: int) -> str:
