@@ -6,6 +6,7 @@ A group is named by its prefix, the part of its keys before the KAN's own names:
     head.layers.0.spline_weight      a KAN head inside a bigger model    prefix 'head.'
     head.0.spline_weight             KAN layers in an nn.Sequential      prefix 'head.'
     head.spline_weight               one efficient-kan layer              prefix 'head.'
+    conv.kan_layer.spline_weight     convkan ConvKAN (4-D, groups first)  prefix 'conv.kan_layer.'
     act_fun.0.coef                   pykan (MultKAN)                      prefix ''
     layers.0.spline_weights          deep-kan (efficient-kan's tensors under plural names, knots not saved)
     layers.0.grid_starts             flashkan (with spline_weight) or inkan (with one packed weight)
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import SharekanError
+from .convkan import is_convkan_layer
 
 EFFICIENT_KAN = "efficient-kan"
 PYKAN = "pykan"
@@ -29,6 +31,7 @@ FLASHKAN = "flashkan"
 INKAN = "inkan"
 KANX = "kanx"
 DEEP_KAN = "deep-kan"
+CONVKAN = "convkan"
 MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
 
 # The tensor names that mark a KAN layer: efficient-kan's and kanx's spline_weight, deep-kan's spline_weights,
@@ -45,7 +48,7 @@ class KANGroup:
     """One KAN's tensors in a checkpoint: its prefix, family, and the layer indices its keys name."""
 
     prefix: str          # '' for a KAN saved alone, 'head.' for a head inside a bigger model
-    family: str          # EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX or DEEP_KAN
+    family: str          # EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX, DEEP_KAN or CONVKAN
     container: str | None  # efficient-kan: 'layers.' (ModuleList), '' (nn.Sequential), None (one layer)
     indices: tuple[int, ...]
 
@@ -87,6 +90,8 @@ def _layer_family(tensors: dict[str, torch.Tensor], prefix: str, container: str 
         return DEEP_KAN
     layer = prefix if container is None else f"{prefix}{container}{index}."
     grid, spline = tensors.get(layer + "grid"), tensors.get(layer + "spline_weight")
+    if is_convkan_layer(grid, spline):
+        return CONVKAN
     if grid is not None and spline is not None and spline.dim() == 3 and grid.dim() == 2 \
             and grid.shape[-1] <= spline.shape[-1]:
         return KANX  # an efficient-kan grid is extended: coefficients + k + 1 knots

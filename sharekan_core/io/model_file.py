@@ -12,11 +12,12 @@ from ..model import KAN
 from ..model.kan import BASE_ACTIVATIONS
 from .atomic import write_bytes_atomic
 from ..ranges import ZERO_BASE
+from .convkan import convkan_layers
 from .deep_kan import UniformGrid, deep_kan_layers, stated_knots
 from .efficient_kan import efficient_kan_layers, kan_from_state
 from .flashkan import flashkan_layers
 from .inkan import inkan_layers
-from .kan_groups import (DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, check_all_used, find_kan_groups, group_tensors,
+from .kan_groups import (CONVKAN, DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, check_all_used, find_kan_groups, group_tensors,
                          outside_prefix, select_group)
 from .kanx import kanx_layers
 from .layer_tensors import ImportedLayers
@@ -28,7 +29,7 @@ MODEL_FORMAT = "sharekan-model"
 COMPRESSED_FORMAT = "sharekan-compressed"
 # Each family's importer into efficient-kan's layout, by the family kan_groups finds (pykan also reads its config).
 FAMILY_IMPORTERS = {EFFICIENT_KAN: efficient_kan_layers, FLASHKAN: flashkan_layers, INKAN: inkan_layers,
-                    KANX: kanx_layers, DEEP_KAN: deep_kan_layers}
+                    KANX: kanx_layers, DEEP_KAN: deep_kan_layers, CONVKAN: convkan_layers}
 # A project file written before the header named its base activation holds a SiLU KAN: that was the only kind.
 DEFAULT_RECORDED_ACTIVATION = "silu"
 
@@ -36,14 +37,19 @@ DEFAULT_RECORDED_ACTIVATION = "silu"
 @dataclass
 class LoadedModel:
     """A KAN read from disk, with the free-form metadata stored beside it, where in the file it was found
-    (``prefix``), every KAN-shaped group the file holds, and how many tensors lie outside the prefix."""
+    (``prefix``), every KAN-shaped group the file holds, and the keys of the tensors outside the prefix."""
 
     model: KAN
     metadata: dict = field(default_factory=dict)
     source_format: str = MODEL_FORMAT
     prefix: str = ""
     kan_groups: list[dict] = field(default_factory=list)
-    tensors_outside_prefix: int = 0
+    keys_outside_prefix: list[str] = field(default_factory=list)  # the rest of a bigger model, not imported
+
+    @property
+    def tensors_outside_prefix(self) -> int:
+        """How many of the file's tensors lie outside the KAN's prefix."""
+        return len(self.keys_outside_prefix)
 
 
 def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> None:
@@ -109,7 +115,7 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: st
     if activation is None:
         _refuse_unrecorded(group.family, source)
     return LoadedModel(model, metadata, family_source, group.prefix, [g.summary() for g in groups],
-                       len(outside_prefix(tensors, group)))
+                       outside_prefix(tensors, group))
 
 
 def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,

@@ -1,0 +1,120 @@
+"""convkan 0.0.1.2's ConvKAN (efficient-kan on unfolded patches, with groups) imported, run on unfolded patches and
+compressed, held to the library's own forward on a small image model trained on scikit-learn's digits."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from efficient_kan_reference import train
+from sklearn.datasets import load_digits
+from torch import nn
+
+import sharekan_core as sk
+from sharekan_core.errors import SharekanError
+from sharekan_core.io import read_model
+from sharekan_core.io.model_file import kan_groups_in
+from sharekan_core.model.conv_kan import ConvGeometry, ConvKAN2d
+
+convkan = pytest.importorskip("convkan")
+TOLERANCE = 1e-5  # relative: outputs must equal the library's own
+# conv1: 1 -> 4 channels, 3x3, padding 1; conv2: 4 -> 4 channels in 2 groups, 3x3, stride 2, reflect padding
+GEOMETRIES = {"conv1": (ConvGeometry(1, 3, padding=1), 4),
+              "conv2": (ConvGeometry(4, 3, stride=2, padding=1, padding_mode="reflect"), 4)}
+
+
+class DigitsConvKAN(nn.Module):
+    """Two convkan layers and a linear classifier on 8x8 digits."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = convkan.ConvKAN(1, 4, 3, padding=1, grid_size=5)
+        self.conv2 = convkan.ConvKAN(4, 4, 3, stride=2, padding=1, groups=2, padding_mode="reflect", grid_size=5)
+        self.classify = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.conv2(torch.tanh(self.conv1(pixels.view(-1, 1, 8, 8)))))
+
+
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """Largest absolute difference over the largest absolute reference output."""
+    return float((got.double() - want.double()).abs().max() / want.double().abs().max())
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """800 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels: the first 400 train, the rest test."""
+    pixels, labels = load_digits(return_X_y=True)
+    return torch.tensor(pixels[:800] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:800])
+
+
+@pytest.fixture(scope="module")
+def trained(digits, tmp_path_factory):
+    """The trained net, its state dict's path, and each ConvKAN's real inputs on the digits."""
+    torch.manual_seed(0)
+    net = train(DigitsConvKAN(), digits[0][:400], digits[1][:400], steps=30)
+    path = tmp_path_factory.mktemp("convkan") / "net.pt"
+    torch.save(net.state_dict(), path)
+    with torch.no_grad():
+        images = digits[0][:400].view(-1, 1, 8, 8)
+        inputs = {"conv1": images, "conv2": torch.tanh(net.conv1(images))}
+    return net, path, inputs
+
+
+def _imported(path, name: str) -> ConvKAN2d:
+    geometry, out_channels = GEOMETRIES[name]
+    model = read_model(path, prefix=f"{name}.kan_layer.", base_activation="silu").model
+    return ConvKAN2d(model, geometry, out_channels).eval()
+
+
+def test_each_convkan_layer_equals_the_library(trained, digits):
+    net, path, inputs = trained
+    assert [(g["prefix"], g["family"]) for g in kan_groups_in(path)] == [("conv1.kan_layer.", "convkan"),
+                                                                        ("conv2.kan_layer.", "convkan")]
+    held_out = {"conv1": digits[0][400:].view(-1, 1, 8, 8)}
+    held_out["conv2"] = torch.tanh(net.conv1(held_out["conv1"])).detach()
+    for name in GEOMETRIES:
+        with torch.no_grad():
+            got, want = _imported(path, name)(held_out[name]), getattr(net, name)(held_out[name])
+        assert got.shape == want.shape and relative_error(got, want) < TOLERANCE, name
+
+
+def _accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((outputs.argmax(1) == labels).float().mean())
+
+
+def test_compressed_convkan_keeps_accuracy(trained, digits):
+    """Each ConvKAN's patch KAN compressed (K = 64, Int8, calibrated on its own patches) and run in the compressed
+    domain on unfolded patches; the classifier's accuracy on 400 held-out digits holds."""
+    net, path, inputs = trained
+    net, pixels, labels = copy.deepcopy(net), digits[0][400:], digits[1][400:]
+    with torch.no_grad():
+        dense = net(pixels)
+    for name in GEOMETRIES:
+        layer = _imported(path, name)
+        patches = layer.patches(inputs[name])
+        compressed = sk.compress(layer.patch_kan, sk.CompressionConfig(codebook_size=64, bits=8), patches.numpy())
+        setattr(net, name, ConvKAN2d(sk.CompressedDomainKAN(compressed), layer.geometry, layer.out_channels))
+    with torch.no_grad():
+        outputs = net(pixels)
+    dense_accuracy, accuracy = _accuracy(dense, labels), _accuracy(outputs, labels)
+    agreement = float((outputs.argmax(1) == dense.argmax(1)).float().mean())
+    print(f"convkan digits accuracy {dense_accuracy:.3f} -> {accuracy:.3f}, agreement with the teacher {agreement:.3f}")
+    assert accuracy >= dense_accuracy - 0.02 and agreement > 0.95, (dense_accuracy, accuracy, agreement)
+
+
+def test_bad_convkan_files_are_refused_by_name(tmp_path, trained):
+    net, _, _ = trained
+    state = {key: value.clone() for key, value in net.conv2.state_dict().items()}
+    nan = dict(state)
+    nan["kan_layer.spline_weight"] = nan["kan_layer.spline_weight"].clone()
+    nan["kan_layer.spline_weight"][1, 0, 0, 0] = float("nan")
+    mismatched = dict(state, **{"kan_layer.base_weight": state["kan_layer.base_weight"][:1]})
+    cases = {"NaN": (nan, r"kan_layer\.spline_weight contains NaN"),
+             "mismatched": (mismatched, r"must agree in groups and widths"),
+             "no activation": (state, r"convkan state dict does not record its base activation")}
+    for name, (tensors, error) in cases.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save(tensors, path)
+        with pytest.raises(SharekanError, match=error):
+            read_model(path, base_activation=None if name == "no activation" else "silu")
