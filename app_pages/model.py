@@ -7,8 +7,8 @@ from app_pages.common import (choose_model, chosen_model, evaluation_set, keep_e
 from sharekan_core.ranges import BASE_ACTIVATION_NAMES, ZERO_BASE
 from sharekan_core.studio.evaluation import evaluation_set_measure, read_evaluation_set, score
 from sharekan_core.studio.messages import plain_message
-from sharekan_core.studio.models import (ChosenModel, content_key, format_bytes, layer_table, model_summary, read_upload,
-                                         safe_filename, shipped_models)
+from sharekan_core.studio.models import (ChosenModel, content_key, file_parts, format_bytes, layer_table, model_summary,
+                                         read_upload, safe_filename, shipped_models)
 from sharekan_core.studio.session import UPLOAD
 
 NOT_STATED = "not stated (the file records it)"
@@ -30,10 +30,13 @@ if choice == UPLOAD:
     activation = st.selectbox("Base activation, for a file that does not record it (an efficient-kan state_dict, "
                               "a pykan *_state without its config)", [NOT_STATED, *BASE_ACTIVATION_NAMES, ZERO_BASE])
     stated = None if activation == NOT_STATED else activation
+    prefix = st.text_input("Prefix of the KAN inside a bigger model, such as head. (blank: the only KAN is found)",
+                           key="upload_prefix").strip() or None
     if weights is not None:
         name = safe_filename(weights.name)
         payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
-        attempt = content_key(payload, config_yml or b"", *([stated.encode()] if stated else []))
+        attempt = content_key(payload, config_yml or b"", *([stated.encode()] if stated else []),
+                              *([b"prefix:" + prefix.encode()] if prefix else []))
         outcome = session().upload_outcomes
         in_use = uploaded_model()
         if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt):
@@ -41,7 +44,7 @@ if choice == UPLOAD:
         if attempt not in outcome:
             try:
                 loaded = read_upload(weights.name, payload, config_yml, config.name if config is not None else None,
-                                     base_activation=stated)
+                                     base_activation=stated, prefix=prefix)
             except Exception as error:  # any failure of any loader is one plain message, never a traceback
                 outcome[attempt] = plain_message(error, name)
             else:
@@ -53,7 +56,8 @@ if choice == UPLOAD:
             st.info(f"Still in use: **{in_use.label if in_use else 'no model'}**. Upload another file to replace it.")
         elif uploaded_model() is not None:
             in_use = uploaded_model()
-            st.success(f"In use: {in_use.label}, read as {in_use.loaded.source_format} "
+            st.success(f"In use: {in_use.label}, read as {in_use.loaded.source_format} at prefix "
+                       f"{in_use.loaded.prefix or '(top level)'!r} "
                        f"(content fingerprint {in_use.key.removeprefix('sha256:')[:12]}).")
     if uploaded_model() is None:
         st.info("Upload a file to use it; the shipped models stay available above.")
@@ -69,6 +73,11 @@ cols[1].metric("Edges (splines)", f"{summary['edges']:,}")
 cols[2].metric("Dense FP32 storage", format_bytes(summary["dense_bytes"]))
 cols[3].metric(f"Coefficients per edge (G={summary['grid_size']}, k={summary['spline_order']})",
                summary["coefficients_per_edge"])
+
+parts = file_parts(model.loaded)
+if len(parts) > 1:
+    with st.expander("What the file holds: the KAN imported, and the parts that were not", expanded=True):
+        st.dataframe(parts, hide_index=True, width="stretch")
 
 st.markdown("**Per-layer coefficient statistics** of the effective coefficients (spline scaler folded in): "
             "scale (std, |c| p99, gain), tails (excess kurtosis) and support (the spline's input domain).")

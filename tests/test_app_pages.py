@@ -966,3 +966,31 @@ def test_a_photo_switch_runs_each_head_once_and_times_more_only_on_request(small
     assert len(head_runs) > 3
     assert "median of 5 interleaved runs" in " ".join(c.value for c in at.caption)
     assert metrics(at)["Dense head time"].endswith("ms")
+
+
+def test_model_page_picks_a_kan_head_out_of_a_whole_model_and_lists_the_rest(tmp_path):
+    """Issue 28: a whole model (backbone + two KANs in a training checkpoint) uploads; the page asks for a prefix,
+    then says which family and prefix it read and lists the KAN and the modules it did not import, by name."""
+    import torch
+    from efficient_kan_reference import ReferenceKAN
+
+    torch.manual_seed(0)
+    net = torch.nn.ModuleDict({"backbone": torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4)),
+                               "head": ReferenceKAN([8, 4, 3]), "aux": ReferenceKAN([8, 2])})
+    torch.save({"model": net.state_dict(), "epoch": 3}, tmp_path / "whole.pt")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("app_pages/model.py").run()
+    at.radio[0].set_value(UPLOAD).run()
+    next(box for box in at.selectbox if box.label.startswith("Base activation")).set_value("silu")
+    at.file_uploader[0].upload("whole.pt", (tmp_path / "whole.pt").read_bytes()).run()
+    assert "holds 2 KANs, at 'model.head.' (efficient-kan, 2 layers), 'model.aux.'" in at.error[0].value
+    at.text_input(key="upload_prefix").set_value("model.head.").run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert "read as efficient-kan at prefix 'model.head.'" in at.success[0].value
+    assert metrics(at)["Architecture"] == "8 → 4 → 3"
+    parts = at.dataframe[0].value.set_index("part")
+    assert parts.loc["model.head.", "what"] == "efficient-kan KAN, 2 layers, imported"
+    assert parts.loc["model.aux.", "what"] == "efficient-kan KAN, 1 layer, not used (pick it with its prefix)"
+    assert parts.loc["model.backbone.1", "what"] == "not a KAN: not imported, left as it is"
+    assert parts.loc["model.backbone.1", "tensors"] == 5  # BatchNorm: weight, bias, running mean, var, count
+    assert list(parts.index) == ["model.head.", "model.aux.", "model.backbone.0", "model.backbone.1"]

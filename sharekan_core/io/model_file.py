@@ -37,14 +37,19 @@ DEFAULT_RECORDED_ACTIVATION = "silu"
 @dataclass
 class LoadedModel:
     """A KAN read from disk, with the free-form metadata stored beside it, where in the file it was found
-    (``prefix``), every KAN-shaped group the file holds, and how many tensors lie outside the prefix."""
+    (``prefix``), every KAN-shaped group the file holds, and the keys of the tensors outside the prefix."""
 
     model: KAN
     metadata: dict = field(default_factory=dict)
     source_format: str = MODEL_FORMAT
     prefix: str = ""
     kan_groups: list[dict] = field(default_factory=list)
-    tensors_outside_prefix: int = 0
+    keys_outside_prefix: list[str] = field(default_factory=list)  # the rest of a bigger model, not imported
+
+    @property
+    def tensors_outside_prefix(self) -> int:
+        """How many of the file's tensors lie outside the KAN's prefix."""
+        return len(self.keys_outside_prefix)
 
 
 def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> None:
@@ -110,7 +115,7 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: st
     if activation is None:
         _refuse_unrecorded(group.family, source)
     return LoadedModel(model, metadata, family_source, group.prefix, [g.summary() for g in groups],
-                       len(outside_prefix(tensors, group)))
+                       outside_prefix(tensors, group))
 
 
 def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,

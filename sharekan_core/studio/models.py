@@ -67,13 +67,15 @@ def safe_filename(filename: str, default: str = "upload") -> str:
 
 
 def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None,
-                config_name: str | None = None, *, base_activation: str | None = None) -> LoadedModel:
+                config_name: str | None = None, *, base_activation: str | None = None,
+                prefix: str | None = None) -> LoadedModel:
     """Load an uploaded checkpoint through ``read_model`` from a private temporary folder.
 
     The file lands on disk under ``safe_filename(filename)``. A pykan ``*_state`` file needs its
     ``*_config.yml`` beside it; pass it as ``config_yml`` and the name it was uploaded under as
     ``config_name``. Errors name both files as the user named them, not as they were stored.
-    ``base_activation`` states what a bare efficient-kan or pykan state dict does not record (see ``read_model``).
+    ``base_activation`` states what a bare efficient-kan or pykan state dict does not record, and ``prefix`` picks
+    the KAN inside a bigger model (see ``read_model``).
     """
     safe_name = given_name = safe_filename(filename)
     if not payload:
@@ -91,7 +93,7 @@ def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None,
         if config_yml is not None:
             (Path(folder) / stored_config).write_bytes(config_yml)
         try:
-            loaded = read_model(path, base_activation=base_activation)
+            loaded = read_model(path, prefix, base_activation)
         except SharekanError as error:
             raise SharekanError(renamed(str(error), as_uploaded)) from None
     if "adapter" in loaded.metadata:  # a detection head's adapter name is checked once, here, for every page
@@ -99,6 +101,26 @@ def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None,
 
         adapter_file(loaded.metadata)
     return loaded
+
+
+def file_parts(loaded: LoadedModel) -> pd.DataFrame:
+    """What the file holds, one row per part: the KAN that was imported (its family and prefix), any other
+    KAN it holds, and each module outside the KAN (a backbone's layers) by name, with its tensor count."""
+    rows = [{"part": group["prefix"] or "(top level)", "tensors": None,
+             "what": f"{group['family']} KAN, {group['layers']} layer{'s' * (group['layers'] != 1)}, "
+                     + ("imported" if group["prefix"] == loaded.prefix else "not used (pick it with its prefix)")}
+            for group in loaded.kan_groups]
+    other_kans = tuple(group["prefix"] for group in loaded.kan_groups if group["prefix"] != loaded.prefix
+                       and group["prefix"])
+    modules: dict[str, int] = {}
+    for key in loaded.keys_outside_prefix:
+        if other_kans and key.startswith(other_kans):
+            continue
+        module = key.rpartition(".")[0] or key
+        modules[module] = modules.get(module, 0) + 1
+    rows += [{"part": module, "tensors": count, "what": "not a KAN: not imported, left as it is"}
+             for module, count in modules.items()]
+    return pd.DataFrame(rows, columns=["part", "what", "tensors"])
 
 
 def renamed(message: str, names: dict[str, str]) -> str:
