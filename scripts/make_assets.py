@@ -36,6 +36,7 @@ DIGITS_PLAN = ComparisonPlan(sharekan=tuple((k, b) for k in (16, 32, 64, 128, 25
                              kmeans_sizes=(16, 64, 256), kmeans_bits=(8, 4), prune_sparsities=(0.5, 0.75, 0.9))
 # Transfer rows at the FP32 codebook and at Int8: the gap is what quantization costs beyond clustering (issue 30).
 SPLIT_BITS = (32, 8)
+TRANSFER_SIZES = [4096, 1024, 16384]  # the paper's operating point first, so a cut-short run has it
 MIN_CLASS_BOXES = 20  # per-class AP is reported for classes with at least this many reference boxes
 DETECTION_PLAN = ComparisonPlan(sharekan=((16384, 4), (4096, 4)), blind_seeds=(0, 1, 2), uniform_bits=(4, 3, 2),
                                 gptq_bits=(4, 3, 2))
@@ -89,10 +90,12 @@ def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str)
     src, loaded = read_model(source).model, read_model(target)
     dst = loaded.model.eval()
     metric = dense_measured_once(task_metric(task, files=files_for(loaded)), dst)
-    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric)
-            for k in sizes for bits in SPLIT_BITS]
-    write_json(ASSETS / "transfer" / f"{name}.json",
-               {"source": source.name, "target": target.name, "split_bits": list(SPLIT_BITS), "rows": rows})
+    rows, planned = [], [(k, bits) for k in sizes for bits in SPLIT_BITS]
+    for k, bits in planned:  # saved after each row: a long run keeps what it has measured
+        rows.append(codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric))
+        write_json(ASSETS / "transfer" / f"{name}.json",
+                   {"source": source.name, "target": target.name, "split_bits": list(SPLIT_BITS),
+                    "complete": len(rows) == len(planned), "rows": rows})
 
 
 def cross_task_transfer(sizes: list[int], name: str) -> None:
@@ -102,14 +105,15 @@ def cross_task_transfer(sizes: list[int], name: str) -> None:
     src, loaded = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD)
     dst = loaded.model.eval()
     metric = dense_measured_once(task_metric("detection", files=files_for(loaded).for_labels(COCO_EXTRA)), dst)
-    rows = [codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric, fidelity=True)
-            for k in sizes for bits in SPLIT_BITS]
-    write_json(ASSETS / "transfer" / f"{name}.json",
-               {"source": DETECTION_HEAD.name, "target": COCO_EXTRA_HEAD.name, "kind": "cross-task",
-                "split_bits": list(SPLIT_BITS),
-                "description": "codebook of the VOC head (20 classes) applied to a head trained the same way for the "
-                               "60 COCO classes outside VOC; its agreement is measured against that head's own "
-                               "teacher reference", "rows": rows})
+    rows, planned = [], [(k, bits) for k in sizes for bits in SPLIT_BITS]
+    for k, bits in planned:  # saved after each row: a long run keeps what it has measured
+        rows.append(codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric, fidelity=True))
+        write_json(ASSETS / "transfer" / f"{name}.json",
+                   {"source": DETECTION_HEAD.name, "target": COCO_EXTRA_HEAD.name, "kind": "cross-task",
+                    "split_bits": list(SPLIT_BITS), "complete": len(rows) == len(planned),
+                    "description": "codebook of the VOC head (20 classes) applied to a head trained the same way for "
+                                   "the 60 COCO classes outside VOC; its agreement is measured against that head's "
+                                   "own teacher reference", "rows": rows})
 
 
 def scaling(heads: list[Path], k: int, name: str) -> None:
@@ -248,9 +252,9 @@ def main() -> None:
             sweep(DETECTION_HEAD, "detection", sizes[::4] if args.quick else sorted(set(sizes[::2] + [sizes[-1]])),
                   seeds, "detection_head", args.workers)
         if "transfer" in args.only and DETECTION_SIBLING.is_file():
-            transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", [1024, 4096, 16384], "detection_head")
+            transfer(DETECTION_HEAD, DETECTION_SIBLING, "detection", TRANSFER_SIZES, "detection_head")
         if "cross-task" in args.only and COCO_EXTRA_HEAD.is_file():
-            cross_task_transfer([1024, 4096, 16384], "detection_head_cross_task")
+            cross_task_transfer(TRANSFER_SIZES, "detection_head_cross_task")
         if "methods" in args.only:
             methods(DETECTION_HEAD, "detection", DETECTION_PLAN, "detection_head", args.workers, args.resume)
         if "operating" in args.only:

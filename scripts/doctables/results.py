@@ -27,10 +27,11 @@ def sweep_table(name: str, bits: tuple[int, ...] = (8,)) -> str:
 
 def transfer_table(name: str) -> str:
     document = saved("transfer", name)
-    rows = document["rows"]
+    rows = sorted(document["rows"], key=lambda r: (r["config"]["codebook_size"], -r["config"]["bits"]))
     with_intervals = "intervals" in rows[0]
     lines = [f"Codebook learned on `{document['source']}`, applied without retraining to `{document['target']}` "
-             f"({rows[0]['metric_label']}).", ""]
+             f"({rows[0]['metric_label']})."
+             + (" A partial run: the rows measured so far." if document.get("complete") is False else ""), ""]
     if with_intervals:
         bootstrap = rows[0]["intervals"]["bootstrap"]
         lines += [f"Intervals: {bootstrap['level']:.0%} bootstrap over {bootstrap['over']} ({bootstrap['resamples']:,} "

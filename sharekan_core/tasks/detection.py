@@ -150,14 +150,19 @@ def map_against_reference(detector: Detector, images: list[Path], reference: lis
     return named_classes(mean_average_precision(predictions, targets), detector.labels.classes) | {"images": len(images)}
 
 
-def dense_matches(compressed: dict[str, nn.Module], dense: nn.Module, files: DetectorFiles,
+def dense_reference(dense: nn.Module, files: DetectorFiles, reference_score: float = FIDELITY_SCORE) -> list[list[dict]]:
+    """A dense head's detections (score >= ``reference_score``) on each held-out image: the fidelity reference."""
+    dense_detector = load_detector(dense, files.detector_dir, files.adapter_path)
+    return [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(entry["file"], files.detector_dir),
+                                                                  reference_score)]
+            for entry in load_reference(files)["images"]]
+
+
+def dense_matches(compressed: dict[str, nn.Module], reference: list[list[dict]], files: DetectorFiles,
                   reference_score: float = FIDELITY_SCORE) -> dict[str, MatchedDetections]:
     """Fidelity, which needs no labels: each ``compressed`` head's detections on the held-out images matched to
-    the dense head's (score >= ``reference_score``), which are computed once."""
-    dense_detector = load_detector(dense, files.detector_dir, files.adapter_path)
+    a dense head's (``dense_reference``)."""
     images = [entry["file"] for entry in load_reference(files)["images"]]
-    reference = [[d.to_dict() for d in dense_detector.detect_from_maps(*_cached_maps(p, files.detector_dir),
-                                                                       reference_score)] for p in images]
     return {name: match_detections(*ranked_against_reference(load_detector(module, files.detector_dir,
                                                                            files.adapter_path),
                                                              images, reference, files.detector_dir, reference_score))

@@ -46,7 +46,8 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
                           lambda module: digits_accuracy(module, split)["accuracy"])
     if task == "detection":
         from ..detection.detector import load_detector  # heavy; detection only
-        from .detection import VOC, dense_matches, reference_labels, teacher_agreement, teacher_matches, voc_map
+        from .detection import (VOC, dense_matches, dense_reference, reference_labels, teacher_agreement,
+                                teacher_matches, voc_map)
 
         if files is None:
             raise SharekanError("the detection metric needs the detector's folder and held-out photos")
@@ -60,10 +61,17 @@ def task_metric(task: str | None, data: str | None = None, files: DetectorFiles 
             def detector(module: torch.nn.Module):
                 return load_detector(module, files.detector_dir, files.adapter_path)
 
+            kept: dict = {}  # the last dense head's reference detections: a transfer's rows share one target
+
+            def fidelity(compressed: dict, dense: torch.nn.Module) -> dict:
+                if kept.get("dense") is not dense:
+                    kept.update(dense=dense, reference=dense_reference(dense, files))
+                return dense_matches(compressed, kept["reference"], files)
+
             return TaskMetric("map50", f"mAP@0.5 agreement with the SSD teacher on held-out real photos{classes}",
                               lambda module: by_class(module)[0], by_class,
                               matches=lambda module: teacher_matches(detector(module), files),
-                              fidelity_matches=lambda compressed, dense: dense_matches(compressed, dense, files),
+                              fidelity_matches=fidelity,
                               class_names=labels.classes)
         return TaskMetric("map50", f"mAP@0.5 against PASCAL VOC ground truth at {data}",
                           lambda module: voc_map(load_detector(module, files.detector_dir, files.adapter_path), data)["map50"])
