@@ -208,7 +208,7 @@ def transfer_frame(document: dict) -> pd.DataFrame:
     """One row per codebook configuration: model B's metric dense, with its own codebook and with A's; with
     bootstrap intervals and the fidelity measure where the document has them."""
     rows = []
-    for row in document["rows"]:
+    for row in sorted(document["rows"], key=lambda r: (r["config"]["codebook_size"], -r["config"]["bits"])):
         config = row["config"]
         moved = row.get("intervals", {}).get("transferred_codebook", {})
         shown = {
