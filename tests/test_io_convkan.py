@@ -118,3 +118,27 @@ def test_bad_convkan_files_are_refused_by_name(tmp_path, trained):
         torch.save(tensors, path)
         with pytest.raises(SharekanError, match=error):
             read_model(path, base_activation=None if name == "no activation" else "silu")
+
+
+def test_compress_in_place_swaps_each_convkan_layer(trained, digits):
+    """sk.compress_ on the whole net: both ConvKANs' kan_layers (the second grouped) swapped for compressed heads,
+    calibrated by forward hooks; outputs equal the patch KANs compressed from the file and run by ConvKAN2d."""
+    net, path, _ = trained
+    net, pixels, labels = copy.deepcopy(net), digits[0][400:], digits[1][400:]
+    with torch.no_grad():
+        dense = net(pixels)
+    samples = sk.calibration_from(net, digits[0][:400])
+    assert {name: tuple(rows.shape) for name, rows in samples.items()} == {
+        "conv1.kan_layer": (400 * 64, 9), "conv2.kan_layer": (400 * 16, 36)}
+    config = sk.CompressionConfig(codebook_size=64, bits=8)
+    heads = sk.compress_(net, config, calibration=samples)
+    assert list(heads) == ["conv1.kan_layer", "conv2.kan_layer"] and heads["conv2.kan_layer"].metadata["input_groups"] == 2
+    with torch.no_grad():
+        outputs = net(pixels)
+        images = pixels.view(-1, 1, 8, 8)
+        for name, inputs in (("conv1", images), ("conv2", torch.tanh(net.conv1(images)))):
+            layer = _imported(path, name)
+            alone = ConvKAN2d(sk.CompressedDomainKAN(heads[f"{name}.kan_layer"]), layer.geometry, layer.out_channels)
+            assert relative_error(getattr(net, name)(inputs), alone(inputs)) < TOLERANCE, name
+    agreement = float((outputs.argmax(1) == dense.argmax(1)).float().mean())
+    assert agreement > 0.95 and _accuracy(outputs, labels) >= _accuracy(dense, labels) - 0.02, agreement

@@ -59,3 +59,9 @@ def _convkan_layer(layer: LayerReader) -> dict[str, tuple[torch.Tensor, str]]:
 def convkan_layers(tensors: dict[str, torch.Tensor], names: dict[str, str], source: str) -> ImportedLayers:
     """A ConvKAN's ``kan_layer`` tensors as one efficient-kan layer over its unfolded patch (block diagonal in groups)."""
     return import_layers(tensors, names, source, _READS, _convkan_layer)
+
+
+def input_groups(kan: torch.nn.Module) -> int:
+    """g for a live convkan KANLinear (its (g, B, n) inputs are grouped), 1 for any other KAN module."""
+    spline = getattr(kan, "spline_weight", None)
+    return spline.shape[0] if isinstance(spline, torch.Tensor) and spline.dim() == 4 else 1

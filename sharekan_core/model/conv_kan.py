@@ -84,3 +84,14 @@ class ConvKAN2d(nn.Module):
         outputs = self.patch_kan(self.patches(images))
         return outputs.reshape(images.shape[0], height * width, self.out_channels).transpose(1, 2) \
             .reshape(images.shape[0], self.out_channels, height, width)
+
+
+def merge_groups(grouped: torch.Tensor) -> torch.Tensor:
+    """convkan's grouped patches (g, B, n) as one row per patch, (B, g * n), groups in order: the block-diagonal
+    layer's input."""
+    return grouped.transpose(0, 1).reshape(grouped.shape[1], -1)
+
+
+def split_groups(outputs: torch.Tensor, groups: int) -> torch.Tensor:
+    """(B, g * m) outputs of the block-diagonal layer as convkan's grouped outputs, (g, B, m)."""
+    return outputs.reshape(outputs.shape[0], groups, -1).transpose(0, 1)

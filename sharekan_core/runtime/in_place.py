@@ -27,7 +27,11 @@ from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
 from ..io.kan_groups import KANGroup, find_kan_groups
 from ..io.model_file import model_from_tensors
+from ..io.convkan import input_groups
+from ..model.conv_kan import merge_groups, split_groups
 from .loading import compressed_runnable
+
+INPUT_GROUPS = "input_groups"  # compressed metadata: g of a grouped convkan layer, whose inputs are (g, B, in/g)
 
 # An activation module at its defaults, by its repr, and the base activation it is (efficient-kan, flashkan,
 # inkan and deep-kan hold their base activation as such a module, pykan as base_fun).
@@ -49,9 +53,12 @@ class CompressedHead(nn.Module):
         self.kan = compressed_runnable(compressed).module
         self.in_features = compressed.layers[0].in_features
         self.out_features = compressed.layers[-1].out_features
+        self.groups = int(compressed.metadata.get(INPUT_GROUPS, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (..., in) to (..., out) from the codes."""
+        """Map (..., in) to (..., out) from the codes; a grouped convkan layer's (g, B, in/g) to (g, B, out/g)."""
+        if self.groups > 1:
+            return split_groups(self.kan(merge_groups(x)), self.groups)
         return self.kan(x.reshape(-1, self.in_features)).reshape(*x.shape[:-1], self.out_features)
 
 
@@ -89,9 +96,13 @@ def calibration_from(module: nn.Module, inputs: torch.Tensor) -> dict[str, torch
     """The inputs each KAN inside ``module`` sees when ``module(inputs)`` runs, by the KAN's name, (N, in) each:
     captured with forward hooks, so a head's calibration never needs the backbone run by hand."""
     captured: dict[str, torch.Tensor] = {}
-    hooks = [kan.register_forward_pre_hook(
-        lambda _, args, name=name: captured.__setitem__(name, args[0].detach().reshape(-1, args[0].shape[-1])))
-        for name, kan in kan_modules(module).items()]
+
+    def rows(kan: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        inputs = inputs.detach()
+        return merge_groups(inputs) if input_groups(kan) > 1 else inputs.reshape(-1, inputs.shape[-1])
+
+    hooks = [kan.register_forward_pre_hook(lambda unit, args, name=name: captured.__setitem__(name, rows(unit, args[0])))
+             for name, kan in kan_modules(module).items()]
     try:
         with torch.no_grad():
             module(inputs)
@@ -113,6 +124,8 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
         loaded = model_from_tensors(kan.state_dict(), f"{type(module).__name__}.{name}", None, live_activation(kan, name))
         samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
         compressed[name] = compress(loaded.model, config, samples)
+        if input_groups(kan) > 1:  # a grouped convkan layer: CompressedHead regroups its inputs and outputs
+            compressed[name].metadata[INPUT_GROUPS] = input_groups(kan)
     for name, result in compressed.items():
         parent, _, attribute = name.rpartition(".")
         setattr(module.get_submodule(parent) if parent else module, attribute, CompressedHead(result))
