@@ -377,3 +377,27 @@ def test_a_head_s_name_and_a_head_s_file_have_distinct_flags_and_old_head_still_
         parser.parse_args([*command, other, "h"])
     status, out, _ = cli(capsys, command[0], "--help")
     assert status == 0 and flag in out and "--head " not in out and "--head\n" not in out
+
+
+def test_detect_reads_a_foreign_head_checkpoint_with_its_source_options(tmp_path, capsys):
+    """Issue 28: a detection head trained in efficient-kan and saved inside a bigger checkpoint needs --prefix and
+    --base-activation on detect and export-detector, as on every command that reads a model."""
+    from pathlib import Path
+
+    from efficient_kan_reference import ReferenceKAN
+
+    photo = Path(__file__).resolve().parents[1] / "assets" / "photos" / "messi5.jpg"
+    torch.manual_seed(0)
+    torch.save({"step": torch.tensor(3), "head": ReferenceKAN([576, 4, 150]).state_dict()}, tmp_path / "mine.pt")
+    status, _, err = cli(capsys, "detect", photo, "--head-file", tmp_path / "mine.pt")
+    assert status == 2 and "does not record its base activation" in err and err.count("\n") == 1
+    status, out, err = cli(capsys, "detect", photo, "--head-file", tmp_path / "mine.pt", "--prefix", "head.",
+                           "--base-activation", "silu", "--score", "0.99")
+    assert status == 0, err
+    assert isinstance(json.loads(out), list)
+    for command in (["detect", photo], ["export-detector", "--pte", tmp_path / "d.pte"]):
+        status, _, err = cli(capsys, *command, "--base-activation", "silu")
+        assert status == 2 and "--base-activation describe a head file; pass one with --head-file" in err
+    assert not (tmp_path / "d.pte").exists()
+    status, _, err = cli(capsys, "detect", photo, "--teacher", "--prefix", "head.")
+    assert status == 2 and "or the teacher, not both" in err

@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--teacher", action="store_true",
                        help="the original SSD's box predictor instead of a KAN head (the reference every head is "
                             "measured against), same JSON")
+    add_model_source_options(p)
     p.add_argument("--score", type=float, help="minimum score, 0..1 (default: the Detect page's threshold, "
                                                  "tasks.detection.DEFAULT_SCORE)")
     p.set_defaults(handler=run_detect)
@@ -42,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "shape depends on the data). Runs it on IMAGE and compares its detections "
                                           "with eager PyTorch.")
     add_head_option(p, head_file=True, help="head file, dense or compressed (default: the shipped dense KAN head)")
+    add_model_source_options(p)
     p.add_argument("--pte", required=True, help="output .pte (written atomically)")
     p.add_argument("--image", help="photo to check on (default: the first bundled photo, resized to 320x320)")
     p.add_argument("--score", type=float, default=0.3, help="score threshold for the comparison (default 0.3)")
@@ -95,7 +97,8 @@ def run_detect(args: argparse.Namespace) -> list[dict]:
     score = DEFAULT_SCORE if args.score is None else args.score
     if not 0.0 <= score <= 1.0:
         raise SharekanError(f"--score must be in [0, 1], got {score}")
-    return detect_image(args.image, settings().detector_dir, args.head, score, teacher=args.teacher)
+    return detect_image(args.image, settings().detector_dir, args.head, score, teacher=args.teacher,
+                        **model_source(args))
 
 
 def run_export_detector(args: argparse.Namespace) -> dict:
@@ -109,7 +112,7 @@ def run_export_detector(args: argparse.Namespace) -> dict:
     with progress_bar() as progress:
         progress(0.0, "loading the detector")
         folders = settings()
-        detector = load_detector(args.head, folders.detector_dir)
+        detector = load_detector(args.head, folders.detector_dir, **model_source(args))
         progress(0.1, "exporting the ExecuTorch program")
         size = export_detector(detector, args.pte, xnnpack=not args.no_xnnpack)
         progress(0.8, "comparing the program's detections with eager PyTorch")

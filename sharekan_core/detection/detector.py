@@ -102,12 +102,13 @@ def load_head(path: str | Path) -> nn.Module:
     return load_head_and_adapter(path)[0]
 
 
-def load_head_and_adapter(path: str | Path) -> tuple[nn.Module, str]:
-    """A head file's module and the location adapter its metadata names (a file name in the detector folder)."""
+def load_head_and_adapter(path: str | Path, **source: str | None) -> tuple[nn.Module, str]:
+    """A head file's module and the location adapter its metadata names (a file name in the detector folder).
+    ``source`` holds ``load_runnable``'s prefix, base_activation and grid for a head in a foreign checkpoint."""
     from ..runtime import load_runnable  # deferred: the runtime pulls in the compressed format
 
     path = Path(path)
-    runnable = load_runnable(path)
+    runnable = load_runnable(path, **source)
     check_head_shape(runnable.in_features, runnable.out_features, path.name)
     return runnable.module.eval(), adapter_file(runnable.metadata)
 
@@ -123,19 +124,23 @@ def head_labels(head: nn.Module) -> LabelSet:
 
 
 def load_detector(head: nn.Module | str | Path | None, detector_dir: str | Path,
-                  adapter: str | Path | None = None) -> Detector:
+                  adapter: str | Path | None = None, **source: str | None) -> Detector:
     """The detector in ``detector_dir`` with a per-location head: its dense KAN head file when ``head``
     is None, another head file, or any module.
 
     A module must map (N, 576) per-location vectors to (N, 150) outputs, like the dense KAN head
     (or (N, 390) for a head of the 60 other COCO classes). ``adapter`` is a location adapter file
     trained with the head (``distill_detection_head.py --train-adapter``); by default the one a head file's
-    metadata names, else the folder's shared one.
+    metadata names, else the folder's shared one. ``source`` (prefix, base_activation, grid) describes a head file
+    that is a foreign checkpoint (see ``io.read_model``).
     """
     detector_dir = Path(detector_dir)
     named = ADAPTER_FILE
+    if any(value is not None for value in source.values()) and not isinstance(head, (str, Path)):
+        raise SharekanError(f"{', '.join('--' + k.replace('_', '-') for k, v in source.items() if v is not None)} "
+                            "describe a head file; pass one with --head-file")
     if head is None or isinstance(head, (str, Path)):
-        head, named = load_head_and_adapter(detector_dir / HEAD_FILE if head is None else head)
+        head, named = load_head_and_adapter(detector_dir / HEAD_FILE if head is None else head, **source)
     adapter_path = Path(adapter) if adapter is not None else detector_dir / named
     return Detector(_features(detector_dir), HeadPredictor(_adapter(adapter_path), head), labels=head_labels(head))
 
@@ -152,11 +157,12 @@ def load_teacher(detector_dir: str | Path, labels: LabelSet = VOC, path: str | P
 
 
 def detect_image(path: str | Path, detector_dir: str | Path, head_path: str | Path | None = None,
-                 score: float = 0.5, teacher: bool = False) -> list[dict]:
+                 score: float = 0.5, teacher: bool = False, **source: str | None) -> list[dict]:
     """Detect objects in an image file: [{"label", "score", "box": [x1, y1, x2, y2] pixels}], with a KAN head
-    (``head_path``, else the folder's dense one) or, with ``teacher``, the original SSD predictor."""
-    if teacher and head_path is not None:
-        raise SharekanError("pass a head file or the teacher, not both")
+    (``head_path``, else the folder's dense one; ``source`` as in ``load_detector``) or, with ``teacher``, the
+    original SSD predictor."""
+    if teacher and (head_path is not None or any(value is not None for value in source.values())):
+        raise SharekanError("pass a head file (with what describes it) or the teacher, not both")
     image = load_image(path)
-    detector = load_teacher(detector_dir) if teacher else load_detector(head_path, detector_dir)
+    detector = load_teacher(detector_dir) if teacher else load_detector(head_path, detector_dir, **source)
     return [d.to_dict() for d in detector.detect(image, score)]
