@@ -3,6 +3,7 @@ compressed, held to the library's own forward on a small image model trained on 
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
@@ -142,3 +143,48 @@ def test_compress_in_place_swaps_each_convkan_layer(trained, digits):
             assert relative_error(getattr(net, name)(inputs), alone(inputs)) < TOLERANCE, name
     agreement = float((outputs.argmax(1) == dense.argmax(1)).float().mean())
     assert agreement > 0.95 and _accuracy(outputs, labels) >= _accuracy(dense, labels) - 0.02, agreement
+
+
+def test_cli_predicts_images_and_refuses_bad_input_in_one_line(tmp_path, capsys, trained, digits):
+    """predict takes (N, C, H, W) images for a convkan file with its --conv geometry, dense or compressed with it."""
+    import numpy as np
+
+    from sharekan_core.cli.main import main
+
+    def run(*args):
+        status = main([str(arg) for arg in args])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    net, _, _ = trained
+    layer = tmp_path / "conv2.pt"
+    torch.save(net.conv2.state_dict(), layer)
+    with torch.no_grad():
+        images = torch.tanh(net.conv1(digits[0][400:].view(-1, 1, 8, 8)))
+        want = net.conv2(images)
+    np.save(tmp_path / "images.npy", images.numpy())
+    conv = ["--base-activation", "silu", "--conv", "4,3,2,1,1,reflect"]
+    status, _, stderr = run("predict", layer, *conv, "--input", tmp_path / "images.npy", "--out", tmp_path / "y.npy")
+    assert status == 0, stderr
+    assert relative_error(torch.from_numpy(np.load(tmp_path / "y.npy")), want) < TOLERANCE
+    status, _, stderr = run("compress", layer, *conv, "-K", 64, "--out", tmp_path / "conv2.skan")
+    assert status == 0, stderr
+    status, _, stderr = run("predict", tmp_path / "conv2.skan", "--input", tmp_path / "images.npy", "--out", tmp_path / "c.npy")
+    assert status == 0 and np.load(tmp_path / "c.npy").shape == tuple(want.shape), stderr
+    np.save(tmp_path / "flat.npy", images.reshape(len(images), -1).numpy())
+    cases = {  # arguments, the error
+        "no geometry": (["predict", layer, "--base-activation", "silu"], "does not record its kernel, stride or padding"),
+        "wrong geometry": (["predict", layer, "--base-activation", "silu", "--conv", "1,3"], "takes 36"),
+        "bad geometry": (["predict", layer, "--base-activation", "silu", "--conv", "4,x"], "must be integers"),
+        "flat input": (["predict", layer, *conv, "--input", tmp_path / "flat.npy"], r"expected images of shape \(N, 4, H, W\)"),
+        "stated twice": (["predict", tmp_path / "conv2.skan", "--conv", "4,3"], "records its own geometry"),
+    }
+    for name, (arguments, error) in cases.items():
+        out = tmp_path / f"{name}.npy"
+        if "--input" not in arguments:
+            arguments = [*arguments, "--input", tmp_path / "images.npy"]
+        status, stdout, stderr = run(*arguments, "--out", out)
+        lines = stderr.strip().splitlines()
+        assert status == 2 and len(lines) == 1 and lines[0].startswith("error:"), (name, stderr)
+        assert re.search(error, lines[0]), (name, lines[0])
+        assert not out.exists() and stdout == ""

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..io import LoadedModel
+    from ..model.conv_kan import ConvGeometry
 
 LAYOUT_CHOICES = ("sharekan", "efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan")  # io.layouts.LAYOUTS
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
@@ -32,6 +33,13 @@ def add_model_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", metavar="G,k,LOW,HIGH",
                         help="the uniform knot grid of a file that does not save its knots (deep-kan: its num_knots, "
                              "spline_order and grid_range; its defaults are 5,3,-1,1)")
+
+
+def add_conv_option(parser: argparse.ArgumentParser) -> None:
+    """Add --conv: the kernel, stride and padding of a convkan file, which its state dict does not record."""
+    parser.add_argument("--conv", metavar="C,KERNEL[,STRIDE[,PADDING[,DILATION[,MODE]]]]",
+                        help="a convkan ConvKAN's input channels, square kernel, stride, padding, dilation and "
+                             "padding mode (defaults 1, 0, 1, zeros); its state dict does not record them")
 
 
 class DeprecatedFlag(argparse.Action):
@@ -71,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "coef_rel_l2 and per-layer details.")
     p.add_argument("model", help=MODEL_HELP)
     add_model_source_options(p)
+    add_conv_option(p)
     p.add_argument("--method", choices=method_names(), default="sharekan",
                    help="sharekan (default): shared codebook of gain-shape-bias splines; uniform: round-to-nearest "
                         "coefficients; gptq: GPTQ (needs --calibration); kmeans: k-means of raw coefficient vectors; "
@@ -105,8 +114,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     add_head_option(p, head_file=False, help="the head of a multi-head bundle to run")
     add_model_source_options(p)
-    p.add_argument("--input", required=True, help="float array (batch, in_features) saved with numpy.save")
-    p.add_argument("--out", required=True, help="output .npy (batch, out_features)")
+    add_conv_option(p)
+    p.add_argument("--input", required=True, help="float array (batch, in_features) saved with numpy.save; "
+                                                   "(N, C, H, W) images for a convolutional KAN")
+    p.add_argument("--out", required=True, help="output .npy (batch, out_features); (N, out, H_out, W_out) for images")
     p.set_defaults(handler=run_predict)
 
 
@@ -114,6 +125,7 @@ def run_compress(args: argparse.Namespace) -> dict:
     """Compress, write atomically, and return the JSON report."""
     from ..io import read_model, write_bytes_atomic
     from ..results import compress_and_measure
+    from ..runtime.loading import CONV_GEOMETRY
 
     if args.max_bytes is not None or args.codebook is not None:
         return run_budget_or_universal(args)
@@ -122,9 +134,11 @@ def run_compress(args: argparse.Namespace) -> dict:
     calibration = None
     if args.calibration is not None:
         calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
+    metadata = source_metadata(loaded, args.model)
+    if args.conv is not None:
+        metadata[CONV_GEOMETRY] = stated_conv(args.conv, loaded, args.model).as_dict()
     with progress_bar() as progress:
-        result = compress_and_measure(loaded.model, config, progress, metadata=source_metadata(loaded, args.model),
-                                      calibration=calibration)
+        result = compress_and_measure(loaded.model, config, progress, metadata=metadata, calibration=calibration)
     write_bytes_atomic(args.out, result.encoded)
     return {**result.report(), **found_at(loaded), "out": str(args.out)}
 
@@ -132,6 +146,20 @@ def run_compress(args: argparse.Namespace) -> dict:
 def source_metadata(loaded: LoadedModel, path: str) -> dict:
     """The model's metadata plus where it came from: the file's name and, for a head in a bigger model, its prefix."""
     return {**loaded.metadata, "source": Path(path).name, **({"prefix": loaded.prefix} if loaded.prefix else {})}
+
+
+def stated_conv(text: str, loaded: LoadedModel, path: str) -> ConvGeometry:
+    """The --conv geometry of a convkan file, checked against its patch KAN; refused for any other family."""
+    from ..io.kan_groups import CONVKAN
+    from ..runtime.loading import conv_geometry
+
+    if loaded.source_format != CONVKAN:
+        raise SharekanError(f"--conv applies to convkan files; {Path(path).name} holds a {loaded.source_format} KAN")
+    geometry = conv_geometry(text, Path(path).name)
+    if geometry.patch_size != loaded.model.layers[0].in_features:
+        raise SharekanError(f"--conv {text} gives patches of {geometry.patch_size} inputs, but the KAN takes "
+                            f"{loaded.model.layers[0].in_features}")
+    return geometry
 
 
 def found_at(loaded: LoadedModel) -> dict:
@@ -229,8 +257,12 @@ def run_predict(args: argparse.Namespace) -> dict:
     from ..io.atomic import atomic_path
     from ..runtime import load_runnable
 
-    runnable = load_runnable(args.model, args.head, **model_source(args))
-    inputs = read_input_array(args.input, runnable.in_features)
+    runnable = load_runnable(args.model, args.head, **model_source(args), conv=args.conv)
+    channels = None if runnable.conv is None else runnable.conv.in_channels
+    inputs = read_input_array(args.input, runnable.in_features, channels)
+    if channels is not None and min(runnable.conv.output_size(*inputs.shape[2:])) < 1:
+        raise SharekanError(f"{Path(args.input).name}: images of {inputs.shape[2]} x {inputs.shape[3]} are smaller "
+                            "than the convolution's kernel")
     if len(inputs) == 0:
         outputs = np.zeros((0, runnable.out_features), dtype=np.float32)
     else:
@@ -246,8 +278,9 @@ def run_predict(args: argparse.Namespace) -> dict:
     return {"out": str(args.out), "shape": list(outputs.shape)}
 
 
-def read_input_array(path: str | Path, in_features: int) -> np.ndarray:
-    """Load a (batch, in_features) float array from .npy without pickle, validated."""
+def read_input_array(path: str | Path, in_features: int, channels: int | None = None) -> np.ndarray:
+    """Load a (batch, in_features) float array from .npy without pickle, validated; with ``channels``, (N, C, H, W)
+    images of that many channels."""
     import numpy as np
 
     from ..errors import os_error_message
@@ -271,8 +304,11 @@ def read_input_array(path: str | Path, in_features: int) -> np.ndarray:
         raise SharekanError(f"{name}: input contains NaN or Inf values")
     if array.dtype.kind == "f" and array.size and float(np.abs(array).max()) > float(np.finfo(np.float32).max):
         raise SharekanError(f"{name}: input has values beyond float32 range (|x| > {float(np.finfo(np.float32).max):.3g})")
-    if array.ndim == 1:
+    if channels is not None:
+        if array.ndim != 4 or array.shape[1] != channels:
+            raise SharekanError(f"{name}: expected images of shape (N, {channels}, H, W), got {tuple(array.shape)}")
+    elif array.ndim == 1:
         array = array[None, :]
-    if array.ndim != 2 or array.shape[1] != in_features:
+    if channels is None and (array.ndim != 2 or array.shape[1] != in_features):
         raise SharekanError(f"{name}: expected shape (batch, {in_features}), got {tuple(array.shape)}")
     return np.ascontiguousarray(array, dtype=np.float32)

@@ -45,6 +45,25 @@ class ConvGeometry:
         if self.padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MODES)}, got {self.padding_mode!r}")
 
+    @classmethod
+    def parse(cls, text: str) -> "ConvGeometry":
+        """'C,KERNEL[,STRIDE[,PADDING[,DILATION[,PADDING_MODE]]]]' (square, convkan's defaults 1, 0, 1, zeros)."""
+        parts = [part.strip() for part in text.split(",")]
+        if not 2 <= len(parts) <= 6:
+            raise ValueError(f"conv geometry {text!r} must be C,KERNEL[,STRIDE[,PADDING[,DILATION[,PADDING_MODE]]]]")
+        mode = parts.pop() if len(parts) == 6 else "zeros"
+        try:
+            numbers = [int(part) for part in parts]
+        except ValueError:
+            raise ValueError(f"conv geometry {text!r}: C, KERNEL, STRIDE, PADDING and DILATION must be integers") from None
+        names = ("in_channels", "kernel_size", "stride", "padding", "dilation")
+        return cls(**dict(zip(names, numbers)), padding_mode=mode)
+
+    def as_dict(self) -> dict:
+        """The geometry as JSON-ready fields; ``ConvGeometry(**fields)`` rebuilds it."""
+        return {"in_channels": self.in_channels, "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding), "dilation": list(self.dilation), "padding_mode": self.padding_mode}
+
     @property
     def patch_size(self) -> int:
         """Inputs of one patch, n = C * kh * kw: the patch KAN's in_features."""

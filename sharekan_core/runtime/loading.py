@@ -11,6 +11,8 @@ from ..errors import SharekanError
 from ..format.compressed_file import is_compressed_file, load_compressed
 from ..format.multihead_file import is_multihead_file, load_multihead
 from ..io import read_model
+from ..io.kan_groups import CONVKAN
+from ..model.conv_kan import ConvGeometry, ConvKAN2d
 from .compressed_kan import CompressedDomainKAN
 
 
@@ -24,6 +26,7 @@ class Runnable:
     metadata: dict = field(default_factory=dict)
     kind: str = "dense"
     compressed: CompressedKAN | None = None  # a compressed file's stored form; None for dense models
+    conv: ConvGeometry | None = None  # a convolutional KAN: the module maps (N, C, H, W) images instead
 
     def program_module(self) -> torch.nn.Module:
         """The module to export as an ExecuTorch program: ``KANProgram`` (the stored codes) for compressed files."""
@@ -53,13 +56,20 @@ def load_heads(path: str | Path) -> dict[str, Runnable]:
     return heads
 
 
+CONV_GEOMETRY = "conv_geometry"  # compressed metadata: the ConvGeometry of a convolutional KAN's patch KAN
+
+
 def load_runnable(path: str | Path, head: str | None = None, prefix: str | None = None,
-                  base_activation: str | None = None, grid: str | None = None) -> Runnable:
+                  base_activation: str | None = None, grid: str | None = None,
+                  conv: ConvGeometry | str | None = None) -> Runnable:
     """Return a dense model, a compressed file, or the head ``head`` of a multi-head bundle, ready to run.
 
-    ``prefix``, ``base_activation`` and ``grid`` apply to dense model files (see ``io.read_model``)."""
+    ``prefix``, ``base_activation`` and ``grid`` apply to dense model files (see ``io.read_model``); ``conv`` states
+    a convkan file's geometry, which makes the module take (N, C, H, W) images (a compressed file records it)."""
     if is_multihead_file(path) or is_compressed_file(path):
         check_dense_only(path, prefix, base_activation, grid)
+        if conv is not None:
+            raise SharekanError(f"--conv applies to dense convkan files; {Path(path).name} records its own geometry")
     if is_multihead_file(path):
         bundle = load_multihead(path)
         if head is None and len(bundle.heads) > 1:
@@ -69,10 +79,42 @@ def load_runnable(path: str | Path, head: str | None = None, prefix: str | None 
     if head is not None:
         raise SharekanError(f"--bundle-head applies to multi-head bundles; {Path(path).name} holds one model")
     if is_compressed_file(path):
-        return compressed_runnable(load_compressed(path))
+        runnable = compressed_runnable(load_compressed(path))
+        recorded = runnable.metadata.get(CONV_GEOMETRY)
+        return runnable if recorded is None else image_runnable(runnable, conv_geometry(recorded, Path(path).name))
     loaded = read_model(path, prefix, base_activation, grid)
     model = loaded.model.eval()
-    return Runnable(model, model.layers[0].in_features, model.layers[-1].out_features, loaded.metadata, "dense")
+    runnable = Runnable(model, model.layers[0].in_features, model.layers[-1].out_features, loaded.metadata, "dense")
+    if loaded.source_format != CONVKAN:
+        if conv is not None:
+            raise SharekanError(f"--conv applies to convkan files; {Path(path).name} holds a {loaded.source_format} KAN")
+        return runnable
+    if conv is None:
+        raise SharekanError(f"{Path(path).name}: a convkan state dict does not record its kernel, stride or padding; "
+                            "state them as C,KERNEL[,STRIDE[,PADDING[,DILATION[,PADDING_MODE]]]] (--conv on the "
+                            "command line, conv= in the API)")
+    return image_runnable(runnable, conv_geometry(conv, Path(path).name))
+
+
+def conv_geometry(stated: ConvGeometry | str | dict, source: str) -> ConvGeometry:
+    """``stated`` (a ConvGeometry, its --conv text or its recorded fields) as a ConvGeometry, or a SharekanError."""
+    if isinstance(stated, ConvGeometry):
+        return stated
+    try:
+        return ConvGeometry.parse(stated) if isinstance(stated, str) else ConvGeometry(**stated)
+    except (TypeError, ValueError) as exc:
+        raise SharekanError(f"{source}: {exc}") from None
+
+
+def image_runnable(runnable: Runnable, geometry: ConvGeometry) -> Runnable:
+    """``runnable``'s patch KAN run on every patch of (N, C, H, W) images, checked to fit ``geometry``."""
+    if geometry.patch_size != runnable.in_features:
+        raise SharekanError(f"the conv geometry gives patches of {geometry.in_channels} x {geometry.kernel_size[0]} x "
+                            f"{geometry.kernel_size[1]} = {geometry.patch_size} inputs, but the KAN takes "
+                            f"{runnable.in_features}")
+    module = ConvKAN2d(runnable.module, geometry, runnable.out_features).eval()
+    return Runnable(module, runnable.in_features, runnable.out_features, runnable.metadata, runnable.kind,
+                    runnable.compressed, geometry)
 
 
 def check_dense_only(path: str | Path, prefix: str | None, base_activation: str | None,
