@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 from digits_net import DigitsNet, digits_tensors
-from efficient_kan_reference import ReferenceKAN, train
+from efficient_kan_reference import ReferenceKAN, ReferenceKANLinear, train
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -117,3 +117,21 @@ def test_the_saved_file_is_the_compressed_file_tensors(tmp_path, compressed_net)
               if key.startswith("head.") and not key.endswith("compressed_header")}
     alone = load_file(tmp_path / "head.skan")
     assert stored.keys() == alone.keys() and all(torch.equal(stored[key], alone[key]) for key in alone)
+
+
+def test_a_kan_with_norms_between_layers_round_trips_layer_by_layer(digits):
+    """compress_ swaps each layer of a KAN with a LayerNorm between layers on its own; the saved state restores
+    every layer's compressed module and the norm into a fresh copy."""
+    def net() -> DigitsNet:
+        return DigitsNet(nn.Sequential(ReferenceKANLinear(64, 8), nn.LayerNorm(8), ReferenceKANLinear(8, 10)))
+
+    torch.manual_seed(0)
+    trained = train(net(), *digits, steps=20)
+    sk.compress_(trained, sk.CompressionConfig(codebook_size=16))
+    state = sk.compressed_state_dict(trained)
+    assert {"head.0.compressed_header", "head.2.compressed_header", "head.1.weight"} <= set(state)
+    torch.manual_seed(1)
+    fresh = net().eval()
+    assert list(sk.load_compressed_into(fresh, state)) == ["head.0", "head.2"]
+    with torch.no_grad():
+        assert torch.equal(fresh(digits[0]), trained(digits[0]))
