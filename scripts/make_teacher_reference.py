@@ -88,10 +88,7 @@ def main() -> None:
     reference = {"description": "SSD-MobileNetV2-COCO teacher (PyTorch port of the original box predictor) "
                                 f"on held-out real images: {classes}, score >= 0.5, boxes in pixels",
                  "labels": labels.name, "score_threshold": REFERENCE_SCORE, "images": entries}
-    if args.reuse_images:
-        reference_path = FILES.for_labels(labels).reference_path
-        images = [FILES.image_root / entry["path"] for entry in json.loads(reference_path.read_text())["images"]]
-    elif labels.name != "voc":
+    if labels.name != "voc":
         reference["reference"] = ("agreement with the SSD teacher (its detections with score >= 0.5, the 60 COCO "
                                   "classes outside VOC) on held-out real photos")
     reference_path.write_text(json.dumps(reference, indent=1) + "\n")
