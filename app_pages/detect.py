@@ -133,19 +133,14 @@ if st.button(f"Time the heads ({TIMING_REPEATS} interleaved runs)", key="detect_
                   "every head shown again, in turns, and shows the medians."):
     shared_job(timing_key, lambda: measured(lambda: detection.head_times(
         [detector for _, detector in heads.values()], image.size, maps, TIMING_REPEATS)))
-timed = shared_result(timing_key)
-milliseconds = (dict(zip(heads, timed.value)) if timed is not None
-                else {title: output.value[0].milliseconds for title, output in outputs.items()})
-how_timed = (f"the median of {TIMING_REPEATS} interleaved runs" if timed is not None
-             else "one run each, taken when this photo first ran with these heads")
-others_ran = timed.others_ran if timed is not None else any(output.others_ran for output in outputs.values())
-runs = {title: detection.detections_at(heads[title][1], output.value[0], image.size, score, milliseconds[title])
+times = detection.shown_times(outputs, shared_result(timing_key), TIMING_REPEATS)
+runs = {title: detection.detections_at(heads[title][1], output.value[0], image.size, score, times.milliseconds[title])
         for title, output in outputs.items()}
 dense, teacher = runs["Dense KAN head"], runs.get("SSD teacher")
 if compression is None:
     st.info(f"Compress **{model.label}** on the Compress page to compare it here; showing the dense head only.")
     st.page_link("app_pages/compress.py", label="Go to Compress", icon=":material/compress:")
-    st.caption(f"Head times: {how_timed}, box decoding and NMS included.")
+    st.caption(f"Head times: {times.how}, box decoding and NMS included.")
     columns = st.columns(2 if teacher else 1)
     show_column(columns[0], "Dense KAN head", image, dense)
 else:
@@ -158,7 +153,7 @@ else:
     cols[2].metric("Dense head time", f"{dense.milliseconds:.0f} ms")
     cols[3].metric("Compressed head time", f"{compressed.milliseconds:.0f} ms")
     st.caption(f"Compressed head: K = {compression.config.codebook_size:,}, {bits_label(compression.config)}, "
-               f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times: {how_timed}, box "
+               f"{compression.result.storage.ratio:.1f}× smaller, run by {how}. Head times: {times.how}, box "
                f"decoding and NMS included; the backbone, shared by every head, took {backbone_ms:.0f} ms. A new "
                "threshold re-draws from the heads' outputs without running them again. Boxes marked ≠ with a white "
                "halo are where the dense and compressed heads disagree.")
@@ -167,12 +162,12 @@ else:
     columns = st.columns(3 if teacher else 2)
     show_column(columns[0], "Dense KAN head", image, dense, only_dense)
     show_column(columns[1], "Compressed KAN head", image, compressed, only_compressed)
-if others_ran:
+if times.others_ran:
     st.warning(OTHERS_RAN)
 if teacher is not None:
     versus = detection.match_f1(teacher.detections, dense.detections)
     show_column(columns[-1], "SSD teacher", image, teacher)
-    columns[-1].caption(detection.teacher_time_caption(teacher, how_timed))
+    columns[-1].caption(detection.teacher_time_caption(teacher, times.how))
     columns[-1].caption(f"The dense head finds {versus['matched']} of the teacher's {versus['reference']} "
                         "detections at this threshold (same label, IoU ≥ 0.5).")
 runs = {title.replace("Dense", "dense").replace("Compressed", "compressed"): run for title, run in runs.items()}

@@ -359,3 +359,18 @@ def test_transfer_retention_shows_its_interval_and_the_fidelity_measure():
     words = tradeoffs.transfer_caveat({"rows": [row]}, {"boxes": 10, "photos": 39})
     assert "95% bootstrap over the 39 images (1,000 seeded resamples)" in words
     assert "412 of B's own dense boxes" in words and "not the teacher" in words
+
+
+def test_detect_shows_one_runs_times_until_the_heads_are_timed_again():
+    import torch
+
+    from sharekan_core.studio.jobs import Measured
+
+    first = {"Dense KAN head": Measured([detection.HeadOutputs(torch.zeros(1, 4), torch.zeros(1, 2), 40.0)], False),
+             "SSD teacher": Measured([detection.HeadOutputs(torch.zeros(1, 4), torch.zeros(1, 2), 9.0)], True)}
+    once = detection.shown_times(first, None, 5)
+    assert once.milliseconds == {"Dense KAN head": 40.0, "SSD teacher": 9.0} and once.others_ran
+    assert once.how.startswith("one run each")
+    again = detection.shown_times(first, Measured([30.0, 8.0], False), 5)
+    assert again.milliseconds == {"Dense KAN head": 30.0, "SSD teacher": 8.0} and not again.others_ran
+    assert again.how == "the median of 5 interleaved runs"

@@ -172,6 +172,26 @@ def head_times(detectors: list, size: tuple[int, int], maps: list[torch.Tensor],
     return [outputs.milliseconds for outputs in timed_outputs(detectors, size, maps, repeats)]
 
 
+@dataclass(frozen=True)
+class HeadTimes:
+    """The head times a page shows, by column title; how they were taken; whether other sessions ran meanwhile."""
+
+    milliseconds: dict[str, float]
+    how: str
+    others_ran: bool
+
+
+def shown_times(first_runs: dict, retimed, repeats: int) -> HeadTimes:
+    """The times to show: ``retimed`` (a Measured list of medians over ``repeats`` runs, in ``first_runs``' order)
+    when the user asked for it, else each head's one first run (``first_runs``: title -> Measured [HeadOutputs])."""
+    if retimed is not None:
+        return HeadTimes(dict(zip(first_runs, retimed.value)), f"the median of {repeats} interleaved runs",
+                         retimed.others_ran)
+    return HeadTimes({title: run.value[0].milliseconds for title, run in first_runs.items()},
+                     "one run each, taken when this photo first ran with these heads",
+                     any(run.others_ran for run in first_runs.values()))
+
+
 def detections_at(detector, outputs: HeadOutputs, size: tuple[int, int], score: float,
                   milliseconds: float | None = None) -> DetectionRun:
     """``outputs``' detections at threshold ``score`` (NMS only, no head run), with the head's measured time (or
