@@ -32,7 +32,15 @@ INKAN = "inkan"
 KANX = "kanx"
 DEEP_KAN = "deep-kan"
 CONVKAN = "convkan"
+B_SPLINE_FAMILIES = (EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX, DEEP_KAN)
 MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
+# KAN families with other bases that no importer reads yet, by a tensor name only they use: a file holding them is
+# refused naming the family, never read as something else.
+UNSUPPORTED_FAMILIES = {
+    "rbf.grid": "FastKAN (Gaussian RBF on a fixed grid)",
+    "cheby_coeffs": "ChebyKAN (Chebyshev polynomials of tanh(x))",
+    "beta_weights": "Gram/KAGN (torch-conv-kan's Gram polynomials)",
+}
 
 # The tensor names that mark a KAN layer: efficient-kan's and kanx's spline_weight, deep-kan's spline_weights,
 # flashkan's and inkan's grid_starts.
@@ -110,15 +118,36 @@ def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefi
         if matches:
             raise SharekanError(f"{source}: prefix {prefix!r} names {len(matches)} KANs laid out differently "
                                 f"({_named([g.label() for g in matches])}); the file cannot be read as one KAN")
+        refuse_unsupported_families({key: value for key, value in tensors.items() if key.startswith(wanted)}, source)
         found = f"KANs found: {_named([g.label() for g in groups])}" if groups else _no_kan_hint(tensors)
         raise SharekanError(f"{source}: no KAN at prefix {prefix!r}; {found}")
     if len(groups) == 1:
         return groups[0]
     if not groups:
+        refuse_unsupported_families(tensors, source)
         raise SharekanError(f"{source}: no KAN in this file (no 'layers.N.spline_weight', 'N.spline_weight', "
                             f"'spline_weight', 'spline_weights', 'grid_starts' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
     raise SharekanError(f"{source}: holds {len(groups)} KANs, at {_named([g.label() for g in groups])}; "
                         "pass --prefix (prefix= in the API) naming one")
+
+
+def unsupported_families(tensors: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Each unsupported family ``tensors`` hold (UNSUPPORTED_FAMILIES), by name, with its first telling key."""
+    found: dict[str, str] = {}
+    for key in tensors:
+        for marker, family in UNSUPPORTED_FAMILIES.items():
+            if key == marker or key.endswith("." + marker):
+                found.setdefault(family, key)
+    return found
+
+
+def refuse_unsupported_families(tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Raise a SharekanError naming the unsupported KAN families ``tensors`` hold, if any."""
+    found = unsupported_families(tensors)
+    if found:
+        named = "; ".join(f"{family}, e.g. {key!r}" for family, key in found.items())
+        raise SharekanError(f"{source}: holds KAN layers of a family this tool does not import yet: {named}; only "
+                            f"B-spline KANs ({', '.join(B_SPLINE_FAMILIES)}) and convkan are supported")
 
 
 def group_tensors(tensors: dict[str, torch.Tensor], group: KANGroup) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

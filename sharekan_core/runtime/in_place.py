@@ -25,7 +25,7 @@ from torch import nn
 from ..compression import compress
 from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
-from ..io.kan_groups import KANGroup, find_kan_groups
+from ..io.kan_groups import KANGroup, find_kan_groups, refuse_unsupported_families
 from ..io.model_file import model_from_tensors
 from ..io.convkan import input_groups
 from ..model.conv_kan import merge_groups, split_groups
@@ -117,6 +117,7 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
     """Swap every KAN inside ``module`` (those ``filter_fn(kan, name)`` accepts) for its compressed-domain
     ``CompressedHead``, in place; return the compressed KANs by name (``sk.save_compressed`` writes each).
     ``calibration`` maps a KAN's name to (N, in) inputs, as ``calibration_from`` returns them."""
+    refuse_unsupported_families(module.state_dict(), type(module).__name__)  # never leave them dense unsaid
     compressed = {}
     for name, kan in kan_modules(module).items():
         if filter_fn is not None and not filter_fn(kan, name):
