@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from doctables import benchmarks, detector_card, methods, results
+from doctables import benchmarks, detector_card, families, methods, results
 from doctables.common import ROOT, MissingResult, commit_date, library_fact, mb, paper_figure
 
 TEMPLATES = ROOT / "docs" / "templates"
@@ -53,6 +53,7 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "energy_figure": benchmarks.energy_figure,
     "recorded_output": benchmarks.recorded_output,
     "pte_programs_table": benchmarks.pte_programs_table,
+    "families_table": families.families_table,
     "detector_tables": detector_card.detector_tables,
     "detector_speed_table": detector_card.detector_speed_table,
     "reference_boxes": detector_card.reference_boxes,

@@ -267,3 +267,23 @@ def test_every_markdown_file_the_code_and_the_docs_cite_exists():
     for document in (ROOT / "README.md", *ROOT.glob("docs/*.md")):
         cited |= {(document.parent, link) for link in re.findall(r"\]\(([\w/.-]+\.md)\)", document.read_text())}
     assert cited and [name for folder, name in sorted(cited) if not (folder / name).is_file()] == []
+
+
+def test_the_families_table_is_the_saved_import_checks(capsys):
+    """Issue 28: every family row shows scripts/import_checks.py's saved measurements, and its example is a
+    command line the CLI accepts."""
+    import shlex
+
+    from sharekan_core.cli.main import build_parser
+
+    saved = json.loads(read("assets/families/import_checks.json"))
+    rows = table_rows(section(read("README.md"), "KAN families"))
+    assert [row[0] for row in rows] == [family["family"] for family in saved["families"]]
+    for row, family in zip(rows, saved["families"]):
+        assert number(row[4]) == pytest.approx(family["import_rel_error"], rel=0.05, abs=1e-12)
+        dense, compressed = (number(part) for part in row[5].split("→"))
+        assert (dense, compressed) == pytest.approx((family["dense_accuracy"], family["compressed_accuracy"]), abs=5e-4)
+        words = shlex.split(family["example"])
+        assert words[:3] == ["python", "-m", "sharekan_core"] and row[3] == f"`{family['example']}`"
+        build_parser().parse_args(words[3:])
+        assert "warning:" not in capsys.readouterr().err, words
