@@ -178,12 +178,16 @@ def test_cli_predicts_images_and_refuses_bad_input_in_one_line(tmp_path, capsys,
         "bad geometry": (["predict", layer, "--base-activation", "silu", "--conv", "4,x"], "must be integers"),
         "flat input": (["predict", layer, *conv, "--input", tmp_path / "flat.npy"], r"expected images of shape \(N, 4, H, W\)"),
         "stated twice": (["predict", tmp_path / "conv2.skan", "--conv", "4,3"], "records its own geometry"),
+        "evaluate": (["evaluate", tmp_path / "conv2.skan", "--task", "digits"], "'predict' runs on \\(N, C, H, W\\)"),
+        "export": (["export", tmp_path / "conv2.skan", "--pte"], "'predict' runs on \\(N, C, H, W\\)"),
     }
     for name, (arguments, error) in cases.items():
         out = tmp_path / f"{name}.npy"
-        if "--input" not in arguments:
-            arguments = [*arguments, "--input", tmp_path / "images.npy"]
-        status, stdout, stderr = run(*arguments, "--out", out)
+        if arguments[0] == "predict":
+            arguments = [*arguments, *([] if "--input" in arguments else ["--input", tmp_path / "images.npy"]), "--out", out]
+        elif arguments[0] == "export":
+            arguments = [*arguments, out]
+        status, stdout, stderr = run(*arguments)
         lines = stderr.strip().splitlines()
         assert status == 2 and len(lines) == 1 and lines[0].startswith("error:"), (name, stderr)
         assert re.search(error, lines[0]), (name, lines[0])

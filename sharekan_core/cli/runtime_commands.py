@@ -43,10 +43,12 @@ def run_export(args: argparse.Namespace) -> dict:
     import torch
 
     from ..runtime import load_runnable
+    from ..runtime.loading import check_flat
     from ..runtime.executorch_export import export_pte, load_pte
 
     check_int("--max-batch", args.max_batch, 1, MAX_BATCH)
     runnable = load_runnable(args.model, args.head, **model_source(args))
+    check_flat(runnable, "export")
     with progress_bar() as progress:
         progress(0.0, "exporting the ExecuTorch program")
         size = export_pte(runnable.program_module(), runnable.in_features, args.pte, args.max_batch, args.xnnpack)

@@ -54,9 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> dict:
     """Evaluate on the requested or stored task."""
     from ..runtime import load_runnable
+    from ..runtime.loading import check_flat
     from ..tasks.digits import digits_accuracy
 
     runnable = load_runnable(args.model, args.head, **model_source(args))
+    check_flat(runnable, "evaluate")
     task = args.task or runnable.metadata.get("task")
     if task not in TASKS:
         raise SharekanError(f"cannot tell the task of {args.model}; pass --task {' or --task '.join(TASKS)}")

@@ -91,9 +91,16 @@ def load_runnable(path: str | Path, head: str | None = None, prefix: str | None 
         return runnable
     if conv is None:
         raise SharekanError(f"{Path(path).name}: a convkan state dict does not record its kernel, stride or padding; "
-                            "state them as C,KERNEL[,STRIDE[,PADDING[,DILATION[,PADDING_MODE]]]] (--conv on the "
-                            "command line, conv= in the API)")
+                            "state them as C,KERNEL[,STRIDE[,PADDING[,DILATION[,PADDING_MODE]]]] (--conv on predict "
+                            "and compress, conv= in the API)")
     return image_runnable(runnable, conv_geometry(conv, Path(path).name))
+
+
+def check_flat(runnable: Runnable, command: str) -> None:
+    """Raise SharekanError if ``runnable`` takes images (a convolutional KAN): ``command`` runs (batch, in) KANs."""
+    if runnable.conv is not None:
+        raise SharekanError(f"{command} runs KANs on (batch, in) inputs; this is a convolutional KAN, which 'predict' "
+                            "runs on (N, C, H, W) images")
 
 
 def conv_geometry(stated: ConvGeometry | str | dict, source: str) -> ConvGeometry:
