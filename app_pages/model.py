@@ -24,7 +24,8 @@ choice = st.radio("Model", list(options), format_func=options.get,
 
 if choice == UPLOAD:
     weights = st.file_uploader(
-        "One KAN checkpoint: this project's .safetensors, an efficient-kan state_dict (.pt, .pth, .safetensors) "
+        "One KAN checkpoint: this project's .safetensors; a state dict or training checkpoint (.pt, .pth, "
+        ".safetensors) of efficient-kan, flashkan, inkan, kanx or deep-kan, or of a whole model holding a KAN head; "
         "or a pykan checkpoint's *_state file. A new file replaces the one in use.")
     config = st.file_uploader("For a pykan checkpoint only: its *_config.yml", type=["yml", "yaml"])
     activation = st.selectbox("Base activation, for a file that does not record it (an efficient-kan state_dict, "
@@ -32,11 +33,14 @@ if choice == UPLOAD:
     stated = None if activation == NOT_STATED else activation
     prefix = st.text_input("Prefix of the KAN inside a bigger model, such as head. (blank: the only KAN is found)",
                            key="upload_prefix").strip() or None
+    grid = st.text_input("Knot grid G,k,LOW,HIGH, for a file that does not save its knots (deep-kan)",
+                         key="upload_grid").strip() or None
     if weights is not None:
         name = safe_filename(weights.name)
         payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
         attempt = content_key(payload, config_yml or b"", *([stated.encode()] if stated else []),
-                              *([b"prefix:" + prefix.encode()] if prefix else []))
+                              *([b"prefix:" + prefix.encode()] if prefix else []),
+                              *([b"grid:" + grid.encode()] if grid else []))
         outcome = session().upload_outcomes
         in_use = uploaded_model()
         if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt):
@@ -44,7 +48,7 @@ if choice == UPLOAD:
         if attempt not in outcome:
             try:
                 loaded = read_upload(weights.name, payload, config_yml, config.name if config is not None else None,
-                                     base_activation=stated, prefix=prefix)
+                                     base_activation=stated, prefix=prefix, grid=grid)
             except Exception as error:  # any failure of any loader is one plain message, never a traceback
                 outcome[attempt] = plain_message(error, name)
             else:

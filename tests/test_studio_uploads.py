@@ -114,3 +114,33 @@ def test_a_billion_laughs_config_upload_is_one_short_line_naming_the_users_file(
         read_upload("iris_state", pykan_state(tmp_path), laughs.encode(), config_name="iris settings.yml")
     message = plain_message(raised.value, "iris_state")
     assert "iris_settings.yml" in message and "once its aliases are expanded" in message and len(message) < 200
+
+
+def test_an_upload_that_does_not_save_its_knots_reads_with_the_stated_grid():
+    """Issue 28: a deep-kan state dict uploads once its grid (and base activation) is stated, as on the command line."""
+    import importlib
+    import importlib.util
+    import io
+    import sys
+    import types
+    from unittest import mock
+
+    import torch
+
+    if importlib.util.find_spec("deepkan") is None:
+        pytest.skip("deep-kan is not installed")
+    vision = types.ModuleType("torchvision")  # deep-kan imports torchvision for its MNIST example only
+    vision.transforms = types.ModuleType("torchvision.transforms")
+    with mock.patch.dict(sys.modules, {"torchvision": vision, "torchvision.transforms": vision.transforms}):
+        deepkan = importlib.import_module("deepkan")
+    torch.manual_seed(0)
+    net = deepkan.DeepKAN(6, [4, 3], num_knots=4, spline_order=2, grid_range=[-1.5, 1.5])
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    with pytest.raises(SharekanError, match="my_deep.pt: a deep-kan file does not save its knots"):
+        read_upload("my_deep.pt", buffer.getvalue(), base_activation="silu")
+    loaded = read_upload("my_deep.pt", buffer.getvalue(), base_activation="silu", grid="4,2,-1.5,1.5")
+    inputs = torch.rand(50, 6) * 2 - 1
+    with torch.no_grad():
+        want = net(inputs)
+        assert float((loaded.model(inputs) - want).abs().max() / want.abs().max()) < 1e-5
