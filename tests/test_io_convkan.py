@@ -192,3 +192,32 @@ def test_cli_predicts_images_and_refuses_bad_input_in_one_line(tmp_path, capsys,
         assert status == 2 and len(lines) == 1 and lines[0].startswith("error:"), (name, stderr)
         assert re.search(error, lines[0]), (name, lines[0])
         assert not out.exists() and stdout == ""
+
+
+def test_decompress_writes_a_convkan_layer_convkan_loads_strictly(tmp_path, capsys, trained, digits):
+    """compress the grouped ConvKAN, decompress --layout convkan: convkan's own ConvKAN (groups = 1, the block
+    diagonal written whole) loads it strictly and equals the decompressed model run by ConvKAN2d."""
+    import json
+
+    from sharekan_core.cli.main import main
+
+    net, _, _ = trained
+    layer = tmp_path / "conv2.pt"
+    torch.save(net.conv2.state_dict(), layer)
+    conv = ["--base-activation", "silu", "--conv", "4,3,2,1,1,reflect"]
+    assert main(["compress", str(layer), *conv, "-K", "64", "--out", str(tmp_path / "conv2.skan")]) == 0
+    capsys.readouterr()
+    assert main(["decompress", str(tmp_path / "conv2.skan"), "--layout", "convkan", "--out", str(tmp_path / "back.pt")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["build_with"]["grid_size"] == 5 and report["build_with"]["spline_order"] == 3
+    library = convkan.ConvKAN(4, 4, 3, stride=2, padding=1, padding_mode="reflect", grid_size=5)
+    library.load_state_dict(torch.load(tmp_path / "back.pt", weights_only=True), strict=True)
+    dense = sk.decompress(sk.load_compressed(tmp_path / "conv2.skan"))
+    geometry, out_channels = GEOMETRIES["conv2"]
+    with torch.no_grad():
+        images = torch.tanh(net.conv1(digits[0][400:].view(-1, 1, 8, 8)))
+        assert relative_error(library.eval()(images), ConvKAN2d(dense, geometry, out_channels)(images)) < TOLERANCE
+    from sharekan_core.io.layouts import layout_state
+    from sharekan_core.model import KAN
+    with pytest.raises(SharekanError, match="a convkan ConvKAN holds one KAN layer; this model has 2"):
+        layout_state(KAN(sk.KANConfig((36, 4, 2))), "convkan")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..io import LoadedModel
     from ..model.conv_kan import ConvGeometry
 
-LAYOUT_CHOICES = ("sharekan", "efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan")  # io.layouts.LAYOUTS
+LAYOUT_CHOICES = ("sharekan", "efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan", "convkan")  # io.layouts.LAYOUTS
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
               "saveckpt, its _state or its _config.yml); also a bigger model's checkpoint holding a KAN head")
 

@@ -13,10 +13,15 @@ The convolution's geometry (kernel, stride, padding, dilation) is not in the sta
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ..errors import SharekanError
 from .layer_tensors import ImportedLayers, LayerReader, import_layers
+
+if TYPE_CHECKING:
+    from ..model import KAN
 
 _READS = ("grid", "base_weight", "spline_weight", "spline_scaler")
 
@@ -65,3 +70,18 @@ def input_groups(kan: torch.nn.Module) -> int:
     """g for a live convkan KANLinear (its (g, B, n) inputs are grouped), 1 for any other KAN module."""
     spline = getattr(kan, "spline_weight", None)
     return spline.shape[0] if isinstance(spline, torch.Tensor) and spline.dim() == 4 else 1
+
+
+def convkan_state(model: KAN) -> dict[str, torch.Tensor]:
+    """``model`` (one layer over a patch) as a convkan ``ConvKAN``'s state dict with groups = 1: loads strictly into
+    ``ConvKAN(C, out, kernel, ..., grid_size=G, spline_order=k)`` with C * kernel_h * kernel_w = the layer's inputs
+    (a grouped layer imported block diagonal is written whole, its cross-group edges as the zeros they are)."""
+    from .export_parts import exported_layers
+
+    if len(model.layers) != 1:
+        raise SharekanError(f"a convkan ConvKAN holds one KAN layer; this model has {len(model.layers)}")
+    layer = exported_layers(model, "convkan")[0]
+    return {"kan_layer.grid": layer.grid.unsqueeze(0).contiguous(),
+            "kan_layer.base_weight": layer.base_weight.unsqueeze(0).contiguous(),
+            "kan_layer.spline_weight": layer.spline_weight.unsqueeze(0).contiguous(),
+            "kan_layer.spline_scaler": layer.spline_scaler.unsqueeze(0).contiguous()}

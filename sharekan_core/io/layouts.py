@@ -9,6 +9,7 @@ tensors of the library's class, and returns what to build that class with (the s
     inkan          KANNetwork(widths, grid_size, grid_range)                   cubic, one even grid per layer
     kanx           kanx.torch.KAN(widths, grid_size, spline_order, ...)        grids that kanx's extension rebuilds
     deep-kan       DeepKAN(in, widths[1:], num_knots, spline_order, grid_range) one even grid for all layers
+    convkan        ConvKAN(C, out, kernel, ..., grid_size, spline_order)      one layer, any grid, groups = 1
 """
 from __future__ import annotations
 
@@ -21,22 +22,23 @@ import torch
 from ..errors import SharekanError
 from ..model import KAN
 from .atomic import write_bytes_atomic
+from .convkan import convkan_state
 from .deep_kan import deep_kan_state
 from .efficient_kan import efficient_kan_state
 from .flashkan import flashkan_state
 from .inkan import inkan_state
-from .kan_groups import DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN
+from .kan_groups import CONVKAN, DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN
 from .kanx import kanx_state
 from .pykan import pykan_state
 
 LAYOUT_STATES: dict[str, Callable[[KAN], dict[str, torch.Tensor]]] = {
     EFFICIENT_KAN: efficient_kan_state, PYKAN: pykan_state, FLASHKAN: flashkan_state, INKAN: inkan_state,
-    KANX: kanx_state, DEEP_KAN: deep_kan_state}
+    KANX: kanx_state, DEEP_KAN: deep_kan_state, CONVKAN: convkan_state}
 LAYOUTS = tuple(LAYOUT_STATES)
 # The base activations each library's class can be built with (None: any torch activation module).
 LAYOUT_ACTIVATIONS: dict[str, tuple[str, ...] | None] = {
     EFFICIENT_KAN: None, PYKAN: ("silu", "identity"), FLASHKAN: None, INKAN: None,
-    KANX: ("silu", "relu", "gelu", "tanh", "identity"), DEEP_KAN: None}
+    KANX: ("silu", "relu", "gelu", "tanh", "identity"), DEEP_KAN: None, CONVKAN: None}
 
 
 def layout_state(model: KAN, layout: str) -> dict[str, torch.Tensor]:
