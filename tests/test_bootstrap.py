@@ -57,3 +57,12 @@ def test_intervals_pair_the_runs_and_say_no_measurable_loss_when_they_include_de
     low, high = figures["dense"]["ci95"]
     assert low <= figures["dense"]["map50"] <= high and low < high
     assert verdict(-0.05, -0.01, 0.0) == "loss" and verdict(0.01, 0.03, 0.0) == "above dense"
+
+
+def test_a_class_with_boxes_but_no_detection_scores_zero_as_cocoeval_does():
+    predictions, targets = synthetic_images(7)
+    targets[0] = {"boxes": torch.tensor([[0.0, 0.0, 30.0, 30.0]]), "labels": torch.tensor([9])}  # class 9: never predicted
+    matches = match_detections(predictions, targets)
+    expected = mean_average_precision(predictions, targets)["map50"]
+    assert map50(matches) == pytest.approx(expected, abs=1e-12)
+    assert np.isfinite(figures_with_intervals({"dense": matches}, "dense", resamples=20)["dense"]["ci95"]).all()

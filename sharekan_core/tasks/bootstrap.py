@@ -74,6 +74,9 @@ def map50(matches: MatchedDetections, weights: np.ndarray | None = None) -> floa
         if positives == 0:
             continue  # COCO leaves classes without reference boxes out of the mean
         mine = matches.label == label
+        if not mine.any():  # reference boxes but no detection of the class: AP 0, as COCOeval gives
+            precisions.append(0.0)
+            continue
         order = np.argsort(-matches.score[mine], kind="mergesort")
         counts = weights[matches.image[mine][order]]
         hit = matches.matched[mine][order]
@@ -83,7 +86,7 @@ def map50(matches: MatchedDetections, weights: np.ndarray | None = None) -> floa
         precision = np.maximum.accumulate(precision[::-1])[::-1]  # COCO's interpolated envelope
         at = np.searchsorted(recall, _RECALL_POINTS, side="left")
         sampled = np.where(at < len(precision), precision[np.minimum(at, len(precision) - 1)], 0.0)
-        precisions.append(sampled.mean() if len(precision) else 0.0)
+        precisions.append(sampled.mean())
     return float(np.mean(precisions)) if precisions else float("nan")
 
 
