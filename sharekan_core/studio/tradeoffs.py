@@ -300,7 +300,7 @@ def transfer_caveat(document: dict, support: dict | None) -> str:
     if "fidelity" in first:
         words.append(f"The agreement-with-B's-dense-head column is a fidelity measure against "
                      f"{first['fidelity']['dense_boxes']:,} of B's own dense boxes (score >= 0.3), not the teacher: "
-                     "it needs no labels, so it rests on more boxes than the teacher figure.")
+                     "it needs no labels, and is only as steady as the number of those boxes.")
     return " ".join(words)
 
 
