@@ -86,12 +86,33 @@ def dense_measured_once(metric, dense):
     return replace(metric, matches=matches)
 
 
+def measured_config(row: dict) -> tuple[int, int]:
+    return row["config"]["codebook_size"], row["config"]["bits"]
+
+
+def saved_rows(name: str, source: str, target: str, planned: list[tuple[int, int]]) -> list[dict]:
+    """The rows of a partial transfer document (``complete`` false) of the same heads, measured with intervals:
+    a run cut short goes on from them. Anything else starts afresh."""
+    path = ASSETS / "transfer" / f"{name}.json"
+    if not path.is_file():
+        return []
+    document = json.loads(path.read_text())
+    if document.get("complete") is not False or (document.get("source"), document.get("target")) != (source, target):
+        return []
+    rows = [r for r in document["rows"] if "intervals" in r and measured_config(r) in planned]
+    print(f"resuming {name}: {len(rows)} of {len(planned)} rows already measured", flush=True)
+    return rows
+
+
 def transfer(source: Path, target: Path, task: str, sizes: list[int], name: str) -> None:
     src, loaded = read_model(source).model, read_model(target)
     dst = loaded.model.eval()
     metric = dense_measured_once(task_metric(task, files=files_for(loaded)), dst)
-    rows, planned = [], [(k, bits) for k in sizes for bits in SPLIT_BITS]
+    planned = [(k, bits) for k in sizes for bits in SPLIT_BITS]
+    rows = saved_rows(name, source.name, target.name, planned)
     for k, bits in planned:  # saved after each row: a long run keeps what it has measured
+        if any(measured_config(r) == (k, bits) for r in rows):
+            continue
         rows.append(codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric))
         write_json(ASSETS / "transfer" / f"{name}.json",
                    {"source": source.name, "target": target.name, "split_bits": list(SPLIT_BITS),
@@ -105,8 +126,11 @@ def cross_task_transfer(sizes: list[int], name: str) -> None:
     src, loaded = read_model(DETECTION_HEAD).model, read_model(COCO_EXTRA_HEAD)
     dst = loaded.model.eval()
     metric = dense_measured_once(task_metric("detection", files=files_for(loaded).for_labels(COCO_EXTRA)), dst)
-    rows, planned = [], [(k, bits) for k in sizes for bits in SPLIT_BITS]
+    planned = [(k, bits) for k in sizes for bits in SPLIT_BITS]
+    rows = saved_rows(name, DETECTION_HEAD.name, COCO_EXTRA_HEAD.name, planned)
     for k, bits in planned:  # saved after each row: a long run keeps what it has measured
+        if any(measured_config(r) == (k, bits) for r in rows):
+            continue
         rows.append(codebook_transfer(src, dst, CompressionConfig(codebook_size=k, bits=bits), metric, fidelity=True))
         write_json(ASSETS / "transfer" / f"{name}.json",
                    {"source": DETECTION_HEAD.name, "target": COCO_EXTRA_HEAD.name, "kind": "cross-task",
