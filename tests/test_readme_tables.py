@@ -287,3 +287,26 @@ def test_the_families_table_is_the_saved_import_checks(capsys):
         assert words[:3] == ["python", "-m", "sharekan_core"] and row[3] == f"`{family['example']}`"
         build_parser().parse_args(words[3:])
         assert "warning:" not in capsys.readouterr().err, words
+
+
+@pytest.mark.parametrize("name, heading", [("detection_head_cross_task", "detection_head: across tasks"),
+                                           ("detection_head", "detection_head: between two heads")])
+def test_the_transfer_tables_and_their_split_are_the_saved_rows(name, heading):
+    saved = json.loads(read(f"assets/transfer/{name}.json"))
+    text = section(read("docs/results.md"), heading)
+    rows = sorted(saved["rows"], key=lambda r: (r["config"]["codebook_size"], -r["config"]["bits"]))
+    table = table_rows(text)
+    assert [int(number(r[0])) for r in table] == [r["config"]["codebook_size"] for r in rows]
+    for cells, row in zip(table, rows):
+        assert number(cells[5]) == pytest.approx(100 * row["retained_fraction_of_dense"], abs=0.05)
+        if "intervals" in row:
+            low, high = row["intervals"]["transferred_codebook"]["retained_ci95"]
+            assert cells[6].startswith(f"{low:.1%}–{high:.1%}")
+    split = table_rows("| K | codebook |" + text.split("| K | codebook |", 1)[1])
+    by_config = {(r["config"]["codebook_size"], r["config"]["bits"]): r for r in rows}
+    assert len(split) == 2 * len({k for k, bits in by_config if bits == 8 and (k, 32) in by_config})
+    for cells in split:
+        k, which = int(number(cells[0])), f"target_{cells[1]}_codebook"
+        fp32, int8 = by_config[(k, 32)], by_config[(k, 8)]
+        assert number(cells[2]) == pytest.approx(100 * fp32[which] / fp32["target_dense"], abs=0.05)
+        assert number(cells[3]) == pytest.approx(100 * int8[which] / int8["target_dense"], abs=0.05)
