@@ -16,15 +16,16 @@ class FastKANLayer(nn.Module):
                  num_grids: int = 8):
         super().__init__()
         self.layernorm = nn.LayerNorm(in_features)
-        self.rbf = nn.Module()
+        self.rbf = nn.Module()  # FastKAN's RadialBasisFunction: the grid parameter and the width, an attribute
         self.rbf.grid = nn.Parameter(torch.linspace(grid_min, grid_max, num_grids), requires_grad=False)
-        self.denominator = (grid_max - grid_min) / (num_grids - 1)
+        self.rbf.denominator = (grid_max - grid_min) / (num_grids - 1)
         self.spline_linear = nn.Linear(in_features * num_grids, out_features, bias=False)
         self.base_linear = nn.Linear(in_features, out_features)
+        self.base_activation = F.silu  # FastKAN keeps its base activation as a plain function attribute
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bases = torch.exp(-((self.layernorm(x)[..., None] - self.rbf.grid) / self.denominator) ** 2)
-        return self.spline_linear(bases.flatten(-2)) + self.base_linear(F.silu(x))
+        bases = torch.exp(-((self.layernorm(x)[..., None] - self.rbf.grid) / self.rbf.denominator) ** 2)
+        return self.spline_linear(bases.flatten(-2)) + self.base_linear(self.base_activation(x))
 
 
 class ChebyKANLayer(nn.Module):

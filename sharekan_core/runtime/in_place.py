@@ -23,12 +23,14 @@ import torch
 from torch import nn
 
 from ..compression import compress
+from ..compression.basis_compressor import CompressedBasisLayer
 from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
 from ..io.kan_groups import KANGroup, find_kan_groups, refuse_unsupported_families
 from ..io.model_file import model_from_tensors
 from ..io.convkan import input_groups
 from ..model.conv_kan import merge_groups, split_groups
+from .basis_in_place import basis_head, basis_layer_names, compress_basis_layers, under_basis_layers
 from .loading import compressed_runnable
 
 INPUT_GROUPS = "input_groups"  # compressed metadata: g of a grouped convkan layer, whose inputs are (g, B, in/g)
@@ -69,6 +71,8 @@ def kan_modules(module: nn.Module) -> dict[str, nn.Module]:
     for group in find_kan_groups(module.state_dict()):
         for name in swap_units(module, group):
             found[name] = module.get_submodule(name)
+    for name in basis_layer_names(module):  # FastKAN and ChebyKAN layers, each swapped on its own
+        found[name] = module.get_submodule(name)
     return found
 
 
@@ -113,14 +117,22 @@ def calibration_from(module: nn.Module, inputs: torch.Tensor) -> dict[str, torch
 
 
 def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Tensor] | None = None,
-              filter_fn: Callable[[nn.Module, str], bool] | None = None) -> dict[str, CompressedKAN]:
+              filter_fn: Callable[[nn.Module, str], bool] | None = None) -> dict[str, CompressedKAN | CompressedBasisLayer]:
     """Swap every KAN inside ``module`` (those ``filter_fn(kan, name)`` accepts) for its compressed-domain
     ``CompressedHead``, in place; return the compressed KANs by name (``sk.save_compressed`` writes each).
-    ``calibration`` maps a KAN's name to (N, in) inputs, as ``calibration_from`` returns them."""
-    refuse_unsupported_families(module.state_dict(), type(module).__name__)  # never leave them dense unsaid
-    compressed = {}
-    for name, kan in kan_modules(module).items():
-        if filter_fn is not None and not filter_fn(kan, name):
+    ``calibration`` maps a KAN's name to (N, in) inputs, as ``calibration_from`` returns them. FastKAN and ChebyKAN
+    layers become ``CompressedBasisHead``s (their LayerNorm dense), returned as ``CompressedBasisLayer``s."""
+    basis_layers = basis_layer_names(module)
+    refuse_unsupported_families({key: value for key, value in module.state_dict().items()  # never left dense unsaid
+                                 if not under_basis_layers(key, basis_layers)}, type(module).__name__)
+    compressed: dict[str, CompressedKAN | CompressedBasisLayer] = {}
+    chosen = {name: kan for name, kan in kan_modules(module).items() if filter_fn is None or filter_fn(kan, name)}
+    compressed.update(compress_basis_layers(module, {name: family for name, family in basis_layers.items()
+                                                     if name in chosen},
+                                            config, {name: values.cpu().numpy() for name, values in
+                                                     (calibration or {}).items()}))
+    for name, kan in chosen.items():
+        if name in basis_layers:
             continue
         loaded = model_from_tensors(kan.state_dict(), f"{type(module).__name__}.{name}", None, live_activation(kan, name))
         samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
@@ -129,7 +141,8 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
             compressed[name].metadata[INPUT_GROUPS] = input_groups(kan)
     for name, result in compressed.items():
         parent, _, attribute = name.rpartition(".")
-        setattr(module.get_submodule(parent) if parent else module, attribute, CompressedHead(result))
+        head = basis_head(result) if name in basis_layers else CompressedHead(result)
+        setattr(module.get_submodule(parent) if parent else module, attribute, head)
     return compressed
 
 
