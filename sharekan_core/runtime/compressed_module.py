@@ -29,6 +29,7 @@ from ..format.compressed_file import COMPRESSED_KIND, checked_arrays, compressed
 from ..format.integrity import CHECKSUM_FIELD, checksum
 from ..io.model_file import COMPRESSED_FORMAT, model_from_tensors
 from ..io.tensors import SAFETENSORS, read_safetensors, read_torch_checkpoint, sniff_format
+from .compressed_basis import CompressedBasisHead
 from .in_place import CompressedHead, kan_modules, live_activation
 
 HEADER_TENSOR = "compressed_header"  # '<name>.compressed_header': a compressed KAN's JSON header as uint8
@@ -37,6 +38,10 @@ HEADER_TENSOR = "compressed_header"  # '<name>.compressed_header': a compressed 
 def compressed_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
     """``module``'s tensors with every ``CompressedHead`` as its stored form (codes and header) under its name,
     ready for ``safetensors.torch.save_file`` or ``torch.save``; ``load_compressed_into`` reads it back."""
+    basis_heads = [name for name, child in module.named_modules() if isinstance(child, CompressedBasisHead)]
+    if basis_heads:  # no stored form records a global basis yet: refused rather than saved as it could not be read
+        raise SharekanError(f"{type(module).__name__}: compressed FastKAN/ChebyKAN layers ({_few(basis_heads)}) "
+                            "cannot be saved by compressed_state_dict yet; no compressed format records their basis")
     heads = {name: child for name, child in module.named_modules() if isinstance(child, CompressedHead)}
     if not heads:
         raise SharekanError(f"{type(module).__name__} holds no compressed KAN; run sk.compress_ on it first")
