@@ -136,3 +136,29 @@ def pickle_free_copy(net: nn.Module) -> nn.Module:
     copy = nn.Sequential(*layers)
     copy.load_state_dict(net.state_dict())
     return copy.eval()
+
+
+class FastKAN(nn.Module):
+    """FastKAN's own model layout: its layers in a ModuleList named ``layers``."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_compress_in_place_finds_fastkan_layers_in_a_module_list_and_honours_filter_fn(digits, nets):
+    model = FastKAN(list(pickle_free_copy(nets["FastKAN"])))
+    assert sk.compress_(model, sk.CompressionConfig(codebook_size=8), filter_fn=lambda kan, name: False) == {}
+    assert all(isinstance(layer, FastKANLayer) for layer in model.layers)
+    compressed = sk.compress_(model, sk.CompressionConfig(codebook_size=64),
+                              filter_fn=lambda kan, name: name == "layers.1")
+    assert list(compressed) == ["layers.1"]
+    assert isinstance(model.layers[0], FastKANLayer) and isinstance(model.layers[1], CompressedBasisHead)
+    with torch.no_grad():
+        agreement = (model(digits[0][TRAIN:]).argmax(1) == nets["FastKAN"](digits[0][TRAIN:]).argmax(1)).float().mean()
+    assert agreement > 0.95
