@@ -13,8 +13,9 @@ from torch import nn
 
 import sharekan_core as sk
 from sharekan_core.errors import SharekanError
-from sharekan_core.io.chebykan import chebykan_layer
-from sharekan_core.io.fastkan import fastkan_layer
+from sharekan_core.compression.basis_compressor import decompress_basis_layer
+from sharekan_core.io.chebykan import chebykan_layer, chebykan_state
+from sharekan_core.io.fastkan import fastkan_layer, fastkan_state
 from sharekan_core.model.basis_kan import BasisKANLayer
 from sharekan_core.runtime.basis_in_place import live_basis_layer
 from sharekan_core.runtime.compressed_basis import CompressedBasisHead
@@ -93,11 +94,12 @@ def test_compress_in_place_keeps_accuracy(digits, nets, family):
         coded = net(held_out)
         # the compressed-domain forward equals the dense layer built from the decoded coefficients
         first = compressed[kan_names[0]]
-        decoded = BasisKANLayer(first.basis, torch.from_numpy(first.coefficients()),
-                                None if first.base_weights is None else torch.from_numpy(first.base_weights.dequantize()),
-                                None if first.base_bias is None else torch.from_numpy(first.base_bias),
-                                first.base_activation)
+        decoded = decompress_basis_layer(first)
         assert relative_error(net.get_submodule(kan_names[0])(held_out), decoded(held_out)) < TOLERANCE
+        # written back in the library's own layout, it loads strictly into the reference layer and runs the same
+        native = nets[family][0].__class__(*{"FastKAN": (64, 16), "ChebyKAN": (64, 16, 4)}[family])
+        native.load_state_dict((fastkan_state if family == "FastKAN" else chebykan_state)(decoded), strict=True)
+        assert relative_error(native(held_out), decoded(held_out)) < TOLERANCE
     dense_accuracy = float((dense.argmax(1) == truth).float().mean())
     compressed_accuracy = float((coded.argmax(1) == truth).float().mean())
     agreement = float((coded.argmax(1) == dense.argmax(1)).float().mean())

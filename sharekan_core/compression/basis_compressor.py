@@ -47,6 +47,14 @@ class CompressedBasisLayer:
         return (self.biases.dequantize()[..., None] + self.gains.dequantize()[..., None] * codewords).astype(np.float32)
 
 
+def decompress_basis_layer(compressed: CompressedBasisLayer) -> BasisKANLayer:
+    """The dense layer the codes decode to: the decoded coefficients and base weights over the same basis."""
+    tensor = lambda values: None if values is None else torch.from_numpy(np.asarray(values, np.float32))  # noqa: E731
+    base_weights = None if compressed.base_weights is None else compressed.base_weights.dequantize()
+    return BasisKANLayer(compressed.basis, tensor(compressed.coefficients()), tensor(base_weights),
+                         tensor(compressed.base_bias), compressed.base_activation)
+
+
 def compress_basis_layer(layer: BasisKANLayer, config: object,
                          calibration: np.ndarray | None = None) -> CompressedBasisLayer:
     """``layer`` compressed with ``config`` (a CompressionConfig); ``calibration`` (N, in) are its inputs."""

@@ -25,3 +25,12 @@ def chebykan_layer(tensors: dict[str, torch.Tensor], prefix: str, source: str) -
         raise SharekanError(f"{source}: {reader.key('arange')} is not 0..{degree}; ChebyKAN's orders cannot be "
                             "reproduced, so the layer is refused")
     return BasisKANLayer(ChebyshevBasis(degree), coefficients.permute(1, 0, 2).contiguous())
+
+
+def chebykan_state(layer: BasisKANLayer) -> dict[str, torch.Tensor]:
+    """``layer`` (over a ChebyshevBasis, no base branch) as a ChebyKANLayer's state dict, loadable strictly into
+    ChebyKANLayer(in, out, degree)."""
+    if not isinstance(layer.basis, ChebyshevBasis) or layer.base_weight is not None:
+        raise SharekanError("only a Chebyshev layer without a base branch can be written as a ChebyKAN layer")
+    return {"cheby_coeffs": layer.spline_weight.detach().permute(1, 0, 2).contiguous(),
+            "arange": torch.arange(layer.num_coefficients)}

@@ -50,3 +50,19 @@ def fastkan_layer(tensors: dict[str, torch.Tensor], prefix: str, source: str, de
     spline_weight = packed.reshape(out_features, in_features, len(grid))
     return BasisKANLayer(RBFBasis(grid, denominator, norm), spline_weight, base_weight, base_bias, base_activation)
 
+
+
+def fastkan_state(layer: BasisKANLayer) -> dict[str, torch.Tensor]:
+    """``layer`` (over an RBFBasis) as a FastKANLayer's state dict, loadable strictly into a FastKANLayer built with
+    the same grid, width and flags (use_layernorm when the basis has a norm, use_base_update when it has a base)."""
+    if not isinstance(layer.basis, RBFBasis):
+        raise SharekanError(f"a {type(layer.basis).__name__} layer cannot be written as a FastKAN layer")
+    state = {"rbf.grid": layer.basis.grid.detach().clone(),
+             "spline_linear.weight": layer.spline_weight.detach().reshape(layer.out_features, -1).clone()}
+    if layer.basis.norm is not None:
+        state.update({f"layernorm.{key}": value.detach().clone() for key, value in layer.basis.norm.state_dict().items()})
+    if layer.base_weight is not None:
+        state["base_linear.weight"] = layer.base_weight.detach().clone()
+        if layer.base_bias is not None:
+            state["base_linear.bias"] = layer.base_bias.detach().clone()
+    return state
