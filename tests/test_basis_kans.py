@@ -103,8 +103,12 @@ def test_compress_in_place_keeps_accuracy(digits, nets, family):
     dense_accuracy = float((dense.argmax(1) == truth).float().mean())
     compressed_accuracy = float((coded.argmax(1) == truth).float().mean())
     agreement = float((coded.argmax(1) == dense.argmax(1)).float().mean())
+    dense_bytes = sum(t.numel() * t.element_size() for name in kan_names
+                      for t in nets[family].get_submodule(name).state_dict().values())
+    stored_bytes = sum(layer.nbytes for layer in compressed.values())
     print(f"{family}: held-out accuracy {dense_accuracy:.3f} -> {compressed_accuracy:.3f}, "
-          f"agreement with the teacher {agreement:.3f}")
+          f"agreement with the teacher {agreement:.3f}, bytes {dense_bytes} -> {stored_bytes}")
+    assert stored_bytes < dense_bytes / 4
     assert dense_accuracy > 0.85 and compressed_accuracy > dense_accuracy - 0.03 and agreement > 0.95
 
 

@@ -25,6 +25,7 @@ from .config import CompressionConfig
 from .data_aware import EdgeMetric
 from .decompose import decompose
 from .layer_statistics import CHUNK_ROWS
+from .packing import index_bits, packed_nbytes
 from .quantize import QuantizedTensor, quantize
 
 
@@ -40,6 +41,16 @@ class CompressedBasisLayer:
     base_weights: QuantizedTensor | None
     base_bias: np.ndarray | None
     base_activation: str
+
+    @property
+    def nbytes(self) -> int:
+        """Stored bytes: the quantized codebook, gains, biases and base weights, the indices packed at ceil(log2 K)
+        bits, and the tensors kept dense (the basis module's grid or orders and LayerNorm, the base bias)."""
+        quantized = sum(part.nbytes for part in (self.codebook, self.gains, self.biases, self.base_weights)
+                        if part is not None)
+        dense = sum(t.numel() * t.element_size() for t in self.basis.state_dict().values())
+        dense += 0 if self.base_bias is None else self.base_bias.nbytes
+        return quantized + packed_nbytes(self.indices.size, index_bits(self.codebook.shape[0])) + dense
 
     def coefficients(self) -> np.ndarray:
         """The decoded coefficients bias + gain * codeword, (out, in, D) float32."""
