@@ -73,8 +73,9 @@ def transfer_split_table(name: str) -> str:
         for which, label in (("own_codebook", "own"), ("transferred_codebook", "transferred")):
             a, b = fp32["intervals"][which], int8["intervals"][which]
             kept_a, kept_b = (row[f"target_{which}"] / row["target_dense"] for row in (fp32, int8))
+            gap = round(100 * (kept_b - kept_a), 1) + 0.0  # + 0.0 turns -0.0 into 0.0
             lines.append(f"| {k} | {label} | {kept_a:.1%} ({percent_interval(a['retained_ci95'])}) | "
-                         f"{kept_b:.1%} ({percent_interval(b['retained_ci95'])}) | {100 * (kept_b - kept_a):+.1f} pts |")
+                         f"{kept_b:.1%} ({percent_interval(b['retained_ci95'])}) | {gap:+.1f} pts |")
     return "\n".join(lines)
 
 
