@@ -817,7 +817,8 @@ def test_tradeoffs_page_says_how_many_teacher_boxes_back_a_transfer_and_calls_no
     at = app_on("app_pages/tradeoffs.py", DETECTION_HEAD)
     across = at.dataframe[1].value  # after the sweep's table: the cross-task transfer, then the same-task one
     assert "zero-shot against dense" in across.columns
-    assert set(across["zero-shot against dense"]) == {"no measurable loss"}  # 130.6% of dense is not a gain
+    shown = list(across["zero-shot against dense"])  # 130.6% of dense is not a gain: each says its interval
+    assert shown and all(value.startswith("no measurable loss (95% CI ") for value in shown), shown
     reference = json.loads((settings().detector_dir / "teacher_heldout_detections_coco_extra.json").read_text())
     boxes = sum(len(image["detections"]) for image in reference["images"])
     captions = " ".join(c.value for c in at.caption)

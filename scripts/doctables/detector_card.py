@@ -174,6 +174,24 @@ def detector_tables() -> str:
     return "\n".join(lines)
 
 
+def chosen_candidate_check() -> dict | None:
+    """The check of the candidate run whose distillation report is the shipped one (None without candidates)."""
+    folder = DETECTOR_DIR / "distill_candidates"
+    shipped = json.loads((DETECTOR_DIR / "distill_report.json").read_text())
+    for path in sorted(folder.glob("run_*.distill.json")):
+        if json.loads(path.read_text()) == shipped:
+            return json.loads(path.with_name(path.name.replace(".distill.", ".check.")).read_text())
+    return None
+
+
+def chosen_check_is_shipped() -> bool:
+    """True when the chosen candidate's check says what the shipped check_report.json says."""
+    candidate = chosen_candidate_check()
+    check = json.loads((DETECTOR_DIR / "check_report.json").read_text())
+    return candidate is not None and candidate["dense"] == check["dense"] and \
+        candidate["score_ratio_median"] == check["score_ratio_median"]
+
+
 def candidate_lines() -> list[str]:
     """The runs the shipped head was chosen among (distill_candidates/run_X.{distill,check}.json, each checked by
     check_detection_head.py): their recipe and every target, so the choice and its spread can be read."""
@@ -182,7 +200,10 @@ def candidate_lines() -> list[str]:
     if not runs:
         return []
     lines = ["", f"The {len(runs)} candidate runs the shipped head was chosen among (`distill_candidates/`, each "
-             "checked by the same script; a run's start is the shipped head 6 or another run):", "",
+             "checked by the same script; a run's start is the shipped head 6 or another run)"
+             + ("" if chosen_check_is_shipped() else ". They were checked when chosen, before the detector's "
+                "preprocessing became the reference's plain bilinear resize; the shipped head's figures above are "
+                "re-measured with it (check_report.json), so its row here is the figures it was chosen on") + ":", "",
              "| run | from | seed | lr | frames' share | plain views | max rarity | held-out mAP@0.5 | bundled photos "
              "found at 0.5 | confident extras | score ratio | chelsea's cat | Int8 K = 4,096 gap (pts) | new scenes "
              "mAP@0.5 | frames found |", "| --- " * 15 + "|"]
