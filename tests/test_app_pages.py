@@ -875,7 +875,10 @@ def test_runtime_page_exports_an_int4_compression_and_keeps_every_section(tmp_pa
     """Int4 exports ended in a raw SpecViolationError traceback (aten.__rshift__ is not in the Core ATen opset),
     and the Cache fit, Working set and Energy sections never rendered."""
     at = _int4_on_the_runtime_page(tmp_path, small_kan, monkeypatch)
-    at.button[1].click().run()  # export both heads (XNNPACK on, the default)
+    # portable kernels: the Int4 crash was in lowering to core ATen, before any delegate; XNNPACK doubles this
+    # test's time and is covered where the studio's export function is (tests/test_runtime_export.py)
+    next(box for box in at.checkbox if box.label.startswith("Lower to XNNPACK")).uncheck().run()
+    at.button[1].click().run()  # export both heads
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     sizes = next(frame.value for frame in at.dataframe if "MB" in frame.value.columns)
     assert len(sizes) == 2 and (sizes["MB"] > 0).all()
