@@ -6,13 +6,19 @@ states), held to the library's own forward on the 597 held-out digits (import er
 largest |output|), then compressed with SHARe-KAN (K = 64, Int8, calibrated on the training digits) and run in the
 compressed domain. efficient-kan is GitHub-only, so its model is the reference layer
 in tests/efficient_kan_reference.py (written from its published math), which this script imports, and the KAN head
-sits on the tests' small CNN (tests/digits_net.py). The table in the
-README is generated from the JSON (scripts/doctables/families.py).
+sits on the tests' small CNN (tests/digits_net.py). convkan's net is two ConvKAN layers and a linear classifier; each
+layer's patch KAN is read from the saved file with its prefix and run on unfolded patches. FastKAN and ChebyKAN
+(GitHub-only: the reference layers in tests/other_basis_reference.py) have no file path: the script records the
+file importer's refusal of their state dict, then imports and compresses the live net in place with sk.compress_.
+Each row says which path it took ("file" or "in-place only"). The table in the README is generated from the JSON
+(scripts/doctables/families.py).
 
-Usage: python scripts/import_checks.py      (a few minutes on two cores; needs requirements-dev and -nodeps)
+Usage: python scripts/import_checks.py [FAMILY ...]   (all of them: several minutes on two cores; needs requirements-dev
+       and -nodeps. Naming families re-measures only those and keeps the saved rows of the others.)
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.metadata
 import importlib.util
@@ -33,8 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package, and the tests' reference layers
 
 import sharekan_core as sk  # noqa: E402
+from convkan_digits_net import GEOMETRIES, DigitsConvKAN  # noqa: E402
 from digits_net import DigitsNet  # noqa: E402
 from efficient_kan_reference import ReferenceKAN, train  # noqa: E402
+from other_basis_reference import ChebyKANLayer, FastKANLayer  # noqa: E402
+from sharekan_core.errors import SharekanError  # noqa: E402
+from sharekan_core.model.conv_kan import ConvKAN2d  # noqa: E402
+from sharekan_core.runtime.basis_in_place import live_basis_layer  # noqa: E402
 
 OUT = ROOT / "assets" / "families" / "import_checks.json"
 TRAIN_ROWS, CODEBOOK_SIZE, BITS, STEPS = 1200, 64, 8, 40
@@ -62,6 +73,10 @@ def _package(name: str, folder: str) -> types.ModuleType:
 
 # Each check: (trained library model, the file it is saved as, load_model's options, the library's forward)
 Check = tuple[nn.Module, Path, dict, Callable[[torch.Tensor], torch.Tensor]]
+# What every family's measurement returns on the held-out digits: (library's outputs, imported model's outputs,
+# compressed model's outputs, the file importer's refusal for an in-place-only family or None)
+Outputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, str | None]
+CONFIG = sk.CompressionConfig(codebook_size=CODEBOOK_SIZE, bits=BITS)
 
 
 def efficient_kan(folder: Path, pixels: torch.Tensor, labels: torch.Tensor) -> Check:
@@ -134,46 +149,127 @@ def deep_kan(folder: Path, pixels: torch.Tensor, labels: torch.Tensor) -> Check:
     return net, folder / "deep_kan.pt", {"base_activation": "silu", "grid": "4,2,-1.5,1.5"}, net
 
 
-# family -> (its check, the package whose version it records (None: the tests' reference), save format, example)
+def from_file(check: Callable[[Path, torch.Tensor, torch.Tensor], Check]) -> Callable[..., Outputs]:
+    """A one-KAN family's measurement: its file read with load_model, compressed with sk.compress and run."""
+
+    def outputs(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: torch.Tensor) -> Outputs:
+        net, path, options, library_forward = check(folder, train_x, train_y)
+        loaded = sk.load_model(path, **options)
+        kan_inputs = (lambda x: net.backbone(x.view(-1, 1, 8, 8))) if check is kan_head else (lambda x: x)
+        with torch.no_grad():
+            compressed = sk.compress(loaded, CONFIG, kan_inputs(train_x).numpy())
+            return (library_forward(held_x), loaded(kan_inputs(held_x)),
+                    sk.CompressedDomainKAN(compressed)(kan_inputs(held_x)), None)
+
+    return outputs
+
+
+def convkan(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: torch.Tensor) -> Outputs:
+    """Each ConvKAN's patch KAN read from the saved net with its prefix, run by ConvKAN2d on unfolded patches, and
+    compressed calibrated on its own training patches; the library's classifier runs on top of them."""
+    net = train(DigitsConvKAN(), train_x, train_y, steps=STEPS).eval()
+    torch.save(net.state_dict(), folder / "net.pt")
+    imported, compressed = copy.deepcopy(net), copy.deepcopy(net)
+    with torch.no_grad():
+        inputs = train_x.view(-1, 1, 8, 8)
+        for name, (geometry, out_channels) in GEOMETRIES.items():
+            patch_kan = sk.load_model(folder / "net.pt", prefix=f"{name}.kan_layer.", base_activation="silu")
+            layer = ConvKAN2d(patch_kan, geometry, out_channels).eval()
+            coded = sk.compress(patch_kan, CONFIG, layer.patches(inputs).numpy())
+            setattr(imported, name, layer)
+            setattr(compressed, name, ConvKAN2d(sk.CompressedDomainKAN(coded), geometry, out_channels))
+            inputs = torch.tanh(getattr(net, name)(inputs))  # the library's own activations feed the next layer
+        return net(held_x), imported(held_x), compressed(held_x), None
+
+
+def in_place(layer: type[nn.Module], family: str) -> Callable[..., Outputs]:
+    """A family with no file path: its state dict offered to load_model (which must refuse it by name), then the
+    live net imported layer by layer (live_basis_layer, as compress_ does) and compressed in place by sk.compress_."""
+
+    def outputs(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: torch.Tensor) -> Outputs:
+        middle = [nn.LayerNorm(8)] if layer is ChebyKANLayer else []  # ChebyKAN nets normalise between layers
+        net = train(nn.Sequential(layer(64, 8), *middle, layer(8, 10)), train_x, train_y, steps=STEPS).eval()
+        torch.save(net.state_dict(), folder / "net.pt")
+        try:
+            sk.load_model(folder / "net.pt", base_activation="silu")
+        except SharekanError as refusal:
+            refused = str(refusal)
+        else:
+            raise RuntimeError(f"load_model imported a {family} file: the table's 'in-place only' would be wrong")
+        if f"does not import yet: {family}" not in refused:
+            raise RuntimeError(f"load_model refused the {family} file without naming the family: {refused}")
+        imported = nn.Sequential(*(live_basis_layer(part, str(index), family) if isinstance(part, layer) else part
+                                   for index, part in enumerate(net)))
+        compressed = copy.deepcopy(net)
+        sk.compress_(compressed, CONFIG, calibration=sk.calibration_from(compressed, train_x))
+        with torch.no_grad():
+            return net(held_x), imported(held_x), compressed(held_x), refused
+
+    return outputs
+
+
+FILE, IN_PLACE = "file", "in-place only"
+IN_PLACE_EXAMPLE = ("sk.compress_(net, sk.CompressionConfig(codebook_size=64, bits=8), "
+                    "calibration=sk.calibration_from(net, x))")
+# family -> (its measurement, the package whose version it records (None: the tests' reference), path, save format,
+# example: a command line for the file path, a Python call for in-place only)
 FAMILIES = {
-    "efficient-kan": (efficient_kan, None, "state dict (.pt, .safetensors, training checkpoint)",
+    "efficient-kan": (from_file(efficient_kan), None, FILE, "state dict (.pt, .safetensors, training checkpoint)",
                       "python -m sharekan_core compress kan.pt --base-activation silu -K 64 --out kan.skan"),
-    "KAN head in a bigger model": (kan_head, None, "the whole model's state dict, or the live nn.Module",
+    "KAN head in a bigger model": (from_file(kan_head), None, FILE, "the whole model's state dict, or the live nn.Module",
                                    "python -m sharekan_core compress net.pt --prefix head. --base-activation silu -K 64 --out head.skan"),
-    "pykan": (pykan, "pykan", "saveckpt (prefix_state + prefix_config.yml)",
+    "pykan": (from_file(pykan), "pykan", FILE, "saveckpt (prefix_state + prefix_config.yml)",
               "python -m sharekan_core compress fit_state -K 64 --out fit.skan"),
-    "flashkan": (flashkan, "flashkan", "KANNetwork state dict", "python -m sharekan_core compress flashkan.pt --base-activation silu -K 64 --out f.skan"),
-    "inkan": (inkan, "inkan", "KANNetwork state dict", "python -m sharekan_core compress inkan.pt --base-activation silu -K 64 --out i.skan"),
-    "kanx": (kanx, "kanx", "KAN.save checkpoint", "python -m sharekan_core compress kanx.pt --base-activation silu -K 64 --out x.skan"),
-    "deep-kan": (deep_kan, "deep-kan", "DeepKAN state dict (knots not saved: --grid)",
+    "flashkan": (from_file(flashkan), "flashkan", FILE, "KANNetwork state dict",
+                 "python -m sharekan_core compress flashkan.pt --base-activation silu -K 64 --out f.skan"),
+    "inkan": (from_file(inkan), "inkan", FILE, "KANNetwork state dict",
+              "python -m sharekan_core compress inkan.pt --base-activation silu -K 64 --out i.skan"),
+    "kanx": (from_file(kanx), "kanx", FILE, "KAN.save checkpoint",
+             "python -m sharekan_core compress kanx.pt --base-activation silu -K 64 --out x.skan"),
+    "deep-kan": (from_file(deep_kan), "deep-kan", FILE, "DeepKAN state dict (knots not saved: --grid)",
                  "python -m sharekan_core compress deep_kan.pt --base-activation silu --grid 4,2,-1.5,1.5 -K 64 --out d.skan"),
+    "convkan ConvKAN": (convkan, "convkan", FILE, "the net's state dict, one ConvKAN per --prefix (geometry: --conv)",
+                        "python -m sharekan_core compress net.pt --prefix conv2.kan_layer. --base-activation silu "
+                        "--conv 4,3,2,1,1,reflect -K 64 --out conv2.skan"),
+    "FastKAN": (in_place(FastKANLayer, "FastKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
+                IN_PLACE_EXAMPLE),
+    "ChebyKAN": (in_place(ChebyKANLayer, "ChebyKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
+                 IN_PLACE_EXAMPLE),
 }
 
 
 def measure(name: str, pixels: torch.Tensor, labels: torch.Tensor) -> dict:
-    """One family's row: import error against the library's forward, and accuracy dense and compressed."""
-    check, package, save_format, example = FAMILIES[name]
+    """One family's row: its path, import error against the library's forward, and accuracy dense and compressed."""
+    outputs, package, path, save_format, example = FAMILIES[name]
     train_x, train_y, held_x, held_y = pixels[:TRAIN_ROWS], labels[:TRAIN_ROWS], pixels[TRAIN_ROWS:], labels[TRAIN_ROWS:]
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory(prefix="import-check-") as folder:
-        net, path, options, library_forward = check(Path(folder), train_x, train_y)
-        loaded = sk.load_model(path, **options)
-    kan_inputs = (lambda x: net.backbone(x.view(-1, 1, 8, 8))) if name == "KAN head in a bigger model" else (lambda x: x)
-    with torch.no_grad():
-        want = library_forward(held_x)
-        calibration = kan_inputs(train_x).numpy()
-        compressed = sk.compress(loaded, sk.CompressionConfig(codebook_size=CODEBOOK_SIZE, bits=BITS), calibration)
-        got = loaded(kan_inputs(held_x))
-        compressed_outputs = sk.CompressedDomainKAN(compressed)(kan_inputs(held_x))
-    return {"family": name, "version": importlib.metadata.version(package) if package else "reference in tests/",
-            "save_format": save_format, "example": example, "import_rel_error": relative_error(got, want),
-            "dense_accuracy": accuracy(want, held_y), "compressed_accuracy": accuracy(compressed_outputs, held_y)}
+        want, got, compressed_outputs, refused = outputs(Path(folder), train_x, train_y, held_x)
+    row = {"family": name, "version": importlib.metadata.version(package) if package else "reference in tests/",
+           "path": path, "save_format": save_format, "example": example, "import_rel_error": relative_error(got, want),
+           "dense_accuracy": accuracy(want, held_y), "compressed_accuracy": accuracy(compressed_outputs, held_y)}
+    if refused is not None:
+        row["file_refusal"] = refused
+    return row
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown:
+        print(f"error: unknown families {unknown}; choose from {list(FAMILIES)}", file=sys.stderr)
+        sys.exit(2)
+    saved = {row["family"]: row for row in json.loads(OUT.read_text())["families"]} if names and OUT.exists() else {}
+    missing = [name for name in FAMILIES if name not in names and name not in saved]
+    if names and missing:
+        print(f"error: {OUT.name} has no saved rows for {missing}; measure them too (or run without names)", file=sys.stderr)
+        sys.exit(2)
     pixels, labels = digits()
     rows = []
     for name in FAMILIES:
+        if names and name not in names:
+            row = dict(saved[name])  # its measurements kept; its path is this script's, not a measurement
+            rows.append({key: row[key] for key in ("family", "version")} | {"path": FAMILIES[name][2]} | row)
+            continue
         rows.append(measure(name, pixels, labels))
         print(json.dumps(rows[-1]), flush=True)
     document = {"what": "each family trained on digits, imported, held to its library's forward and compressed",
@@ -187,4 +283,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -7,34 +7,18 @@ import re
 
 import pytest
 import torch
+from convkan_digits_net import GEOMETRIES, DigitsConvKAN
 from efficient_kan_reference import train
 from sklearn.datasets import load_digits
-from torch import nn
 
 import sharekan_core as sk
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 from sharekan_core.io.model_file import kan_groups_in
-from sharekan_core.model.conv_kan import ConvGeometry, ConvKAN2d
+from sharekan_core.model.conv_kan import ConvKAN2d
 
 convkan = pytest.importorskip("convkan")
 TOLERANCE = 1e-5  # relative: outputs must equal the library's own
-# conv1: 1 -> 4 channels, 3x3, padding 1; conv2: 4 -> 4 channels in 2 groups, 3x3, stride 2, reflect padding
-GEOMETRIES = {"conv1": (ConvGeometry(1, 3, padding=1), 4),
-              "conv2": (ConvGeometry(4, 3, stride=2, padding=1, padding_mode="reflect"), 4)}
-
-
-class DigitsConvKAN(nn.Module):
-    """Two convkan layers and a linear classifier on 8x8 digits."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = convkan.ConvKAN(1, 4, 3, padding=1, grid_size=5)
-        self.conv2 = convkan.ConvKAN(4, 4, 3, stride=2, padding=1, groups=2, padding_mode="reflect", grid_size=5)
-        self.classify = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.conv2(torch.tanh(self.conv1(pixels.view(-1, 1, 8, 8)))))
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:

@@ -275,23 +275,34 @@ def test_every_markdown_file_the_code_and_the_docs_cite_exists():
 
 
 def test_the_families_table_is_the_saved_import_checks(capsys):
-    """Issue 28: every family row shows scripts/import_checks.py's saved measurements, and its example is a
-    command line the CLI accepts."""
+    """Issue 28: every family row shows scripts/import_checks.py's saved measurements and its path; a file row's
+    example is a command line the CLI accepts, an in-place-only row's is an sk.compress_ call, and its family's file
+    was refused by the file importer, by name, in the saved run."""
+    import ast
     import shlex
 
     from sharekan_core.cli.main import build_parser
 
     saved = json.loads(read("assets/families/import_checks.json"))
-    rows = table_rows(section(read("README.md"), "KAN families"))
+    text = section(read("README.md"), "KAN families")
+    rows = table_rows(text)
     assert [row[0] for row in rows] == [family["family"] for family in saved["families"]]
     for row, family in zip(rows, saved["families"]):
-        assert number(row[4]) == pytest.approx(family["import_rel_error"], rel=0.05, abs=1e-12)
-        dense, compressed = (number(part) for part in row[5].split("→"))
+        assert row[2] == family["path"] and row[4] == f"`{family['example']}`"
+        assert number(row[5]) == pytest.approx(family["import_rel_error"], rel=0.05, abs=1e-12)
+        dense, compressed = (number(part) for part in row[6].split("→"))
         assert (dense, compressed) == pytest.approx((family["dense_accuracy"], family["compressed_accuracy"]), abs=5e-4)
-        words = shlex.split(family["example"])
-        assert words[:3] == ["python", "-m", "sharekan_core"] and row[3] == f"`{family['example']}`"
-        build_parser().parse_args(words[3:])
-        assert "warning:" not in capsys.readouterr().err, words
+        if family["path"] == "file":
+            words = shlex.split(family["example"])
+            assert words[:3] == ["python", "-m", "sharekan_core"] and "file_refusal" not in family
+            build_parser().parse_args(words[3:])
+            assert "warning:" not in capsys.readouterr().err, words
+        else:
+            assert family["path"] == "in-place only" and family["example"].startswith("sk.compress_(")
+            ast.parse(family["example"])
+            assert f"does not import yet: {family['family']} (" in family["file_refusal"]
+            assert re.search(rf"\b{re.escape(family['family'])}\b[^|]*in-place only", text.split("|\n\n", 1)[1])
+    assert {"convkan ConvKAN", "FastKAN", "ChebyKAN"} <= {family["family"] for family in saved["families"]}
 
 
 @pytest.mark.parametrize("name, heading", [("detection_head_cross_task", "detection_head: across tasks"),
