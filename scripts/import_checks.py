@@ -32,7 +32,6 @@ from typing import Callable
 from unittest import mock
 
 import torch
-from sklearn.datasets import load_digits
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package, and the tests' r
 
 import sharekan_core as sk  # noqa: E402
 from convkan_digits_net import GEOMETRIES, DigitsConvKAN  # noqa: E402
-from digits_net import DigitsNet  # noqa: E402
+from digits_net import DigitsNet, digits_tensors, relative_error  # noqa: E402
 from efficient_kan_reference import ReferenceKAN, train  # noqa: E402
 from other_basis_reference import ChebyKANLayer, FastKANLayer  # noqa: E402
 from sharekan_core.errors import SharekanError  # noqa: E402
@@ -52,13 +51,8 @@ TRAIN_ROWS, CODEBOOK_SIZE, BITS, STEPS = 1200, 64, 8, 40
 
 
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels)
+    return digits_tensors(None)
 
-
-def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """Largest absolute difference over the largest absolute reference output."""
-    return float((got.double() - want.double()).abs().max() / want.double().abs().max())
 
 
 def accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:

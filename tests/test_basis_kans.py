@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from efficient_kan_reference import train
 from other_basis_reference import ChebyKANLayer, FastKANLayer
-from sklearn.datasets import load_digits
 from torch import nn
 
 import sharekan_core as sk
+from digits_net import digits_tensors, relative_error
 from sharekan_core.errors import SharekanError
 from sharekan_core.compression.basis_compressor import decompress_basis_layer
 from sharekan_core.io.chebykan import chebykan_layer, chebykan_state
@@ -24,16 +24,11 @@ TOLERANCE = 1e-5  # relative: outputs must equal the library's own
 TRAIN = 1200
 
 
-def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """Largest absolute difference over the largest absolute reference output."""
-    return float((got.double() - want.double()).abs().max() / want.double().abs().max())
-
 
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 1,797 digits, pixels scaled to [-1, 1], and their labels (the first 1,200 train)."""
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels)
+    return digits_tensors(None)
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 import torch
 from convkan_digits_net import GEOMETRIES, DigitsConvKAN
 from efficient_kan_reference import train
-from sklearn.datasets import load_digits
 
 import sharekan_core as sk
+from digits_net import digits_tensors, relative_error
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 from sharekan_core.io.model_file import kan_groups_in
@@ -21,16 +21,11 @@ convkan = pytest.importorskip("convkan")
 TOLERANCE = 1e-5  # relative: outputs must equal the library's own
 
 
-def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """Largest absolute difference over the largest absolute reference output."""
-    return float((got.double() - want.double()).abs().max() / want.double().abs().max())
-
 
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
     """800 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels: the first 400 train, the rest test."""
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels[:800] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:800])
+    return digits_tensors(800)
 
 
 @pytest.fixture(scope="module")

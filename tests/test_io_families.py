@@ -12,25 +12,20 @@ import pytest
 import torch
 from efficient_kan_reference import train
 from safetensors.torch import save_file
-from sklearn.datasets import load_digits
 from torch import nn
 
+from digits_net import digits_tensors, relative_error
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 
 TOLERANCE = 1e-5  # relative: outputs must equal the library's own
 
 
-def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """Largest absolute difference over the largest absolute reference output."""
-    return float((got.double() - want.double()).abs().max() / want.double().abs().max())
-
 
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
     """600 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels."""
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels[:600] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:600])
+    return digits_tensors(600)
 
 
 def _saved(folder, state: dict, name: str = "model.pt"):

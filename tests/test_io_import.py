@@ -10,10 +10,11 @@ import pytest
 import torch
 from efficient_kan_reference import ReferenceKAN, ReferenceKANLinear, train
 from safetensors.torch import save_file
-from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.datasets import load_breast_cancer
 from torch import nn
 
 import sharekan_core as sk
+from digits_net import digits_tensors, relative_error
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model, save_model
 from sharekan_core.model.kan import BASE_ACTIVATIONS
@@ -28,10 +29,6 @@ TORCH_ACTIVATIONS = {"silu": nn.SiLU, "gelu": nn.GELU, "gelu_tanh": lambda: nn.G
                      "hardswish": nn.Hardswish, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
-def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
-    """Largest absolute difference over the largest absolute reference output."""
-    return float((got - want).abs().max() / want.abs().max())
-
 
 @pytest.fixture(scope="module")
 def cancer() -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,8 +41,7 @@ def cancer() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
     """600 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels."""
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels[:600] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:600])
+    return digits_tensors(600)
 
 
 _TRAINED: dict[tuple, dict] = {}

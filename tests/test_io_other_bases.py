@@ -9,10 +9,10 @@ import pytest
 import torch
 from efficient_kan_reference import train
 from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer
-from sklearn.datasets import load_digits
 from torch import nn
 
 import sharekan_core as sk
+from digits_net import digits_tensors
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 
@@ -22,8 +22,7 @@ FAMILIES = {"FastKAN": FastKANLayer, "ChebyKAN": ChebyKANLayer, "Gram/KAGN": Gra
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
     """300 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels."""
-    pixels, labels = load_digits(return_X_y=True)
-    return torch.tensor(pixels[:300] / 8.0 - 1.0, dtype=torch.float32), torch.tensor(labels[:300])
+    return digits_tensors(300)
 
 
 @pytest.fixture(scope="module")
