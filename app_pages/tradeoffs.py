@@ -161,7 +161,8 @@ if methods is not None:
     method_base = alt.Chart(compared).encode(
         x=method_axis, color=alt.Color("method:N", title="method", scale=method_colours),
         tooltip=["label", alt.Tooltip("MB:Q", format=",.4f"), alt.Tooltip("ratio:Q", format=".1f"),
-                 alt.Tooltip("metric_mean:Q", format=".4f"), alt.Tooltip("metric_std:Q", format=".4f"), "seeds"])
+                 alt.Tooltip("metric_mean:Q", format=".4f"), alt.Tooltip("metric_std:Q", format=".4f"), "seeds",
+                 "vs dense (95% CI)"])
     method_points = method_base.transform_filter("!datum.off_scale").mark_point(filled=True, size=60).encode(
         y=alt.Y("shown_mean:Q", title=tradeoffs.axis_title(tradeoffs.metric_label(methods)),
                 scale=alt.Scale(domain=method_domain, nice=False)))

@@ -374,3 +374,19 @@ def test_detect_shows_one_runs_times_until_the_heads_are_timed_again():
     again = detection.shown_times(first, Measured([30.0, 8.0], False), 5)
     assert again.milliseconds == {"Dense KAN head": 30.0, "SSD teacher": 8.0} and not again.others_ran
     assert again.how == "the median of 5 interleaved runs"
+
+
+def test_the_method_chart_reads_each_rows_interval_from_the_saved_summary():
+    document = {"points": [
+        {"method": "dense", "codebook_size": None, "bits": 32, "seed": None, "sparsity": None, "stored_bytes": 1000,
+         "metric": 0.9, "coef_rel_l2": 0.0},
+        {"method": "uniform", "codebook_size": None, "bits": 4, "seed": None, "sparsity": None, "stored_bytes": 125,
+         "metric": 0.88, "coef_rel_l2": 0.1}],
+        "summary": [{"method": "uniform", "variant": "", "codebook_size": None, "bits": 4, "sparsity": None,
+                     "intervals": {"change_vs_dense": -0.02, "change_ci95": [-0.051, 0.004],
+                                   "verdict": "no measurable loss"}}]}
+    frame = tradeoffs.methods_frame(document).set_index("method")
+    assert frame.loc["uniform", "vs dense (95% CI)"] == "-2.00 pts [-5.10, +0.40], no measurable loss"
+    assert frame.loc["dense", "vs dense (95% CI)"] == ""
+    del document["summary"]  # a sweep saved before intervals: the column stays empty rather than invented
+    assert set(tradeoffs.methods_frame(document)["vs dense (95% CI)"]) == {""}

@@ -66,3 +66,16 @@ def test_a_class_with_boxes_but_no_detection_scores_zero_as_cocoeval_does():
     expected = mean_average_precision(predictions, targets)["map50"]
     assert map50(matches) == pytest.approx(expected, abs=1e-12)
     assert np.isfinite(figures_with_intervals({"dense": matches}, "dense", resamples=20)["dense"]["ci95"]).all()
+
+
+def test_a_run_of_several_seeds_is_their_mean_in_every_resample():
+    predictions, targets = synthetic_images(11, images=16)
+    dense = match_detections(predictions, targets)
+    worse = match_detections(*synthetic_images(12, images=16)[:1], targets)  # another head's guesses on the same images
+    weights = resample_weights(16, resamples=50, seed=1)
+    figures = figures_with_intervals({"dense": dense, "seeds": [dense, worse]}, "dense", seed=1, resamples=50)
+    assert figures["seeds"]["map50"] == pytest.approx(round((map50(dense) + map50(worse)) / 2, 4), abs=1e-12)
+    expected = [(map50(dense, w) + map50(worse, w)) / 2 - map50(dense, w) for w in weights]
+    assert figures["seeds"]["change_ci95"] == pytest.approx(list(np.percentile(expected, [2.5, 97.5])), abs=1e-4)
+    with pytest.raises(ValueError, match="same images"):
+        figures_with_intervals({"dense": dense, "short": match_detections(predictions[:8], targets[:8])}, "dense")

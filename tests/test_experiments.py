@@ -199,3 +199,40 @@ def test_transfer_with_matches_reports_paired_intervals_and_fidelity():
     versus = row["fidelity"]["transferred_codebook"]
     assert versus["ci95"][0] <= versus["map50"] <= versus["ci95"][1] and "fidelity" in row["fidelity"]["reference"]
     assert set(row["fidelity"]) >= {"own_codebook", "transferred_codebook", "dense_boxes", "bootstrap"}
+
+
+def test_a_sweep_with_per_image_matches_gets_intervals_against_dense_and_never_saves_the_matches():
+    import dataclasses
+
+    from sharekan_core.experiments.sweep import sweep_document
+    from sharekan_core.tasks.bootstrap import match_detections
+
+    model = prototype_kan((6, 4), prototypes=8, seed=1)
+    plain = agreement_metric(model)
+    x = torch.rand(12, 6) * 2 - 1
+    with torch.no_grad():
+        reference = model(x)
+
+    def boxes(values):  # one box per image, shifted by how far the module's outputs are from the dense ones
+        return [{"boxes": torch.tensor([[0.0, 0.0, 10.0 + 40 * float(v), 10.0]]), "labels": torch.tensor([0]),
+                 "scores": torch.tensor([0.9])} for v in values]
+
+    def matched(module):
+        with torch.no_grad():
+            error = (module(x) - reference).abs().mean(dim=1)
+        return plain.evaluate(module), None, match_detections(boxes(error), boxes(torch.zeros(12)))
+
+    metric = dataclasses.replace(plain, evaluate_matched=matched)
+    points = run_sweep(model, metric, [2, 8], bits=[8], seeds=[0, 1], sparsities=[0.9])
+    document = json.loads(json.dumps(sweep_document("m", metric, points)))  # the matches never reach the JSON
+    assert all("matches" not in p for p in document["points"])
+    rows = {(r["method"], r["codebook_size"]): r["intervals"] for r in document["summary"]}
+    assert rows[("dense", None)]["map50"] == 1.0 and "change_ci95" not in rows[("dense", None)]
+    for key, figures in rows.items():
+        if key[0] != "dense":
+            low, high = figures["change_ci95"]
+            assert low <= figures["change_vs_dense"] <= high <= 0.0
+            assert figures["bootstrap"]["resamples"] == 1000
+    assert rows[("pruning", None)]["change_vs_dense"] < rows[("sharekan", 8)]["change_vs_dense"] <= 0.0
+    # without matches (a task with no per-image parts, or points read back from a JSON) there are no intervals
+    assert all("intervals" not in r for r in summarize_sweep(run_sweep(model, plain, [2], [8], [0], [])))

@@ -57,9 +57,25 @@ def methods_table(stem: str) -> str:
     for r in c.rows:
         lines.append(f"| {method_name(r)} | {r['codebook_size'] or ''} | {r['bits']} | {mb(r['stored_bytes'])} | "
                      f"{c.ratio(r):.1f}x | {r['metric_mean']:.4f} ± {r['metric_std']:.4f} ({r['seeds']}) | "
-                     f"{c.points(r):+.2f} pts | {r['coef_rel_l2_mean']:.3f} |")
+                     f"{c.points(r):+.2f} pts{change_interval(r)} | {r['coef_rel_l2_mean']:.3f} |")
     lines.append(f"\n(run time {document.get('seconds', '?')} s on Dask workers; all points in `assets/sweeps/{stem}.json`)")
+    bootstrap = next((r["intervals"]["bootstrap"] for r in c.rows if "intervals" in r), None)
+    if bootstrap is not None:
+        lines.append(f"\nIn brackets: the {bootstrap['level']:.0%} interval of the change against dense (mean over seeds), "
+                     f"a bootstrap over the {bootstrap['over']} paired with dense ({bootstrap['resamples']:,} resamples, "
+                     f"seed {bootstrap['seed']}); where it includes 0 the table says so.")
+    elif document["metric"] == "map50":  # detection sweeps keep per-image matches since issue 30
+        lines.append("\n(this sweep was measured before per-image matches were kept, so it has no intervals)")
     return "\n".join(lines)
+
+
+def change_interval(row: dict) -> str:
+    """' [low, high] verdict' in points for a row with bootstrap intervals, else ''."""
+    figures = row.get("intervals")
+    if not figures or "change_ci95" not in figures:
+        return ""
+    low, high = (100 * v for v in figures["change_ci95"])
+    return f" [{low:+.2f}, {high:+.2f}] {figures['verdict']}"
 
 
 def class_parts_table(stem: str) -> str:

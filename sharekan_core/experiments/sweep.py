@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..results import compress_and_measure
 from ..progress import Progress
 from ..ranges import MAX_CODEBOOK
 from ..tasks import TaskMetric
+from ..tasks.bootstrap import MatchedDetections, figures_with_intervals
 SERIAL = "serial"
 OnPoint = Callable[[int, "SweepPoint"], None]
 
@@ -48,6 +49,8 @@ class SweepPoint:
     coef_rel_l2: float
     variant: str = ""
     class_metric: dict[str, float] | None = None  # the metric's per-class parts (detection: AP@0.5 per class)
+    # Per-image matches behind ``metric`` (detection), for bootstrap intervals; never saved with the point.
+    matches: MatchedDetections | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,9 @@ def measure_job(model: KAN, metric: TaskMetric, job: SweepJob, calibration: np.n
     sparsity = float(config) if job.method == "pruning" else getattr(config, "sparsity", None)
     bits = 32 if config is None or job.method == "pruning" else getattr(config, "bits", None)
     error = 0.0 if job.method == "dense" else fidelity_report(model, module).coef_rel_l2
-    value, by_class = metric.measure(module)
+    value, by_class, matches = metric.measure_matched(module)
     return SweepPoint(job.method, getattr(config, "codebook_size", None), bits, getattr(config, "seed", None),
-                      sparsity, int(stored), float(value), float(error), job.variant, by_class)
+                      sparsity, int(stored), float(value), float(error), job.variant, by_class, matches)
 
 
 def job_key(job: SweepJob) -> tuple:
@@ -212,11 +215,19 @@ def run_sweep(model: KAN, metric: TaskMetric, codebook_sizes: Sequence[int], bit
                     scheduler=scheduler, workers=workers, progress=progress)
 
 
-def summarize_sweep(points: Sequence[SweepPoint]) -> list[dict]:
-    """Group points by configuration and return mean/std of metric and bytes over seeds."""
+def configuration_groups(points: Sequence[SweepPoint]) -> dict[tuple, list[SweepPoint]]:
+    """Points by configuration (method, variant, K, bits, sparsity): the seeds of one configuration together."""
     groups: dict[tuple, list[SweepPoint]] = defaultdict(list)
     for point in points:
         groups[(point.method, point.variant, point.codebook_size, point.bits, point.sparsity)].append(point)
+    return groups
+
+
+def summarize_sweep(points: Sequence[SweepPoint]) -> list[dict]:
+    """Group points by configuration and return mean/std of metric and bytes over seeds, with bootstrap intervals
+    against dense (``interval_figures``) where every point carries its matches."""
+    groups = configuration_groups(points)
+    intervals = interval_figures(groups)
     rows = []
     for (method, variant, k, bits, sparsity), members in groups.items():
         metrics = np.array([p.metric for p in members])
@@ -224,8 +235,21 @@ def summarize_sweep(points: Sequence[SweepPoint]) -> list[dict]:
                      "seeds": len(members), "stored_bytes": int(np.mean([p.stored_bytes for p in members])),
                      "metric_mean": float(metrics.mean()), "metric_std": float(metrics.std()),
                      "coef_rel_l2_mean": float(np.mean([p.coef_rel_l2 for p in members]))}
-                    | _class_means(members))
+                    | _class_means(members) | intervals.get((method, variant, k, bits, sparsity), {}))
     return rows
+
+
+def interval_figures(groups: dict[tuple, list[SweepPoint]]) -> dict[tuple, dict]:
+    """{configuration: {"intervals": ...}}: each configuration's mean metric over its seeds with a bootstrap
+    interval over images, and its change against dense paired on the same resamples (``tasks.bootstrap``).
+    Empty unless there is one dense point and every point carries its per-image matches."""
+    dense = [key for key in groups if key[0] == "dense"]
+    if len(dense) != 1 or any(p.matches is None for members in groups.values() for p in members):
+        return {}
+    names = {key: f"{i}" for i, key in enumerate(groups)}
+    figures = figures_with_intervals({names[key]: [p.matches for p in members] for key, members in groups.items()},
+                                     names[dense[0]])
+    return {key: {"intervals": figures[names[key]] | {"bootstrap": figures["bootstrap"]}} for key in groups}
 
 
 def _class_means(members: Sequence[SweepPoint]) -> dict:
@@ -262,10 +286,15 @@ def pareto_by_method(rows: Sequence[dict]) -> dict[str, list[dict]]:
     return {name: pareto_frontier(members) for name, members in groups.items()}
 
 
+def saved_point(point: SweepPoint) -> dict:
+    """A point as the JSON keeps it (its matches left out)."""
+    return {f.name: getattr(point, f.name) for f in fields(point) if f.name != "matches"}
+
+
 def sweep_document(name: str, metric: TaskMetric, points: Sequence[SweepPoint]) -> dict:
     """The JSON saved under assets/sweeps/: raw points, per-configuration summary and frontiers."""
     summary = summarize_sweep(points)
     return {"model": name, "metric": metric.name, "metric_label": metric.label,
-            "points": [asdict(p) for p in points], "summary": summary,
+            "points": [saved_point(p) for p in points], "summary": summary,
             "pareto": pareto_frontier([r for r in summary if r["method"] != "dense"]),
             "pareto_by_method": pareto_by_method(summary)}

@@ -101,7 +101,21 @@ def methods_frame(document: dict) -> pd.DataFrame:
     frame["pareto"] = [(sweep_method(row), row["stored_bytes"], row["metric_mean"]) in frontier for row in rows]
     frame["metric_std"] = frame["metric_std"].where(frame["metric_std"].abs() > NEGLIGIBLE_STD, 0.0)
     frame["label"] = [_method_label(row) for row in rows]
+    frame["vs dense (95% CI)"] = [_change_words(row, document) for row in rows]
     return frame.sort_values("MB", ignore_index=True)
+
+
+def _change_words(row: dict, document: dict) -> str:
+    """'-0.52 pts [-1.90, +0.80], no measurable loss' from the saved summary's bootstrap interval of ``row``'s
+    configuration (summarized again from points, whose matches are not saved); '' where it has none."""
+    def key(r: dict) -> tuple:
+        return r["method"], r.get("variant", ""), r["codebook_size"], r["bits"], r["sparsity"]
+
+    saved = next((r.get("intervals") for r in document.get("summary", []) if key(r) == key(row)), None)
+    if not saved or "change_ci95" not in saved:
+        return ""
+    low, high = (100 * v for v in saved["change_ci95"])
+    return f"{100 * saved['change_vs_dense']:+.2f} pts [{low:+.2f}, {high:+.2f}], {saved['verdict']}"
 
 
 def _method_label(row: dict) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -109,14 +110,26 @@ def verdict(low: float, high: float, dense: float) -> str:
     return "loss" if high < dense else "above dense"
 
 
-def figures_with_intervals(runs: dict[str, MatchedDetections], dense: str, seed: int = SEED,
-                           resamples: int = RESAMPLES) -> dict:
+Runs = dict[str, "MatchedDetections | Sequence[MatchedDetections]"]
+
+
+def _members(run: MatchedDetections | Sequence[MatchedDetections]) -> list[MatchedDetections]:
+    return [run] if isinstance(run, MatchedDetections) else list(run)
+
+
+def figures_with_intervals(runs: Runs, dense: str, seed: int = SEED, resamples: int = RESAMPLES) -> dict:
     """Every run's mAP@0.5 with its interval, and each non-dense run's change against ``dense`` and retention
-    (run / dense), paired over the same resampled images."""
-    images = runs[dense].images
+    (run / dense), paired over the same resampled images.
+
+    A run given as several matches (one per seed) is their mean mAP@0.5, in every resample as on the full set.
+    """
+    members = {name: _members(run) for name, run in runs.items()}
+    images = members[dense][0].images
+    if any(m.images != images for group in members.values() for m in group):
+        raise ValueError("every run must be matched on the same images")
     weights = resample_weights(images, resamples, seed)
-    samples = {name: np.array([map50(m, w) for w in weights]) for name, m in runs.items()}
-    points = {name: map50(m) for name, m in runs.items()}
+    samples = {name: np.mean([[map50(m, w) for w in weights] for m in group], axis=0) for name, group in members.items()}
+    points = {name: float(np.mean([map50(m) for m in group])) for name, group in members.items()}
     figures = {"bootstrap": {"resamples": resamples, "seed": seed, "level": LEVEL, "over": f"{images} images"}}
     for name in runs:
         figures[name] = {"map50": round(points[name], 4), "ci95": interval(samples[name])}
