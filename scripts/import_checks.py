@@ -7,9 +7,10 @@ largest |output|), then compressed with SHARe-KAN (K = 64, Int8, calibrated on t
 compressed domain. efficient-kan is GitHub-only, so its model is the reference layer
 in tests/efficient_kan_reference.py (written from its published math), which this script imports, and the KAN head
 sits on the tests' small CNN (tests/digits_net.py). convkan's net is two ConvKAN layers and a linear classifier; each
-layer's patch KAN is read from the saved file with its prefix and run on unfolded patches. FastKAN and ChebyKAN
-(GitHub-only: the reference layers in tests/other_basis_reference.py) have no file path: the script records the
-file importer's refusal of their state dict, then imports and compresses the live net in place with sk.compress_.
+layer's patch KAN is read from the saved file with its prefix and run on unfolded patches. FastKAN, ChebyKAN and
+torch-conv-kan's Gram/KAGN (GitHub-only: the reference layers in tests/other_basis_reference.py) have no file path:
+the script records the file importer's refusal of their state dict, then imports and compresses the live net in
+place with sk.compress_.
 Each row says which path it took ("file" or "in-place only"). The table in the README is generated from the JSON
 (scripts/doctables/families.py).
 
@@ -41,7 +42,7 @@ import sharekan_core as sk  # noqa: E402
 from convkan_digits_net import GEOMETRIES, DigitsConvKAN  # noqa: E402
 from digits_net import DigitsNet, digits_tensors, relative_error  # noqa: E402
 from efficient_kan_reference import ReferenceKAN, train  # noqa: E402
-from other_basis_reference import ChebyKANLayer, FastKANLayer  # noqa: E402
+from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer  # noqa: E402
 from sharekan_core.errors import SharekanError  # noqa: E402
 from sharekan_core.model.conv_kan import ConvKAN2d  # noqa: E402
 from sharekan_core.runtime.basis_in_place import live_basis_layer  # noqa: E402
@@ -229,6 +230,8 @@ FAMILIES = {
                 IN_PLACE_EXAMPLE),
     "ChebyKAN": (in_place(ChebyKANLayer, "ChebyKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
                  IN_PLACE_EXAMPLE),
+    "Gram/KAGN": (in_place(GramLayer, "Gram/KAGN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
+                  IN_PLACE_EXAMPLE),
 }
 
 

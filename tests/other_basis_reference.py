@@ -1,6 +1,6 @@
 """Small reference layers of the KAN families with other bases, written from their published math and parameter
 names (the libraries are GitHub-only): FastKAN, ChebyKAN and torch-conv-kan's Gram (KAGN) layer. They give real
-state dicts in each family's layout; the tool refuses these families by name until it imports them."""
+state dicts in each family's layout; the file importer refuses these families by name (compress_ reads them live)."""
 from __future__ import annotations
 
 import torch
@@ -42,12 +42,38 @@ class ChebyKANLayer(nn.Module):
 
 
 class GramLayer(nn.Module):
-    """torch-conv-kan's Gram (KAGN) layer, its parameters only: beta_weights (D + 1,), grams_basis_weights
-    (in, out, D + 1), base_weights (out, in). Its forward is not written here: nothing runs it until the family
-    is imported, and then it is to be held to the library's own recurrence."""
+    """torch-conv-kan's GRAMLayer (IvanDrokin/torch-conv-kan, kans/layers.py), reproduced from its published math
+    and parameter names: y = act(norm(sum_i sum_d c[i, o, d] act(P_d(tanh x_i)) + act(x) @ base_weights.T)), the
+    Gram polynomials P_0 = 1, P_1 = t, P_{n+1} = t P_n - beta(n, n + 1) P_{n-1}, with
+    beta(n, m) = (m + n)(m - n) n^2 / (m^2 / (4 n^2 - 1)) * beta_weights[n]. Shapes: beta_weights (D + 1,),
+    grams_basis_weights (in, out, D + 1), base_weights (out, in), norm = LayerNorm(out). The library caches
+    gram_poly with lru_cache keyed on the input tensor; that changes no value, so it is left out here."""
 
-    def __init__(self, in_features: int, out_features: int, degree: int = 3):
+    def __init__(self, in_features: int, out_features: int, degree: int = 3, act: type[nn.Module] = nn.SiLU):
         super().__init__()
-        self.beta_weights = nn.Parameter(torch.ones(degree + 1))
-        self.grams_basis_weights = nn.Parameter(torch.randn(in_features, out_features, degree + 1) * 0.1)
-        self.base_weights = nn.Parameter(torch.randn(out_features, in_features) * 0.1)
+        self.in_channels, self.out_channels, self.degrees = in_features, out_features, degree
+        self.act = act()
+        self.norm = nn.LayerNorm(out_features)
+        self.beta_weights = nn.Parameter(torch.randn(degree + 1) / (in_features * (degree + 1.0)))
+        self.grams_basis_weights = nn.Parameter(nn.init.xavier_uniform_(torch.empty(in_features, out_features,
+                                                                                    degree + 1)))
+        self.base_weights = nn.Parameter(nn.init.xavier_uniform_(torch.empty(out_features, in_features)))
+
+    def beta(self, n: int, m: int) -> torch.Tensor:
+        return (((m + n) * (m - n) * n ** 2) / (m ** 2 / (4.0 * n ** 2 - 1.0))) * self.beta_weights[n]
+
+    def gram_poly(self, x: torch.Tensor, degree: int) -> torch.Tensor:
+        previous = x.new_ones(x.size())
+        if degree == 0:
+            return previous.unsqueeze(-1)
+        current, basis = x, [previous, x]
+        for i in range(2, degree + 1):
+            previous, current = current, x * current - self.beta(i - 1, i) * previous
+            basis.append(current)
+        return torch.stack(basis, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        base = F.linear(self.act(x), self.base_weights)
+        grams = self.act(self.gram_poly(torch.tanh(x).contiguous(), self.degrees))
+        y = torch.einsum("bld,lod->bo", grams, self.grams_basis_weights)
+        return self.act(self.norm(y + base)).view(-1, self.out_channels)

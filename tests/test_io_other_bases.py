@@ -1,6 +1,6 @@
 """KAN families with other bases (FastKAN, ChebyKAN, Gram/KAGN) are not imported from files yet: a file holding them
-is refused naming the family, in one error line, never read as another family; a module holding Gram layers is
-refused by compress_ rather than left dense unsaid (FastKAN and ChebyKAN layers compress in place)."""
+is refused naming the family and pointing to sk.compress_, in one error line, never read as another family (their
+layers compress in place: tests/test_basis_kans.py, tests/test_io_gram.py)."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,6 @@ from efficient_kan_reference import train
 from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer
 from torch import nn
 
-import sharekan_core as sk
 from digits_net import digits_tensors
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
@@ -27,12 +26,11 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def nets(digits) -> dict[str, nn.Module]:
-    """A [64, 8, 10] net of each family, trained on digits where its forward is written (Gram's layout only)."""
+    """A [64, 8, 10] net of each family, trained 20 steps on digits."""
     built = {}
     for family, layer in FAMILIES.items():
         torch.manual_seed(0)
-        net = nn.Sequential(layer(64, 8), layer(8, 10))
-        built[family] = train(net, *digits, steps=20) if family != "Gram/KAGN" else net
+        built[family] = train(nn.Sequential(layer(64, 8), layer(8, 10)), *digits, steps=20)
     return built
 
 
@@ -40,20 +38,12 @@ def nets(digits) -> dict[str, nn.Module]:
 def test_a_file_of_another_basis_is_refused_by_family(tmp_path, nets, family):
     path = tmp_path / "model.pt"
     torch.save(nets[family].state_dict(), path)
-    with pytest.raises(SharekanError, match=rf"does not import yet: {re.escape(family)} \("):
+    with pytest.raises(SharekanError, match=rf"does not import yet: {re.escape(family)} \(.*sk\.compress_"):
         read_model(path, base_activation="silu")
     head = tmp_path / "head.pt"
     torch.save({f"head.{key}": value for key, value in nets[family].state_dict().items()}, head)
     with pytest.raises(SharekanError, match=rf"does not import yet: {re.escape(family)} \(.*'head\.0\."):
         read_model(head, prefix="head.", base_activation="silu")
-
-
-@pytest.mark.parametrize("family", ["Gram/KAGN"])  # FastKAN and ChebyKAN compress in place: test_basis_kans.py
-def test_compress_in_place_refuses_another_basis(nets, family):
-    holder = nn.Sequential(nn.Identity(), nets[family])
-    with pytest.raises(SharekanError, match=rf"does not import yet: {re.escape(family)} \("):
-        sk.compress_(holder, sk.CompressionConfig(codebook_size=8))
-    assert isinstance(holder[1], nn.Sequential)
 
 
 def test_cli_refuses_another_basis_in_one_line(tmp_path, capsys, nets):

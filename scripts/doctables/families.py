@@ -21,7 +21,8 @@ def families_table() -> str:
                  "of its default fit()), so accuracies are modest; the columns to compare are dense and compressed.")
     in_place = [row for row in document["families"] if row["path"] != "file"]
     if in_place:
-        names = " and ".join(row["family"] for row in in_place)
+        families = [row["family"] for row in in_place]
+        names = " and ".join([", ".join(families[:-1]), families[-1]] if len(families) > 1 else families)
         lines.append("")
         lines.append(f"{names}: in-place only. Their saved state dicts are refused by the file importer (the run "
                      f"checked it: \"{in_place[0]['file_refusal'].split(': ', 1)[1].split(', e.g.')[0]}\"), so the CLI "

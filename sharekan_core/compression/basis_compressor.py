@@ -1,12 +1,13 @@
-"""SHARe-KAN on a global-basis KAN layer (FastKAN's RBFs, ChebyKAN's Chebyshev polynomials): the same stages as
-``compressor`` on its per-edge coefficient vectors (decompose, cluster, assign, refit, quantize), packed as a
-``CompressedBasisLayer`` that keeps the basis module (with FastKAN's LayerNorm) dense.
+"""SHARe-KAN on a global-basis KAN layer (FastKAN's RBFs, ChebyKAN's Chebyshev polynomials, torch-conv-kan's Gram
+polynomials): the same stages as ``compressor`` on its per-edge coefficient vectors (decompose, cluster, assign,
+refit, quantize), packed as a ``CompressedBasisLayer`` that keeps the basis module (with FastKAN's LayerNorm, the
+Gram recurrence's beta weights) and the output module (Gram's LayerNorm after the sum) dense.
 
 Shapes (E = out * in edges, D basis functions, K codewords):
     codebook      (K, D)    unit shapes, quantized per column
     indices       (out, in) int64, each edge's codeword
     gains, biases (out, in) quantized; an edge's coefficients decode as bias + gain * codebook[index]
-    base_weights  (out, in) quantized (FastKAN's base branch; None for ChebyKAN); base_bias (out,) kept dense
+    base_weights  (out, in) quantized (FastKAN's and Gram's base branch; None for ChebyKAN); base_bias (out,) kept dense
 With calibration inputs every stage measures error in function space, with H_i = E[phi(x_i) phi(x_i)^T] of
 this basis (``data_aware``'s metric holds for any basis: it never uses the B-splines' partition of unity).
 """
@@ -41,14 +42,17 @@ class CompressedBasisLayer:
     base_weights: QuantizedTensor | None
     base_bias: np.ndarray | None
     base_activation: str
+    output: nn.Module | None = None  # applied after the sum (Gram: act(LayerNorm(y))), kept dense
 
     @property
     def nbytes(self) -> int:
         """Stored bytes: the quantized codebook, gains, biases and base weights, the indices packed at ceil(log2 K)
-        bits, and the tensors kept dense (the basis module's grid or orders and LayerNorm, the base bias)."""
+        bits, and the tensors kept dense (the basis module's grid, orders, beta weights or LayerNorm, the output
+        module's LayerNorm, the base bias)."""
         quantized = sum(part.nbytes for part in (self.codebook, self.gains, self.biases, self.base_weights)
                         if part is not None)
-        dense = sum(t.numel() * t.element_size() for t in self.basis.state_dict().values())
+        dense = sum(t.numel() * t.element_size() for module in (self.basis, self.output) if module is not None
+                    for t in module.state_dict().values())
         dense += 0 if self.base_bias is None else self.base_bias.nbytes
         return quantized + packed_nbytes(self.indices.size, index_bits(self.codebook.shape[0])) + dense
 
@@ -63,14 +67,14 @@ def decompress_basis_layer(compressed: CompressedBasisLayer) -> BasisKANLayer:
     tensor = lambda values: None if values is None else torch.from_numpy(np.asarray(values, np.float32))  # noqa: E731
     base_weights = None if compressed.base_weights is None else compressed.base_weights.dequantize()
     return BasisKANLayer(compressed.basis, tensor(compressed.coefficients()), tensor(base_weights),
-                         tensor(compressed.base_bias), compressed.base_activation)
+                         tensor(compressed.base_bias), compressed.base_activation, compressed.output)
 
 
 def compress_basis_layer(layer: BasisKANLayer, config: object,
                          calibration: np.ndarray | None = None) -> CompressedBasisLayer:
     """``layer`` compressed with ``config`` (a CompressionConfig); ``calibration`` (N, in) are its inputs."""
     if not isinstance(config, CompressionConfig):
-        raise SharekanError(f"{type(config).__name__} is not available for FastKAN or ChebyKAN layers; "
+        raise SharekanError(f"{type(config).__name__} is not available for FastKAN, ChebyKAN or Gram layers; "
                             "use sk.CompressionConfig (SHARe-KAN)")
     config.check_layers(1)
     bits = config.component_bits(0)
@@ -95,7 +99,7 @@ def compress_basis_layer(layer: BasisKANLayer, config: object,
     return CompressedBasisLayer(layer.basis, quantized, assigned.reshape(edges),
                                 quantize(gains.reshape(edges), bits["gains"], "gains"),
                                 quantize(biases.reshape(edges), bits["biases"], "biases"),
-                                base_weights, base_bias, layer.base_activation)
+                                base_weights, base_bias, layer.base_activation, layer.output)
 
 
 def basis_moments(basis: nn.Module, inputs: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ def layer_reader(tensors: dict[str, torch.Tensor], prefix: str, source: str, kno
     if unknown:
         raise SharekanError(f"{source}: {', '.join(unknown[:6])} {'is' if len(unknown) == 1 else 'are'} not part of "
                             "the layer this importer reads; the layer's forward cannot be reproduced, so it is refused")
-    return LayerReader(tensors, 0, {f"layers.0.{name}": prefix + name for name in tensors}, source)
+    return LayerReader(tensors, 0, {f"layers.0.{name}": prefix + name for name in known}, source)
 
 
 def check_shape(value: torch.Tensor, shape: tuple[int, ...], key: str, source: str) -> torch.Tensor:

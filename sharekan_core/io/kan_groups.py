@@ -34,8 +34,8 @@ DEEP_KAN = "deep-kan"
 CONVKAN = "convkan"
 B_SPLINE_FAMILIES = (EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX, DEEP_KAN)
 MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
-# KAN families with other bases that no importer reads yet, by a tensor name only they use: a file holding them is
-# refused naming the family, never read as something else.
+# KAN families with other bases that no file importer reads yet, by a tensor name only they use: a file holding them
+# is refused naming the family, never read as something else. Each compresses in place (runtime/basis_in_place.py).
 UNSUPPORTED_FAMILIES = {
     "rbf.grid": "FastKAN (Gaussian RBF on a fixed grid)",
     "cheby_coeffs": "ChebyKAN (Chebyshev polynomials of tanh(x))",
@@ -147,7 +147,8 @@ def refuse_unsupported_families(tensors: dict[str, torch.Tensor], source: str) -
     if found:
         named = "; ".join(f"{family}, e.g. {key!r}" for family, key in found.items())
         raise SharekanError(f"{source}: holds KAN layers of a family this tool does not import yet: {named}; only "
-                            f"B-spline KANs ({', '.join(B_SPLINE_FAMILIES)}) and convkan are supported")
+                            f"B-spline KANs ({', '.join(B_SPLINE_FAMILIES)}) and convkan are supported from files; layers of "
+                            "these families compress in place: sk.compress_(module, config) on the live module")
 
 
 def group_tensors(tensors: dict[str, torch.Tensor], group: KANGroup) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -1,25 +1,31 @@
-"""compress_'s part for global-basis KAN layers (FastKAN, ChebyKAN): find them in a module by the tensor only each
-family has, import each live layer (reading what its state dict does not hold, the RBF width, the LayerNorm's eps
-and the base activation, from the layer itself, never guessed), and build its compressed-domain module."""
+"""compress_'s part for global-basis KAN layers (FastKAN, ChebyKAN, torch-conv-kan's Gram/KAGN): find them in a
+module by the tensor only each family has, import each live layer (reading what its state dict does not hold, the
+RBF width, the LayerNorms' eps and the activations, from the layer itself, never guessed), and build its
+compressed-domain module."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+import torch
 from torch import nn
 
 from ..compression.basis_compressor import CompressedBasisLayer, compress_basis_layer
 from ..errors import SharekanError
 from ..io.chebykan import CHEBYKAN, chebykan_layer
 from ..io.fastkan import FASTKAN, fastkan_layer
+from ..io.gram import GRAM, gram_layer
 from ..model.basis_kan import BasisKANLayer
 from ..model.kan import BASE_ACTIVATIONS
 from .compressed_basis import CompressedBasisHead
 
-MARKERS = {"rbf.grid": FASTKAN, "cheby_coeffs": CHEBYKAN}  # the tensor that tells each family's layer
-_FUNCTION_NAMES = {id(function): name for name, function in BASE_ACTIVATIONS.items()}
+MARKERS = {"rbf.grid": FASTKAN, "cheby_coeffs": CHEBYKAN, "beta_weights": GRAM}  # the tensor each family's layer has
+# Where an activation is probed: it must equal one of BASE_ACTIVATIONS here to be reproduced by name.
+_PROBE = torch.linspace(-8.0, 8.0, 321, dtype=torch.float64)
 
 
 def basis_layer_names(module: nn.Module) -> dict[str, str]:
-    """Each FastKAN or ChebyKAN layer inside ``module``: its dotted name -> family."""
+    """Each FastKAN, ChebyKAN or Gram layer inside ``module``: its dotted name -> family."""
     found = {}
     for key in module.state_dict():
         for marker, family in MARKERS.items():
@@ -42,22 +48,45 @@ def live_basis_layer(layer: nn.Module, name: str, family: str) -> BasisKANLayer:
     tensors = layer.state_dict()
     if family == CHEBYKAN:
         return chebykan_layer(tensors, name + ".", name)
+    if family == GRAM:
+        norm = checked_layer_norm(getattr(layer, "norm", None), name, "norm")
+        return gram_layer(tensors, name + ".", name, reproduced_activation(getattr(layer, "act", None), f"{name}: act"),
+                          norm.eps)
     denominator = getattr(getattr(layer, "rbf", None), "denominator", None)
     if not isinstance(denominator, (int, float)) or not np.isfinite(denominator) or denominator <= 0:
         raise SharekanError(f"{name}: its rbf has no positive 'denominator' (the RBF width); it cannot be reproduced")
     norm = getattr(layer, "layernorm", None)
-    if norm is not None and not (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine
-                                 and norm.normalized_shape == (norm.weight.shape[0],)):
-        raise SharekanError(f"{name}: layernorm is {norm!r}, not a LayerNorm over the inputs this tool reproduces")
+    if norm is not None:
+        checked_layer_norm(norm, name, "layernorm")
     activation = "silu"
     if "base_linear.weight" in tensors:
-        function = getattr(layer, "base_activation", None)
-        if id(function) not in _FUNCTION_NAMES:
-            raise SharekanError(f"{name}: base activation {function!r} is not one this tool reproduces "
-                                f"(torch functions: {', '.join(BASE_ACTIVATIONS)})")
-        activation = _FUNCTION_NAMES[id(function)]
+        activation = reproduced_activation(getattr(layer, "base_activation", None), f"{name}: base activation")
     return fastkan_layer(tensors, name + ".", name, float(denominator), activation,
                          norm.eps if norm is not None else 1e-5)
+
+
+def checked_layer_norm(norm: object, name: str, attribute: str) -> nn.LayerNorm:
+    """``norm`` if it is a LayerNorm over one dimension with a weight and bias, as the families' layers build it."""
+    if not (isinstance(norm, nn.LayerNorm) and norm.elementwise_affine and norm.bias is not None
+            and len(norm.normalized_shape) == 1):
+        raise SharekanError(f"{name}: {attribute} is {norm!r}, not a LayerNorm over one dimension this tool reproduces")
+    return norm
+
+
+def reproduced_activation(function: Callable | None, what: str) -> str:
+    """The name in BASE_ACTIVATIONS of the activation ``function`` (a torch function or module), found by running it
+    on a probe: only one it equals there is reproduced, so a scaled or re-parameterised activation is refused."""
+    try:
+        with torch.no_grad():
+            values = function(_PROBE.clone())
+    except (TypeError, RuntimeError, ValueError):
+        values = None
+    for candidate, reference in BASE_ACTIVATIONS.items():
+        if isinstance(values, torch.Tensor) and values.shape == _PROBE.shape \
+                and torch.allclose(values.to(torch.float64), reference(_PROBE), rtol=0.0, atol=1e-12):
+            return candidate
+    raise SharekanError(f"{what} {function!r} is not one this tool reproduces (torch's, at their defaults: "
+                        f"{', '.join(BASE_ACTIVATIONS)})")
 
 
 def compress_basis_layers(module: nn.Module, names: dict[str, str], config: object,

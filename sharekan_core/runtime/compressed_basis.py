@@ -1,6 +1,7 @@
-"""The compressed-domain forward of a global-basis KAN layer (FastKAN, ChebyKAN): decode each edge's coefficients
-from its codeword, gain and bias, then take their dot product with the basis (a global basis has no local support
-for a fused kernel to exploit). FastKAN's LayerNorm runs dense, inside the basis module."""
+"""The compressed-domain forward of a global-basis KAN layer (FastKAN, ChebyKAN, Gram): decode each edge's
+coefficients from its codeword, gain and bias, then take their dot product with the basis (a global basis has no
+local support for a fused kernel to exploit). FastKAN's LayerNorm runs dense, inside the basis module; Gram's
+LayerNorm and activation after the sum run dense, in the output module."""
 from __future__ import annotations
 
 import torch
@@ -11,13 +12,14 @@ from ..model.basis_kan import apply_basis, base_branch
 
 
 class CompressedBasisHead(nn.Module):
-    """A compressed FastKAN or ChebyKAN layer in the layer's place: (..., in) -> (..., out)."""
+    """A compressed FastKAN, ChebyKAN or Gram layer in the layer's place: (..., in) -> (..., out)."""
 
     def __init__(self, compressed: CompressedBasisLayer):
         super().__init__()
         self.compressed = compressed
         self.basis = compressed.basis
         self.base_activation = compressed.base_activation
+        self.output = compressed.output
         tensor = lambda values: None if values is None else torch.from_numpy(values.astype("float32"))  # noqa: E731
         self.register_buffer("codewords", tensor(compressed.codebook.dequantize()))          # (K, D)
         self.register_buffer("indices", torch.from_numpy(compressed.indices).long())         # (out, in)
@@ -29,7 +31,7 @@ class CompressedBasisHead(nn.Module):
         self.out_features, self.in_features = compressed.indices.shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Decode the coefficients (out, in, D), then apply the basis and add the base branch."""
+        """Decode the coefficients (out, in, D), then apply the basis, add the base branch and apply the output."""
         coefficients = self.biases[..., None] + self.gains[..., None] * self.codewords[self.indices]
         return apply_basis(self.basis(x), coefficients, base_branch(x, self.base_weight, self.base_bias,
-                                                                      self.base_activation))
+                                                                      self.base_activation), self.output)
