@@ -47,6 +47,25 @@ def digits_alone(codebook_size: int) -> dict[str, str]:
             "Compressed model": run.scores.compressed_text}
 
 
+def pte_alone(codebook_size: int) -> bytes:
+    """The compressed .pte one session alone exports for the bundled digits KAN at ``codebook_size`` (portable
+    kernels, as the test leaves XNNPACK off); the export is byte-for-byte deterministic."""
+    import tempfile
+
+    from sharekan_core.compression import CompressionConfig
+    from sharekan_core.io import read_model
+    from sharekan_core.runtime.executorch_export import export_pte
+    from sharekan_core.runtime.program import KANProgram
+    from sharekan_core.studio.compression import run_compression
+
+    model = read_model(ROOT / "sample_models" / "digits_kan.safetensors").model
+    run = run_compression(model, "key", "digits", CompressionConfig(codebook_size=codebook_size))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "compressed.pte"
+        export_pte(KANProgram(run.result.compressed).eval(), model.layers[0].in_features, path, xnnpack=False)
+        return path.read_bytes()
+
+
 def detections_alone(photo: str) -> dict[str, list]:
     """The shipped dense head's and the SSD teacher's detections on the bundled ``photo`` at the page's default
     threshold, computed by one process alone: {head: [(label, score to 3 places, box rounded)]}."""
@@ -86,7 +105,8 @@ def nav(page, title: str):
 def test_four_sessions_at_once_each_see_only_their_own_results(app_url):
     """Issue 31 (several users): four browser sessions on one server at once. Two compress the bundled digits KAN
     with different K, one runs Detect on photos, one compresses and exports .pte programs. Every session shows
-    only its own model and results, no error appears, and every result equals what one session alone gets."""
+    only its own model and results, no error appears, and every result equals what one session alone gets (the
+    exported .pte byte for byte)."""
     from playwright.sync_api import sync_playwright
 
     sizes = {"small K": 128, "large K": 256, "export": 512}
@@ -138,6 +158,9 @@ def test_four_sessions_at_once_each_see_only_their_own_results(app_url):
             if name == "export":  # the Runtime page exported this session's own compression
                 assert page.get_by_text(f"compressed with K = {size},").first.is_visible()
                 assert page.get_by_text("Export failed").count() == 0 and no_error_shown(page)
+                with rerun(page), page.expect_download() as download:  # the program it exported is a lone session's
+                    page.get_by_role("button", name="Download the compressed .pte").click()
+                assert Path(download.value.path()).read_bytes() == pte_alone(size)
                 open_page(page, "Compress")
             assert page.get_by_text(f"Result: K = {size},").first.is_visible(), name  # its own run, no other's
             assert page.get_by_text("Compare run").count() == 0, name  # one run in its history
