@@ -24,6 +24,7 @@ import torch
 
 from ..errors import SharekanError
 from .convkan import is_convkan_layer
+from .torchkan import refuse_torchkan
 
 EFFICIENT_KAN = "efficient-kan"
 PYKAN = "pykan"
@@ -143,6 +144,7 @@ def unsupported_families(tensors: dict[str, torch.Tensor]) -> dict[str, str]:
 
 def refuse_unsupported_families(tensors: dict[str, torch.Tensor], source: str) -> None:
     """Raise a SharekanError naming the unsupported KAN families ``tensors`` hold, if any."""
+    refuse_torchkan(tensors, source)  # its norms and PReLUs between layers: compressed in place only
     found = unsupported_families(tensors)
     if found:
         named = "; ".join(f"{family}, e.g. {key!r}" for family, key in found.items())

@@ -31,6 +31,7 @@ from ..io.model_file import COMPRESSED_FORMAT, model_from_tensors
 from ..io.tensors import SAFETENSORS, read_safetensors, read_torch_checkpoint, sniff_format
 from .compressed_basis import CompressedBasisHead
 from .in_place import CompressedHead, kan_modules, live_activation
+from .torchkan_in_place import restore, swap_in_stacks
 
 HEADER_TENSOR = "compressed_header"  # '<name>.compressed_header': a compressed KAN's JSON header as uint8
 
@@ -66,10 +67,16 @@ def load_compressed_into(module: nn.Module, source: str | Path | Mapping[str, to
         raise SharekanError(f"{label}: holds no compressed KAN (no '<name>.{HEADER_TENSOR}' tensor); write it with "
                             "sk.compressed_state_dict(module) after sk.compress_")
     compressed = {name: _compressed(tensors, name, label) for name in names}
-    for name, kan in compressed.items():
-        _check_fits(module, name, kan, label)
-    rest = {key: value for key, value in tensors.items() if _owner(key, compressed) is None}
-    _check_rest(module, rest, compressed, label)
+    originals = swap_in_stacks(module, live_activation)  # a torchkan KAN's layers are saved as '<name>.layers.N'
+    restore(module, originals, names)
+    try:
+        for name, kan in compressed.items():
+            _check_fits(module, name, kan, label)
+        rest = {key: value for key, value in tensors.items() if _owner(key, compressed) is None}
+        _check_rest(module, rest, compressed, label)
+    except BaseException:
+        restore(module, originals)
+        raise
     for name, kan in compressed.items():
         parent, _, attribute = name.rpartition(".")
         setattr(module.get_submodule(parent) if parent else module, attribute, CompressedHead(kan))

@@ -30,8 +30,10 @@ from ..io.kan_groups import KANGroup, find_kan_groups, refuse_unsupported_famili
 from ..io.model_file import model_from_tensors
 from ..io.convkan import input_groups
 from ..model.conv_kan import merge_groups, split_groups
+from ..model.kan import KANLayer
 from .basis_in_place import basis_head, basis_layer_names, compress_basis_layers, under_basis_layers
 from .loading import compressed_runnable
+from .torchkan_in_place import dense_stack, restore, swap_in_stacks, torchkan_names
 
 INPUT_GROUPS = "input_groups"  # compressed metadata: g of a grouped convkan layer, whose inputs are (g, B, in/g)
 
@@ -105,8 +107,13 @@ def calibration_from(module: nn.Module, inputs: torch.Tensor) -> dict[str, torch
         inputs = inputs.detach()
         return merge_groups(inputs) if input_groups(kan) > 1 else inputs.reshape(-1, inputs.shape[-1])
 
+    stacks = {name: dense_stack(module.get_submodule(name), name, live_activation(module.get_submodule(name), name))
+              for name in torchkan_names(module)}
     hooks = [kan.register_forward_pre_hook(lambda unit, args, name=name: captured.__setitem__(name, rows(unit, args[0])))
              for name, kan in kan_modules(module).items()]
+    hooks += [module.get_submodule(name).register_forward_pre_hook(  # a torchkan KAN's layers: '<name>.layers.N'
+        lambda unit, args, stack=stack, name=name: captured.update(stack.layer_inputs(args[0], name)))
+        for name, stack in stacks.items()]
     try:
         with torch.no_grad():
             module(inputs)
@@ -121,7 +128,21 @@ def compress_(module: nn.Module, config: object, calibration: dict[str, torch.Te
     """Swap every KAN inside ``module`` (those ``filter_fn(kan, name)`` accepts) for its compressed-domain
     ``CompressedHead``, in place; return the compressed KANs by name (``sk.save_compressed`` writes each).
     ``calibration`` maps a KAN's name to (N, in) inputs, as ``calibration_from`` returns them. FastKAN and ChebyKAN
-    layers become ``CompressedBasisHead``s (their LayerNorm dense), returned as ``CompressedBasisLayer``s."""
+    layers become ``CompressedBasisHead``s (their LayerNorm dense), returned as ``CompressedBasisLayer``s. A torchkan
+    KAN becomes a ``TorchKANStack`` whose layers are swapped one by one ('<name>.layers.N'), its norms kept."""
+    originals = swap_in_stacks(module, live_activation)
+    try:
+        compressed = _compress_swapped(module, config, calibration, filter_fn)
+    except BaseException:
+        restore(module, originals)
+        raise
+    restore(module, originals, list(compressed))
+    return compressed
+
+
+def _compress_swapped(module: nn.Module, config: object, calibration: dict[str, torch.Tensor] | None,
+                      filter_fn: Callable[[nn.Module, str], bool] | None) -> dict[str, CompressedKAN | CompressedBasisLayer]:
+    """compress_ once any torchkan KAN is a stack of dense layers: compress the chosen KANs, then swap them."""
     basis_layers = basis_layer_names(module)
     refuse_unsupported_families({key: value for key, value in module.state_dict().items()  # never left dense unsaid
                                  if not under_basis_layers(key, basis_layers)}, type(module).__name__)
@@ -150,6 +171,7 @@ def live_activation(kan: nn.Module, name: str) -> str:
     """The base activation of the KAN ``kan``: its activation modules (one kind, at its defaults), or kanx's name."""
     names = {KANX_ACTIVATIONS.get(str(layer.base_activation_name).lower(), str(layer.base_activation_name))
              for layer in kan.modules() if hasattr(layer, "base_activation_name")}
+    names |= {layer.base_activation for layer in kan.modules() if isinstance(layer, KANLayer)}  # torchkan's, imported
     for child in kan.modules():
         if child is not kan and not list(child.children()) and not list(child.parameters(recurse=False)) \
                 and not list(child.buffers(recurse=False)):

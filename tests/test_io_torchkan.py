@@ -1,0 +1,156 @@
+"""1ssb/torchkan KANs (B-spline layers, a LayerNorm and PReLU after each): a state-dict file is refused by name
+(io/torchkan.py); the live module is imported exactly as dense KANLayers between its own norms and compressed in
+place with compress_ (runtime/torchkan_in_place.py), saved with compressed_state_dict and loaded back."""
+from __future__ import annotations
+
+import pytest
+import torch
+from digits_net import DigitsNet, digits_tensors, relative_error
+from efficient_kan_reference import train
+from torch import nn
+from torchkan_reference import TorchKAN
+
+import sharekan_core as sk
+from sharekan_core.errors import SharekanError
+from sharekan_core.runtime.in_place import CompressedHead
+from sharekan_core.runtime.torchkan_in_place import TorchKANStack, dense_stack
+
+TOLERANCE = 1e-5  # relative: the import must equal torchkan's own forward
+TRAIN, WIDTHS = 500, [64, 12, 10]
+CONFIG = sk.CompressionConfig(codebook_size=64, bits=8)
+ACCURACY_DROP = 0.04  # held-out accuracy compressed (K = 64, Int8, calibrated) may lose at most this much
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    """800 digits: the first 500 train and calibrate, the other 300 are held out."""
+    return digits_tensors(800)
+
+
+def _net(activation: type[nn.Module] = nn.SiLU, **options) -> DigitsNet:
+    torch.manual_seed(0)
+    return DigitsNet(TorchKAN(WIDTHS, base_activation=activation, **options))
+
+
+@pytest.fixture(scope="module")
+def trained(digits) -> dict:
+    """A SiLU torchkan head on the CNN backbone, 30 full-batch Adam steps: its state dict."""
+    return train(_net(), digits[0][:TRAIN], digits[1][:TRAIN], steps=30).state_dict()
+
+
+def _trained_net(state: dict) -> DigitsNet:
+    net = _net()
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def _features(net: DigitsNet, pixels: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return net.backbone(pixels.view(-1, 1, 8, 8))
+
+
+def test_a_torchkan_file_is_refused_by_name(tmp_path, capsys, trained):
+    from sharekan_core.cli.main import main
+
+    net = _trained_net(trained)
+    torch.save(net.head.state_dict(), tmp_path / "kan.pt")
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    unused = (r"6 tensors would go unused \(layer_norms\.0\.weight, layer_norms\.0\.bias, layer_norms\.1\.weight, "
+              r"layer_norms\.1\.bias, prelus\.0\.weight, prelus\.1\.weight\)")
+    with pytest.raises(SharekanError, match=rf"kan\.pt: .*does not import yet: torchkan \(.*prefix ''.*{unused}.*"
+                                            r"sk\.compress_\(module, config\)"):
+        sk.load_model(tmp_path / "kan.pt", base_activation="silu")
+    for prefix in (None, "head"):
+        with pytest.raises(SharekanError, match=r"torchkan .*prefix 'head\.'.*head\.layer_norms\.0\.weight"):
+            sk.load_model(tmp_path / "net.pt", prefix=prefix, base_activation="silu")
+    status = main(["compress", str(tmp_path / "kan.pt"), "--base-activation", "silu", "-K", "8",
+                   "--out", str(tmp_path / "kan.skan")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1 and "prelus.1.weight" in err
+
+
+@pytest.mark.parametrize("activation, options", [(nn.SiLU, {}), (nn.GELU, {}), (nn.GELU, {"spline_scalers": True})],
+                         ids=["silu", "gelu (default)", "earlier version: spline_scalers, no PReLU"])
+def test_the_dense_import_equals_the_reference_forward(digits, trained, activation, options):
+    if activation is nn.SiLU:
+        net = _trained_net(trained)
+    else:  # a few steps: trained weights, knots and norms that differ from their initial values
+        net = train(_net(activation, **options), digits[0][:200], digits[1][:200], steps=8)
+    name = "gelu" if activation is nn.GELU else "silu"
+    stack = dense_stack(net.head, "head", name)
+    assert [layer.base_activation for layer in stack.layers] == [name, name]
+    assert stack.layer_norms is net.head.layer_norms and (stack.prelus is None) == ("spline_scalers" in options)
+    held_out = _features(net, digits[0][TRAIN:])
+    with torch.no_grad():
+        error = relative_error(stack(held_out), net.head(held_out))
+    assert error < TOLERANCE, error
+
+
+def test_compress_in_place_keeps_norms_and_accuracy(digits, trained):
+    pixels, labels = digits
+    net = _trained_net(trained)
+    norms, prelus, backbone = net.head.layer_norms, net.head.prelus, net.backbone
+    with torch.no_grad():
+        dense = net(pixels[TRAIN:])
+    samples = sk.calibration_from(net, pixels[:TRAIN])
+    assert {name: tuple(rows.shape) for name, rows in samples.items()} == {
+        "head.layers.0": (TRAIN, 64), "head.layers.1": (TRAIN, 12)}
+    compressed = sk.compress_(net, CONFIG, calibration=samples)
+    assert list(compressed) == ["head.layers.0", "head.layers.1"] and isinstance(net.head, TorchKANStack)
+    assert all(isinstance(layer, CompressedHead) for layer in net.head.layers)
+    assert net.head.layer_norms is norms and net.head.prelus is prelus and net.backbone is backbone
+    with torch.no_grad():
+        coded = net(pixels[TRAIN:])
+    dense_accuracy, accuracy = (float((out.argmax(1) == labels[TRAIN:]).float().mean()) for out in (dense, coded))
+    print(f"torchkan held-out accuracy: dense {dense_accuracy:.3f}, K = 64 Int8 {accuracy:.3f}")
+    assert dense_accuracy > 0.6 and accuracy > dense_accuracy - ACCURACY_DROP, (dense_accuracy, accuracy)
+
+    state = sk.compressed_state_dict(net)
+    assert "head.layers.1.compressed_header" in state and "head.prelus.1.weight" in state
+    fresh = _net()
+    broken = {key: value for key, value in state.items() if key != "head.prelus.1.weight"}
+    with pytest.raises(SharekanError, match=r"does not fit DigitsNet: it lacks head\.prelus\.1\.weight"):
+        sk.load_compressed_into(fresh, broken)
+    assert isinstance(fresh.head, TorchKAN)  # checked before anything changed: left as it was
+    assert list(sk.load_compressed_into(fresh, state)) == ["head.layers.0", "head.layers.1"]
+    with torch.no_grad():
+        assert torch.equal(fresh.eval()(pixels[TRAIN:]), coded)
+
+
+def test_filter_and_refusals_leave_the_module_as_it_was(digits, trained):
+    net = _trained_net(trained)
+    head = net.head
+    assert sk.compress_(net, CONFIG, filter_fn=lambda kan, name: False) == {} and net.head is head
+    with pytest.raises(SharekanError, match="the module itself is a torchkan KAN"):
+        sk.compress_(head, CONFIG)
+    gelu = _net(nn.GELU)
+    with pytest.raises(SharekanError, match="base activation is 'gelu'; compression supports SiLU"):
+        sk.compress_(gelu, CONFIG)
+    assert isinstance(gelu.head, TorchKAN)
+    sloped = _net(lambda: nn.LeakyReLU(0.2))
+    with pytest.raises(SharekanError, match=r"head: holds LeakyReLU\(negative_slope=0.2\), which is not a base"):
+        sk.compress_(sloped, CONFIG)
+    other = _net()
+    other.head.forward = lambda x: other.head.layer_norms[-1](torch.zeros(x.shape[0], 10))  # torchkan's names only
+    with pytest.raises(SharekanError, match="head: TorchKAN has torchkan's tensors, but its forward is not torchkan's"):
+        sk.compress_(other, CONFIG)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("spline_weights.1", lambda t: torch.full_like(t, float("nan")), r"head: spline_weights\.1 contains NaN"),
+    ("base_weights.0", lambda t: t[:, :5], r"head: base_weights\.0 has shape \(12, 5\), expected \(12, 64\)"),
+    ("grid_1", lambda t: t.flip(-1), r"head: grid_1 knots of input 0 decrease"),
+    ("spline_weights.0", lambda t: t.reshape(12, -1), r"head: spline_weights\.0 must be 3-D"),
+], ids=["NaN", "mismatched shape", "decreasing knots", "flattened coefficients"])
+def test_bad_tensors_give_one_clear_error(trained, key, value, message):
+    net = _trained_net(trained)
+    with torch.no_grad():
+        if key.startswith("grid_"):  # a buffer
+            setattr(net.head, key, value(getattr(net.head, key).clone()))
+        else:
+            listing, index = key.rsplit(".", 1)
+            parameters = getattr(net.head, listing)
+            parameters[int(index)] = nn.Parameter(value(parameters[int(index)].detach().clone()))
+    with pytest.raises(SharekanError, match=message):
+        sk.compress_(net, CONFIG)
+    assert isinstance(net.head, TorchKAN)
