@@ -8,7 +8,8 @@ from torch import nn
 
 from sharekan_core.model.conv_kan import ConvGeometry
 
-# conv1: 1 -> 4 channels, 3x3, padding 1; conv2: 4 -> 4 channels in 2 groups, 3x3, stride 2, reflect padding
+# conv1: 1 -> 4 channels, 3x3, padding 1; conv2: 4 -> 4 channels, 3x3, stride 2, reflect padding (grouped ConvKANs
+# are refused by name)
 GEOMETRIES = {"conv1": (ConvGeometry(1, 3, padding=1), 4),
               "conv2": (ConvGeometry(4, 3, stride=2, padding=1, padding_mode="reflect"), 4)}
 
@@ -21,7 +22,7 @@ class DigitsConvKAN(nn.Module):
         import convkan  # the library is optional: importing this module does not need it
 
         self.conv1 = convkan.ConvKAN(1, 4, 3, padding=1, grid_size=5)
-        self.conv2 = convkan.ConvKAN(4, 4, 3, stride=2, padding=1, groups=2, padding_mode="reflect", grid_size=5)
+        self.conv2 = convkan.ConvKAN(4, 4, 3, stride=2, padding=1, padding_mode="reflect", grid_size=5)
         self.classify = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""convkan 0.0.1.2's ConvKAN (efficient-kan on unfolded patches, with groups) imported, run on unfolded patches and
+"""convkan 0.0.1.2's ConvKAN (efficient-kan on unfolded patches; groups > 1 refused) imported, run on unfolded patches and
 compressed, held to the library's own forward on a small image model trained on scikit-learn's digits."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from digits_net import digits_tensors, relative_error
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 from sharekan_core.io.model_file import kan_groups_in
-from sharekan_core.model.conv_kan import ConvKAN2d
+from sharekan_core.model.conv_kan import ConvGeometry, ConvKAN2d
 
 convkan = pytest.importorskip("convkan")
 TOLERANCE = 1e-5  # relative: outputs must equal the library's own
@@ -88,8 +88,8 @@ def test_bad_convkan_files_are_refused_by_name(tmp_path, trained):
     state = {key: value.clone() for key, value in net.conv2.state_dict().items()}
     nan = dict(state)
     nan["kan_layer.spline_weight"] = nan["kan_layer.spline_weight"].clone()
-    nan["kan_layer.spline_weight"][1, 0, 0, 0] = float("nan")
-    mismatched = dict(state, **{"kan_layer.base_weight": state["kan_layer.base_weight"][:1]})
+    nan["kan_layer.spline_weight"][0, 1, 0, 0] = float("nan")
+    mismatched = dict(state, **{"kan_layer.base_weight": state["kan_layer.base_weight"][:, :2]})
     cases = {"NaN": (nan, r"kan_layer\.spline_weight contains NaN"),
              "mismatched": (mismatched, r"must agree in groups and widths"),
              "no activation": (state, r"convkan state dict does not record its base activation")}
@@ -100,8 +100,24 @@ def test_bad_convkan_files_are_refused_by_name(tmp_path, trained):
             read_model(path, base_activation=None if name == "no activation" else "silu")
 
 
+def test_grouped_convkan_is_refused_by_name(tmp_path, trained, digits):
+    """A grouped ConvKAN (groups = 2) is refused by the file importer and by compress_, naming the groups, instead of
+    being imported block diagonal with its 2 * 1 * 2 * 18 = 72 cross-group edges stored as compressed zeros."""
+    torch.manual_seed(0)
+    grouped = convkan.ConvKAN(4, 4, 3, stride=2, padding=1, groups=2, padding_mode="reflect", grid_size=5)
+    torch.save(grouped.state_dict(), tmp_path / "grouped.pt")
+    error = r"spline_weight is a grouped convkan ConvKAN \(groups = 2\).*72 cross-group edges"
+    with pytest.raises(SharekanError, match=error):
+        read_model(tmp_path / "grouped.pt", base_activation="silu")
+    net = copy.deepcopy(trained[0])
+    net.conv2 = grouped
+    with pytest.raises(SharekanError, match=error):
+        sk.compress_(net, sk.CompressionConfig(codebook_size=16, bits=8))
+    assert net.conv1.kan_layer.__class__.__name__ == "KANLinear" and net.conv2 is grouped  # nothing swapped
+
+
 def test_compress_in_place_swaps_each_convkan_layer(trained, digits):
-    """sk.compress_ on the whole net: both ConvKANs' kan_layers (the second grouped) swapped for compressed heads,
+    """sk.compress_ on the whole net: both ConvKANs' kan_layers swapped for compressed heads,
     calibrated by forward hooks; outputs equal the patch KANs compressed from the file and run by ConvKAN2d."""
     net, path, _ = trained
     net, pixels, labels = copy.deepcopy(net), digits[0][400:], digits[1][400:]
@@ -112,7 +128,7 @@ def test_compress_in_place_swaps_each_convkan_layer(trained, digits):
         "conv1.kan_layer": (400 * 64, 9), "conv2.kan_layer": (400 * 16, 36)}
     config = sk.CompressionConfig(codebook_size=64, bits=8)
     heads = sk.compress_(net, config, calibration=samples)
-    assert list(heads) == ["conv1.kan_layer", "conv2.kan_layer"] and heads["conv2.kan_layer"].metadata["input_groups"] == 2
+    assert list(heads) == ["conv1.kan_layer", "conv2.kan_layer"]
     with torch.no_grad():
         outputs = net(pixels)
         images = pixels.view(-1, 1, 8, 8)
@@ -151,12 +167,29 @@ def test_cli_predicts_images_and_refuses_bad_input_in_one_line(tmp_path, capsys,
     status, _, stderr = run("predict", tmp_path / "conv2.skan", "--input", tmp_path / "images.npy", "--out", tmp_path / "c.npy")
     assert status == 0 and np.load(tmp_path / "c.npy").shape == tuple(want.shape), stderr
     np.save(tmp_path / "flat.npy", images.reshape(len(images), -1).numpy())
+    bad_images = {"small": images[:, :, :1, :1], "no pixels": images[:, :, :0], "no images": images[:0]}
+    bad_images["nan"] = images.clone()
+    bad_images["nan"][3, 1, 2, 2] = float("nan")
+    for name, array in bad_images.items():
+        np.save(tmp_path / f"images {name}.npy", array.numpy())
     cases = {  # arguments, the error
         "no geometry": (["predict", layer, "--base-activation", "silu"], "does not record its kernel, stride or padding"),
         "wrong geometry": (["predict", layer, "--base-activation", "silu", "--conv", "1,3"], "takes 36"),
         "bad geometry": (["predict", layer, "--base-activation", "silu", "--conv", "4,x"], "must be integers"),
         "flat input": (["predict", layer, *conv, "--input", tmp_path / "flat.npy"], r"expected images of shape \(N, 4, H, W\)"),
         "stated twice": (["predict", tmp_path / "conv2.skan", "--conv", "4,3"], "records its own geometry"),
+        "small": (["predict", layer, *conv, "--input", tmp_path / "images small.npy"],
+                  r"small\.npy: images of 1 x 1 are too small for reflect padding of 1 x 1"),
+        "small unpadded": (["predict", layer, "--base-activation", "silu", "--conv", "4,3", "--input",
+                            tmp_path / "images small.npy"],
+                           r"small\.npy: images of 1 x 1 are smaller than the convolution's 3 x 3 kernel"),
+        "small compressed": (["predict", tmp_path / "conv2.skan", "--input", tmp_path / "images small.npy"],
+                             r"small\.npy: images of 1 x 1 are too small for reflect padding"),
+        "no pixels": (["predict", layer, *conv, "--input", tmp_path / "images no pixels.npy"],
+                      r"no pixels\.npy: images of 0 x 8 hold no pixels"),
+        "no images": (["predict", tmp_path / "conv2.skan", "--input", tmp_path / "images no images.npy"],
+                      r"no images\.npy: the image array holds no images \(shape \(0, 4, 8, 8\)\)"),
+        "nan": (["predict", tmp_path / "conv2.skan", "--input", tmp_path / "images nan.npy"], "input contains NaN"),
         "evaluate": (["evaluate", tmp_path / "conv2.skan", "--task", "digits"], "'predict' runs on \\(N, C, H, W\\)"),
         "export": (["export", tmp_path / "conv2.skan", "--pte"], "'predict' runs on \\(N, C, H, W\\)"),
     }
@@ -173,9 +206,36 @@ def test_cli_predicts_images_and_refuses_bad_input_in_one_line(tmp_path, capsys,
         assert not out.exists() and stdout == ""
 
 
+def test_images_a_convkan_model_cannot_run_on_are_refused_by_name(tmp_path, trained, digits):
+    """The API's predict (load_runnable(...).module) on a convkan file, dense or compressed: images smaller than the
+    kernel, without pixels, without images or with NaN raise one SharekanError each, never a torch error."""
+    net, _, _ = trained
+    torch.save(net.conv1.state_dict(), tmp_path / "conv1.pt")
+    geometry = ConvGeometry(1, 3)  # conv1's kernel without its padding, so that a 2 x 2 image holds no patch
+    dense = sk.load_runnable(tmp_path / "conv1.pt", base_activation="silu", conv=geometry)
+    loaded = read_model(tmp_path / "conv1.pt", base_activation="silu")
+    compressed = sk.compress(loaded.model, sk.CompressionConfig(codebook_size=16, bits=8))
+    compressed.metadata["conv_geometry"] = geometry.as_dict()
+    sk.save_compressed(compressed, tmp_path / "conv1.skan")
+    coded = sk.load_runnable(tmp_path / "conv1.skan")
+    pixels = digits[0][:5].view(-1, 1, 8, 8)
+    nan = pixels.clone()
+    nan[2, 0, 4, 4] = float("nan")
+    cases = {"small": (torch.zeros(2, 1, 2, 2), "images of 2 x 2 are smaller than the convolution's 3 x 3 kernel"),
+             "no pixels": (torch.zeros(2, 1, 8, 0), "images of 8 x 0 hold no pixels"),
+             "no images": (pixels[:0], r"holds no images \(shape \(0, 1, 8, 8\)\)"),
+             "nan": (nan, "the images contain NaN or Inf values"),
+             "flat": (pixels.reshape(5, 64), r"expected images of shape \(N, 1, H, W\), got \(5, 64\)")}
+    for runnable in (dense, coded):
+        assert runnable.module(pixels).shape == (5, 4, 6, 6)
+        for name, (images, error) in cases.items():
+            with pytest.raises(SharekanError, match=error):
+                runnable.module(images)
+
+
 def test_decompress_writes_a_convkan_layer_convkan_loads_strictly(tmp_path, capsys, trained, digits):
-    """compress the grouped ConvKAN, decompress --layout convkan: convkan's own ConvKAN (groups = 1, the block
-    diagonal written whole) loads it strictly and equals the decompressed model run by ConvKAN2d."""
+    """compress the second ConvKAN, decompress --layout convkan: convkan's own ConvKAN loads it strictly and equals
+    the decompressed model run by ConvKAN2d."""
     import json
 
     from sharekan_core.cli.main import main

@@ -28,5 +28,6 @@ def families_table() -> str:
                      f"checked it: \"{in_place[0]['file_refusal'].split(': ', 1)[1].split(', e.g.')[0]}\"), so the CLI "
                      "cannot read them; the live module is compressed with `sk.compress_`, calibrated with "
                      "`sk.calibration_from`. The convkan row's example compresses one ConvKAN; its numbers are the "
-                     "whole net's, each ConvKAN read from the file by its prefix.")
+                     "whole net's, each ConvKAN read from the file by its prefix. A grouped ConvKAN (groups > 1) is "
+                     "refused by name: as one layer its cross-group edges would be zeros stored as real edges.")
     return "\n".join(lines)

@@ -255,14 +255,17 @@ def run_predict(args: argparse.Namespace) -> dict:
     import torch
 
     from ..io.atomic import atomic_path
+    from ..model.conv_kan import check_images
     from ..runtime import load_runnable
 
     runnable = load_runnable(args.model, args.head, **model_source(args), conv=args.conv)
     channels = None if runnable.conv is None else runnable.conv.in_channels
     inputs = read_input_array(args.input, runnable.in_features, channels)
-    if channels is not None and min(runnable.conv.output_size(*inputs.shape[2:])) < 1:
-        raise SharekanError(f"{Path(args.input).name}: images of {inputs.shape[2]} x {inputs.shape[3]} are smaller "
-                            "than the convolution's kernel")
+    if channels is not None:  # the images' own checks (the module's forward would raise the same, unnamed)
+        try:
+            check_images(torch.from_numpy(inputs), runnable.conv)
+        except SharekanError as exc:
+            raise SharekanError(f"{Path(args.input).name}: {exc}") from None
     if len(inputs) == 0:
         outputs = np.zeros((0, runnable.out_features), dtype=np.float32)
     else:

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import SharekanError
+
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
@@ -76,6 +78,30 @@ class ConvGeometry:
                                                              self.kernel_size, self.stride))
 
 
+def check_images(images: torch.Tensor, geometry: ConvGeometry) -> tuple[int, int]:
+    """(H_out, W_out) of ``images``, or a SharekanError: not (N, C, H, W) with N >= 1, smaller than the kernel
+    (zero-size included), or holding NaN or Inf."""
+    if images.dim() != 4 or images.shape[1] != geometry.in_channels:
+        raise SharekanError(f"expected images of shape (N, {geometry.in_channels}, H, W), got {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise SharekanError(f"the image array holds no images (shape {tuple(images.shape)})")
+    if min(images.shape[2:]) == 0:
+        raise SharekanError(f"images of {images.shape[2]} x {images.shape[3]} hold no pixels")
+    height, width = geometry.output_size(images.shape[2], images.shape[3])
+    if geometry.padding_mode in ("reflect", "circular") and any(
+            pad > size - (geometry.padding_mode == "reflect") for pad, size in zip(geometry.padding, images.shape[2:])):
+        raise SharekanError(f"images of {images.shape[2]} x {images.shape[3]} are too small for {geometry.padding_mode} "
+                            f"padding of {geometry.padding[0]} x {geometry.padding[1]}")
+    if min(height, width) < 1:
+        padding = f" padded by {geometry.padding[0]} x {geometry.padding[1]}" if max(geometry.padding) else ""
+        dilation = f" at dilation {geometry.dilation[0]} x {geometry.dilation[1]}" if max(geometry.dilation) > 1 else ""
+        raise SharekanError(f"images of {images.shape[2]} x {images.shape[3]}{padding} are smaller than the "
+                            f"convolution's {geometry.kernel_size[0]} x {geometry.kernel_size[1]} kernel{dilation}")
+    if images.is_floating_point() and not bool(torch.isfinite(images).all()):
+        raise SharekanError("the images contain NaN or Inf values")
+    return height, width
+
+
 class ConvKAN2d(nn.Module):
     """(N, C, H, W) -> (N, out, H_out, W_out): ``patch_kan`` on every unfolded patch of ``geometry``."""
 
@@ -96,21 +122,8 @@ class ConvKAN2d(nn.Module):
         return columns.transpose(1, 2).reshape(-1, columns.shape[1])
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Map (N, C, H, W) to (N, out, H_out, W_out)."""
-        if images.dim() != 4 or images.shape[1] != self.geometry.in_channels:
-            raise ValueError(f"expected images of shape (N, {self.geometry.in_channels}, H, W), got {tuple(images.shape)}")
-        height, width = self.geometry.output_size(images.shape[2], images.shape[3])
+        """Map (N, C, H, W) to (N, out, H_out, W_out); SharekanError for images it cannot run on."""
+        height, width = check_images(images, self.geometry)
         outputs = self.patch_kan(self.patches(images))
         return outputs.reshape(images.shape[0], height * width, self.out_channels).transpose(1, 2) \
             .reshape(images.shape[0], self.out_channels, height, width)
-
-
-def merge_groups(grouped: torch.Tensor) -> torch.Tensor:
-    """convkan's grouped patches (g, B, n) as one row per patch, (B, g * n), groups in order: the block-diagonal
-    layer's input."""
-    return grouped.transpose(0, 1).reshape(grouped.shape[1], -1)
-
-
-def split_groups(outputs: torch.Tensor, groups: int) -> torch.Tensor:
-    """(B, g * m) outputs of the block-diagonal layer as convkan's grouped outputs, (g, B, m)."""
-    return outputs.reshape(outputs.shape[0], groups, -1).transpose(0, 1)

@@ -28,14 +28,10 @@ from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
 from ..io.kan_groups import KANGroup, find_kan_groups, refuse_unsupported_families
 from ..io.model_file import model_from_tensors
-from ..io.convkan import input_groups
-from ..model.conv_kan import merge_groups, split_groups
 from ..model.kan import KANLayer
 from .basis_in_place import basis_head, basis_layer_names, compress_basis_layers, under_basis_layers
 from .loading import compressed_runnable
 from .torchkan_in_place import dense_stack, restore, swap_in_stacks, torchkan_names
-
-INPUT_GROUPS = "input_groups"  # compressed metadata: g of a grouped convkan layer, whose inputs are (g, B, in/g)
 
 # An activation module at its defaults, by its repr, and the base activation it is (efficient-kan, flashkan,
 # inkan and deep-kan hold their base activation as such a module, pykan as base_fun).
@@ -57,12 +53,9 @@ class CompressedHead(nn.Module):
         self.kan = compressed_runnable(compressed).module
         self.in_features = compressed.layers[0].in_features
         self.out_features = compressed.layers[-1].out_features
-        self.groups = int(compressed.metadata.get(INPUT_GROUPS, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (..., in) to (..., out) from the codes; a grouped convkan layer's (g, B, in/g) to (g, B, out/g)."""
-        if self.groups > 1:
-            return split_groups(self.kan(merge_groups(x)), self.groups)
+        """Map (..., in) to (..., out) from the codes (a convkan layer's (1, B, in) to (1, B, out))."""
         return self.kan(x.reshape(-1, self.in_features)).reshape(*x.shape[:-1], self.out_features)
 
 
@@ -103,13 +96,12 @@ def calibration_from(module: nn.Module, inputs: torch.Tensor) -> dict[str, torch
     captured with forward hooks, so a head's calibration never needs the backbone run by hand."""
     captured: dict[str, torch.Tensor] = {}
 
-    def rows(kan: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-        inputs = inputs.detach()
-        return merge_groups(inputs) if input_groups(kan) > 1 else inputs.reshape(-1, inputs.shape[-1])
+    def rows(inputs: torch.Tensor) -> torch.Tensor:
+        return inputs.detach().reshape(-1, inputs.shape[-1])
 
     stacks = {name: dense_stack(module.get_submodule(name), name, live_activation(module.get_submodule(name), name))
               for name in torchkan_names(module)}
-    hooks = [kan.register_forward_pre_hook(lambda unit, args, name=name: captured.__setitem__(name, rows(unit, args[0])))
+    hooks = [kan.register_forward_pre_hook(lambda unit, args, name=name: captured.__setitem__(name, rows(args[0])))
              for name, kan in kan_modules(module).items()]
     hooks += [module.get_submodule(name).register_forward_pre_hook(  # a torchkan KAN's layers: '<name>.layers.N'
         lambda unit, args, stack=stack, name=name: captured.update(stack.layer_inputs(args[0], name)))
@@ -158,8 +150,6 @@ def _compress_swapped(module: nn.Module, config: object, calibration: dict[str, 
         loaded = model_from_tensors(kan.state_dict(), f"{type(module).__name__}.{name}", None, live_activation(kan, name))
         samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
         compressed[name] = compress(loaded.model, config, samples)
-        if input_groups(kan) > 1:  # a grouped convkan layer: CompressedHead regroups its inputs and outputs
-            compressed[name].metadata[INPUT_GROUPS] = input_groups(kan)
     for name, result in compressed.items():
         parent, _, attribute = name.rpartition(".")
         head = basis_head(result) if name in basis_layers else CompressedHead(result)
