@@ -10,7 +10,8 @@ sits on the tests' small CNN (tests/digits_net.py). convkan's net is two ConvKAN
 layer's patch KAN is read from the saved file with its prefix and run on unfolded patches. FastKAN, ChebyKAN and
 torch-conv-kan's Gram/KAGN (GitHub-only: the reference layers in tests/other_basis_reference.py) have no file path:
 the script records the file importer's refusal of their state dict, then imports and compresses the live net in
-place with sk.compress_.
+place with sk.compress_. So does 1ssb/torchkan's KAN (GitHub-only: tests/torchkan_reference.py), whose LayerNorm and
+PReLU after each layer no file format records.
 Each row says which path it took ("file" or "in-place only"). The table in the README is generated from the JSON
 (scripts/doctables/families.py).
 
@@ -46,6 +47,8 @@ from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer  # noqa
 from sharekan_core.errors import SharekanError  # noqa: E402
 from sharekan_core.model.conv_kan import ConvKAN2d  # noqa: E402
 from sharekan_core.runtime.basis_in_place import live_basis_layer  # noqa: E402
+from sharekan_core.runtime.torchkan_in_place import dense_stack  # noqa: E402
+from torchkan_reference import TorchKAN  # noqa: E402
 
 OUT = ROOT / "assets" / "families" / "import_checks.json"
 TRAIN_ROWS, CODEBOOK_SIZE, BITS, STEPS = 1200, 64, 8, 40
@@ -177,13 +180,13 @@ def convkan(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: 
         return net(held_x), imported(held_x), compressed(held_x), None
 
 
-def in_place(layer: type[nn.Module], family: str) -> Callable[..., Outputs]:
-    """A family with no file path: its state dict offered to load_model (which must refuse it by name), then the
-    live net imported layer by layer (live_basis_layer, as compress_ does) and compressed in place by sk.compress_."""
+def in_place(family: str, build: Callable[[], nn.Module],
+             imported: Callable[[nn.Module], nn.Module]) -> Callable[..., Outputs]:
+    """A family with no file path: the trained ``build()``'s state dict offered to load_model (which must refuse it by
+    name), then ``imported(net)`` (the live net imported as compress_ does) and the net compressed by sk.compress_."""
 
     def outputs(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: torch.Tensor) -> Outputs:
-        middle = [nn.LayerNorm(8)] if layer is ChebyKANLayer else []  # ChebyKAN nets normalise between layers
-        net = train(nn.Sequential(layer(64, 8), *middle, layer(8, 10)), train_x, train_y, steps=STEPS).eval()
+        net = train(build(), train_x, train_y, steps=STEPS).eval()
         torch.save(net.state_dict(), folder / "net.pt")
         try:
             sk.load_model(folder / "net.pt", base_activation="silu")
@@ -193,14 +196,28 @@ def in_place(layer: type[nn.Module], family: str) -> Callable[..., Outputs]:
             raise RuntimeError(f"load_model imported a {family} file: the table's 'in-place only' would be wrong")
         if f"does not import yet: {family}" not in refused:
             raise RuntimeError(f"load_model refused the {family} file without naming the family: {refused}")
-        imported = nn.Sequential(*(live_basis_layer(part, str(index), family) if isinstance(part, layer) else part
-                                   for index, part in enumerate(net)))
         compressed = copy.deepcopy(net)
         sk.compress_(compressed, CONFIG, calibration=sk.calibration_from(compressed, train_x))
         with torch.no_grad():
-            return net(held_x), imported(held_x), compressed(held_x), refused
+            return net(held_x), imported(net)(held_x), compressed(held_x), refused
 
     return outputs
+
+
+def basis_family(layer: type[nn.Module], family: str) -> Callable[..., Outputs]:
+    """A [64, 8, 10] net of one global-basis family's layers (ChebyKAN's with a LayerNorm between), each layer
+    imported by live_basis_layer."""
+    middle = [nn.LayerNorm(8)] if layer is ChebyKANLayer else []  # ChebyKAN nets normalise between layers
+    return in_place(family, lambda: nn.Sequential(layer(64, 8), *middle, layer(8, 10)),
+                    lambda net: nn.Sequential(*(live_basis_layer(part, str(index), family) if isinstance(part, layer)
+                                                else part for index, part in enumerate(net))))
+
+
+def torchkan() -> Callable[..., Outputs]:
+    """A [64, 8, 10] torchkan KAN (SiLU base, its LayerNorm and PReLU after each layer) in an nn.Sequential (compress_
+    swaps modules it holds), imported as compress_ does: a TorchKANStack of dense layers and its own norms."""
+    return in_place("torchkan", lambda: nn.Sequential(TorchKAN([64, 8, 10], base_activation=nn.SiLU)),
+                    lambda net: nn.Sequential(dense_stack(net[0], "0", "silu")))
 
 
 FILE, IN_PLACE = "file", "in-place only"
@@ -226,12 +243,13 @@ FAMILIES = {
     "convkan ConvKAN": (convkan, "convkan", FILE, "the net's state dict, one ConvKAN per --prefix (geometry: --conv)",
                         "python -m sharekan_core compress net.pt --prefix conv2.kan_layer. --base-activation silu "
                         "--conv 4,3,2,1,1,reflect -K 64 --out conv2.skan"),
-    "FastKAN": (in_place(FastKANLayer, "FastKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
+    "FastKAN": (basis_family(FastKANLayer, "FastKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
                 IN_PLACE_EXAMPLE),
-    "ChebyKAN": (in_place(ChebyKANLayer, "ChebyKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
+    "ChebyKAN": (basis_family(ChebyKANLayer, "ChebyKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
                  IN_PLACE_EXAMPLE),
-    "Gram/KAGN": (in_place(GramLayer, "Gram/KAGN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
+    "Gram/KAGN": (basis_family(GramLayer, "Gram/KAGN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
                   IN_PLACE_EXAMPLE),
+    "torchkan": (torchkan(), None, IN_PLACE, "live nn.Module (a state dict file is refused)", IN_PLACE_EXAMPLE),
 }
 
 
