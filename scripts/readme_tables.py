@@ -47,6 +47,7 @@ PLACEHOLDERS: dict[str, Callable[..., str]] = {
     "universal_table": results.universal_table,
     "reliability_table": results.reliability_table,
     "runtime_runs": benchmarks.runtime_runs,
+    "convkan_runtime_table": benchmarks.convkan_runtime_table,
     "speed_targets": benchmarks.speed_targets,
     "grouping_table": benchmarks.grouping_table,
     "working_set_table": benchmarks.working_set_table,

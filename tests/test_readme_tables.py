@@ -164,6 +164,22 @@ def test_the_pte_table_is_the_saved_run():
     assert [int(number(r[2])) for r in programs] == [p["pte_bytes"] for p in saved["latency"]["programs"]]
 
 
+def test_the_convkan_table_is_the_saved_run():
+    """Every thread count's table: one row per saved batch, each form's median and each compressed form's ratios."""
+    saved = json.loads(read("assets/runtime/convkan_digits_c32.json"))
+    text = section(read("docs/benchmarks.md"), "A convolutional KAN on unfolded patches")
+    tables = text.split(" thread(s) on ")[1:]
+    assert len(tables) == len(saved["threads"])
+    for table, run in zip(tables, saved["threads"].values()):
+        rows = table_rows(table)
+        assert [row[0].split(" ")[0] for row in rows] == list(run["batches"])
+        for row, cell in zip(rows, run["batches"].values()):
+            forms = list(cell["forms"].values())
+            assert [number(c) for c in row[1:1 + len(forms)]] == pytest.approx([f["median_ms"] for f in forms], abs=0.005)
+            ratios = [value for name in cell["speedup"] for value in (cell["speedup"][name], cell["speedup_vs_convkan"][name])]
+            assert [number(c) for c in row[1 + len(forms):]] == pytest.approx(ratios, abs=0.005)
+
+
 def test_the_earlier_head_is_kept_in_a_dated_section_of_the_docs_only():
     assert "e2bd786" not in read("README.md")
     earlier = section(read("docs/results.md"), "The head at commit e2bd786")

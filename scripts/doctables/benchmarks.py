@@ -254,3 +254,37 @@ def pte_programs_table() -> str:
                      + " | ".join(f"{c['median_ms']:.2f} [{c['iqr_ms']:.2f}], {c['dense_over_this']:.2f}x"
                                   for c in cells) + " |")
     return "\n".join(lines)
+
+
+def convkan_runtime_table(model: str = "digits_c32") -> str:
+    """bench/convkan_runtime.py's saved run: the convkan net dense and compressed, per thread count and batch."""
+    document = saved("runtime", f"convkan_{model}")
+    layers = "; ".join(f"{name} {layer['patch_widths'][0]} -> {layer['patch_widths'][1]} per patch, {layer['edges']:,} "
+                       "edges" for name, layer in document["layers"].items())
+    codebooks = "; ".join(
+        f"K = {int(size):,}: {c['dense_bytes']:,} B -> {c['compressed_bytes']:,} B "
+        f"({c['dense_bytes'] / c['compressed_bytes']:.1f}x smaller), accuracy {c['accuracy']:.3f}, max rel. error "
+        f"against its decompressed net {c['compressed_vs_decompressed_rel_error']:.1e}"
+        for size, c in document["codebooks"].items())
+    lines = [f"{document['what']}; {layers}. Trained here ({document['training']}); imported from the state dict "
+             f"within {document['import_rel_error']:.1e} relative of the library's forward; held-out accuracy "
+             f"{document['dense_accuracy']:.3f} on {document['held_out']} digits. Int{document['bits']}, calibrated: "
+             f"{codebooks}. Timing: {document['timing']}. Median [quartiles] ms of the whole net on N images; ratios are "
+             "the dense form's median over the compressed one's (below 1: compressed is slower).", ""]
+    for threads, run in document["threads"].items():
+        host = run["host"]
+        compressed = [name for name in next(iter(run["batches"].values()))["speedup"]]
+        forms = list(next(iter(run["batches"].values()))["forms"])
+        lines += [f"{threads} thread(s) on {host['cores']} cores ({host['cpu']}); 1-minute load average "
+                  f"{host['load_average'][0]:.1f} before, {host['load_average_after'][0]:.1f} after "
+                  f"{'(other jobs shared the cores: not quiet-machine figures)' if host.get('busy', True) else '(a quiet machine)'}.",
+                  "", "| N images (patch rows) | " + " | ".join(f"{name} ms" for name in forms) + " | "
+                  + " | ".join(f"{name} vs pre-scaled | vs convkan" for name in compressed) + " |",
+                  "|---:|" + "---|" * len(forms) + "---:|---:|" * len(compressed)]
+        for batch, cell in run["batches"].items():
+            timings = " | ".join(f"{t['median_ms']:.2f} [{t['q1_ms']:.2f}-{t['q3_ms']:.2f}]" for t in cell["forms"].values())
+            ratios = " | ".join(f"{cell['speedup'][name]:.2f}x | {cell['speedup_vs_convkan'][name]:.2f}x"
+                                for name in compressed)
+            lines.append(f"| {batch} ({' + '.join(f'{rows:,}' for rows in cell['patch_rows'])}) | {timings} | {ratios} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
