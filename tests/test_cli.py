@@ -11,6 +11,7 @@ import torch
 from conftest import prototype_kan
 from sharekan_core.cli.main import main
 from sharekan_core.compression import CompressionConfig, compress
+from sharekan_core.format.compressed_file import load_compressed
 from sharekan_core.io import save_model
 
 REPORT_KEYS = {"dense_bytes", "compressed_bytes", "file_bytes", "ratio", "coef_rel_l2", "layers"}
@@ -257,7 +258,7 @@ def test_inspect_lists_several_kans_and_each_command_takes_prefix(head_checkpoin
                                tmp_path / "x.npy", "--out", out), "holds 2 KANs, at 'student.head.'")
 
 
-def test_unrecorded_activation_unused_tensors_and_non_silu_compression_are_refused(head_checkpoint, tmp_path, capsys):
+def test_unrecorded_activation_and_unused_tensors_are_refused_and_non_silu_compresses(head_checkpoint, tmp_path, capsys):
     path, _ = head_checkpoint
     out = tmp_path / "never.skan"
     _assert_one_line_error(cli(capsys, "compress", path, "-K", 8, "--out", out),
@@ -267,8 +268,8 @@ def test_unrecorded_activation_unused_tensors_and_non_silu_compression_are_refus
     _assert_one_line_error(cli(capsys, "compress", tmp_path / "normed.pt", "--base-activation", "silu", "-K", 8,
                                "--out", out), "1 tensor under prefix 'head.' that the efficient-kan importer does not "
                                               "use: head.norms.0.weight")
-    _assert_one_line_error(cli(capsys, "compress", path, "--base-activation", "gelu", "-K", 8, "--out", out),
-                           "compression supports SiLU base activations only")
+    status, _, err = cli(capsys, "compress", path, "--base-activation", "gelu", "-K", 8, "--out", tmp_path / "g.skan")
+    assert status == 0 and load_compressed(tmp_path / "g.skan").base_activation == "gelu", err  # compresses since issue 28
     _assert_one_line_error(cli(capsys, "predict", tmp_path / "x.npy", "--prefix", "head.", "--input",
                                tmp_path / "x.npy", "--out", out), "unknown format")
     assert not out.exists()

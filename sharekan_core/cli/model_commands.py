@@ -107,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layout", choices=LAYOUT_CHOICES, default="sharekan",
                    help="sharekan (default): this tool's own file; efficient-kan, pykan, flashkan, inkan, kanx or deep-kan: "
                         "that library's state dict, which its own class loads strictly (the report says what to build "
-                        "it with)")
+                        "it with, the base activation included: no state dict holds it)")
     p.set_defaults(handler=run_decompress)
 
     p = subparsers.add_parser("predict", help="run a dense or compressed KAN on a .npy array")
@@ -244,7 +244,9 @@ def run_decompress(args: argparse.Namespace) -> dict:
     model = decompress(compressed)
     if args.layout != "sharekan":
         constructor = save_layout(model, args.layout, args.out)
-        return {"out": str(args.out), "edges": compressed.num_edges, "layout": args.layout, "build_with": constructor}
+        return {"out": str(args.out), "edges": compressed.num_edges, "layout": args.layout, "build_with": constructor,
+                "note": f"the state dict does not hold the base activation: build {args.layout}'s class with "
+                        f"{constructor['base_activation']!r} as its base activation, or its outputs will differ"}
     save_model(model, args.out, {**compressed.metadata, "decompressed_from": Path(args.compressed).name})
     return {"out": str(args.out), "edges": compressed.num_edges}
 

@@ -12,6 +12,8 @@ Shapes (per layer, E = out * in edges, D = G + k):
     base_weights  (out, in)    quantized; pruning: (kept edges,) of the kept edges only
     output_scale, output_bias (out,) float32
     grid          (in, G + 2k + 1) float32
+Every layer's base branch is ``base_activation(x) @ base_weights.T``, one activation for the whole model (a key
+of ``model.kan.BASE_ACTIVATIONS``, SiLU by default), recorded beside the layers.
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import SharekanError
 from ..model import KAN, KANConfig, KANLayer
+from ..model.kan import BASE_ACTIVATIONS
 from .packing import index_bits
 from .quantize import QuantizedTensor
 
@@ -76,13 +80,18 @@ class CompressedLayer:
 class CompressedKAN:
     """A compressed model: codebooks (empty for per-edge methods), layers, the config used and metadata.
 
-    ``method`` names the config's method ('sharekan', 'uniform', 'gptq', 'kmeans', 'prune').
+    ``method`` names the config's method ('sharekan', 'uniform', 'gptq', 'kmeans', 'prune');
+    ``base_activation`` the dense model's base activation, which every runtime computes.
     """
 
     codebooks: list[QuantizedTensor]
     layers: list[CompressedLayer]
     config: Any  # one of the method configs (compression.methods.METHOD_CONFIGS)
     metadata: dict = field(default_factory=dict)
+    base_activation: str = "silu"
+
+    def __post_init__(self) -> None:
+        check_known_activation(self.base_activation)
 
     @property
     def method(self) -> str:
@@ -114,13 +123,21 @@ class CompressedKAN:
         return layer.biases.dequantize()[..., None] + layer.gains.dequantize()[..., None] * codewords
 
 
+def check_known_activation(name: object) -> str:
+    """Return ``name`` if it is a base activation this tool computes, else raise SharekanError listing them."""
+    if not isinstance(name, str) or name not in BASE_ACTIVATIONS:
+        raise SharekanError(f"unknown base activation {str(name)[:40]!r}; this tool computes "
+                            f"{', '.join(BASE_ACTIVATIONS)}")
+    return name
+
+
 def decompress(compressed: CompressedKAN) -> KAN:
-    """Rebuild a dense KAN (spline scaler 1) from the compressed form of any method."""
+    """Rebuild a dense KAN (spline scaler 1, the same base activation) from the compressed form of any method."""
     first = compressed.layers[0]
     widths = (first.in_features, *(layer.out_features for layer in compressed.layers))
     order = first.spline_order
     grid_size = first.grid.shape[1] - 2 * order - 1
-    model = KAN(KANConfig(widths, grid_size, order))
+    model = KAN(KANConfig(widths, grid_size, order, base_activation=compressed.base_activation))
     with torch.no_grad():
         for index, (target, layer) in enumerate(zip(model.layers, compressed.layers)):
             target.grid.copy_(torch.from_numpy(layer.grid))

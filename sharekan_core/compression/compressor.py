@@ -58,15 +58,6 @@ def effective_coefficients(model: KAN) -> list[np.ndarray]:
     return result
 
 
-def require_silu_base(model: KAN) -> None:
-    """Raise SharekanError unless ``model``'s base branch is SiLU: the compressed format and runtimes
-    (compressed-domain forward, fused kernel, ExecuTorch export) compute SiLU only, for now."""
-    activation = model.config.base_activation
-    if activation != "silu":
-        raise SharekanError(f"this model's base activation is {activation!r}; compression supports SiLU base "
-                            "activations only for now (the compressed runtimes compute SiLU)")
-
-
 @register_handler(CompressionConfig)
 def compress_sharekan(model: KAN, config: CompressionConfig, calibration: np.ndarray | None = None, *,
                       progress: Progress | None = None, metadata: dict | None = None) -> CompressedKAN:
@@ -74,7 +65,6 @@ def compress_sharekan(model: KAN, config: CompressionConfig, calibration: np.nda
 
     ``calibration`` (N, in_features) makes every stage minimise function-space error on those inputs.
     """
-    require_silu_base(model)
     report = progress or silent
     report(0.0, "decomposing splines into gain, shape and bias")
     groups = decompose_layers(model, config, calibration)
@@ -93,7 +83,6 @@ def compress_with_codebooks(model: KAN, config: CompressionConfig,
 
     A given QuantizedTensor is stored bit for bit, so several heads can share it exactly.
     """
-    require_silu_base(model)
     report = progress or silent
     groups = decompose_layers(model, config, calibration)
     if len(codebooks) != len(groups):
@@ -215,7 +204,7 @@ def pack(model: KAN, config: CompressionConfig, codebooks: list[QuantizedTensor]
             biases=quantize(biases[index].reshape(shape2d), bits["biases"], f"layer {index} biases"),
             base_weights=quantize(layer.base_weight.detach().numpy(), bits["base_weights"], f"layer {index} base weights"),
             **uncompressed_fields(layer)))
-    return CompressedKAN(codebooks, layers, config, dict(metadata or {}))
+    return CompressedKAN(codebooks, layers, config, dict(metadata or {}), model.config.base_activation)
 
 
 def __getattr__(name: str) -> Any:

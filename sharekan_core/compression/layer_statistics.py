@@ -3,17 +3,17 @@
 Shapes (N calibration rows, per layer: in inputs, D = G + k bases):
     inputs        (N, in)        float32, the layer's inputs when the dense model runs the sample
     moments       (in, D, D)     float64, H_i = E[b(x_i) b(x_i)^T], the basis second moment of input i
-    feature moment (in * (D + 1), in * (D + 1))  E[f f^T] of f = [silu(x), b(x)], for GPTQ
+    feature moment (in * (D + 1), in * (D + 1))  E[f f^T] of f = [act(x), b(x)], for GPTQ (act: the base activation)
 Bases are zero outside the grid, so inputs that leave it simply add nothing to H_i.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import SharekanError
 from ..model import KAN, KANLayer, bspline_basis
+from ..model.kan import BASE_ACTIVATIONS
 
 CHUNK_ROWS = 4096  # calibration rows per forward chunk: bounds the (rows, in, D) bases in memory
 
@@ -54,7 +54,7 @@ def basis_moments(layer: KANLayer, inputs: np.ndarray) -> np.ndarray:
 
 
 def feature_moment(layer: KANLayer, inputs: np.ndarray) -> np.ndarray:
-    """E[f f^T] of the features f = [silu(x) (in), b(x) (in * D)] the layer's weights multiply (float64).
+    """E[f f^T] of the features f = [act(x) (in), b(x) (in * D)] the layer's weights multiply (float64).
 
     The layer's output is linear in [base_weight, coefficients] given f, so this is the Hessian
     of its squared output error: what GPTQ needs.
@@ -64,6 +64,6 @@ def feature_moment(layer: KANLayer, inputs: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         for part in torch.from_numpy(inputs).split(CHUNK_ROWS):
             bases = bspline_basis(part, layer.grid, layer.spline_order).reshape(len(part), -1)
-            features = torch.cat([F.silu(part), bases], dim=1)
+            features = torch.cat([BASE_ACTIVATIONS[layer.base_activation](part), bases], dim=1)
             total += (features.t() @ features).to(torch.float64).numpy()
     return total / len(inputs)

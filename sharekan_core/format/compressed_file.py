@@ -4,7 +4,8 @@ Tensor names: ``codebooks.C.{payload,minimum,step}``, ``layers.N.{indices,kept,g
 output_bias}`` and ``layers.N.{coefficients,gains,biases,base_weights}.{payload,minimum,step}``; which
 of them a layer holds depends on the header's ``method`` (see ``compress.compressed``). Everything
 else (shapes, bit-widths, config) lives in the JSON header, so the file's size is the
-accounted payload plus the safetensors header.
+accounted payload plus the safetensors header. The header's ``base_activation`` names the model's base
+activation; it is written only when it is not SiLU, so files without it (all files before it existed) are SiLU.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..compression.compressed import CompressedKAN, CompressedLayer
+from ..compression.compressed import CompressedKAN, CompressedLayer, check_known_activation
 from ..compression.methods import METHOD_CONFIGS
 from ..compression.packing import index_bits, pack_bits, packed_nbytes, unpack_bits
 from ..compression.quantize import GROUPINGS, QuantizedTensor
@@ -30,6 +31,7 @@ COMPRESSED_KIND = "compressed SHARe-KAN file"
 READABLE_VERSIONS = ("1", "2")  # version 1 has no codebook "grouping": its affine pairs are per row
 _QUANTIZED = ("gains", "biases", "base_weights")
 _PER_EDGE = ("coefficients", *_QUANTIZED)  # the quantized tensors a layer may hold, in file order
+DEFAULT_ACTIVATION = "silu"  # the base activation of a file whose header names none
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def encode_compressed(compressed: CompressedKAN) -> bytes:
 
 
 def compressed_fields(compressed: CompressedKAN) -> dict:
-    """The compressed file's header fields without their checksum: format, method, config, codebooks, layers."""
+    """The compressed file's header fields without their checksum: format, method, config, codebooks, layers
+    (and the base activation unless it is SiLU)."""
     return {
         "format": COMPRESSED_FORMAT,
         "version": FORMAT_VERSION,
@@ -87,7 +90,19 @@ def compressed_fields(compressed: CompressedKAN) -> dict:
         "codebooks": [codebook_header(c) for c in compressed.codebooks],
         "layers": [layer_header(layer) for layer in compressed.layers],
         "metadata": compressed.metadata,
+        **activation_field(compressed.base_activation),
     }
+
+
+def activation_field(base_activation: str) -> dict:
+    """The header's ``base_activation`` entry: empty for SiLU, so SiLU files stay byte for byte as before it."""
+    return {} if base_activation == DEFAULT_ACTIVATION else {"base_activation": base_activation}
+
+
+def recorded_activation(header: dict) -> str:
+    """The base activation a header (or a multi-head bundle's head) records: SiLU where it has none;
+    a SharekanError for one this tool does not compute."""
+    return check_known_activation(header.get("base_activation", DEFAULT_ACTIVATION))
 
 
 def save_compressed(compressed: CompressedKAN, path: str | Path) -> int:
@@ -186,6 +201,7 @@ def compressed_from(header: dict, arrays: dict[str, np.ndarray], source: str) ->
         method = header.get("method", "sharekan")
         _expect(method in METHOD_CONFIGS, f"unknown compression method {method!r}")
         config = METHOD_CONFIGS[method](**header_field(header, "config", dict, source))
+        activation = recorded_activation(header)
         codebooks = read_codebooks(arrays, header, source)
         layers = [_read_layer(arrays, index, spec, codebooks)
                   for index, spec in enumerate(header_field(header, "layers", list, source))]
@@ -194,7 +210,7 @@ def compressed_from(header: dict, arrays: dict[str, np.ndarray], source: str) ->
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise SharekanError(f"{source}: corrupt compressed file ({malformed_detail(exc)})") from None
     metadata = header_field(header, "metadata", dict, source)
-    compressed = CompressedKAN(codebooks, layers, config, metadata)
+    compressed = CompressedKAN(codebooks, layers, config, metadata, activation)
     try:
         check_layer_chain(layers)
         check_consistent(compressed)

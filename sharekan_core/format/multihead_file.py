@@ -2,7 +2,7 @@
 
 Tensor names: the codebooks as in a compressed file (``codebooks.C.*``), then each head's own
 tensors under ``heads.H.`` (``heads.H.layers.N.*``). The JSON header names every head and holds
-its config, layer descriptions and metadata.
+its config, layer descriptions, metadata and (unless SiLU) base activation.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from ..compression.quantize import QuantizedTensor
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
 from ..io.tensors import header_field
-from .compressed_file import (FORMAT_VERSION, _read_layer, check_layer_chain, codebook_header, header_format,
-                              layer_header, read_checked, read_codebooks, stored_tensors)
+from .compressed_file import (FORMAT_VERSION, _read_layer, activation_field, check_layer_chain, codebook_header,
+                              header_format, layer_header, read_checked, read_codebooks, recorded_activation,
+                              stored_tensors)
 from .consistency import check_consistent, check_stored_names
 from .integrity import encode_checked, malformed_detail
 
@@ -74,7 +75,7 @@ def encode_multihead(heads: list[CompressedKAN], names: list[str] | None = None)
         "version": FORMAT_VERSION,
         "codebooks": [codebook_header(c) for c in heads[0].codebooks],
         "heads": [{"name": name, "config": asdict(h.config), "layers": [layer_header(l) for l in h.layers],
-                   "metadata": h.metadata} for name, h in zip(names, heads)],
+                   "metadata": h.metadata, **activation_field(h.base_activation)} for name, h in zip(names, heads)],
     }
     return encode_checked(fields, tensors)
 
@@ -125,7 +126,8 @@ def _read_head(arrays: dict[str, np.ndarray], h: int, spec: dict, codebooks: lis
     prefix = f"heads.{h}."
     own = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
     layers = [_read_layer(own, index, layer, codebooks) for index, layer in enumerate(spec["layers"])]
-    head = CompressedKAN(codebooks, layers, CompressionConfig(**spec["config"]), dict(spec.get("metadata", {})))
+    head = CompressedKAN(codebooks, layers, CompressionConfig(**spec["config"]), dict(spec.get("metadata", {})),
+                         recorded_activation(spec))
     try:
         check_layer_chain(layers)
         check_consistent(head)

@@ -12,8 +12,9 @@ tile path (large B * K): for a block of T output rows at a time, decode the tile
     gains * codebook[indices] (T, in, D) from the codebook (sized to stay in cache), then
     one matrix product with the bases, whose cost does not grow with K.
 
-Plus biases[j,i] * sum_d B_d(x_i) and base[j,i] * silu(x_i). The full dense (out, in, D) spline
-tensor is never built: at most one cache-sized tile of it exists at a time.
+Plus biases[j,i] * sum_d B_d(x_i) and base[j,i] * act(x_i), act the model's base activation (SiLU by
+default). The full dense (out, in, D) spline tensor is never built: at most one cache-sized tile of it
+exists at a time.
 
 Eager CPU calls without gradients run the fused numba kernels of ``fused_kernel`` instead when
 numba imports (``backend='auto'``); these two torch paths are their fallback and what
@@ -28,6 +29,7 @@ from torch import nn
 
 from ..compression.compressed import CompressedKAN, CompressedLayer
 from ..errors import SharekanError
+from ..model.kan import BASE_ACTIVATIONS
 from .dequantize import DequantizedTensor
 
 try:  # the fused kernels need numba; without it every call takes the torch paths below
@@ -49,8 +51,9 @@ def index_dtype(codebook_size: int) -> torch.dtype:
 class CompressedDomainLayer(nn.Module):
     """One KAN layer evaluated from its compressed form; the codebook is passed in (it may be shared)."""
 
-    def __init__(self, layer: CompressedLayer, codebook_size: int):
+    def __init__(self, layer: CompressedLayer, codebook_size: int, base_activation: str = "silu"):
         super().__init__()
+        self.base_activation = base_activation
         self.in_features, self.out_features = layer.in_features, layer.out_features
         self.order = layer.spline_order
         self.num_knots = layer.grid.shape[1]
@@ -93,7 +96,8 @@ class CompressedDomainLayer(nn.Module):
             spline = self._tiled_spline(bases, codebook, gains)
         else:
             spline = self._response_spline(bases, codebook, gains)
-        linear = F.linear(F.silu(x), self.base_weights()) + F.linear(bases.sum(dim=-1), self.biases())
+        activation = BASE_ACTIVATIONS[self.base_activation](x)
+        linear = F.linear(activation, self.base_weights()) + F.linear(bases.sum(dim=-1), self.biases())
         return (spline + linear) * self.output_scale + self.output_bias
 
 
@@ -140,7 +144,7 @@ class CompressedDomainKAN(nn.Module):
         self.codebooks = nn.ModuleList(DequantizedTensor(c) for c in compressed.codebooks)
         self.codebook_ids = [layer.codebook_id for layer in compressed.layers]
         self.layers = nn.ModuleList(
-            CompressedDomainLayer(layer, compressed.codebooks[layer.codebook_id].shape[0])
+            CompressedDomainLayer(layer, compressed.codebooks[layer.codebook_id].shape[0], compressed.base_activation)
             for layer in compressed.layers)
         self.in_features = compressed.layers[0].in_features
         self.out_features = compressed.layers[-1].out_features

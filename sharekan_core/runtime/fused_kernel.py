@@ -20,7 +20,9 @@ k + 1 times. ``nbytes`` counts all of it. Old (format version 1) codebooks with 
 codeword are dequantized to float32 at load.
 
 Per input and row the knot window and its k + 1 non-zero B-spline bases are computed once
-(``input_tables``), with the codebook's column step folded into them. ``routes.fused_route``
+(``input_tables``), with the codebook's column step folded into them, and so is the base activation:
+SiLU inside ``input_tables``, any other of ``model.kan.BASE_ACTIVATIONS`` by torch over the same (in, B)
+table before the kernels run (``FusedLayer.activation_table``), so no kernel branches on it. ``routes.fused_route``
 picks ``row_kernel``, ``grouped_kernel`` or the tile route (``decode_tile`` + one matrix product).
 No dequantized (out, in) or (out, in, D) tensor is ever built. Entry points:
 ``FusedKAN.from_compressed(compressed)`` and ``FusedKAN.__call__``; ``CompressedDomainKAN``
@@ -41,6 +43,7 @@ from numba.extending import overload
 
 from ..compression.compressed import CompressedLayer
 from ..compression.quantize import QuantizedTensor
+from ..model.kan import BASE_ACTIVATIONS
 from .routes import MAX_TAPS, TILE_BYTES, fused_route, grouped_block_outputs, index_bytes, output_blocks
 
 # numba's default (workqueue) threading layer may not be entered from two threads at once;
@@ -76,7 +79,7 @@ class RowTables(NamedTuple):
     weights: np.ndarray    # (in, B, taps) float32 basis values times the codebook's column step
     offset: np.ndarray     # float32 sum_t basis * column minimum
     basis_sum: np.ndarray  # float32 sum of the bases (multiplies the edge bias)
-    silu: np.ndarray       # float32 silu(x) (multiplies the base weight)
+    activation: np.ndarray  # float32 base activation of x, act(x) (multiplies the base weight)
 
     @classmethod
     def empty(cls, width: int, batch: int, taps: int) -> "RowTables":
@@ -153,10 +156,11 @@ def _tap_values(words, jj):
 #   weights[i, b, t]     basis value at start + t times the codebook's column step there
 #   offset[i, b]         sum_t basis * column minimum (the codebook's affine offset)
 #   basis_sum[i, b]      sum of the real bases (multiplies the edge bias)
-#   silu[i, b]           silu(x[b, i]) (multiplies the base weight)
+#   activation[i, b]     silu(x[b, i]) (multiplies the base weight; other base activations overwrite it after)
 @njit(parallel=True, cache=True)
-def input_tables(xt, grid, order, column_min, column_step, start, weights, offset, basis_sum, silu):
-    """Fill the per-(input, row) tables from inputs ``xt`` (in, B) and knot rows ``grid`` (in, n)."""
+def input_tables(xt, grid, order, column_min, column_step, start, weights, offset, basis_sum, activation):
+    """Fill the per-(input, row) tables from inputs ``xt`` (in, B) and knot rows ``grid`` (in, n); SiLU as the
+    base activation."""
     width, batch = xt.shape
     knots = grid.shape[1]
     num_bases = knots - order - 1
@@ -192,7 +196,7 @@ def input_tables(xt, grid, order, column_min, column_step, start, weights, offse
                 total += value
             offset[i, b] = shift
             basis_sum[i, b] = total
-            silu[i, b] = x / (1.0 + np.exp(-x))
+            activation[i, b] = x / (1.0 + np.exp(-x))
 
 
 @njit(inline="always")
@@ -212,7 +216,7 @@ def _knot(grid, i, index, first, last):
 # k + 1 bases, accumulate; no indexed load, so LLVM vectorises it across outputs]. The per-output
 # affines stay out of the inner loop: sum_i (min + step * code) * v = min * sum_i v + step * sum_i code * v,
 # so it accumulates sum_i spline, sum_i gain code * spline, sum_i bias code * basis sum and
-# sum_i base code * silu, and applies each output's (minimum, step) once at the end.
+# sum_i base code * act(x), and applies each output's (minimum, step) once at the end.
 # Memory traffic per row: each edge's index (1-2 B) and gain, bias and base codes (1 B each at 8
 # bits) once, in (in, out) order; per input one word per edge from the window's K-word slice of the
 # tap table (K * 4 B: 16 KB at K = 4,096, 256 KB at 65,536, in L1 or L2); ``words`` and the four
@@ -238,7 +242,7 @@ def row_kernel(block_first, block_count, scratch, taps, indices_t, gains, biases
             for i in range(n_in):
                 w0, w1, w2, w3 = (tables.weights[i, b, 0], tables.weights[i, b, 1], tables.weights[i, b, 2],
                                   tables.weights[i, b, 3])
-                shift, ones, activation = tables.offset[i, b], tables.basis_sum[i, b], tables.silu[i, b]
+                shift, ones, activation = tables.offset[i, b], tables.basis_sum[i, b], tables.activation[i, b]
                 ones_total += ones
                 activation_total += activation
                 gather_taps(taps[tables.start[i, b]], indices_t[i, first:first + count], words)
@@ -300,7 +304,7 @@ def accumulate_row(total, r0, r1, r2, r3, gain, bias, base, w0, w1, w2, w3, shif
 #   (many windows; 8-bit codebooks only) gather each edge's whole codeword once (``wide``: ceil(D/4)
 #   words), unpack all D codes times the gain into D rows, then every row b reads its window's four;
 # -> row b: 7 multiply-adds per edge (four taps, the offset times the gain, the basis sum times the
-#   bias, silu times the base weight), vectorised across outputs into row b's accumulators.
+#   bias, act(x) times the base weight), vectorised across outputs into row b's accumulators.
 # Memory traffic: each edge's codes once per call (not once per row), one word per edge and
 # distinct window (or ceil(D/4) words once), the block's (B, count) accumulators and the decoded
 # rows (``routes.grouped_block_outputs`` keeps them in L1). A row's terms are the same products
@@ -347,7 +351,7 @@ def grouped_kernel(block_first, block_count, scratch, taps, wide, indices_t, gai
                     accumulate_row(totals[b], decoded[s], decoded[s + 1], decoded[s + 2], decoded[s + 3], gain,
                                    bias, base, tables.weights[i, b, 0], tables.weights[i, b, 1],
                                    tables.weights[i, b, 2], tables.weights[i, b, 3], tables.offset[i, b],
-                                   tables.basis_sum[i, b], tables.silu[i, b])
+                                   tables.basis_sum[i, b], tables.activation[i, b])
                 continue
             for g in range(counts[i]):
                 lo, hi = bounds[i, g], bounds[i, g + 1]
@@ -363,7 +367,7 @@ def grouped_kernel(block_first, block_count, scratch, taps, wide, indices_t, gai
                     b = row_order[i, r]
                     accumulate_row(totals[b], u0, u1, u2, u3, gain, bias, base, tables.weights[i, b, 0],
                                    tables.weights[i, b, 1], tables.weights[i, b, 2], tables.weights[i, b, 3],
-                                   tables.offset[i, b], tables.basis_sum[i, b], tables.silu[i, b])
+                                   tables.offset[i, b], tables.basis_sum[i, b], tables.activation[i, b])
         for jj in range(count):
             j = first + jj
             for b in range(batch):
@@ -392,11 +396,11 @@ def decode_tile(first, indices_t, gains, biases, base_weights, codebook, column_
             tile[r, i, num_bases] = base_weights.minimum[j] + as_float(base_weights.codes_t[i, j]) * base_weights.step[j]
 
 
-# Per row b and input i: the D real bases at their positions and silu(x) after them, (B, in, D + 1):
+# Per row b and input i: the D real bases at their positions and act(x) after them, (B, in, D + 1):
 # the left operand of the tile products. O(B * in * (D + 1)) writes.
 @njit(parallel=True, cache=True)
-def placed_features(start, weights, silu, num_bases, features):
-    """features (B, in, D + 1) <- bases placed from the tables, and silu in the last column."""
+def placed_features(start, weights, activation, num_bases, features):
+    """features (B, in, D + 1) <- bases placed from the tables, and the base activation in the last column."""
     width, batch = start.shape
     taps = weights.shape[2]
     for b in prange(batch):
@@ -405,7 +409,7 @@ def placed_features(start, weights, silu, num_bases, features):
                 features[b, i, d] = 0.0
             for t in range(taps):
                 features[b, i, start[i, b] + t] = weights[i, b, t]
-            features[b, i, num_bases] = silu[i, b]
+            features[b, i, num_bases] = activation[i, b]
 
 
 
@@ -494,15 +498,16 @@ class FusedLayer:
     output_scale: np.ndarray  # (out,) float32
     output_bias: np.ndarray   # (out,) float32
     codebook_id: int
+    base_activation: str = "silu"  # a key of model.kan.BASE_ACTIVATIONS
 
     @classmethod
-    def from_compressed(cls, layer: CompressedLayer, codebook_size: int) -> "FusedLayer":
+    def from_compressed(cls, layer: CompressedLayer, codebook_size: int, base_activation: str = "silu") -> "FusedLayer":
         """Narrow and transpose the indices; keep every other code at its stored width."""
         return cls(layer.grid.astype(np.float64), layer.spline_order,
                    np.ascontiguousarray(layer.indices.T, dtype=index_dtype(codebook_size)),
                    EdgeCodes.from_quantized(layer.gains), EdgeCodes.from_quantized(layer.biases),
                    EdgeCodes.from_quantized(layer.base_weights), layer.output_scale.astype(np.float32),
-                   layer.output_bias.astype(np.float32), layer.codebook_id)
+                   layer.output_bias.astype(np.float32), layer.codebook_id, base_activation)
 
     @property
     def in_features(self) -> int:
@@ -529,6 +534,7 @@ class FusedLayer:
         width, batch = xt.shape
         tables = RowTables.empty(width, batch, MAX_TAPS)
         input_tables(xt, self.grid, self.order, codebook.column_min, codebook.column_step, *tables)
+        self.activation_table(xt, tables.activation)
         if route == "row":  # one block per thread; the grouped kernel's blocks keep their rows in L1
             blocks = output_blocks(self.out_features, numba.get_num_threads())
         else:
@@ -547,6 +553,12 @@ class FusedLayer:
                        self.output_scale, self.output_bias, out_t)
         return out_t
 
+    def activation_table(self, xt: np.ndarray, activation: np.ndarray) -> None:
+        """activation (in, B) <- the base activation of inputs ``xt`` (in, B); ``input_tables`` already wrote SiLU,
+        so SiLU layers skip this pass. Torch computes it in float32, as the torch paths and ``decompress`` do."""
+        if self.base_activation != "silu":
+            activation[...] = BASE_ACTIVATIONS[self.base_activation](torch.from_numpy(xt)).numpy()
+
     def _tile_forward(self, xt: np.ndarray, codebook: FusedCodebook) -> np.ndarray:
         """The tile route: decode cache-sized tiles of gain * codeword and multiply them with the placed bases."""
         width, batch = xt.shape
@@ -555,8 +567,9 @@ class FusedLayer:
         unit = np.ones(num_bases, np.float32)
         tables = RowTables.empty(width, batch, self.order + 1)
         input_tables(xt, self.grid, self.order, np.zeros_like(unit), unit, *tables)
+        self.activation_table(xt, tables.activation)
         features = np.empty((batch, width, num_bases + 1), np.float32)
-        placed_features(tables.start, tables.weights, tables.silu, num_bases, features)
+        placed_features(tables.start, tables.weights, tables.activation, num_bases, features)
         left = torch.from_numpy(features.reshape(batch, -1))
         rows = max(1, min(n_out, TILE_BYTES // (width * (num_bases + 1) * 4)))
         tile = np.empty((rows, width, num_bases + 1), np.float32)
@@ -597,7 +610,8 @@ class FusedKAN:
         """Lay out a ``CompressedKAN``'s stored codes for the kernels (no dequantized edge tensor)."""
         orders = {layer.codebook_id: layer.spline_order for layer in compressed.layers}
         codebooks = [FusedCodebook.from_quantized(c, orders.get(n, 3)) for n, c in enumerate(compressed.codebooks)]
-        layers = [FusedLayer.from_compressed(layer, compressed.codebooks[layer.codebook_id].shape[0])
+        layers = [FusedLayer.from_compressed(layer, compressed.codebooks[layer.codebook_id].shape[0],
+                                             compressed.base_activation)
                   for layer in compressed.layers]
         return cls(codebooks, layers)
 

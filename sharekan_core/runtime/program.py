@@ -3,11 +3,12 @@
 ``KANProgram(compressed)`` maps (B, in) to (B, out) like ``decompress(compressed)``, for every method.
 Each call decodes, per layer, the spline weights (out, in * D) and base weights (out, in) from the
 stored codes (``dequantize``: packed streams, no float copy of any code), then runs one matrix
-product of [bases, silu(x)] (B, in * (D + 1)) with them. The file's bit-packed indices and kept-edge
-masks stay packed too. A program pays about 180 bytes per operator, and ExecuTorch's portable
-kernels are slowest on many small broadcasting operators, so the graph is kept short: evenly spaced
-knots (every grid the project makes) get their bases from one polynomial (``UniformBases``), other
-knots (imported pykan grids) from de Boor's recursion (``KnotBases``).
+product of [bases, act(x)] (B, in * (D + 1)) with them, act being the model's base activation
+(``model.kan.BASE_ACTIVATIONS``). The file's bit-packed indices and kept-edge masks stay packed too.
+A program pays about 180 bytes per operator, and ExecuTorch's portable kernels are slowest on many
+small broadcasting operators, so the graph is kept short: evenly spaced knots (every grid the project
+makes) get their bases from one polynomial (``UniformBases``), other knots (imported pykan grids) from
+de Boor's recursion (``KnotBases``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from torch import nn
 from ..compression.compressed import CompressedKAN, CompressedLayer
 from ..compression.packing import index_bits, pack_bits
 from ..model.bspline import bspline_basis
+from ..model.kan import BASE_ACTIVATIONS
 from .dequantize import DequantizedTensor, PackedCodes
 
 
@@ -162,8 +164,9 @@ class KeptEdges(nn.Module):
 class ProgramLayer(nn.Module):
     """One KAN layer: (B, in) -> (B, out), its weights decoded from the stored codes on every call."""
 
-    def __init__(self, layer: CompressedLayer, codebook_sizes: list[int]):
+    def __init__(self, layer: CompressedLayer, codebook_sizes: list[int], base_activation: str = "silu"):
         super().__init__()
+        self.base_activation = base_activation
         uniform = layer.spline_order > 0 and is_uniform(layer.grid)
         self.bases = (UniformBases if uniform else KnotBases)(layer.grid, layer.spline_order)
         if layer.kept is not None:
@@ -180,7 +183,8 @@ class ProgramLayer(nn.Module):
         if self.edges is None:  # every edge pruned: only the output affine is left
             return self.output_bias.expand(x.shape[0], -1)
         weights = self.edges(codebooks)  # (out, in, D + 1)
-        features = torch.cat((self.bases(x), F.silu(x).unsqueeze(-1)), dim=2)  # (B, in, D + 1)
+        activation = BASE_ACTIVATIONS[self.base_activation](x)
+        features = torch.cat((self.bases(x), activation.unsqueeze(-1)), dim=2)  # (B, in, D + 1)
         spline_and_base = F.linear(features.reshape(x.shape[0], -1), weights.reshape(weights.shape[0], -1))
         return spline_and_base * self.output_scale + self.output_bias
 
@@ -192,7 +196,8 @@ class KANProgram(nn.Module):
         super().__init__()
         self.codebooks = nn.ModuleList(DequantizedTensor(codebook) for codebook in compressed.codebooks)
         sizes = [codebook.shape[0] for codebook in compressed.codebooks]
-        self.layers = nn.ModuleList(ProgramLayer(layer, sizes) for layer in compressed.layers)
+        self.layers = nn.ModuleList(ProgramLayer(layer, sizes, compressed.base_activation)
+                                    for layer in compressed.layers)
         self.in_features = compressed.layers[0].in_features
         self.out_features = compressed.layers[-1].out_features
 

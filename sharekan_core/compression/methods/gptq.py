@@ -1,7 +1,7 @@
 """GPTQ for KAN layers: round one weight column at a time, pushing its error onto the columns not yet rounded.
 
 Given its inputs, a KAN layer's output is linear in W = [base_weight (out, in) | coefficients
-(out, in * D)] against the features f = [silu(x) (in), b(x) (in * D)]: y = W f (before the output
+(out, in * D)] against the features f = [act(x) (in), b(x) (in * D)] (act: the base activation): y = W f (before the output
 affine). So the output error of a rounded W is (W - Q) H (W - Q)^T with H = E[f f^T] over
 calibration inputs, the Hessian GPTQ (Frantar et al., 2022) minimises greedily: after rounding
 column c, the remaining columns absorb its error through the upper Cholesky factor U of H^-1
@@ -49,7 +49,7 @@ def compress_gptq(model: KAN, config: GPTQConfig, *, calibration: np.ndarray | N
         report(index / len(model.layers), f"GPTQ on layer {index}")
         layers.append(per_edge_layer(layer, *gptq_layer(layer, feature_moment(layer, x), config)))
     report(1.0, "done")
-    return CompressedKAN([], layers, config, dict(metadata or {}))
+    return CompressedKAN([], layers, config, dict(metadata or {}), model.config.base_activation)
 
 
 def gptq_layer(layer: KANLayer, hessian: np.ndarray, config: GPTQConfig) -> tuple[QuantizedTensor, QuantizedTensor]:

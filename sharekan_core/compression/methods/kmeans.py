@@ -45,4 +45,4 @@ def compress_kmeans(model: KAN, config: KMeansConfig, *, calibration: np.ndarray
             base_weights=quantize(layer_weights(layer)[1], config.bits, f"layer {index} base weights"),
             **uncompressed_fields(layer)))
     report(1.0, "done")
-    return CompressedKAN(codebooks, layers, config, dict(metadata or {}))
+    return CompressedKAN(codebooks, layers, config, dict(metadata or {}), model.config.base_activation)

@@ -29,4 +29,4 @@ def compress_pruned(model: KAN, config: PruneConfig, *, calibration: np.ndarray 
             base_weights=quantize(base[kept], config.bits, f"layer {index} base weights"),
             coefficients=quantize(rows, config.bits, f"layer {index} coefficients"),
             kept=kept, **uncompressed_fields(layer)))
-    return CompressedKAN([], layers, config, dict(metadata or {}))
+    return CompressedKAN([], layers, config, dict(metadata or {}), model.config.base_activation)

@@ -66,4 +66,4 @@ def compress_uniform(model: KAN, config: UniformConfig, *, calibration: np.ndarr
     """Quantize every layer's coefficients and base weights to their nearest uniform level."""
     layers = [per_edge_layer(layer, *round_to_nearest(layer, config.bits, config.group_size, config.base_bits))
               for layer in model.layers]
-    return CompressedKAN([], layers, config, dict(metadata or {}))
+    return CompressedKAN([], layers, config, dict(metadata or {}), model.config.base_activation)
