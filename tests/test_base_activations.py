@@ -199,6 +199,23 @@ def test_in_place_compresses_a_non_silu_head(trained, digits):
         assert relative_error(net(pixels), decompress(compressed)(net.backbone(pixels.view(-1, 1, 8, 8)))) < AGREEMENT
 
 
+def test_load_compressed_into_refuses_a_module_of_another_activation(trained, digits):
+    """A compressed head restored into a fresh net of the same widths but another base activation would silently
+    change that net's function: refused, and the net is left as it was."""
+    name, reference, _, _ = trained
+    net = DigitsNet(copy.deepcopy(reference))
+    sk.compress_(net, sk.CompressionConfig(codebook_size=64, bits=8))
+    state = sk.compressed_state_dict(net)
+    same = DigitsNet(ReferenceKAN([64, 16, 10], base_activation=ACTIVATIONS[name]))
+    assert list(sk.load_compressed_into(same, state)) == ["head"]
+    other = DigitsNet(ReferenceKAN([64, 16, 10], base_activation=nn.SiLU))
+    before = copy.deepcopy(other.state_dict())
+    with pytest.raises(sk.SharekanError, match=f"base activation '{name}'.*computes 'silu'"):
+        sk.load_compressed_into(other, state)
+    assert not isinstance(other.head, CompressedHead)
+    assert all(torch.equal(before[k], v) for k, v in other.state_dict().items())
+
+
 def test_a_gelu_program_exports_and_equals_predict(trained, tmp_path, capsys):
     name, _, _, compressed = trained
     if name != "gelu":

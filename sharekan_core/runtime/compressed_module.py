@@ -108,7 +108,8 @@ def _compressed(tensors: dict[str, torch.Tensor], name: str, label: str) -> Comp
 
 
 def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) -> None:
-    """Refuse a compressed KAN whose place in ``module`` is not a KAN (or compressed KAN) of the same widths."""
+    """Refuse a compressed KAN whose place in ``module`` is not a KAN (or compressed KAN) of the same widths and
+    base activation."""
     try:
         place = module.get_submodule(name)
     except AttributeError:
@@ -117,15 +118,20 @@ def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) ->
     widths = [kan.layers[0].in_features, *(layer.out_features for layer in kan.layers)]
     if isinstance(place, CompressedHead):
         have = [place.compressed.layers[0].in_features, *(layer.out_features for layer in place.compressed.layers)]
+        activation = place.compressed.base_activation
     elif name in kan_modules(module):
+        activation = live_activation(place, name)
         have = list(model_from_tensors(place.state_dict(), f"{type(module).__name__}.{name}", None,
-                                       live_activation(place, name)).model.config.widths)
+                                       activation).model.config.widths)
     else:
         raise SharekanError(f"{label}: holds a compressed KAN at {name!r}, but {type(module).__name__}.{name} is "
                             f"{type(place).__name__}, not a KAN")
     if have != widths:
         raise SharekanError(f"{label}: the compressed KAN at {name!r} has widths {widths}, but "
                             f"{type(module).__name__}.{name} has {have}")
+    if activation != kan.base_activation:  # loading it would silently change the module's function
+        raise SharekanError(f"{label}: the compressed KAN at {name!r} was compressed from a KAN with base activation "
+                            f"{kan.base_activation!r}, but {type(module).__name__}.{name} computes {activation!r}")
 
 
 def _check_rest(module: nn.Module, rest: dict[str, torch.Tensor], compressed: dict[str, CompressedKAN],
