@@ -45,6 +45,7 @@ _EXPORTS = {
     "calibration_from": "sharekan_core.runtime.in_place",
     "compressed_state_dict": "sharekan_core.runtime.compressed_module",
     "load_compressed_into": "sharekan_core.runtime.compressed_module",
+    "decompressed_state_dict": "sharekan_core.runtime.decompressed_module",
     "SharekanError": "sharekan_core.errors",
 }
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .format.compressed_file import load_compressed, save_compressed
     from .runtime.compressed_kan import CompressedDomainKAN
     from .runtime.compressed_module import compressed_state_dict, load_compressed_into
+    from .runtime.decompressed_module import decompressed_state_dict
     from .runtime.in_place import calibration_from, compress_
     from .runtime.loading import load_runnable
     from .io.model_file import load_model, save_model

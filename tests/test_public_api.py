@@ -14,7 +14,8 @@ from sharekan_core.errors import SharekanError
 
 def test_root_exports_the_documented_names():
     for name in ("load_model", "compress", "CompressionConfig", "save_compressed", "load_compressed", "decompress",
-                 "compress_", "calibration_from", "compressed_state_dict", "load_compressed_into"):
+                 "compress_", "calibration_from", "compressed_state_dict", "load_compressed_into",
+                 "decompressed_state_dict"):
         assert callable(getattr(sk, name)), name
         assert getattr(sk, name).__doc__, f"{name} has no docstring"
     with pytest.raises(AttributeError):

@@ -140,13 +140,19 @@ def _shape3(tensor: torch.Tensor, key: str, source: str) -> tuple[int, int, int]
     return tuple(tensor.shape)  # type: ignore[return-value]
 
 
-def efficient_kan_state(model: KAN) -> dict[str, torch.Tensor]:
+def efficient_kan_state(model: KAN, standalone_scaler: bool = True) -> dict[str, torch.Tensor]:
     """``model`` as efficient-kan's ``KAN`` state dict (standalone scaler, its default): loads strictly into
-    ``KAN(widths, grid_size=G, spline_order=k, base_activation=...)``; adapted grids are kept as they are."""
+    ``KAN(widths, grid_size=G, spline_order=k, base_activation=...)``; adapted grids are kept as they are.
+    Without ``standalone_scaler`` (``enable_standalone_scale_spline=False``) the scaler is folded into spline_weight."""
     from .export_parts import exported_layers
 
     state = {}
     for index, layer in enumerate(exported_layers(model, "efficient-kan")):
-        for name in ("grid", "base_weight", "spline_weight", "spline_scaler"):
-            state[f"layers.{index}.{name}"] = getattr(layer, name).contiguous()
+        state[f"layers.{index}.grid"] = layer.grid.contiguous()
+        state[f"layers.{index}.base_weight"] = layer.base_weight.contiguous()
+        if standalone_scaler:
+            state[f"layers.{index}.spline_weight"] = layer.spline_weight.contiguous()
+            state[f"layers.{index}.spline_scaler"] = layer.spline_scaler.contiguous()
+        else:
+            state[f"layers.{index}.spline_weight"] = layer.scaled_spline_weight().contiguous()
     return state

@@ -9,6 +9,7 @@ from torch import nn
 
 from ..compression.basis_compressor import CompressedBasisLayer
 from ..model.basis_kan import apply_basis, base_branch
+from .swap_record import SwappedFrom
 
 
 class CompressedBasisHead(nn.Module):
@@ -29,6 +30,7 @@ class CompressedBasisHead(nn.Module):
                              else tensor(compressed.base_weights.dequantize()))              # (out, in)
         self.register_buffer("base_bias", tensor(compressed.base_bias))                      # (out,)
         self.out_features, self.in_features = compressed.indices.shape
+        self.swapped_from: SwappedFrom | None = None  # the layer it replaced, set by compress_
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the coefficients (out, in, D), then apply the basis, add the base branch and apply the output."""

@@ -31,6 +31,7 @@ from ..io.model_file import COMPRESSED_FORMAT, model_from_tensors
 from ..io.tensors import SAFETENSORS, read_safetensors, read_torch_checkpoint, sniff_format
 from .compressed_basis import CompressedBasisHead
 from .in_place import CompressedHead, kan_modules, live_activation
+from .swap_record import SwappedFrom, swapped_from
 from .torchkan_in_place import restore, swap_in_stacks
 
 HEADER_TENSOR = "compressed_header"  # '<name>.compressed_header': a compressed KAN's JSON header as uint8
@@ -70,8 +71,7 @@ def load_compressed_into(module: nn.Module, source: str | Path | Mapping[str, to
     originals = swap_in_stacks(module, live_activation)  # a torchkan KAN's layers are saved as '<name>.layers.N'
     restore(module, originals, names)
     try:
-        for name, kan in compressed.items():
-            _check_fits(module, name, kan, label)
+        records = {name: _check_fits(module, name, kan, label) for name, kan in compressed.items()}
         rest = {key: value for key, value in tensors.items() if _owner(key, compressed) is None}
         _check_rest(module, rest, compressed, label)
     except BaseException:
@@ -79,7 +79,9 @@ def load_compressed_into(module: nn.Module, source: str | Path | Mapping[str, to
         raise
     for name, kan in compressed.items():
         parent, _, attribute = name.rpartition(".")
-        setattr(module.get_submodule(parent) if parent else module, attribute, CompressedHead(kan))
+        head = CompressedHead(kan)
+        head.swapped_from = records[name]  # what it replaces, for decompressed_state_dict
+        setattr(module.get_submodule(parent) if parent else module, attribute, head)
     module.load_state_dict(rest, strict=False)
     return compressed
 
@@ -107,9 +109,9 @@ def _compressed(tensors: dict[str, torch.Tensor], name: str, label: str) -> Comp
     return compressed_from(header, checked_arrays(header, own, COMPRESSED_KIND, source), source)
 
 
-def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) -> None:
+def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) -> SwappedFrom | None:
     """Refuse a compressed KAN whose place in ``module`` is not a KAN (or compressed KAN) of the same widths and
-    base activation."""
+    base activation; return the record of what that place held (the KAN's family and layout)."""
     try:
         place = module.get_submodule(name)
     except AttributeError:
@@ -118,11 +120,11 @@ def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) ->
     widths = [kan.layers[0].in_features, *(layer.out_features for layer in kan.layers)]
     if isinstance(place, CompressedHead):
         have = [place.compressed.layers[0].in_features, *(layer.out_features for layer in place.compressed.layers)]
-        activation = place.compressed.base_activation
+        activation, record = place.compressed.base_activation, place.swapped_from
     elif name in kan_modules(module):
         activation = live_activation(place, name)
-        have = list(model_from_tensors(place.state_dict(), f"{type(module).__name__}.{name}", None,
-                                       activation).model.config.widths)
+        loaded = model_from_tensors(place.state_dict(), f"{type(module).__name__}.{name}", None, activation)
+        have, record = list(loaded.model.config.widths), swapped_from(place, loaded.source_format)
     else:
         raise SharekanError(f"{label}: holds a compressed KAN at {name!r}, but {type(module).__name__}.{name} is "
                             f"{type(place).__name__}, not a KAN")
@@ -132,6 +134,7 @@ def _check_fits(module: nn.Module, name: str, kan: CompressedKAN, label: str) ->
     if activation != kan.base_activation:  # loading it would silently change the module's function
         raise SharekanError(f"{label}: the compressed KAN at {name!r} was compressed from a KAN with base activation "
                             f"{kan.base_activation!r}, but {type(module).__name__}.{name} computes {activation!r}")
+    return record
 
 
 def _check_rest(module: nn.Module, rest: dict[str, torch.Tensor], compressed: dict[str, CompressedKAN],

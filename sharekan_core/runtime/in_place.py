@@ -31,6 +31,7 @@ from ..io.model_file import model_from_tensors
 from ..model.kan import KANLayer
 from .basis_in_place import basis_head, basis_layer_names, compress_basis_layers, under_basis_layers
 from .loading import compressed_runnable
+from .swap_record import SwappedFrom, swapped_from
 from .torchkan_in_place import dense_stack, restore, swap_in_stacks, torchkan_names
 
 # An activation module at its defaults, by its repr, and the base activation it is (efficient-kan, flashkan,
@@ -53,6 +54,7 @@ class CompressedHead(nn.Module):
         self.kan = compressed_runnable(compressed).module
         self.in_features = compressed.layers[0].in_features
         self.out_features = compressed.layers[-1].out_features
+        self.swapped_from: SwappedFrom | None = None  # what it replaced, set by compress_ / load_compressed_into
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (..., in) to (..., out) from the codes (a convkan layer's (1, B, in) to (1, B, out))."""
@@ -140,6 +142,7 @@ def _compress_swapped(module: nn.Module, config: object, calibration: dict[str, 
                                  if not under_basis_layers(key, basis_layers)}, type(module).__name__)
     compressed: dict[str, CompressedKAN | CompressedBasisLayer] = {}
     chosen = {name: kan for name, kan in kan_modules(module).items() if filter_fn is None or filter_fn(kan, name)}
+    families = {name: family for name, family in basis_layers.items() if name in chosen}
     compressed.update(compress_basis_layers(module, {name: family for name, family in basis_layers.items()
                                                      if name in chosen},
                                             config, {name: values.cpu().numpy() for name, values in
@@ -150,9 +153,11 @@ def _compress_swapped(module: nn.Module, config: object, calibration: dict[str, 
         loaded = model_from_tensors(kan.state_dict(), f"{type(module).__name__}.{name}", None, live_activation(kan, name))
         samples = None if calibration is None or name not in calibration else calibration[name].cpu().numpy()
         compressed[name] = compress(loaded.model, config, samples)
+        families[name] = loaded.source_format
     for name, result in compressed.items():
         parent, _, attribute = name.rpartition(".")
         head = basis_head(result) if name in basis_layers else CompressedHead(result)
+        head.swapped_from = swapped_from(chosen[name], families[name])  # decompressed_state_dict's way back
         setattr(module.get_submodule(parent) if parent else module, attribute, head)
     return compressed
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import SharekanError
 from ..io.torchkan import TORCHKAN, torchkan_keys, torchkan_layer, torchkan_prefixes
+from .swap_record import SwappedFrom, swapped_from
 
 PROBE_ROWS, PROBE_TOLERANCE = 16, 1e-4  # probe inputs the stack must reproduce the original on (relative error)
 
@@ -27,6 +28,7 @@ class TorchKANStack(nn.Module):
         self.layers = nn.ModuleList(layers)
         self.layer_norms = layer_norms
         self.prelus = prelus
+        self.swapped_from: SwappedFrom | None = None  # the torchkan KAN it replaced, set by dense_stack
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (B, in) to (B, out)."""
@@ -78,6 +80,7 @@ def dense_stack(kan: nn.Module, name: str, base_activation: str) -> TorchKANStac
                                 f"{index - 1} gives {layers[index - 1].out_features}")
     stack = TorchKANStack(layers, norms, prelus).to(tensors["base_weights.0"].device)
     _check_reproduces(stack, kan, name)
+    stack.swapped_from = swapped_from(kan, TORCHKAN)  # decompressed_state_dict's way back to torchkan's layout
     return stack
 
 
