@@ -90,12 +90,17 @@ def test_a_recorded_activation_and_a_different_stated_one_are_refused(tmp_path, 
         sk.load_model(tmp_path / "own.safetensors", base_activation="swish")
 
 
-def test_compressing_a_non_silu_model_is_refused(tmp_path, cancer):
+def test_a_non_silu_model_compresses_with_its_activation_recorded(tmp_path, cancer):
+    """A GELU efficient-kan model (refused for compression until the runtimes computed other activations) compresses
+    with every method, the activation travels with the result, and 8-bit uniform stays close to dense."""
     model = sk.load_model(_saved(tmp_path, trained_efficient_kan(cancer, "gelu").state_dict()), base_activation="gelu")
-    with pytest.raises(SharekanError, match="base activation is 'gelu'; compression supports SiLU"):
-        sk.compress(model, sk.CompressionConfig(codebook_size=8))
-    with pytest.raises(SharekanError, match="SiLU"):
-        sk.compress(model, sk.UniformConfig())
+    coded = sk.compress(model, sk.CompressionConfig(codebook_size=8))
+    uniform = sk.compress(model, sk.UniformConfig(bits=8))
+    assert coded.base_activation == uniform.base_activation == "gelu"
+    restored = sk.decompress(uniform)
+    assert restored.config.base_activation == "gelu"
+    with torch.no_grad():
+        assert relative_error(restored(cancer[0]), model(cancer[0])) < 0.02
 
 
 def test_efficient_kan_without_standalone_scaler_and_with_adapted_grids(tmp_path, cancer):
