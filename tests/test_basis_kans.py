@@ -119,8 +119,7 @@ def test_compress_in_place_refuses_what_it_cannot_reproduce(nets):
         sk.compress_(pickle_free_copy(nets["ChebyKAN"])[0], sk.CompressionConfig(codebook_size=8))
     cheby = pickle_free_copy(nets["ChebyKAN"])
     sk.compress_(cheby, sk.CompressionConfig(codebook_size=8))
-    with pytest.raises(SharekanError, match=r"layers \(0, 2\) cannot be saved by compressed_state_dict yet"):
-        sk.compressed_state_dict(cheby)
+    assert {"0.compressed_basis_header", "2.compressed_basis_header"} <= set(sk.compressed_state_dict(cheby))
 
 
 def pickle_free_copy(net: nn.Module) -> nn.Module:

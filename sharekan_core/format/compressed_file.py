@@ -49,7 +49,7 @@ def stored_tensors(compressed: CompressedKAN) -> list[StoredTensor]:
     shared = getattr(compressed.config, "scope", "layer") == "global"
     out: list[StoredTensor] = []
     for cid, codebook in enumerate(compressed.codebooks):
-        out += _quantized(f"codebooks.{cid}", "codebook", None if shared else cid, codebook)
+        out += quantized_parts(f"codebooks.{cid}", "codebook", None if shared else cid, codebook)
     for index, layer in enumerate(compressed.layers):
         prefix = f"layers.{index}."
         if layer.indices is not None:
@@ -59,14 +59,15 @@ def stored_tensors(compressed: CompressedKAN) -> list[StoredTensor]:
             out.append(StoredTensor(prefix + "kept", "mask", index, pack_bits(layer.kept.astype(np.uint8), 1)))
         for component in _PER_EDGE:
             if getattr(layer, component) is not None:
-                out += _quantized(prefix + component, component, index, getattr(layer, component))
+                out += quantized_parts(prefix + component, component, index, getattr(layer, component))
         out.append(StoredTensor(prefix + "output_scale", "scales", index, layer.output_scale))
         out.append(StoredTensor(prefix + "output_bias", "scales", index, layer.output_bias))
         out.append(StoredTensor(prefix + "grid", "grids", index, layer.grid))
     return out
 
 
-def _quantized(prefix: str, component: str, layer: int | None, tensor: QuantizedTensor) -> list[StoredTensor]:
+def quantized_parts(prefix: str, component: str, layer: int | None, tensor: QuantizedTensor) -> list[StoredTensor]:
+    """A quantized tensor's stored parts: ``<prefix>.payload``, then ``.minimum`` and ``.step`` for integer codes."""
     parts = [StoredTensor(prefix + ".payload", component, layer, tensor.payload)]
     if tensor.minimum is not None:
         parts.append(StoredTensor(prefix + ".minimum", component, layer, tensor.minimum))
@@ -183,7 +184,7 @@ def checked_arrays(header: dict, tensors: dict, kind: str, source: str) -> dict[
 
 def read_codebooks(arrays: dict[str, np.ndarray], header: dict, path: Path | str) -> list[QuantizedTensor]:
     """Every codebook a header lists, read and checked against its declared bits, shape and grouping."""
-    return [_read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
+    return [read_quantized(arrays, f"codebooks.{i}", c["bits"], tuple(c["shape"]), c.get("grouping", "rows"))
             for i, c in enumerate(header_field(header, "codebooks", list, path))]
 
 
@@ -230,16 +231,17 @@ def check_layer_chain(layers: list[CompressedLayer]) -> None:
                                 f"but layer {index - 1} gives {layers[index - 1].out_features}")
 
 
-def _read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...],
-                    grouping: str = "rows") -> QuantizedTensor:
-    payload = _need(arrays, prefix + ".payload")
+def read_quantized(arrays: dict[str, np.ndarray], prefix: str, bits: int, shape: tuple[int, ...],
+                   grouping: str = "rows") -> QuantizedTensor:
+    """The quantized tensor stored under ``prefix``, checked against its declared bits, shape and grouping."""
+    payload = required(arrays, prefix + ".payload")
     check_payload(prefix, bits, payload)
     count = int(np.prod(shape))
     if bits >= 16:
         _expect(payload.size == count, f"{prefix} holds {payload.size} values, header says {count}")
         _expect(np.isfinite(payload).all(), f"{prefix} contains NaN or Inf values")
         return QuantizedTensor(bits, shape, payload, grouping=grouping)
-    minimum, step = _need(arrays, prefix + ".minimum"), _need(arrays, prefix + ".step")
+    minimum, step = required(arrays, prefix + ".minimum"), required(arrays, prefix + ".step")
     _expect(grouping in GROUPINGS, f"{prefix} has unknown grouping {grouping!r}")
     groups = (shape[1] if grouping == "columns" else shape[0]) if len(shape) == 2 else 1
     _expect(payload.size == packed_nbytes(count, bits), f"{prefix} has {payload.size} bytes, expected {packed_nbytes(count, bits)}")
@@ -255,7 +257,7 @@ def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
     prefix = f"layers.{index}."
     out_f, in_f = (int(v) for v in spec["shape"])
     order = int(spec["spline_order"])
-    grid = _need(arrays, prefix + "grid")
+    grid = required(arrays, prefix + "grid")
     _expect(grid.ndim == 2 and grid.shape[0] == in_f and grid.shape[1] > order + 1, f"layer {index} grid has shape {grid.shape}")
     coeffs = grid.shape[1] - order - 1
     _expect(np.isfinite(grid).all() and (np.diff(grid, axis=1) > 0).all(), f"layer {index} grid is not finite and increasing")
@@ -264,12 +266,12 @@ def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
         indices = _read_indices(arrays, prefix, index, codebook_id, codebooks, (out_f, in_f), coeffs)
     kept, per_edge_shape = None, (out_f, in_f)
     if "kept" in spec:
-        packed = _need(arrays, prefix + "kept")
+        packed = required(arrays, prefix + "kept")
         _expect(packed.dtype == np.uint8 and packed.size == packed_nbytes(out_f * in_f, 1), f"layer {index} edge mask is truncated")
         kept = unpack_bits(packed, 1, out_f * in_f).reshape(out_f, in_f).astype(bool)
         _expect(int(kept.sum()) == int(spec["kept"]), f"layer {index} edge mask disagrees with its header")
         per_edge_shape = (int(kept.sum()),)
-    quantized = {c: _read_quantized(arrays, prefix + c, int(spec["bits"][c]), per_edge_shape if c == "base_weights" else (out_f, in_f))
+    quantized = {c: read_quantized(arrays, prefix + c, int(spec["bits"][c]), per_edge_shape if c == "base_weights" else (out_f, in_f))
                  for c in _QUANTIZED if c in spec["bits"]}
     _expect("base_weights" in quantized, f"layer {index} has no base weights")
     _expect((indices is None) == ("coefficients" in spec), f"layer {index} must hold either codebook indices or coefficients")
@@ -278,8 +280,8 @@ def _read_layer(arrays: dict[str, np.ndarray], index: int, spec: dict,
         shape = tuple(int(v) for v in spec["coefficients"]["shape"])
         expected = (kept.sum() * coeffs) if kept is not None else out_f * in_f * coeffs
         _expect(len(shape) == 2 and int(np.prod(shape)) == expected, f"layer {index} coefficients have shape {shape}")
-        coefficients = _read_quantized(arrays, prefix + "coefficients", int(spec["coefficients"]["bits"]), shape)
-    scale, bias = _need(arrays, prefix + "output_scale"), _need(arrays, prefix + "output_bias")
+        coefficients = read_quantized(arrays, prefix + "coefficients", int(spec["coefficients"]["bits"]), shape)
+    scale, bias = required(arrays, prefix + "output_scale"), required(arrays, prefix + "output_bias")
     _expect(scale.shape == (out_f,) and bias.shape == (out_f,), f"layer {index} output affine has the wrong shape")
     _expect(grid.dtype == scale.dtype == bias.dtype == np.float32, f"layer {index} grid and output affine must be float32")
     check_finite(f"layer {index} output affine", scale, bias)
@@ -296,7 +298,7 @@ def _read_indices(arrays: dict[str, np.ndarray], prefix: str, index: int, codebo
     k_eff, width = codebooks[codebook_id].shape
     _expect(width == coeffs, f"layer {index} grid implies {coeffs} coefficients, its codebook has {width}")
     bits = index_bits(k_eff)
-    packed = _need(arrays, prefix + "indices")
+    packed = required(arrays, prefix + "indices")
     _expect(packed.dtype == np.uint8, f"layer {index} indices are stored as {packed.dtype}, expected packed uint8")
     _expect(packed.size == packed_nbytes(shape[0] * shape[1], bits), f"layer {index} indices are truncated")
     indices = unpack_bits(packed, bits, shape[0] * shape[1]).reshape(shape)
@@ -304,7 +306,8 @@ def _read_indices(arrays: dict[str, np.ndarray], prefix: str, index: int, codebo
     return indices
 
 
-def _need(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+def required(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """``arrays[name]``, or a SharekanError naming the missing tensor."""
     if name not in arrays:
         raise SharekanError(f"missing tensor '{name}'")
     return arrays[name]
