@@ -30,6 +30,13 @@ def mb(size: float) -> str:
     return f"{size / 1e6:.3f}"
 
 
+def change_interval_words(figures: dict, decimals: int = 1) -> str:
+    """' (low to high): verdict', the bootstrap interval of a change against dense in points (tasks/bootstrap.py's
+    figures), as every docs table prints it."""
+    low, high = (100 * v for v in figures["change_ci95"])
+    return f" ({low:+.{decimals}f} to {high:+.{decimals}f}): {figures['verdict']}"
+
+
 def method_name(row: dict) -> str:
     return f"{row['method']} ({row['variant']})" if row.get("variant") else row["method"]
 

@@ -10,7 +10,8 @@ import numpy as np
 from sharekan_core.experiments.provenance import earlier_version_note
 from sharekan_core.paths import shipped_path
 
-from doctables.common import mb, method_name, model_version, reference_counts, saved, single_box_swing
+from doctables.common import (change_interval_words, mb, method_name, model_version, reference_counts, saved,
+                              single_box_swing)
 
 RATIO_CLASSES = (4, 8, 12, 16, 20, 30)  # "at least this many times smaller" rows of the best-by-ratio table
 
@@ -61,7 +62,7 @@ def methods_table(stem: str) -> str:
     lines.append(f"\n(run time {document.get('seconds', '?')} s on Dask workers; all points in `assets/sweeps/{stem}.json`)")
     bootstrap = next((r["intervals"]["bootstrap"] for r in c.rows if "intervals" in r), None)
     if bootstrap is not None:
-        lines.append(f"\nIn brackets: the {bootstrap['level']:.0%} interval of the change against dense (mean over seeds), "
+        lines.append(f"\nIn parentheses: the {bootstrap['level']:.0%} interval of the change against dense (mean over seeds), "
                      f"a bootstrap over the {bootstrap['over']} paired with dense ({bootstrap['resamples']:,} resamples, "
                      f"seed {bootstrap['seed']}); where it includes 0 the table says so.")
     elif document["metric"] == "map50":  # detection sweeps keep per-image matches since issue 30
@@ -70,12 +71,9 @@ def methods_table(stem: str) -> str:
 
 
 def change_interval(row: dict) -> str:
-    """' [low, high] verdict' in points for a row with bootstrap intervals, else ''."""
+    """The change's interval and verdict for a row with bootstrap intervals, else ''."""
     figures = row.get("intervals")
-    if not figures or "change_ci95" not in figures:
-        return ""
-    low, high = (100 * v for v in figures["change_ci95"])
-    return f" [{low:+.2f}, {high:+.2f}] {figures['verdict']}"
+    return change_interval_words(figures, 2) if figures and "change_ci95" in figures else ""
 
 
 def class_parts_table(stem: str) -> str:

@@ -3,7 +3,7 @@ scaling, the universal codebook and the fuzz suite's tally, each from its saved 
 comparison is doctables/methods.py's)."""
 from __future__ import annotations
 
-from doctables.common import mb, reference_counts, saved
+from doctables.common import change_interval_words, mb, reference_counts, saved
 
 
 def sweep_table(name: str, bits: tuple[int, ...] = (8,)) -> str:
@@ -133,8 +133,7 @@ def operating_table(name: str) -> str:
     for r in document["rows"]:
         change = f"{(r['teacher_map50'] - document['dense_teacher_map50']) * 100:+.1f} pts"
         if with_intervals:
-            low, high = r["teacher_interval"]["change_ci95"]
-            change += f" ({100 * low:+.1f} to {100 * high:+.1f}): {r['teacher_interval']['verdict']}"
+            change += change_interval_words(r["teacher_interval"])
         lines.append(f"| {r['codebook_size']} | {mb(r['compressed_bytes'])} | {r['ratio']:.1f}x | {r['teacher_map50']:.4f} | "
                      f"{change} | {r['versus_dense_map50']:.4f} | {r['versus_dense_map']:.4f} |")
     return "\n".join(lines)
