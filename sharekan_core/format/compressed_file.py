@@ -25,13 +25,13 @@ from .integrity import (check_codebook_shape, check_finite, check_header_numbers
 from ..io.atomic import write_bytes_atomic
 from ..io.model_file import COMPRESSED_FORMAT
 from ..io.tensors import SAFETENSORS, decode_header, header_field, read_safetensors, sniff_format
+from ..model.kan import DEFAULT_ACTIVATION
 
 FORMAT_VERSION = "2"
 COMPRESSED_KIND = "compressed SHARe-KAN file"
 READABLE_VERSIONS = ("1", "2")  # version 1 has no codebook "grouping": its affine pairs are per row
 _QUANTIZED = ("gains", "biases", "base_weights")
 _PER_EDGE = ("coefficients", *_QUANTIZED)  # the quantized tensors a layer may hold, in file order
-DEFAULT_ACTIVATION = "silu"  # the base activation of a file whose header names none
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,11 @@ def read_checked(path: Path, expected_format: str, kind: str, hint: str = "") ->
     return header, checked_arrays(header, tensors, kind, path.name)
 
 
-def checked_arrays(header: dict, tensors: dict, kind: str, source: str) -> dict[str, np.ndarray]:
+def checked_arrays(header: dict, tensors: dict, kind: str, source: str,
+                   versions: tuple[str, ...] = READABLE_VERSIONS) -> dict[str, np.ndarray]:
     """The tensors of a ``kind`` whose header is ``header`` as numpy arrays, its version known, its checksum
     verified and its declared numbers bounded; ``source`` names it in errors."""
-    if header.get("version") not in READABLE_VERSIONS:
+    if header.get("version") not in versions:
         raise SharekanError(f"{source}: unsupported {kind} version {header.get('version')!r}")
     arrays = numpy_arrays(tensors, source)
     verify_checksum(header, arrays, source)

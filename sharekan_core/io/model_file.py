@@ -9,7 +9,7 @@ from safetensors.torch import save as save_bytes
 
 from ..errors import SharekanError
 from ..model import KAN
-from ..model.kan import BASE_ACTIVATIONS
+from ..model.kan import BASE_ACTIVATIONS, DEFAULT_ACTIVATION
 from .atomic import write_bytes_atomic
 from ..ranges import ZERO_BASE
 from .convkan import convkan_layers
@@ -30,8 +30,6 @@ COMPRESSED_FORMAT = "sharekan-compressed"
 # Each family's importer into efficient-kan's layout, by the family kan_groups finds (pykan also reads its config).
 FAMILY_IMPORTERS = {EFFICIENT_KAN: efficient_kan_layers, FLASHKAN: flashkan_layers, INKAN: inkan_layers,
                     KANX: kanx_layers, DEEP_KAN: deep_kan_layers, CONVKAN: convkan_layers}
-# A project file written before the header named its base activation holds a SiLU KAN: that was the only kind.
-DEFAULT_RECORDED_ACTIVATION = "silu"
 
 
 @dataclass
@@ -171,7 +169,7 @@ def _stated_activation(name: str | None) -> str | None:
 
 
 def _recorded_activation(header: dict, source: str) -> str:
-    name = header.get("base_activation", DEFAULT_RECORDED_ACTIVATION)
+    name = header.get("base_activation", DEFAULT_ACTIVATION)
     if name not in BASE_ACTIVATIONS:
         raise SharekanError(f"{source}: header names an unknown base activation {str(name)[:40]!r}")
     return name

@@ -41,6 +41,9 @@ BASE_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+DEFAULT_ACTIVATION = "silu"  # a file whose header names no base activation was written when SiLU was the only kind
+
+
 def check_base_activation(name: object) -> str:
     """Return ``name`` if it is a key of BASE_ACTIVATIONS, else raise ValueError listing them."""
     if not isinstance(name, str) or name not in BASE_ACTIVATIONS:

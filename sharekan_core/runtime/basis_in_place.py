@@ -18,6 +18,7 @@ from ..io.gram import GRAM, gram_layer
 from ..model.basis_kan import BasisKANLayer
 from ..model.kan import BASE_ACTIVATIONS
 from .compressed_basis import CompressedBasisHead
+from .probe_check import PROBE_ROWS, refuse_unless_reproduced
 
 MARKERS = {"rbf.grid": FASTKAN, "cheby_coeffs": CHEBYKAN, "beta_weights": GRAM}  # the tensor each family's layer has
 # Where an activation is probed: it must equal one of BASE_ACTIVATIONS here to be reproduced by name.
@@ -44,7 +45,18 @@ def under_basis_layers(key: str, names: dict[str, str]) -> bool:
 
 
 def live_basis_layer(layer: nn.Module, name: str, family: str) -> BasisKANLayer:
-    """The live ``layer`` of ``family`` imported as a BasisKANLayer, with what its tensors do not record read off it."""
+    """The live ``layer`` of ``family`` imported as a BasisKANLayer, with what its tensors do not record read off it,
+    and held to the live layer's own forward on probe inputs (refused when it differs)."""
+    imported = _imported_basis_layer(layer, name, family)
+    weights = imported.spline_weight
+    probe = 2 * torch.randn(PROBE_ROWS, imported.in_features, generator=torch.Generator().manual_seed(0))
+    refuse_unless_reproduced(layer, imported, probe.to(weights.dtype).to(weights.device),
+                             f"{name}: {type(layer).__name__} has {family}'s tensors, but its forward is not the one "
+                             f"this tool reproduces for {family}; it cannot be compressed in place")
+    return imported
+
+
+def _imported_basis_layer(layer: nn.Module, name: str, family: str) -> BasisKANLayer:
     tensors = layer.state_dict()
     if family == CHEBYKAN:
         return chebykan_layer(tensors, name + ".", name)

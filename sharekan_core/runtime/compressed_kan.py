@@ -51,7 +51,7 @@ def index_dtype(codebook_size: int) -> torch.dtype:
 class CompressedDomainLayer(nn.Module):
     """One KAN layer evaluated from its compressed form; the codebook is passed in (it may be shared)."""
 
-    def __init__(self, layer: CompressedLayer, codebook_size: int, base_activation: str = "silu"):
+    def __init__(self, layer: CompressedLayer, codebook_size: int, base_activation: str):
         super().__init__()
         self.base_activation = base_activation
         self.in_features, self.out_features = layer.in_features, layer.out_features

@@ -27,7 +27,8 @@ from torch import nn
 from ..compression.basis_compressor import CompressedBasisLayer
 from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
-from ..format.basis_file import BASIS_FORMAT, BASIS_KIND, basis_arrays, basis_fields, basis_layer_from, basis_signature
+from ..format.basis_file import (BASIS_FORMAT, BASIS_KIND, BASIS_VERSION, basis_arrays, basis_fields, basis_layer_from,
+                                 basis_signature)
 from ..format.compressed_file import COMPRESSED_KIND, checked_arrays, compressed_fields, compressed_from, stored_tensors
 from ..format.integrity import CHECKSUM_FIELD, checksum
 from ..io.model_file import COMPRESSED_FORMAT, model_from_tensors
@@ -120,7 +121,7 @@ def _basis_layer(tensors: dict[str, torch.Tensor], name: str, label: str) -> Com
     """The compressed FastKAN, ChebyKAN or Gram layer stored under ``name``, checked as ``_compressed`` checks."""
     header, own, source = _header(tensors, name, BASIS_HEADER_TENSOR, BASIS_FORMAT, "a compressed basis layer's",
                                   label)
-    return basis_layer_from(header, checked_arrays(header, own, BASIS_KIND, source), source)
+    return basis_layer_from(header, checked_arrays(header, own, BASIS_KIND, source, (BASIS_VERSION,)), source)
 
 
 def _header(tensors: dict[str, torch.Tensor], name: str, header_name: str, expected: str, kind: str,

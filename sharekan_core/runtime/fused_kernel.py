@@ -498,10 +498,10 @@ class FusedLayer:
     output_scale: np.ndarray  # (out,) float32
     output_bias: np.ndarray   # (out,) float32
     codebook_id: int
-    base_activation: str = "silu"  # a key of model.kan.BASE_ACTIVATIONS
+    base_activation: str  # a key of model.kan.BASE_ACTIVATIONS (no default: a forgotten one must not be SiLU)
 
     @classmethod
-    def from_compressed(cls, layer: CompressedLayer, codebook_size: int, base_activation: str = "silu") -> "FusedLayer":
+    def from_compressed(cls, layer: CompressedLayer, codebook_size: int, base_activation: str) -> "FusedLayer":
         """Narrow and transpose the indices; keep every other code at its stored width."""
         return cls(layer.grid.astype(np.float64), layer.spline_order,
                    np.ascontiguousarray(layer.indices.T, dtype=index_dtype(codebook_size)),

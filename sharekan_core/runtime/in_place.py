@@ -143,10 +143,8 @@ def _compress_swapped(module: nn.Module, config: object, calibration: dict[str, 
     compressed: dict[str, CompressedKAN | CompressedBasisLayer] = {}
     chosen = {name: kan for name, kan in kan_modules(module).items() if filter_fn is None or filter_fn(kan, name)}
     families = {name: family for name, family in basis_layers.items() if name in chosen}
-    compressed.update(compress_basis_layers(module, {name: family for name, family in basis_layers.items()
-                                                     if name in chosen},
-                                            config, {name: values.cpu().numpy() for name, values in
-                                                     (calibration or {}).items()}))
+    compressed.update(compress_basis_layers(module, families, config, {name: values.cpu().numpy() for name, values
+                                                                       in (calibration or {}).items()}))
     for name, kan in chosen.items():
         if name in basis_layers:
             continue

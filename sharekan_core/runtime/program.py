@@ -164,7 +164,7 @@ class KeptEdges(nn.Module):
 class ProgramLayer(nn.Module):
     """One KAN layer: (B, in) -> (B, out), its weights decoded from the stored codes on every call."""
 
-    def __init__(self, layer: CompressedLayer, codebook_sizes: list[int], base_activation: str = "silu"):
+    def __init__(self, layer: CompressedLayer, codebook_sizes: list[int], base_activation: str):
         super().__init__()
         self.base_activation = base_activation
         uniform = layer.spline_order > 0 and is_uniform(layer.grid)

@@ -14,9 +14,9 @@ from torch import nn
 
 from ..errors import SharekanError
 from ..io.torchkan import TORCHKAN, torchkan_keys, torchkan_layer, torchkan_prefixes
+from .probe_check import PROBE_ROWS, refuse_unless_reproduced
 from .swap_record import SwappedFrom, swapped_from
 
-PROBE_ROWS, PROBE_TOLERANCE = 16, 1e-4  # probe inputs the stack must reproduce the original on (relative error)
 
 
 class TorchKANStack(nn.Module):
@@ -90,12 +90,9 @@ def _check_reproduces(stack: TorchKANStack, kan: nn.Module, name: str) -> None:
     low, high = float(first.grid[:, first.spline_order].min()), float(first.grid[:, -1 - first.spline_order].max())
     generator = torch.Generator().manual_seed(0)
     probe = low + (high - low) * torch.rand(PROBE_ROWS, first.in_features, generator=generator)
-    with torch.no_grad():
-        want, got = kan(probe.to(first.grid.device)), stack(probe.to(first.grid.device))
-    scale = float(want.abs().max())
-    if want.shape != got.shape or not float((got - want).abs().max()) <= PROBE_TOLERANCE * scale:  # NaN fails too
-        raise SharekanError(f"{name}: {type(kan).__name__} has {TORCHKAN}'s tensors, but its forward is not "
-                            f"torchkan's (prelu(layer_norm(base + spline)) per layer); it cannot be reproduced")
+    refuse_unless_reproduced(kan, stack, probe.to(first.grid.device),
+                             f"{name}: {type(kan).__name__} has {TORCHKAN}'s tensors, but its forward is not "
+                             f"torchkan's (prelu(layer_norm(base + spline)) per layer); it cannot be reproduced")
 
 
 def swap_in_stacks(module: nn.Module, activation_of: Callable[[nn.Module, str], str]) -> dict[str, nn.Module]:
