@@ -1,11 +1,18 @@
 """Shared fixtures: small KANs built from known prototype shapes."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 from sharekan_core.model import KAN, KANConfig
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs one process per core: torch's own per-process thread pool on top oversubscribes the
+    # cores, and threads that wait at barriers for descheduled peers made small training loops 2-10x slower
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
 
 
 def prototype_kan(widths: tuple[int, ...], prototypes: int, seed: int = 0, grid_size: int = 10,
