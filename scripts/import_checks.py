@@ -8,10 +8,12 @@ compressed domain. efficient-kan is GitHub-only, so its model is the reference l
 in tests/efficient_kan_reference.py (written from its published math), which this script imports, and the KAN head
 sits on the tests' small CNN (tests/digits_net.py). convkan's net is two ConvKAN layers and a linear classifier; each
 layer's patch KAN is read from the saved file with its prefix and run on unfolded patches. FastKAN, ChebyKAN and
-torch-conv-kan's Gram/KAGN (GitHub-only: the reference layers in tests/other_basis_reference.py) have no file path:
-the script records the file importer's refusal of their state dict, then imports and compresses the live net in
-place with sk.compress_. So does 1ssb/torchkan's KAN (GitHub-only: tests/torchkan_reference.py), whose LayerNorm and
-PReLU after each layer no file format records.
+torch-conv-kan's Gram/KAGN (GitHub-only: the reference layers in tests/other_basis_reference.py) are saved as their
+nets' state dicts (ChebyKAN's with a LayerNorm between its layers, stated with between='layernorm'), read with
+sk.load_model, compressed with sk.compress, written with sk.save_compressed and run from that file with
+sk.load_runnable. 1ssb/torchkan's KAN (GitHub-only: tests/torchkan_reference.py), whose LayerNorm and PReLU after
+each layer no file format records, has no file path: the script records the file importer's refusal of its state
+dict, then imports and compresses the live net in place with sk.compress_.
 Each row says which path it took ("file" or "in-place only"). The table in the README is generated from the JSON
 (scripts/doctables/families.py).
 
@@ -43,10 +45,9 @@ import sharekan_core as sk  # noqa: E402
 from convkan_digits_net import GEOMETRIES, DigitsConvKAN  # noqa: E402
 from digits_net import DigitsNet, digits_tensors, relative_error  # noqa: E402
 from efficient_kan_reference import ReferenceKAN, train  # noqa: E402
-from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer  # noqa: E402
+from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer, LayerList  # noqa: E402
 from sharekan_core.errors import SharekanError  # noqa: E402
 from sharekan_core.model.conv_kan import ConvKAN2d  # noqa: E402
-from sharekan_core.runtime.basis_in_place import live_basis_layer  # noqa: E402
 from sharekan_core.runtime.torchkan_in_place import dense_stack  # noqa: E402
 from torchkan_reference import TorchKAN  # noqa: E402
 
@@ -204,13 +205,19 @@ def in_place(family: str, build: Callable[[], nn.Module],
     return outputs
 
 
-def basis_family(layer: type[nn.Module], family: str) -> Callable[..., Outputs]:
-    """A [64, 8, 10] net of one global-basis family's layers (ChebyKAN's with a LayerNorm between), each layer
-    imported by live_basis_layer."""
-    middle = [nn.LayerNorm(8)] if layer is ChebyKANLayer else []  # ChebyKAN nets normalise between layers
-    return in_place(family, lambda: nn.Sequential(layer(64, 8), *middle, layer(8, 10)),
-                    lambda net: nn.Sequential(*(live_basis_layer(part, str(index), family) if isinstance(part, layer)
-                                                else part for index, part in enumerate(net))))
+def basis_family(build: Callable[[], nn.Module], options: dict) -> Callable[..., Outputs]:
+    """A [64, 8, 10] net of one global-basis family saved as its state dict, read with load_model (``options``:
+    what the state dict does not record), compressed, saved and run from the compressed file."""
+
+    def outputs(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: torch.Tensor) -> Outputs:
+        net = train(build(), train_x, train_y, steps=STEPS).eval()
+        torch.save(net.state_dict(), folder / "net.pt")
+        loaded = sk.load_model(folder / "net.pt", **options)
+        sk.save_compressed(sk.compress(loaded, CONFIG, train_x.numpy()), folder / "net.skan")
+        with torch.no_grad():
+            return net(held_x), loaded(held_x), sk.load_runnable(folder / "net.skan").module(held_x), None
+
+    return outputs
 
 
 def torchkan() -> Callable[..., Outputs]:
@@ -243,12 +250,16 @@ FAMILIES = {
     "convkan ConvKAN": (convkan, "convkan", FILE, "the net's state dict, one ConvKAN per --prefix (geometry: --conv)",
                         "python -m sharekan_core compress net.pt --prefix conv2.kan_layer. --base-activation silu "
                         "--conv 4,3,2,1,1,reflect -K 64 --out conv2.skan"),
-    "FastKAN": (basis_family(FastKANLayer, "FastKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
-                IN_PLACE_EXAMPLE),
-    "ChebyKAN": (basis_family(ChebyKANLayer, "ChebyKAN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
-                 IN_PLACE_EXAMPLE),
-    "Gram/KAGN": (basis_family(GramLayer, "Gram/KAGN"), None, IN_PLACE, "live nn.Module (a state dict file is refused)",
-                  IN_PLACE_EXAMPLE),
+    "FastKAN": (basis_family(lambda: LayerList([FastKANLayer(64, 8), FastKANLayer(8, 10)]), {"base_activation": "silu"}),
+                None, FILE, "FastKAN net state dict (layers.N.)",
+                "python -m sharekan_core compress fastkan.pt --base-activation silu -K 64 --out f.skan"),
+    "ChebyKAN": (basis_family(lambda: nn.Sequential(ChebyKANLayer(64, 8), nn.LayerNorm(8), ChebyKANLayer(8, 10)),
+                              {"between": "layernorm"}),
+                 None, FILE, "nn.Sequential state dict, LayerNorm between layers (--between)",
+                 "python -m sharekan_core compress chebykan.pt --between layernorm -K 64 --out c.skan"),
+    "Gram/KAGN": (basis_family(lambda: LayerList([GramLayer(64, 8), GramLayer(8, 10)]), {"base_activation": "silu"}),
+                  None, FILE, "KAGN net state dict (layers.N.)",
+                  "python -m sharekan_core compress kagn.pt --base-activation silu -K 64 --out g.skan"),
     "torchkan": (torchkan(), None, IN_PLACE, "live nn.Module (a state dict file is refused)", IN_PLACE_EXAMPLE),
 }
 

@@ -39,6 +39,9 @@ _EXPORTS = {
     "decompress": "sharekan_core.compression.compressed",
     "save_compressed": "sharekan_core.format.compressed_file",
     "load_compressed": "sharekan_core.format.compressed_file",
+    "load_basis_kan": "sharekan_core.format.basis_net_file",
+    "BasisKAN": "sharekan_core.model.basis_kan",
+    "CompressedBasisKAN": "sharekan_core.compression.basis_net",
     "CompressedDomainKAN": "sharekan_core.runtime.compressed_kan",
     "load_runnable": "sharekan_core.runtime.loading",
     "compress_": "sharekan_core.runtime.in_place",
@@ -58,6 +61,9 @@ if TYPE_CHECKING:  # static analysers see the real objects
     from .compression.method_configs import GPTQConfig, KMeansConfig, PruneConfig, UniformConfig
     from .errors import SharekanError
     from .format.compressed_file import load_compressed, save_compressed
+    from .format.basis_net_file import load_basis_kan
+    from .model.basis_kan import BasisKAN
+    from .compression.basis_net import CompressedBasisKAN
     from .runtime.compressed_kan import CompressedDomainKAN
     from .runtime.compressed_module import compressed_state_dict, load_compressed_into
     from .runtime.decompressed_module import decompressed_state_dict

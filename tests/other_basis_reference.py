@@ -1,6 +1,6 @@
 """Small reference layers of the KAN families with other bases, written from their published math and parameter
 names (the libraries are GitHub-only): FastKAN, ChebyKAN and torch-conv-kan's Gram (KAGN) layer. They give real
-state dicts in each family's layout; the file importer refuses these families by name (compress_ reads them live)."""
+state dicts in each family's layout, read by the file importer (tests/test_io_other_bases.py) and by compress_ live."""
 from __future__ import annotations
 
 import torch
@@ -77,3 +77,16 @@ class GramLayer(nn.Module):
         grams = self.act(self.gram_poly(torch.tanh(x).contiguous(), self.degrees))
         y = torch.einsum("bld,lod->bo", grams, self.grams_basis_weights)
         return self.act(self.norm(y + base)).view(-1, self.out_channels)
+
+
+class LayerList(nn.Module):
+    """FastKAN's and torch-conv-kan's (KAGN) own net layout: the layers in a ModuleList named ``layers``, in turn."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x

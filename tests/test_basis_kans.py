@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from efficient_kan_reference import train
-from other_basis_reference import ChebyKANLayer, FastKANLayer
+from other_basis_reference import ChebyKANLayer, FastKANLayer, LayerList
 from torch import nn
 
 import sharekan_core as sk
@@ -138,21 +138,8 @@ def pickle_free_copy(net: nn.Module) -> nn.Module:
     return copy.eval()
 
 
-class FastKAN(nn.Module):
-    """FastKAN's own model layout: its layers in a ModuleList named ``layers``."""
-
-    def __init__(self, layers: list[nn.Module]):
-        super().__init__()
-        self.layers = nn.ModuleList(layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
 def test_compress_in_place_finds_fastkan_layers_in_a_module_list_and_honours_filter_fn(digits, nets):
-    model = FastKAN(list(pickle_free_copy(nets["FastKAN"])))
+    model = LayerList(list(pickle_free_copy(nets["FastKAN"])))  # FastKAN's own net layout
     assert sk.compress_(model, sk.CompressionConfig(codebook_size=8), filter_fn=lambda kan, name: False) == {}
     assert all(isinstance(layer, FastKANLayer) for layer in model.layers)
     compressed = sk.compress_(model, sk.CompressionConfig(codebook_size=64),

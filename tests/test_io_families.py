@@ -326,7 +326,7 @@ def _library_class(layout: str, constructor: dict, deepkan, kanx_layers) -> nn.M
 def test_layout_choices_are_the_writers():
     from sharekan_core.cli.model_commands import LAYOUT_CHOICES
     from sharekan_core.io.layouts import LAYOUTS
-    assert LAYOUT_CHOICES == ("sharekan", *LAYOUTS)
+    assert LAYOUT_CHOICES == ("sharekan", *LAYOUTS, "native")  # native: a FastKAN, ChebyKAN or Gram net's own
 
 
 @pytest.fixture(scope="module")

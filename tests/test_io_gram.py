@@ -1,7 +1,7 @@
 """torch-conv-kan's Gram (KAGN) layers: imported exactly from the reference GRAMLayer (tests/other_basis_reference.py,
 written from the library's published math) trained on digits, and compressed in place by compress_ (K = 64, Int8),
-the recurrence's beta weights and the LayerNorm after the sum left dense. A Gram file is refused by the file
-importer, naming the family and pointing to compress_ (tests/test_io_other_bases.py)."""
+the recurrence's beta weights and the LayerNorm after the sum left dense. A Gram net's file is read by the file
+importer once its activation is stated (tests/test_io_other_bases.py)."""
 from __future__ import annotations
 
 import pytest

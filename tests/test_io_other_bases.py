@@ -1,58 +1,194 @@
-"""KAN families with other bases (FastKAN, ChebyKAN, Gram/KAGN) are not imported from files yet: a file holding them
-is refused naming the family and pointing to sk.compress_, in one error line, never read as another family (their
-layers compress in place: tests/test_basis_kans.py, tests/test_io_gram.py)."""
+"""FastKAN, ChebyKAN and Gram/KAGN nets from files: each family's net (the reference layers, written from the
+libraries' published math and parameter names, trained on digits) saved as its state dict, read by the file importer
+and held to the library's own forward, then compressed, run, inspected and decompressed back into the library's own
+layout through the command line; what a state dict does not record is stated (--base-activation, --between) or the
+file is refused in one error line, with nothing written."""
 from __future__ import annotations
 
+import json
 import re
 
+import numpy as np
 import pytest
 import torch
 from efficient_kan_reference import train
-from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer
+from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer, LayerList
 from torch import nn
 
-from digits_net import digits_tensors
+import sharekan_core as sk
+from digits_net import digits_tensors, relative_error
+from sharekan_core.cli.main import main
 from sharekan_core.errors import SharekanError
 from sharekan_core.io import read_model
 
-FAMILIES = {"FastKAN": FastKANLayer, "ChebyKAN": ChebyKANLayer, "Gram/KAGN": GramLayer}
+TOLERANCE = 1e-5  # relative: the import must compute the library's own outputs
+TRAIN = 400
+
+
+def build(family: str) -> nn.Module:
+    """The family's usual [64, 16, 10] net (ChebyKAN's keeps a LayerNorm between its layers, as its examples do)."""
+    if family == "FastKAN":
+        return LayerList([FastKANLayer(64, 16), FastKANLayer(16, 10)])
+    if family == "ChebyKAN":
+        return nn.Sequential(ChebyKANLayer(64, 16), nn.LayerNorm(16), ChebyKANLayer(16, 10))
+    return LayerList([GramLayer(64, 16), GramLayer(16, 10)])
+
+
+STATED = {"FastKAN": ["--base-activation", "silu"], "ChebyKAN": ["--between", "layernorm"],
+          "Gram/KAGN": ["--base-activation", "silu"]}
+KEYWORDS = {"FastKAN": {"base_activation": "silu"}, "ChebyKAN": {"between": "layernorm"},
+            "Gram/KAGN": {"base_activation": "silu"}}
+FAMILIES = list(STATED)
 
 
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """300 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels."""
-    return digits_tensors(300)
+    """600 of scikit-learn's digits, pixels scaled to [-1, 1], and their labels (the first 400 train)."""
+    return digits_tensors(600)
 
 
 @pytest.fixture(scope="module")
 def nets(digits) -> dict[str, nn.Module]:
-    """A [64, 8, 10] net of each family, trained 20 steps on digits."""
+    """Each family's net, trained 30 full-batch steps."""
     built = {}
-    for family, layer in FAMILIES.items():
+    for family in FAMILIES:
         torch.manual_seed(0)
-        built[family] = train(nn.Sequential(layer(64, 8), layer(8, 10)), *digits, steps=20)
+        built[family] = train(build(family), digits[0][:TRAIN], digits[1][:TRAIN], steps=30).eval()
     return built
 
 
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, nets, digits) -> dict:
+    """Each net's state dict on disk, the held-out inputs and the training inputs as .npy."""
+    folder = tmp_path_factory.mktemp("bases")
+    np.save(folder / "held.npy", digits[0][TRAIN:].numpy())
+    np.save(folder / "calibration.npy", digits[0][:TRAIN].numpy())
+    paths = {}
+    for family, net in nets.items():
+        paths[family] = folder / f"{family.split('/')[0]}.pt"
+        torch.save(net.state_dict(), paths[family])
+    return {"folder": folder, **paths}
+
+
+def cli(capsys, *args: str) -> tuple[int, dict | None, list[str]]:
+    """Run the command line; its status, JSON report (None on failure) and stderr lines."""
+    status = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return status, json.loads(captured.out) if status == 0 else None, captured.err.strip().splitlines()
+
+
 @pytest.mark.parametrize("family", FAMILIES)
-def test_a_file_of_another_basis_is_refused_by_family(tmp_path, nets, family):
-    path = tmp_path / "model.pt"
-    torch.save(nets[family].state_dict(), path)
-    with pytest.raises(SharekanError, match=rf"does not import yet: {re.escape(family)} \(.*sk\.compress_"):
-        read_model(path, base_activation="silu")
-    head = tmp_path / "head.pt"
-    torch.save({f"head.{key}": value for key, value in nets[family].state_dict().items()}, head)
-    with pytest.raises(SharekanError, match=rf"does not import yet: {re.escape(family)} \(.*'head\.0\."):
-        read_model(head, prefix="head.", base_activation="silu")
+def test_the_file_import_computes_the_library_forward(files, nets, digits, family):
+    net = sk.load_model(files[family], **KEYWORDS[family])
+    assert isinstance(net, sk.BasisKAN) and net.family == family and len(net.layers) == 2
+    held = digits[0][TRAIN:]
+    with torch.no_grad():
+        assert relative_error(net(held), nets[family](held)) < TOLERANCE
 
 
-def test_cli_refuses_another_basis_in_one_line(tmp_path, capsys, nets):
-    from sharekan_core.cli.main import main
+def test_a_head_inside_a_bigger_model_is_found_by_prefix(tmp_path, nets, digits):
+    backbone = nn.Linear(64, 64)
+    state = {**{f"backbone.{k}": v for k, v in backbone.state_dict().items()},
+             **{f"head.{k}": v for k, v in nets["Gram/KAGN"].state_dict().items()}}
+    torch.save(state, tmp_path / "net.pt")
+    loaded = read_model(tmp_path / "net.pt", base_activation="silu", basis=True)  # the only KAN: found on its own
+    assert loaded.prefix == "head." and loaded.keys_outside_prefix == ["backbone.weight", "backbone.bias"]
+    with torch.no_grad():
+        assert relative_error(loaded.model(digits[0][TRAIN:]), nets["Gram/KAGN"](digits[0][TRAIN:])) < TOLERANCE
+    with pytest.raises(SharekanError, match=r"no KAN at prefix 'backbone\.'.*'head\.' \(Gram/KAGN, 2 layers\)"):
+        read_model(tmp_path / "net.pt", prefix="backbone.", base_activation="silu", basis=True)
 
-    path = tmp_path / "fastkan.pt"
-    torch.save(nets["FastKAN"].state_dict(), path)
-    out = tmp_path / "out.skan"
-    status = main(["compress", str(path), "--base-activation", "silu", "-K", "8", "--out", str(out)])
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and len(lines) == 1 and lines[0].startswith("error:") and "FastKAN" in lines[0], lines
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_compress_predict_inspect_and_decompress_from_the_command_line(capsys, files, nets, digits, family):
+    folder, stated = files["folder"], STATED[family]
+    out = folder / f"{family.split('/')[0]}.skan"
+    status, report, _ = cli(capsys, "compress", files[family], *stated, "-K", "32", "--calibration",
+                            folder / "calibration.npy", "--out", out)
+    assert status == 0 and report["family"] == family and report["file_bytes"] == out.stat().st_size
+    assert report["ratio"] > 3 and 0 < report["coef_rel_l2"] < 0.5 and len(report["layers"]) == 2
+    status, summary, _ = cli(capsys, "inspect", out)
+    assert summary["family"] == family and [layer["codebook_size"] for layer in summary["layers"]] == [32, 32]
+    status, _, _ = cli(capsys, "predict", out, "--input", folder / "held.npy", "--out", folder / "coded.npy")
+    coded = torch.from_numpy(np.load(folder / "coded.npy"))
+    with torch.no_grad():
+        dense = nets[family](digits[0][TRAIN:])
+    assert status == 0 and coded.shape == dense.shape
+    agreement = float((coded.argmax(1) == dense.argmax(1)).float().mean())
+    assert agreement > 0.9, agreement  # K = 32, Int8: the compressed net mostly decides as the dense one
+    status, back, _ = cli(capsys, "decompress", out, "--out", folder / "back.pt")
+    assert status == 0 and back["layout"] == "native" and back["build_with"]["widths"] == [64, 16, 10]
+    fresh = build(family)
+    fresh.load_state_dict(torch.load(folder / "back.pt", weights_only=True), strict=True)  # the library's own class
+    with torch.no_grad():
+        assert relative_error(fresh.eval()(digits[0][TRAIN:]), coded) < TOLERANCE
+
+
+@pytest.mark.parametrize(("family", "stated", "message"), [
+    ("FastKAN", [], r"does not record its activation; state silu"),
+    ("Gram/KAGN", [], r"does not record its activation"),
+    ("ChebyKAN", [], r"1\.weight, 1\.bias sit between the ChebyKAN layers.*--between layernorm"),
+    ("ChebyKAN", ["--between", "layernorm", "--base-activation", "silu"], r"has no base activation; drop"),
+    ("FastKAN", ["--base-activation", "silu", "--method", "kmeans"], r"SHARe-KAN only"),
+    ("FastKAN", ["--base-activation", "silu", "--grid", "5,3,-1,1"], r"drop it"),
+])
+def test_what_a_state_dict_does_not_record_must_be_stated(capsys, files, family, stated, message):
+    out = files["folder"] / "refused.skan"
+    status, _, lines = cli(capsys, "compress", files[family], *stated, "-K", "8", "--out", out)
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("error:"), lines
+    assert re.search(message, lines[0]), lines[0]
     assert not out.exists()
+
+
+def save(tmp_path, state: dict) -> str:
+    torch.save(state, tmp_path / "bad.pt")
+    return str(tmp_path / "bad.pt")
+
+
+def test_files_whose_forward_cannot_be_reproduced_are_refused(tmp_path, nets):
+    fast = nets["FastKAN"].state_dict()
+    uneven = {**fast, "layers.0.rbf.grid": fast["layers.0.rbf.grid"] ** 3}
+    with pytest.raises(SharekanError, match=r"layers\.0\.rbf\.grid is not evenly increasing"):
+        read_model(save(tmp_path, uneven), base_activation="silu", basis=True)
+    poisoned = dict(fast)
+    poisoned["layers.1.spline_linear.weight"] = poisoned["layers.1.spline_linear.weight"].clone()
+    poisoned["layers.1.spline_linear.weight"][0, 0] = float("nan")
+    with pytest.raises(SharekanError, match=r"layers\.1\.spline_linear\.weight contains NaN"):
+        read_model(save(tmp_path, poisoned), base_activation="silu", basis=True)
+    gram = nets["Gram/KAGN"].state_dict()  # a dropout or activation between layers leaves a gap in the indices
+    gapped = {key.replace("layers.1.", "layers.2."): value for key, value in gram.items()}
+    with pytest.raises(SharekanError, match=r"layers\.1 between the Gram/KAGN layers holds no tensors"):
+        read_model(save(tmp_path, gapped), base_activation="silu", basis=True)
+    extra = {**fast, "layers.0.rbf.scale": torch.ones(1)}
+    with pytest.raises(SharekanError, match=r"layers\.0\.rbf\.scale is not part of the layer"):
+        read_model(save(tmp_path, extra), base_activation="silu", basis=True)
+    trailing = {**nets["ChebyKAN"].state_dict(), "3.weight": torch.ones(10), "3.bias": torch.zeros(10)}
+    with pytest.raises(SharekanError, match=r"2 tensors that the ChebyKAN importer does not use: 3\.weight, 3\.bias"):
+        read_model(save(tmp_path, trailing), between="layernorm", basis=True)
+    mixed = {**{f"0.{k}": v for k, v in build("ChebyKAN")[0].state_dict().items()},
+             **{f"1.{k}": v for k, v in FastKANLayer(16, 10).state_dict().items()}}
+    with pytest.raises(SharekanError, match=r"names 2 KANs laid out differently|holds 2 KANs"):
+        read_model(save(tmp_path, mixed), between="layernorm", basis=True)
+
+
+def test_commands_that_take_b_spline_kans_only_refuse_these_nets_by_name(files):
+    with pytest.raises(SharekanError, match=r"holds a FastKAN net, which this command does not take; inspect, compress"):
+        read_model(files["FastKAN"], base_activation="silu")
+
+
+def test_a_damaged_compressed_file_is_refused_and_nothing_is_written(capsys, tmp_path, files, nets):
+    compressed = sk.compress(sk.load_model(files["FastKAN"], base_activation="silu"), sk.CompressionConfig(codebook_size=8))
+    good = tmp_path / "good.skan"
+    sk.save_compressed(compressed, good)
+    assert sk.load_basis_kan(good).num_edges == compressed.num_edges
+    data = bytearray(good.read_bytes())
+    data[-3] ^= 0xFF
+    (tmp_path / "flipped.skan").write_bytes(bytes(data))
+    status, _, lines = cli(capsys, "predict", tmp_path / "flipped.skan", "--input", files["folder"] / "held.npy",
+                           "--out", tmp_path / "out.npy")
+    assert status == 2 and len(lines) == 1 and "corrupted file (tensor data does not match its checksum)" in lines[0]
+    assert not (tmp_path / "out.npy").exists()
+    with pytest.raises(SharekanError, match=r"not a B-spline KAN's compressed file.*sk\.load_basis_kan"):
+        sk.load_compressed(good)
+    status, _, lines = cli(capsys, "decompress", good, "--layout", "efficient-kan", "--out", tmp_path / "x.pt")
+    assert status == 2 and "--layout native" in lines[0] and not (tmp_path / "x.pt").exists()

@@ -24,10 +24,18 @@ def families_table() -> str:
         families = [row["family"] for row in in_place]
         names = " and ".join([", ".join(families[:-1]), families[-1]] if len(families) > 1 else families)
         lines.append("")
-        lines.append(f"{names}: in-place only. Their saved state dicts are refused by the file importer (the run "
-                     f"checked it: \"{in_place[0]['file_refusal'].split(': ', 1)[1].split(', e.g.')[0]}\"), so the CLI "
-                     "cannot read them; the live module is compressed with `sk.compress_`, calibrated with "
-                     "`sk.calibration_from`. The convkan row's example compresses one ConvKAN; its numbers are the "
-                     "whole net's, each ConvKAN read from the file by its prefix. A grouped ConvKAN (groups > 1) is "
-                     "refused by name: as one layer its cross-group edges would be zeros stored as real edges.")
+        lines.append(f"{names}: in-place only. {'Its' if len(families) == 1 else 'Their'} saved state "
+                     f"dict{'s are' if len(families) > 1 else ' is'} refused by the file importer (the run checked it: "
+                     f"\"{in_place[0]['file_refusal'].split(': ', 1)[1].split(' at prefix')[0].split(', e.g.')[0]}\"), "
+                     "so the CLI cannot read it; the live module is compressed with `sk.compress_`, calibrated with "
+                     "`sk.calibration_from`.")
+    lines.append("")
+    lines.append("FastKAN, ChebyKAN and Gram/KAGN nets are read from their state dicts with what those do not record "
+                 "stated (the activation; the LayerNorm ChebyKAN's nets keep between layers, with `--between "
+                 "layernorm`; a module without tensors between layers is refused), compressed layer by layer and "
+                 "run from the compressed file by decoding each edge's coefficients, then applying the basis (a "
+                 "global basis has no local support for the fused kernel); `decompress --layout native` writes "
+                 "the library's own state dict. The convkan row's example compresses one ConvKAN; its numbers are "
+                 "the whole net's, each ConvKAN read from the file by its prefix. A grouped ConvKAN (groups > 1) is "
+                 "refused by name: as one layer its cross-group edges would be zeros stored as real edges.")
     return "\n".join(lines)

@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     from ..io import LoadedModel
     from ..model.conv_kan import ConvGeometry
 
-LAYOUT_CHOICES = ("sharekan", "efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan", "convkan")  # io.layouts.LAYOUTS
+LAYOUT_CHOICES = ("sharekan", "efficient-kan", "pykan", "flashkan", "inkan", "kanx", "deep-kan", "convkan",  # io.layouts
+                  "native")
 MODEL_HELP = ("dense KAN: .safetensors, efficient-kan .pt/.pth, or a pykan checkpoint (the prefix given to "
-              "saveckpt, its _state or its _config.yml); also a bigger model's checkpoint holding a KAN head")
+              "saveckpt, its _state or its _config.yml); a FastKAN, ChebyKAN or Gram/KAGN net's state dict; also a "
+              "bigger model's checkpoint holding a KAN head")
 
 
-def add_model_source_options(parser: argparse.ArgumentParser) -> None:
-    """Add --prefix, --base-activation and --grid: which KAN of a checkpoint, and what a bare state dict does not record."""
+def add_model_source_options(parser: argparse.ArgumentParser, between: bool = False) -> None:
+    """Add --prefix, --base-activation and --grid: which KAN of a checkpoint, and what a bare state dict does not record;
+    with ``between``, also --between (for commands that read FastKAN, ChebyKAN and Gram nets)."""
     parser.add_argument("--prefix", help="the KAN inside a bigger model's checkpoint, by the start of its tensor names "
                                          "(e.g. head.; 'inspect' lists them); not needed when the file holds one KAN")
     parser.add_argument("--base-activation", choices=(*BASE_ACTIVATION_NAMES, ZERO_BASE), metavar="NAME",
@@ -33,6 +36,10 @@ def add_model_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", metavar="G,k,LOW,HIGH",
                         help="the uniform knot grid of a file that does not save its knots (deep-kan: its num_knots, "
                              "spline_order and grid_range; its defaults are 5,3,-1,1)")
+    if between:
+        parser.add_argument("--between", choices=("layernorm",),
+                            help="what sits between a FastKAN, ChebyKAN or Gram net's layers where a module holds "
+                                 "tensors there (ChebyKAN's nets keep a LayerNorm): its state dict does not say")
 
 
 def add_conv_option(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +74,9 @@ def add_head_option(parser: argparse.ArgumentParser | argparse._ActionsContainer
 
 def model_source(args: argparse.Namespace) -> dict:
     """The ``prefix``, ``base_activation`` and ``grid`` keywords of ``read_model`` from the command's options."""
-    return {"prefix": getattr(args, "prefix", None), "base_activation": getattr(args, "base_activation", None),
-            "grid": getattr(args, "grid", None)}
+    stated = {"prefix": getattr(args, "prefix", None), "base_activation": getattr(args, "base_activation", None),
+              "grid": getattr(args, "grid", None)}
+    return stated if getattr(args, "between", None) is None else {**stated, "between": args.between}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -78,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "Prints a JSON report with dense_bytes, compressed_bytes, file_bytes, ratio, "
                                           "coef_rel_l2 and per-layer details.")
     p.add_argument("model", help=MODEL_HELP)
-    add_model_source_options(p)
+    add_model_source_options(p, between=True)
     add_conv_option(p)
     p.add_argument("--method", choices=method_names(), default="sharekan",
                    help="sharekan (default): shared codebook of gain-shape-bias splines; uniform: round-to-nearest "
@@ -98,22 +106,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("inspect", help="print a model's layers, edges, grid, order and dense bytes as JSON "
                                               "(a multi-head bundle: its shared codebooks and every head)")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
-    add_model_source_options(p)
+    add_model_source_options(p, between=True)
     p.set_defaults(handler=run_inspect)
 
     p = subparsers.add_parser("decompress", help="rebuild a dense KAN from a compressed file")
     p.add_argument("compressed", help="file written by 'compress'")
     p.add_argument("--out", required=True, help="output dense model (.safetensors for sharekan, else a torch .pt)")
-    p.add_argument("--layout", choices=LAYOUT_CHOICES, default="sharekan",
-                   help="sharekan (default): this tool's own file; efficient-kan, pykan, flashkan, inkan, kanx or deep-kan: "
-                        "that library's state dict, which its own class loads strictly (the report says what to build "
-                        "it with, the base activation included: no state dict holds it)")
+    p.add_argument("--layout", choices=LAYOUT_CHOICES,
+                   help="sharekan (default for B-spline KANs): this tool's own file; efficient-kan, pykan, flashkan, "
+                        "inkan, kanx or deep-kan: that library's state dict, which its own class loads strictly (the "
+                        "report says what to build it with, the base activation included: no state dict holds it); "
+                        "native (default, and the only one, for a FastKAN, ChebyKAN or Gram net): its library's layout")
     p.set_defaults(handler=run_decompress)
 
     p = subparsers.add_parser("predict", help="run a dense or compressed KAN on a .npy array")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     add_head_option(p, head_file=False, help="the head of a multi-head bundle to run")
-    add_model_source_options(p)
+    add_model_source_options(p, between=True)
     add_conv_option(p)
     p.add_argument("--input", required=True, help="float array (batch, in_features) saved with numpy.save; "
                                                    "(N, C, H, W) images for a convolutional KAN")
@@ -124,13 +133,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_compress(args: argparse.Namespace) -> dict:
     """Compress, write atomically, and return the JSON report."""
     from ..io import read_model, write_bytes_atomic
+    from ..model.basis_kan import BasisKAN
     from ..results import compress_and_measure
     from ..runtime.loading import CONV_GEOMETRY
 
     if args.max_bytes is not None or args.codebook is not None:
         return run_budget_or_universal(args)
     config = method_config(args)
-    loaded = read_model(args.model, **model_source(args))
+    loaded = read_model(args.model, **model_source(args), basis=True)
+    if isinstance(loaded.model, BasisKAN):
+        return run_compress_basis(args, loaded, config)
     calibration = None
     if args.calibration is not None:
         calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
@@ -141,6 +153,27 @@ def run_compress(args: argparse.Namespace) -> dict:
         result = compress_and_measure(loaded.model, config, progress, metadata=metadata, calibration=calibration)
     write_bytes_atomic(args.out, result.encoded)
     return {**result.report(), **found_at(loaded), "out": str(args.out)}
+
+
+def run_compress_basis(args: argparse.Namespace, loaded: LoadedModel, config: object) -> dict:
+    """compress for a FastKAN, ChebyKAN or Gram net: SHARe-KAN layer by layer, written as a compressed basis-net file."""
+    from ..compression.basis_net import basis_kan_report, compress_basis_kan
+    from ..format.basis_net_file import save_basis_kan
+    from ..io.basis_net import CONTAINER
+
+    if args.method != "sharekan" or args.conv is not None:
+        raise SharekanError(f"{Path(args.model).name}: a {loaded.source_format} net is compressed with SHARe-KAN only "
+                            "(no --method, no --conv)")
+    net = loaded.model
+    calibration = None
+    if args.calibration is not None:
+        calibration = read_input_array(args.calibration, net.layers[0].in_features)
+    metadata = {**source_metadata(loaded, args.model), CONTAINER: loaded.container}
+    with progress_bar() as progress:
+        progress(0.0, f"compressing {len(net.layers)} {loaded.source_format} layers")
+        compressed = compress_basis_kan(net, config, calibration, metadata)
+    file_bytes = save_basis_kan(compressed, args.out)
+    return {**basis_kan_report(net, compressed), "file_bytes": file_bytes, **found_at(loaded), "out": str(args.out)}
 
 
 def source_metadata(loaded: LoadedModel, path: str) -> dict:
@@ -208,15 +241,21 @@ def run_inspect(args: argparse.Namespace) -> dict:
     """Describe a dense model or a compressed file; for a checkpoint holding several KANs, list them."""
     from ..compression import decompress
     from ..summary import model_summary
+    from ..format.basis_net_file import basis_kan_summary, is_basis_kan_file, load_basis_kan
     from ..format.compressed_file import is_compressed_file, load_compressed
     from ..io import read_model
+    from ..io.basis_net import basis_kan_constructor
+    from ..model.basis_kan import BasisKAN
     from ..io.model_file import kan_groups_in
     from ..format.multihead_file import bundle_summary, is_multihead_file, load_multihead
     from ..fidelity import coefficient_statistics
     from ..runtime.loading import check_dense_only
 
+    if is_basis_kan_file(args.model):
+        check_dense_only(args.model, args.prefix, args.base_activation, args.grid, args.between)
+        return {"format": "compressed", **basis_kan_summary(load_basis_kan(args.model))}
     if is_multihead_file(args.model) or is_compressed_file(args.model):
-        check_dense_only(args.model, args.prefix, args.base_activation, args.grid)
+        check_dense_only(args.model, args.prefix, args.base_activation, args.grid, args.between)
         if is_multihead_file(args.model):
             return bundle_summary(load_multihead(args.model))
         model = decompress(load_compressed(args.model))
@@ -226,7 +265,13 @@ def run_inspect(args: argparse.Namespace) -> dict:
         if len(groups) > 1:
             return {"kan_groups": groups, "note": "this checkpoint holds several KANs; pass --prefix with one of "
                                                   "their prefixes to inspect it"}
-    loaded = read_model(args.model, **model_source(args))
+    loaded = read_model(args.model, **model_source(args), basis=True)
+    if isinstance(loaded.model, BasisKAN):
+        from ..compression.basis_net import dense_nbytes
+
+        return {"format": loaded.source_format, "prefix": loaded.prefix, "kan_groups": loaded.kan_groups,
+                "tensors_outside_prefix": loaded.tensors_outside_prefix, "edges": loaded.model.num_edges,
+                "dense_bytes": dense_nbytes(loaded.model), **basis_kan_constructor(loaded.model)}
     return {"format": loaded.source_format, "prefix": loaded.prefix, "kan_groups": loaded.kan_groups,
             "tensors_outside_prefix": loaded.tensors_outside_prefix,
             "base_activation": loaded.model.config.base_activation, **model_summary(loaded.model),
@@ -236,19 +281,46 @@ def run_inspect(args: argparse.Namespace) -> dict:
 def run_decompress(args: argparse.Namespace) -> dict:
     """Write the dense reconstruction of a compressed file."""
     from ..compression import decompress
+    from ..format.basis_net_file import is_basis_kan_file
     from ..format.compressed_file import load_compressed
     from ..io import save_model
     from ..io.layouts import save_layout
 
+    if is_basis_kan_file(args.compressed):
+        return decompress_basis(args)
+    if args.layout == "native":
+        raise SharekanError(f"--layout native applies to FastKAN, ChebyKAN and Gram files; {Path(args.compressed).name} "
+                            f"is a B-spline KAN: choose sharekan or one of {', '.join(LAYOUT_CHOICES[1:-1])}")
     compressed = load_compressed(args.compressed)
     model = decompress(compressed)
-    if args.layout != "sharekan":
+    if args.layout not in (None, "sharekan"):
         constructor = save_layout(model, args.layout, args.out)
         return {"out": str(args.out), "edges": compressed.num_edges, "layout": args.layout, "build_with": constructor,
                 "note": f"the state dict does not hold the base activation: build {args.layout}'s class with "
                         f"{constructor['base_activation']!r} as its base activation, or its outputs will differ"}
     save_model(model, args.out, {**compressed.metadata, "decompressed_from": Path(args.compressed).name})
     return {"out": str(args.out), "edges": compressed.num_edges}
+
+
+def decompress_basis(args: argparse.Namespace) -> dict:
+    """decompress for a compressed FastKAN, ChebyKAN or Gram net: its library's own state dict, laid out as the
+    source net kept its layers."""
+    from ..compression.basis_net import decompress_basis_kan
+    from ..format.basis_net_file import load_basis_kan
+    from ..io.basis_net import CONTAINER, save_basis_kan_layout
+
+    compressed = load_basis_kan(args.compressed)
+    if args.layout not in (None, "native"):
+        raise SharekanError(f"{Path(args.compressed).name} is a compressed {compressed.family} net; it decompresses to "
+                            "its library's own layout only (--layout native)")
+    container = compressed.metadata.get(CONTAINER, "layers.")
+    if container not in ("layers.", "", None) or (container is None and len(compressed.layers) != 1):
+        container = "layers."
+    constructor = save_basis_kan_layout(decompress_basis_kan(compressed), args.out, container)
+    return {"out": str(args.out), "edges": compressed.num_edges, "layout": "native", "build_with": constructor,
+            "keys": f"{container}N.<{compressed.family}'s names>" if container is not None else "one layer's names",
+            "note": f"the state dict does not hold what build_with lists; build {compressed.family}'s layers with it, "
+                    "or their outputs will differ"}
 
 
 def run_predict(args: argparse.Namespace) -> dict:

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "1, 32 and the maximum against 'predict' as a check.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     add_head_option(p, head_file=False, help="the head of a multi-head bundle to export")
-    add_model_source_options(p)
+    add_model_source_options(p, between=True)
     p.add_argument("--pte", required=True, help="output .pte (written atomically)")
     p.add_argument("--xnnpack", action="store_true", help="lower supported operators to the XNNPACK delegate")
     p.add_argument("--max-batch", type=int, default=1024, help="most rows per call of the program (default 1024)")

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "and mAP@[.5:.95] (COCOeval from faster-coco-eval) against the reference named in the output.")
     p.add_argument("model", help="dense KAN, compressed file or multi-head bundle")
     add_head_option(p, head_file=False, help="the head of a multi-head bundle to evaluate")
-    add_model_source_options(p)
+    add_model_source_options(p, between=True)
     p.add_argument("--task", choices=TASKS, help="default: the task stored in the model's metadata")
     p.add_argument("--data", help="detection only: a VOCdevkit folder (Annotations/, JPEGImages/) to evaluate on")
     p.set_defaults(handler=run_evaluate)

@@ -132,7 +132,13 @@ def check_known_activation(name: object) -> str:
 
 
 def decompress(compressed: CompressedKAN) -> KAN:
-    """Rebuild a dense KAN (spline scaler 1, the same base activation) from the compressed form of any method."""
+    """Rebuild a dense KAN (spline scaler 1, the same base activation) from the compressed form of any method; a
+    ``CompressedBasisKAN`` (a FastKAN, ChebyKAN or Gram net) decodes to its ``BasisKAN``."""
+    if not isinstance(compressed, CompressedKAN):
+        from .basis_net import CompressedBasisKAN, decompress_basis_kan  # it imports this module
+
+        if isinstance(compressed, CompressedBasisKAN):
+            return decompress_basis_kan(compressed)
     first = compressed.layers[0]
     widths = (first.in_features, *(layer.out_features for layer in compressed.layers))
     order = first.spline_order

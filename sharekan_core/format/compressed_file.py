@@ -107,7 +107,12 @@ def recorded_activation(header: dict) -> str:
 
 
 def save_compressed(compressed: CompressedKAN, path: str | Path) -> int:
-    """Write the compressed file atomically; return its size in bytes."""
+    """Write the compressed file atomically; return its size in bytes. A ``CompressedBasisKAN`` is written as
+    ``format.basis_net_file`` writes it (``load_basis_kan`` reads it back)."""
+    if not isinstance(compressed, CompressedKAN):
+        from .basis_net_file import save_basis_kan  # it imports this module
+
+        return save_basis_kan(compressed, path)
     payload = encode_compressed(compressed)
     write_bytes_atomic(path, payload)
     return len(payload)
@@ -192,6 +197,9 @@ def read_codebooks(arrays: dict[str, np.ndarray], header: dict, path: Path | str
 def load_compressed(path: str | Path) -> CompressedKAN:
     """Read a compressed file, validating every shape against its header."""
     path = Path(path)
+    if header_format(path) == "sharekan-compressed-basis-kan":  # format.basis_net_file.BASIS_KAN_FORMAT
+        raise SharekanError(f"{path.name}: is a compressed FastKAN, ChebyKAN or Gram net, not a B-spline KAN's compressed file: "
+                            "predict, evaluate, export, inspect and decompress read it (sk.load_basis_kan in the API)")
     header, arrays = read_checked(path, COMPRESSED_FORMAT, COMPRESSED_KIND, " (it may be a dense model)")
     return compressed_from(header, arrays, path.name)
 

@@ -11,6 +11,9 @@ A group is named by its prefix, the part of its keys before the KAN's own names:
     layers.0.spline_weights          deep-kan (efficient-kan's tensors under plural names, knots not saved)
     layers.0.grid_starts             flashkan (with spline_weight) or inkan (with one packed weight)
     0.spline_weight, 0.grid (in, G+1) kanx (transposed, unextended grid: fewer knots than coefficients + 1)
+    layers.0.rbf.grid                FastKAN (a FastKAN net's ModuleList; 'N.rbf.grid' in an nn.Sequential)
+    0.cheby_coeffs                   ChebyKAN
+    layers.0.beta_weights            torch-conv-kan's Gram/KAGN
 
 ``select_group`` picks the group a prefix names (or the only one) and ``group_tensors`` renames its tensors
 to ``layers.N.<name>`` (efficient-kan) or pykan's own names, remembering each one's key in the file.
@@ -23,7 +26,10 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import SharekanError
+from .chebykan import CHEBYKAN
 from .convkan import is_convkan_layer
+from .fastkan import FASTKAN
+from .gram import GRAM
 from .torchkan import refuse_torchkan
 
 EFFICIENT_KAN = "efficient-kan"
@@ -34,14 +40,10 @@ KANX = "kanx"
 DEEP_KAN = "deep-kan"
 CONVKAN = "convkan"
 B_SPLINE_FAMILIES = (EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX, DEEP_KAN)
+# Global-basis families by the tensor only their layers have (one table for the file importer and compress_).
+BASIS_MARKERS = {"rbf.grid": FASTKAN, "cheby_coeffs": CHEBYKAN, "beta_weights": GRAM}
+BASIS_FAMILIES = tuple(BASIS_MARKERS.values())
 MAX_NAMED = 6  # keys and prefixes an error names before it counts the rest
-# KAN families with other bases that no file importer reads yet, by a tensor name only they use: a file holding them
-# is refused naming the family, never read as something else. Each compresses in place (runtime/basis_in_place.py).
-UNSUPPORTED_FAMILIES = {
-    "rbf.grid": "FastKAN (Gaussian RBF on a fixed grid)",
-    "cheby_coeffs": "ChebyKAN (Chebyshev polynomials of tanh(x))",
-    "beta_weights": "Gram/KAGN (torch-conv-kan's Gram polynomials)",
-}
 
 # The tensor names that mark a KAN layer: efficient-kan's and kanx's spline_weight, deep-kan's spline_weights,
 # flashkan's and inkan's grid_starts.
@@ -50,6 +52,9 @@ _LAYER_LIST = re.compile(rf"^((?:.*?\.)??)(layers\.)?(\d+)\.{_ANCHORS}$")
 _ONE_LAYER = re.compile(rf"^((?:.*\.)?){_ANCHORS}$")
 _PYKAN_LAYER = re.compile(r"^((?:.*?\.)??)act_fun\.(\d+)\.coef$")
 _INDEXED = re.compile(r"^(\d+)\.(.+)$")
+_MARKER = "|".join(re.escape(marker) for marker in BASIS_MARKERS)
+_BASIS_LIST = re.compile(rf"^((?:.*?\.)??)(layers\.)?(\d+)\.({_MARKER})$")
+_BASIS_ONE = re.compile(rf"^((?:.*\.)?)({_MARKER})$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class KANGroup:
     """One KAN's tensors in a checkpoint: its prefix, family, and the layer indices its keys name."""
 
     prefix: str          # '' for a KAN saved alone, 'head.' for a head inside a bigger model
-    family: str          # EFFICIENT_KAN, PYKAN, FLASHKAN, INKAN, KANX, DEEP_KAN or CONVKAN
+    family: str          # a B_SPLINE_FAMILIES or BASIS_FAMILIES member, or CONVKAN
     container: str | None  # efficient-kan: 'layers.' (ModuleList), '' (nn.Sequential), None (one layer)
     indices: tuple[int, ...]
 
@@ -85,9 +90,25 @@ def find_kan_groups(tensors: dict[str, torch.Tensor]) -> list[KANGroup]:
             anchors.add(listed.group(4))
         elif alone:
             found.setdefault((alone.group(1), False, None), ({0}, set()))[1].add(alone.group(2))
-    return [KANGroup(prefix, PYKAN if is_pykan else _layer_family(tensors, prefix, container, min(indices), anchors),
-                     container, tuple(sorted(indices)))
-            for (prefix, is_pykan, container), (indices, anchors) in found.items()]
+    groups = [KANGroup(prefix, PYKAN if is_pykan else _layer_family(tensors, prefix, container, min(indices), anchors),
+                       container, tuple(sorted(indices)))
+              for (prefix, is_pykan, container), (indices, anchors) in found.items()]
+    return groups + _basis_groups(tensors)
+
+
+def _basis_groups(tensors: dict[str, torch.Tensor]) -> list[KANGroup]:
+    """The FastKAN, ChebyKAN and Gram groups of ``tensors``, one per prefix, container and family (a net mixing
+    families gives two groups at one prefix, which ``select_group`` refuses as one KAN)."""
+    found: dict[tuple[str, str | None, str], set[int]] = {}
+    for key in tensors:
+        listed, alone = _BASIS_LIST.match(key), _BASIS_ONE.match(key)
+        if listed:
+            found.setdefault((listed.group(1), listed.group(2) or "", BASIS_MARKERS[listed.group(4)]),
+                             set()).add(int(listed.group(3)))
+        elif alone:
+            found.setdefault((alone.group(1), None, BASIS_MARKERS[alone.group(2)]), set()).add(0)
+    return [KANGroup(prefix, family, container, tuple(sorted(indices)))
+            for (prefix, container, family), indices in found.items()]
 
 
 def _layer_family(tensors: dict[str, torch.Tensor], prefix: str, container: str | None, index: int,
@@ -119,44 +140,25 @@ def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefi
         if matches:
             raise SharekanError(f"{source}: prefix {prefix!r} names {len(matches)} KANs laid out differently "
                                 f"({_named([g.label() for g in matches])}); the file cannot be read as one KAN")
-        refuse_unsupported_families({key: value for key, value in tensors.items() if key.startswith(wanted)}, source)
+        refuse_torchkan({key: value for key, value in tensors.items() if key.startswith(wanted)}, source)
         found = f"KANs found: {_named([g.label() for g in groups])}" if groups else _no_kan_hint(tensors)
         raise SharekanError(f"{source}: no KAN at prefix {prefix!r}; {found}")
     if len(groups) == 1:
         return groups[0]
     if not groups:
-        refuse_unsupported_families(tensors, source)
+        refuse_torchkan(tensors, source)  # its norms and PReLUs between layers: compressed in place only
         raise SharekanError(f"{source}: no KAN in this file (no 'layers.N.spline_weight', 'N.spline_weight', "
-                            f"'spline_weight', 'spline_weights', 'grid_starts' or pykan 'act_fun.N.coef' tensors under any prefix); {_no_kan_hint(tensors)}")
+                            f"'spline_weight', 'spline_weights', 'grid_starts' or pykan 'act_fun.N.coef' tensors, nor "
+                            f"FastKAN, ChebyKAN or Gram layers, under any prefix); {_no_kan_hint(tensors)}")
     raise SharekanError(f"{source}: holds {len(groups)} KANs, at {_named([g.label() for g in groups])}; "
                         "pass --prefix (prefix= in the API) naming one")
-
-
-def unsupported_families(tensors: dict[str, torch.Tensor]) -> dict[str, str]:
-    """Each unsupported family ``tensors`` hold (UNSUPPORTED_FAMILIES), by name, with its first telling key."""
-    found: dict[str, str] = {}
-    for key in tensors:
-        for marker, family in UNSUPPORTED_FAMILIES.items():
-            if key == marker or key.endswith("." + marker):
-                found.setdefault(family, key)
-    return found
-
-
-def refuse_unsupported_families(tensors: dict[str, torch.Tensor], source: str) -> None:
-    """Raise a SharekanError naming the unsupported KAN families ``tensors`` hold, if any."""
-    refuse_torchkan(tensors, source)  # its norms and PReLUs between layers: compressed in place only
-    found = unsupported_families(tensors)
-    if found:
-        named = "; ".join(f"{family}, e.g. {key!r}" for family, key in found.items())
-        raise SharekanError(f"{source}: holds KAN layers of a family this tool does not import yet: {named}; only "
-                            f"B-spline KANs ({', '.join(B_SPLINE_FAMILIES)}) and convkan are supported from files; layers of "
-                            "these families compress in place: sk.compress_(module, config) on the live module")
 
 
 def group_tensors(tensors: dict[str, torch.Tensor], group: KANGroup) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The group's tensors under the importer's names, and each importer name's key in the file.
 
-    efficient-kan groups become ``layers.N.<name>``; pykan groups keep pykan's names without the prefix.
+    Layered groups (efficient-kan and the other B-spline layouts, FastKAN, ChebyKAN, Gram) become
+    ``layers.N.<name>``; pykan groups keep pykan's names without the prefix.
     Tensors under the prefix that fit neither naming are left out; ``unused_tensors`` names them.
     """
     renamed: dict[str, torch.Tensor] = {}
@@ -174,8 +176,8 @@ def group_tensors(tensors: dict[str, torch.Tensor], group: KANGroup) -> tuple[di
 def _importer_name(rest: str, group: KANGroup) -> str | None:
     if group.family == PYKAN:
         return rest
-    if group.container is None:
-        return f"layers.0.{rest}" if "." not in rest else None
+    if group.container is None:  # one layer: a B-spline layer's names have no dots, a basis layer's may
+        return f"layers.0.{rest}" if "." not in rest or group.family in BASIS_FAMILIES else None
     if not rest.startswith(group.container):
         return None
     indexed = _INDEXED.match(rest[len(group.container):])

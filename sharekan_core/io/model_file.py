@@ -9,16 +9,18 @@ from safetensors.torch import save as save_bytes
 
 from ..errors import SharekanError
 from ..model import KAN
+from ..model.basis_kan import BasisKAN
 from ..model.kan import BASE_ACTIVATIONS, DEFAULT_ACTIVATION
 from .atomic import write_bytes_atomic
 from ..ranges import ZERO_BASE
+from .basis_net import basis_kan_from
 from .convkan import convkan_layers
 from .deep_kan import UniformGrid, deep_kan_layers, stated_knots
 from .efficient_kan import efficient_kan_layers, kan_from_state
 from .flashkan import flashkan_layers
 from .inkan import inkan_layers
-from .kan_groups import (CONVKAN, DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, check_all_used, find_kan_groups, group_tensors,
-                         outside_prefix, select_group)
+from .kan_groups import (BASIS_FAMILIES, CONVKAN, DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, KANGroup,
+                         check_all_used, find_kan_groups, group_tensors, outside_prefix, select_group)
 from .kanx import kanx_layers
 from .layer_tensors import ImportedLayers
 from .pykan import pykan_base_function, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
@@ -37,12 +39,13 @@ class LoadedModel:
     """A KAN read from disk, with the free-form metadata stored beside it, where in the file it was found
     (``prefix``), every KAN-shaped group the file holds, and the keys of the tensors outside the prefix."""
 
-    model: KAN
+    model: KAN | BasisKAN  # a BasisKAN only where the reader was asked for one (``basis=True``)
     metadata: dict = field(default_factory=dict)
     source_format: str = MODEL_FORMAT
     prefix: str = ""
     kan_groups: list[dict] = field(default_factory=list)
     keys_outside_prefix: list[str] = field(default_factory=list)  # the rest of a bigger model, not imported
+    container: str | None = "layers."  # a BasisKAN's: where its layers sat under the prefix ('layers.', '', None)
 
     @property
     def tensors_outside_prefix(self) -> int:
@@ -63,7 +66,7 @@ def save_model(model: KAN, path: str | Path, metadata: dict | None = None) -> No
 
 
 def read_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,
-               grid: UniformGrid | str | None = None) -> LoadedModel:
+               grid: UniformGrid | str | None = None, *, basis: bool = False, between: str | None = None) -> LoadedModel:
     """Load a KAN from the project's format, an efficient-kan state_dict or a pykan checkpoint (by the prefix
     given to ``saveckpt``, its ``_state`` file or its ``_config.yml``).
 
@@ -75,17 +78,21 @@ def read_model(path: str | Path, prefix: str | None = None, base_activation: str
     one with over half, and no warning).
     ``grid`` states the uniform knot grid ('G,k,LOW,HIGH' or a ``UniformGrid``) of a family that does not save its
     knots (deep-kan); a file that records them is refused with it.
+    ``basis=True`` also reads a FastKAN, ChebyKAN or Gram/KAGN net (``io.basis_net``) as a BasisKAN; without it,
+    such a file is refused naming the commands that take it. ``between='layernorm'`` states that the modules
+    holding tensors between such a net's layers are LayerNorms.
     """
     path = pykan_checkpoint_file(Path(path))
     _stated_activation(base_activation)
     tensors, header = _read_tensors(path)
     return model_from_tensors(tensors, path.name, prefix, base_activation, grid, header=header,
-                              pykan_config=read_pykan_config(path))
+                              pykan_config=read_pykan_config(path), basis=basis, between=between)
 
 
 def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: str | None = None,
                        base_activation: str | None = None, grid: UniformGrid | str | None = None, *,
-                       header: dict | None = None, pykan_config: dict | None = None) -> LoadedModel:
+                       header: dict | None = None, pykan_config: dict | None = None,
+                       basis: bool = False, between: str | None = None) -> LoadedModel:
     """``read_model`` on tensors already in memory (a module's ``state_dict()``, a file's tensors); ``source``
     names them in errors, ``header`` is a project file's header and ``pykan_config`` a top-level pykan config."""
     header = header or {}
@@ -95,6 +102,11 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: st
     recorded = _recorded_activation(header, source) if ours else None
     groups = find_kan_groups(tensors)
     group = select_group(groups, tensors, prefix, source)
+    if group.family in BASIS_FAMILIES:
+        return _basis_model(tensors, groups, group, source, stated, grid, basis, between)
+    if between is not None:
+        raise SharekanError(f"{source}: --between (between=) applies to FastKAN, ChebyKAN and Gram nets; this is a "
+                            f"{group.family} KAN")
     layer_tensors, origin = group_tensors(tensors, group)
     if group.family == PYKAN:
         config = pykan_config if group.prefix == "" else None
@@ -116,16 +128,35 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: st
                        outside_prefix(tensors, group))
 
 
+def _basis_model(tensors: dict[str, torch.Tensor], groups: list[KANGroup], group: KANGroup, source: str,
+                 stated: str | None, grid: UniformGrid | str | None, basis: bool, between: str | None) -> LoadedModel:
+    """A FastKAN, ChebyKAN or Gram group read as a BasisKAN, every tensor under its prefix used or the file refused."""
+    if not basis:
+        where = f" at prefix {group.prefix!r}" if group.prefix else ""
+        raise SharekanError(f"{source}: holds a {group.family} net{where}, which this command does not take; inspect, "
+                            "compress (SHARe-KAN), predict, evaluate, export and decompress read it (sk.load_model in "
+                            "the API)")
+    if grid is not None:
+        raise SharekanError(f"{source}: --grid (grid=) states a deep-kan file's knots; a {group.family} file records "
+                            "its own basis, drop it")
+    layer_tensors, origin = group_tensors(tensors, group)
+    net, used = basis_kan_from(layer_tensors, origin, group, source, stated, between)
+    check_all_used(tensors, group, used, source)
+    return LoadedModel(net, {}, group.family, group.prefix, [g.summary() for g in groups], outside_prefix(tensors, group),
+                       group.container)
+
+
 def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,
-               grid: UniformGrid | str | None = None) -> KAN:
-    """Load a KAN from any supported format (see ``read_model`` for ``prefix``, ``base_activation`` and ``grid``).
+               grid: UniformGrid | str | None = None, between: str | None = None) -> KAN | BasisKAN:
+    """Load a KAN from any supported format (see ``read_model`` for ``prefix``, ``base_activation``, ``grid`` and
+    ``between``): a B-spline KAN as a ``KAN``, a FastKAN, ChebyKAN or Gram/KAGN net as a ``BasisKAN``.
 
     Example::
 
         >>> import sharekan_core as sk
         >>> model = sk.load_model("my_efficient_kan.pt", base_activation="gelu")  # doctest: +SKIP
     """
-    return read_model(path, prefix, base_activation, grid).model
+    return read_model(path, prefix, base_activation, grid, basis=True, between=between).model
 
 
 def kan_groups_in(path: str | Path) -> list[dict]:

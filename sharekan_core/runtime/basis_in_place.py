@@ -15,12 +15,12 @@ from ..errors import SharekanError
 from ..io.chebykan import CHEBYKAN, chebykan_layer
 from ..io.fastkan import FASTKAN, fastkan_layer
 from ..io.gram import GRAM, gram_layer
+from ..io.kan_groups import BASIS_MARKERS
 from ..model.basis_kan import BasisKANLayer
 from ..model.kan import BASE_ACTIVATIONS
 from .compressed_basis import CompressedBasisHead
 from .probe_check import PROBE_ROWS, refuse_unless_reproduced
 
-MARKERS = {"rbf.grid": FASTKAN, "cheby_coeffs": CHEBYKAN, "beta_weights": GRAM}  # the tensor each family's layer has
 # Where an activation is probed: it must equal one of BASE_ACTIVATIONS here to be reproduced by name.
 _PROBE = torch.linspace(-8.0, 8.0, 321, dtype=torch.float64)
 
@@ -29,7 +29,7 @@ def basis_layer_names(module: nn.Module) -> dict[str, str]:
     """Each FastKAN, ChebyKAN or Gram layer inside ``module``: its dotted name -> family."""
     found = {}
     for key in module.state_dict():
-        for marker, family in MARKERS.items():
+        for marker, family in BASIS_MARKERS.items():
             if key == marker or key.endswith("." + marker):
                 name = key[:-len(marker)].rstrip(".")
                 if not name:

@@ -37,3 +37,19 @@ class CompressedBasisHead(nn.Module):
         coefficients = self.biases[..., None] + self.gains[..., None] * self.codewords[self.indices]
         return apply_basis(self.basis(x), coefficients, base_branch(x, self.base_weight, self.base_bias,
                                                                       self.base_activation), self.output)
+
+
+class CompressedBasisStack(nn.Module):
+    """A compressed FastKAN, ChebyKAN or Gram net from a file: its layers' CompressedBasisHeads in turn, with the
+    dense LayerNorms between them where the net has them."""
+
+    def __init__(self, layers: list[CompressedBasisLayer], between: list[nn.LayerNorm | None]):
+        super().__init__()
+        self.layers = nn.ModuleList(CompressedBasisHead(layer) for layer in layers)
+        self.between = nn.ModuleList(nn.Identity() if norm is None else norm for norm in between)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Each layer on the last one's outputs (through the norm between them), from the codes."""
+        for index, layer in enumerate(self.layers):
+            x = layer(x if index == 0 else self.between[index - 1](x))
+        return x

@@ -25,11 +25,9 @@ from torch import nn
 from ..compression.basis_compressor import decompress_basis_layer
 from ..compression.compressed import decompress
 from ..errors import SharekanError
-from ..io.chebykan import CHEBYKAN, chebykan_state
+from ..io.basis_net import BASIS_STATES
 from ..io.efficient_kan import efficient_kan_state
 from ..io.export_parts import exported_layers
-from ..io.fastkan import FASTKAN, fastkan_state
-from ..io.gram import GRAM, gram_state
 from ..io.kan_groups import EFFICIENT_KAN
 from ..io.layouts import layout_state
 from ..io.torchkan import TORCHKAN
@@ -41,7 +39,6 @@ from .swap_record import SwappedFrom
 from .torchkan_in_place import TorchKANStack
 
 PARTS = (CompressedHead, CompressedBasisHead, TorchKANStack)  # what compress_ swaps in
-BASIS_STATES = {FASTKAN: fastkan_state, CHEBYKAN: chebykan_state, GRAM: gram_state}
 ONE_LAYER = "layers.0."  # a KAN's layout of one layer, for a part that replaced a single layer
 
 

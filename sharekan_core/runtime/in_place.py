@@ -26,7 +26,8 @@ from ..compression import compress
 from ..compression.basis_compressor import CompressedBasisLayer
 from ..compression.compressed import CompressedKAN
 from ..errors import SharekanError
-from ..io.kan_groups import KANGroup, find_kan_groups, refuse_unsupported_families
+from ..io.kan_groups import BASIS_FAMILIES, KANGroup, find_kan_groups
+from ..io.torchkan import refuse_torchkan
 from ..io.model_file import model_from_tensors
 from ..model.kan import KANLayer
 from .basis_in_place import basis_head, basis_layer_names, compress_basis_layers, under_basis_layers
@@ -66,6 +67,8 @@ def kan_modules(module: nn.Module) -> dict[str, nn.Module]:
     of its layers where that submodule holds more than its KAN layers (``swap_units``)."""
     found = {}
     for group in find_kan_groups(module.state_dict()):
+        if group.family in BASIS_FAMILIES:  # swapped layer by layer below
+            continue
         for name in swap_units(module, group):
             found[name] = module.get_submodule(name)
     for name in basis_layer_names(module):  # FastKAN and ChebyKAN layers, each swapped on its own
@@ -138,8 +141,8 @@ def _compress_swapped(module: nn.Module, config: object, calibration: dict[str, 
                       filter_fn: Callable[[nn.Module, str], bool] | None) -> dict[str, CompressedKAN | CompressedBasisLayer]:
     """compress_ once any torchkan KAN is a stack of dense layers: compress the chosen KANs, then swap them."""
     basis_layers = basis_layer_names(module)
-    refuse_unsupported_families({key: value for key, value in module.state_dict().items()  # never left dense unsaid
-                                 if not under_basis_layers(key, basis_layers)}, type(module).__name__)
+    refuse_torchkan({key: value for key, value in module.state_dict().items()  # never left dense unsaid
+                     if not under_basis_layers(key, basis_layers)}, type(module).__name__)
     compressed: dict[str, CompressedKAN | CompressedBasisLayer] = {}
     chosen = {name: kan for name, kan in kan_modules(module).items() if filter_fn is None or filter_fn(kan, name)}
     families = {name: family for name, family in basis_layers.items() if name in chosen}

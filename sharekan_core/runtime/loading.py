@@ -8,11 +8,13 @@ import torch
 
 from ..compression.compressed import CompressedKAN, decompress
 from ..errors import SharekanError
+from ..format.basis_net_file import is_basis_kan_file, load_basis_kan
 from ..format.compressed_file import is_compressed_file, load_compressed
 from ..format.multihead_file import is_multihead_file, load_multihead
 from ..io import read_model
 from ..io.kan_groups import CONVKAN
 from ..model.conv_kan import ConvGeometry, ConvKAN2d
+from .compressed_basis import CompressedBasisStack
 from .compressed_kan import CompressedDomainKAN
 
 
@@ -25,7 +27,7 @@ class Runnable:
     out_features: int
     metadata: dict = field(default_factory=dict)
     kind: str = "dense"
-    compressed: CompressedKAN | None = None  # a compressed file's stored form; None for dense models
+    compressed: CompressedKAN | None = None  # a compressed B-spline file's stored form; None otherwise
     conv: ConvGeometry | None = None  # a convolutional KAN: the module maps (N, C, H, W) images instead
 
     def program_module(self) -> torch.nn.Module:
@@ -61,13 +63,14 @@ CONV_GEOMETRY = "conv_geometry"  # compressed metadata: the ConvGeometry of a co
 
 def load_runnable(path: str | Path, head: str | None = None, prefix: str | None = None,
                   base_activation: str | None = None, grid: str | None = None,
-                  conv: ConvGeometry | str | None = None) -> Runnable:
+                  conv: ConvGeometry | str | None = None, between: str | None = None) -> Runnable:
     """Return a dense model, a compressed file, or the head ``head`` of a multi-head bundle, ready to run.
 
     ``prefix``, ``base_activation`` and ``grid`` apply to dense model files (see ``io.read_model``); ``conv`` states
-    a convkan file's geometry, which makes the module take (N, C, H, W) images (a compressed file records it)."""
-    if is_multihead_file(path) or is_compressed_file(path):
-        check_dense_only(path, prefix, base_activation, grid)
+    a convkan file's geometry, which makes the module take (N, C, H, W) images (a compressed file records it).
+    A FastKAN, ChebyKAN or Gram net, dense or compressed, runs too (compressed: decode-and-apply per layer)."""
+    if is_multihead_file(path) or is_compressed_file(path) or is_basis_kan_file(path):
+        check_dense_only(path, prefix, base_activation, grid, between)
         if conv is not None:
             raise SharekanError(f"--conv applies to dense convkan files; {Path(path).name} records its own geometry")
     if is_multihead_file(path):
@@ -78,11 +81,15 @@ def load_runnable(path: str | Path, head: str | None = None, prefix: str | None 
         return compressed_runnable(bundle.head(head or next(iter(bundle.heads))))
     if head is not None:
         raise SharekanError(f"--bundle-head applies to multi-head bundles; {Path(path).name} holds one model")
+    if is_basis_kan_file(path):
+        stored = load_basis_kan(path)
+        return Runnable(CompressedBasisStack(stored.layers, stored.between).eval(), stored.in_features, stored.out_features,
+                        stored.metadata, "compressed")
     if is_compressed_file(path):
         runnable = compressed_runnable(load_compressed(path))
         recorded = runnable.metadata.get(CONV_GEOMETRY)
         return runnable if recorded is None else image_runnable(runnable, conv_geometry(recorded, Path(path).name))
-    loaded = read_model(path, prefix, base_activation, grid)
+    loaded = read_model(path, prefix, base_activation, grid, basis=True, between=between)
     model = loaded.model.eval()
     runnable = Runnable(model, model.layers[0].in_features, model.layers[-1].out_features, loaded.metadata, "dense")
     if loaded.source_format != CONVKAN:
@@ -125,10 +132,11 @@ def image_runnable(runnable: Runnable, geometry: ConvGeometry) -> Runnable:
 
 
 def check_dense_only(path: str | Path, prefix: str | None, base_activation: str | None,
-                     grid: str | None = None) -> None:
-    """Raise SharekanError if --prefix, --base-activation or --grid was given for a compressed file or bundle: they
-    pick or describe a dense KAN, and a compressed file records its own."""
-    for option, value in (("--prefix", prefix), ("--base-activation", base_activation), ("--grid", grid)):
+                     grid: str | None = None, between: str | None = None) -> None:
+    """Raise SharekanError if --prefix, --base-activation, --grid or --between was given for a compressed file or
+    bundle: they pick or describe a dense KAN, and a compressed file records its own."""
+    for option, value in (("--prefix", prefix), ("--base-activation", base_activation), ("--grid", grid),
+                          ("--between", between)):
         if value is not None:
             raise SharekanError(f"{option} applies to dense model files; {Path(path).name} is a compressed file "
                                 "or multi-head bundle")
