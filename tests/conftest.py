@@ -1,6 +1,7 @@
 """Shared fixtures: small KANs built from known prototype shapes."""
 from __future__ import annotations
 
+import collections
 import os
 
 import numpy as np
@@ -13,6 +14,32 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest-xdist runs one process per core: torch's own per-process thread pool on top oversubscribes the
     # cores, and threads that wait at barriers for descheduled peers made small training loops 2-10x slower
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+
+# The files that take longest under `make test` (2 workers, --dist loadfile; see --durations), longest first.
+# loadfile hands out whole files in collection order, and by default xdist orders them by their number of tests,
+# which left the one- to three-test browser files for last: one ran alone for minutes while the other worker idled.
+# Started first, the rest of the suite fills in beside them.
+LONGEST_FILES = ("test_e2e_sessions.py", "test_e2e_uploads.py", "test_e2e_browser.py", "test_app_pages.py",
+                 "test_runtime_export.py", "test_detection_export.py", "test_runtime_program.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order pytest_collection_modifyitems sets
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, run LONGEST_FILES first, then the other files by falling number of tests (xdist's own
+    order); each file's tests keep their order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    counts = collections.Counter(item.path.name for item in items)
+
+    def rank(item) -> tuple[int, int]:
+        name = item.path.name
+        return (LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES), -counts[name])
+
+    items.sort(key=rank)
 
 
 def prototype_kan(widths: tuple[int, ...], prototypes: int, seed: int = 0, grid_size: int = 10,
