@@ -5,6 +5,8 @@ import streamlit as st
 from app_pages.common import (choose_model, chosen_model, evaluation_set, keep_evaluation_set, keep_upload,
                               model_choice, require_model, session, show_error, stop_page, uploaded_model)
 from sharekan_core.ranges import BASE_ACTIVATION_NAMES, ZERO_BASE
+from sharekan_core.studio.basis_nets import (basis_layer_table, basis_summary, codebook_sizes, compress_upload,
+                                             is_basis_net)
 from sharekan_core.studio.evaluation import evaluation_set_measure, read_evaluation_set, score
 from sharekan_core.studio.messages import plain_message
 from sharekan_core.studio.models import (ChosenModel, content_key, file_parts, format_bytes, layer_table, model_summary,
@@ -12,6 +14,46 @@ from sharekan_core.studio.models import (ChosenModel, content_key, file_parts, f
 from sharekan_core.studio.session import UPLOAD
 
 NOT_STATED = "not stated (the file records it)"
+NOTHING_BETWEEN = "nothing stated"
+
+
+def basis_net_panel(model: ChosenModel) -> None:
+    """An uploaded FastKAN, ChebyKAN or Gram net: its numbers, and its compression here with the file to download."""
+    loaded = model.loaded
+    summary = basis_summary(loaded.model)
+    st.success(f"Read {model.label} as a {loaded.source_format} net at prefix {loaded.prefix or '(top level)'!r}. "
+               "It compresses here (SHARe-KAN, layer by layer) and from the command line; the other pages work on "
+               "B-spline KANs, so the model in use there is unchanged.")
+    cols = st.columns(4)
+    cols[0].metric("Architecture", " → ".join(str(w) for w in summary["widths"]))
+    cols[1].metric("Edges", f"{summary['edges']:,}")
+    cols[2].metric("Dense storage", format_bytes(summary["dense_bytes"]))
+    cols[3].metric("Basis functions per edge", ", ".join(str(n) for n in summary["basis_functions"]))
+    parts = file_parts(loaded)
+    if len(parts) > 1:
+        with st.expander("What the file holds: the net imported, and the parts that were not", expanded=True):
+            st.dataframe(parts, hide_index=True, width="stretch")
+    st.dataframe(basis_layer_table(loaded.model), hide_index=True, width="stretch")
+    with st.expander("What its library's class is built with (the state dict does not hold it)"):
+        st.json(summary["built_with"])
+    left, right = st.columns(2)
+    codebook = left.selectbox("Codebook size K (per layer)", codebook_sizes(loaded.model), key="basis_k",
+                              index=len(codebook_sizes(loaded.model)) - 1)
+    bits = right.selectbox("Bit-width", [8, 4], key="basis_bits")
+    if st.button("Compress this net", type="primary"):
+        session().basis_compression = compress_upload(loaded, codebook, bits, model.label)
+    done = session().basis_compression
+    if done is not None:
+        report = done.report
+        st.subheader(f"Compressed: K = {done.codebook_size}, Int{done.bits}")
+        cols = st.columns(3)
+        cols[0].metric("Stored bytes", format_bytes(report["compressed_bytes"]))
+        cols[1].metric("Smaller by", f"{report['ratio']:.1f}x")
+        cols[2].metric("Coefficient error (relative L2)", f"{report['coef_rel_l2']:.3f}")
+        st.download_button("Download the compressed file (.skan)", done.encoded, file_name="compressed_basis.skan",
+                           mime="application/octet-stream")
+        st.caption("Run it with `python -m sharekan_core predict compressed_basis.skan --input X.npy --out y.npy`; "
+                   "`decompress --layout native` gives the library's own state dict back.")
 
 st.title("Model")
 st.caption("Choose a pre-trained KAN to compress. Everything below is computed from the file you pick.")
@@ -25,8 +67,8 @@ choice = st.radio("Model", list(options), format_func=options.get,
 if choice == UPLOAD:
     weights = st.file_uploader(
         "One KAN checkpoint: this project's .safetensors; a state dict or training checkpoint (.pt, .pth, "
-        ".safetensors) of efficient-kan, flashkan, inkan, kanx or deep-kan, or of a whole model holding a KAN head; "
-        "or a pykan checkpoint's *_state file. A new file replaces the one in use.")
+        ".safetensors) of efficient-kan, flashkan, inkan, kanx, deep-kan, FastKAN, ChebyKAN or Gram/KAGN, or of a "
+        "whole model holding a KAN head; or a pykan checkpoint's *_state file. A new file replaces the one in use.")
     config = st.file_uploader("For a pykan checkpoint only: its *_config.yml", type=["yml", "yaml"])
     activation = st.selectbox("Base activation, for a file that does not record it (an efficient-kan state_dict, "
                               "a pykan *_state without its config)", [NOT_STATED, *BASE_ACTIVATION_NAMES, ZERO_BASE])
@@ -35,29 +77,41 @@ if choice == UPLOAD:
                            key="upload_prefix").strip() or None
     grid = st.text_input("Knot grid G,k,LOW,HIGH, for a file that does not save its knots (deep-kan)",
                          key="upload_grid").strip() or None
+    between_choice = st.selectbox("Between the layers of a FastKAN, ChebyKAN or Gram net (ChebyKAN's nets keep a "
+                                  "LayerNorm there)", [NOTHING_BETWEEN, "layernorm"], key="upload_between")
+    between = None if between_choice == NOTHING_BETWEEN else between_choice
     if weights is not None:
         name = safe_filename(weights.name)
         payload, config_yml = weights.getvalue(), config.getvalue() if config is not None else None
         attempt = content_key(payload, config_yml or b"", *([stated.encode()] if stated else []),
                               *([b"prefix:" + prefix.encode()] if prefix else []),
-                              *([b"grid:" + grid.encode()] if grid else []))
+                              *([b"grid:" + grid.encode()] if grid else []),
+                              *([b"between:" + between.encode()] if between else []))
         outcome = session().upload_outcomes
-        in_use = uploaded_model()
-        if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt):
+        in_use, basis_net = uploaded_model(), session().basis_upload
+        if outcome.get(attempt, "") is None and (in_use is None or in_use.key != attempt) \
+                and (basis_net is None or basis_net.key != attempt):
             del outcome[attempt]  # a file that loaded before, uploaded again after another: read it again
         if attempt not in outcome:
             try:
                 loaded = read_upload(weights.name, payload, config_yml, config.name if config is not None else None,
-                                     base_activation=stated, prefix=prefix, grid=grid)
+                                     base_activation=stated, prefix=prefix, grid=grid, between=between)
             except Exception as error:  # any failure of any loader is one plain message, never a traceback
                 outcome[attempt] = plain_message(error, name)
             else:
-                keep_upload(ChosenModel(attempt, f"{name} (uploaded)", loaded))
+                if is_basis_net(loaded):
+                    session().basis_upload = ChosenModel(attempt, f"{name} (uploaded)", loaded)
+                    session().basis_compression = None
+                else:
+                    keep_upload(ChosenModel(attempt, f"{name} (uploaded)", loaded))
                 outcome[attempt] = None
         if outcome[attempt] is not None:
             in_use = chosen_model() if uploaded_model() is None else uploaded_model()
             st.error(f"Could not load this upload. {outcome[attempt]}")
             st.info(f"Still in use: **{in_use.label if in_use else 'no model'}**. Upload another file to replace it.")
+        elif session().basis_upload is not None and session().basis_upload.key == attempt:
+            basis_net_panel(session().basis_upload)
+            stop_page()
         elif uploaded_model() is not None:
             in_use = uploaded_model()
             st.success(f"In use: {in_use.label}, read as {in_use.loaded.source_format} at prefix "

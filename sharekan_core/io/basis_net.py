@@ -39,7 +39,7 @@ BASIS_STATES = {FASTKAN: fastkan_state, CHEBYKAN: chebykan_state, GRAM: gram_sta
 CONTAINER = "container"  # compressed metadata: where the source net kept its layers ('layers.', '' or None)
 
 SPACING_TOLERANCE = 1e-5  # relative: an evenly spaced grid's steps agree this closely (linspace in float32)
-_STATE_IT = "--base-activation on the command line, base_activation= in the API"
+_STATE_IT = "--base-activation on the command line, base_activation= in the API, 'Base activation' in the studio"
 
 
 BETWEEN = ("layernorm",)  # what a user can state sits between two layers (--between)
@@ -98,7 +98,8 @@ def _between(tensors: dict[str, torch.Tensor], group: KANGroup, before: int, aft
     if between is None:
         raise SharekanError(f"{source}: {keys} sit between the {group.family} layers and the file does not say what "
                             "module they are; if it is a LayerNorm (as ChebyKAN's nets keep between layers), state "
-                            "--between layernorm (between= in the API), else compress the net in place")
+                            "--between layernorm (between= in the API, 'Between the layers' in the studio), else "
+                            "compress the net in place")
     weight, bias = own.get("weight"), own.get("bias")
     if set(own) != {"weight", "bias"} or weight.dim() != 1 or bias.shape != weight.shape \
             or not torch.isfinite(weight).all() or not torch.isfinite(bias).all():

@@ -68,15 +68,16 @@ def safe_filename(filename: str, default: str = "upload") -> str:
 
 def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None,
                 config_name: str | None = None, *, base_activation: str | None = None,
-                prefix: str | None = None, grid: str | None = None) -> LoadedModel:
+                prefix: str | None = None, grid: str | None = None, between: str | None = None) -> LoadedModel:
     """Load an uploaded checkpoint through ``read_model`` from a private temporary folder.
 
     The file lands on disk under ``safe_filename(filename)``. A pykan ``*_state`` file needs its
     ``*_config.yml`` beside it; pass it as ``config_yml`` and the name it was uploaded under as
     ``config_name``. Errors name both files as the user named them, not as they were stored.
     ``base_activation`` states what a bare efficient-kan or pykan state dict does not record, ``prefix`` picks
-    the KAN inside a bigger model and ``grid`` states the knots of a family that does not save them (deep-kan; see
-    ``read_model``).
+    the KAN inside a bigger model, ``grid`` states the knots of a family that does not save them (deep-kan) and
+    ``between`` what sits between a FastKAN, ChebyKAN or Gram net's layers (see ``read_model``). Such a net loads
+    as a ``BasisKAN`` (``studio.basis_nets`` shows and compresses it).
     """
     safe_name = given_name = safe_filename(filename)
     if not payload:
@@ -94,7 +95,7 @@ def read_upload(filename: str, payload: bytes, config_yml: bytes | None = None,
         if config_yml is not None:
             (Path(folder) / stored_config).write_bytes(config_yml)
         try:
-            loaded = read_model(path, prefix, base_activation, grid)
+            loaded = read_model(path, prefix, base_activation, grid, basis=True, between=between)
         except SharekanError as error:
             raise SharekanError(renamed(str(error), as_uploaded)) from None
     if "adapter" in loaded.metadata:  # a detection head's adapter name is checked once, here, for every page

@@ -47,6 +47,8 @@ class StudioSession:
     model_choice: str | None = None  # a shipped model's path, or UPLOAD
     upload: ChosenModel | None = None  # the model uploaded on the Model page, once it loaded
     upload_outcomes: dict[str, str | None] = field(default_factory=dict)  # upload key -> error, None if it loaded
+    basis_upload: ChosenModel | None = None  # an uploaded FastKAN, ChebyKAN or Gram net (compressed on the Model page)
+    basis_compression: Any = None  # its latest studio.basis_nets.BasisCompression
     runs: dict[str, CompressionRun] = field(default_factory=dict)  # model key -> latest compression
     history: list[CompressionRun] = field(default_factory=list)  # every compression, oldest first
     evaluation_sets: dict[str, EvaluationSet] = field(default_factory=dict)  # model key -> the user's X, y
