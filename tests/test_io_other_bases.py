@@ -192,3 +192,21 @@ def test_a_damaged_compressed_file_is_refused_and_nothing_is_written(capsys, tmp
         sk.load_compressed(good)
     status, _, lines = cli(capsys, "decompress", good, "--layout", "efficient-kan", "--out", tmp_path / "x.pt")
     assert status == 2 and "--layout native" in lines[0] and not (tmp_path / "x.pt").exists()
+
+
+def test_the_exported_program_holds_the_codes_at_their_width_and_matches_eager(capsys, tmp_path, files, digits):
+    from sharekan_core.runtime.basis_program import BasisProgram
+
+    out = tmp_path / "cheby.skan"
+    assert cli(capsys, "compress", files["ChebyKAN"], "--between", "layernorm", "-K", "16", "--bits", "4", "--out", out)[0] == 0
+    stored = sk.load_basis_kan(out)
+    program = BasisProgram(stored).eval()
+    held = digits[0][TRAIN:]
+    with torch.no_grad():
+        assert relative_error(program(held), sk.load_runnable(out).module(held)) < TOLERANCE
+    codes = [buffer for name, buffer in program.named_buffers() if name.endswith("stream")]
+    assert codes and all(buffer.dtype == torch.uint8 for buffer in codes)  # indices, codebook, gains: packed bytes
+    wide = [name for name, buffer in program.named_buffers() if buffer.dtype == torch.int64]
+    assert wide == ["layers.0.basis.orders", "layers.1.basis.orders"]  # only the Chebyshev orders 0..4, no indices
+    status, report, _ = cli(capsys, "export", out, "--pte", tmp_path / "cheby.pte")
+    assert status == 0 and report["kind"] == "compressed" and report["max_relative_difference_vs_eager"] < TOLERANCE

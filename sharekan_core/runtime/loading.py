@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from ..compression.basis_net import CompressedBasisKAN
 from ..compression.compressed import CompressedKAN, decompress
 from ..errors import SharekanError
 from ..format.basis_net_file import is_basis_kan_file, load_basis_kan
@@ -27,14 +28,18 @@ class Runnable:
     out_features: int
     metadata: dict = field(default_factory=dict)
     kind: str = "dense"
-    compressed: CompressedKAN | None = None  # a compressed B-spline file's stored form; None otherwise
+    compressed: CompressedKAN | CompressedBasisKAN | None = None  # a compressed file's stored form; None for dense
     conv: ConvGeometry | None = None  # a convolutional KAN: the module maps (N, C, H, W) images instead
 
     def program_module(self) -> torch.nn.Module:
         """The module to export as an ExecuTorch program: ``KANProgram`` (the stored codes) for compressed files."""
+        from .basis_program import BasisProgram
         from .program import KANProgram
 
-        return self.module if self.compressed is None else KANProgram(self.compressed).eval()
+        if self.compressed is None:
+            return self.module
+        program = KANProgram if isinstance(self.compressed, CompressedKAN) else BasisProgram
+        return program(self.compressed).eval()
 
 
 def compressed_runnable(compressed: CompressedKAN) -> Runnable:
@@ -84,7 +89,7 @@ def load_runnable(path: str | Path, head: str | None = None, prefix: str | None 
     if is_basis_kan_file(path):
         stored = load_basis_kan(path)
         return Runnable(CompressedBasisStack(stored.layers, stored.between).eval(), stored.in_features, stored.out_features,
-                        stored.metadata, "compressed")
+                        stored.metadata, "compressed", stored)
     if is_compressed_file(path):
         runnable = compressed_runnable(load_compressed(path))
         recorded = runnable.metadata.get(CONV_GEOMETRY)
