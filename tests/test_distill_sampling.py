@@ -93,13 +93,16 @@ def test_plain_share_is_the_share_of_fresh_views_that_are_whole_sources(share):
 
 
 @pytest.mark.parametrize("value", ["1.0", "-0.1", "nan"])
-def test_a_plain_share_outside_the_interval_is_one_error_line(value, tmp_path):
-    import subprocess
-    script = Path(__file__).resolve().parents[1] / "scripts" / "distill_detection_head.py"
-    done = subprocess.run([sys.executable, str(script), "--plain-share", value, "--out", str(tmp_path / "x")],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert "error: --plain-share" in done.stderr
+def test_a_plain_share_outside_the_interval_is_one_error_line(value, tmp_path, monkeypatch, capsys):
+    """The script's own main in this process (a fresh interpreter per value cost seconds each; the zoom-share test
+    below runs the script as a real process)."""
+    from distill_detection_head import main
+
+    monkeypatch.setattr(sys, "argv", ["distill_detection_head.py", "--plain-share", value, "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "error: --plain-share" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
