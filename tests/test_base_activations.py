@@ -8,6 +8,7 @@ path, the fused numba kernels on each of their routes, KANProgram, decompress) i
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -28,6 +29,7 @@ from sharekan_core.format.multihead_file import encode_multihead, load_multihead
 from sharekan_core.io.model_file import model_from_tensors
 from sharekan_core.io.tensors import decode_header, read_safetensors
 from sharekan_core.model.bspline import bspline_basis
+from sharekan_core.model.kan import BASE_ACTIVATIONS
 from sharekan_core.runtime.in_place import CompressedHead
 from sharekan_core.runtime.program import KANProgram
 from sharekan_core.runtime.routes import GROUPED_FROM_ROWS, TILE_FROM_ROWS
@@ -232,3 +234,31 @@ def test_a_gelu_program_exports_and_equals_predict(trained, tmp_path, capsys):
     capsys.readouterr()
     predicted = torch.from_numpy(np.load(tmp_path / "y.npy"))
     assert relative_error(load_pte(tmp_path / "g.pte")(x), predicted) < AGREEMENT
+
+
+@pytest.fixture(scope="module")
+def shipped_codes():
+    """The shipped digits KAN compressed once at K = 64 Int8 (its codes are reused under every activation)."""
+    from sharekan_core.studio.settings import settings
+
+    shipped = settings().models_dir / "digits_kan.safetensors"
+    return sk.compress(sk.load_model(shipped), sk.CompressionConfig(codebook_size=64))
+
+
+@pytest.mark.parametrize("name", sorted(BASE_ACTIVATIONS))
+def test_every_activation_is_computed_alike_by_every_runtime(shipped_codes, digits, name):
+    """All of BASE_ACTIVATIONS (the trained tests above cover three): the same codes recorded with each activation
+    give one output from decompress (a dense KAN built with it), the torch path, the fused kernels on each route and
+    KANProgram (what the .pte runs), and an output of its own: no runtime falls back to SiLU."""
+    codes = dataclasses.replace(shipped_codes, base_activation=name)
+    held_out = digits[0][TRAIN_ROWS:]
+    with torch.no_grad():
+        want = decompress(codes)(held_out)
+        fused = sk.CompressedDomainKAN(codes, backend="fused")
+        for rows in (GROUPED_FROM_ROWS - 1, 200, TILE_FROM_ROWS):
+            assert fused.runs_fused(held_out[:rows])
+            assert relative_error(fused(held_out[:rows]), want[:rows]) < AGREEMENT, (name, rows)
+        for runtime in (sk.CompressedDomainKAN(codes, backend="torch"), KANProgram(codes)):
+            assert relative_error(runtime(held_out), want) < AGREEMENT, (name, type(runtime).__name__)
+        if name != "silu":
+            assert relative_error(decompress(shipped_codes)(held_out), want) > 1e-4, name

@@ -61,7 +61,7 @@ def test_filter_and_refusals(digits, trained_state):
     with pytest.raises(SharekanError, match="the module itself is a KAN"):
         compress_(net.head, sk.CompressionConfig(codebook_size=8))
     sloped = _net(trained_state, base_activation=lambda: nn.LeakyReLU(0.2))
-    with pytest.raises(SharekanError, match=r"head: holds LeakyReLU\(negative_slope=0.2\), which is not a base activation"):
+    with pytest.raises(SharekanError, match=r"head: holds a module that is not a base activation .*: LeakyReLU\(negative_slope=0.2\) is not one"):
         compress_(sloped, sk.CompressionConfig(codebook_size=8))
 
 
@@ -139,3 +139,20 @@ def test_a_layer_holding_its_own_norm_and_prelu_is_refused_by_name(digits):
                                             r"layer_norm.weight, layer_norm.bias, prelu.weight"):
         compress_(net, sk.CompressionConfig(codebook_size=8))
     assert net.head is layer
+
+
+def test_an_activation_is_named_by_what_it_computes_not_by_how_it_prints():
+    """SiLU(inplace=True) prints unlike SiLU() but computes it (it was refused); a Dropout or a re-parameterised
+    activation computes no base activation and is refused; two different ones in one KAN are ambiguous."""
+    from sharekan_core.runtime.in_place import live_activation
+
+    assert live_activation(ReferenceKAN([4, 3], base_activation=lambda: nn.SiLU(inplace=True)), "head") == "silu"
+    assert live_activation(ReferenceKAN([4, 3], base_activation=nn.Hardswish), "head") == "hardswish"
+    for module, message in ((nn.Dropout, r"Dropout\(p=0.5, inplace=False\) is not one"),
+                            (lambda: nn.ELU(alpha=0.5), r"ELU\(alpha=0.5\) is not one")):
+        with pytest.raises(SharekanError, match=message):
+            live_activation(ReferenceKAN([4, 3], base_activation=module), "head")
+    mixed = ReferenceKAN([4, 3, 2])
+    mixed.layers[1].base_activation = nn.GELU()
+    with pytest.raises(SharekanError, match=r"ambiguous: gelu, silu"):
+        live_activation(mixed, "head")

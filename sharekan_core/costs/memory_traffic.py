@@ -94,7 +94,7 @@ def index_width(codebook_size: int) -> int:
 
 
 def table_bytes_per_input_row(order: int, with_offset: bool = True) -> int:
-    """Bytes of one (input, row) table entry: int64 start, k + 1 float weights, offset, basis sum, SiLU."""
+    """Bytes of one (input, row) table entry: int64 start, k + 1 float weights, offset, basis sum, base activation."""
     return INT64 + FP32 * (order + 1) + FP32 * (3 if with_offset else 2)
 
 

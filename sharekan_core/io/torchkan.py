@@ -30,6 +30,12 @@ _NAMES = {"base_weight": "base_weights.", "spline_weight": "spline_weights.", "s
 MAX_NAMED = 6
 
 
+def torchkan_layer_state(index: int, **values: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """Layer ``index``'s tensors under torchkan's list names, from efficient-kan's names (``base_weight``,
+    ``spline_weight``, ``spline_scaler``, ``grid``); a value of None is left out."""
+    return {f"{_NAMES[name]}{index}": value.contiguous() for name, value in values.items() if value is not None}
+
+
 def torchkan_prefixes(keys: list[str]) -> list[str]:
     """The prefixes ('' or 'head.') under which ``keys`` hold a torchkan KAN's first layer."""
     found = []

@@ -4,8 +4,6 @@ RBF width, the LayerNorms' eps and the activations, from the layer itself, never
 compressed-domain module."""
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 from torch import nn
@@ -17,12 +15,9 @@ from ..io.fastkan import FASTKAN, fastkan_layer
 from ..io.gram import GRAM, gram_layer
 from ..io.kan_groups import BASIS_MARKERS
 from ..model.basis_kan import BasisKANLayer
-from ..model.kan import BASE_ACTIVATIONS
 from .compressed_basis import CompressedBasisHead
-from .probe_check import PROBE_ROWS, refuse_unless_reproduced
+from .probe_check import PROBE_ROWS, refuse_unless_reproduced, reproduced_activation
 
-# Where an activation is probed: it must equal one of BASE_ACTIVATIONS here to be reproduced by name.
-_PROBE = torch.linspace(-8.0, 8.0, 321, dtype=torch.float64)
 
 
 def basis_layer_names(module: nn.Module) -> dict[str, str]:
@@ -83,22 +78,6 @@ def checked_layer_norm(norm: object, name: str, attribute: str) -> nn.LayerNorm:
             and len(norm.normalized_shape) == 1):
         raise SharekanError(f"{name}: {attribute} is {norm!r}, not a LayerNorm over one dimension this tool reproduces")
     return norm
-
-
-def reproduced_activation(function: Callable | None, what: str) -> str:
-    """The name in BASE_ACTIVATIONS of the activation ``function`` (a torch function or module), found by running it
-    on a probe: only one it equals there is reproduced, so a scaled or re-parameterised activation is refused."""
-    try:
-        with torch.no_grad():
-            values = function(_PROBE.clone())
-    except (TypeError, RuntimeError, ValueError):
-        values = None
-    for candidate, reference in BASE_ACTIVATIONS.items():
-        if isinstance(values, torch.Tensor) and values.shape == _PROBE.shape \
-                and torch.allclose(values.to(torch.float64), reference(_PROBE), rtol=0.0, atol=1e-12):
-            return candidate
-    raise SharekanError(f"{what} {function!r} is not one this tool reproduces (torch's, at their defaults: "
-                        f"{', '.join(BASE_ACTIVATIONS)})")
 
 
 def compress_basis_layers(module: nn.Module, names: dict[str, str], config: object,

@@ -30,7 +30,7 @@ from ..io.efficient_kan import efficient_kan_state
 from ..io.export_parts import exported_layers
 from ..io.kan_groups import EFFICIENT_KAN
 from ..io.layouts import layout_state
-from ..io.torchkan import TORCHKAN
+from ..io.torchkan import TORCHKAN, torchkan_layer_state
 from ..model.kan import KAN, KANConfig, KANLayer
 from .compressed_basis import CompressedBasisHead
 from .compressed_module import _few
@@ -115,11 +115,10 @@ def _torchkan_state(name: str, stack: TorchKANStack, record: SwappedFrom) -> dic
     state: dict[str, torch.Tensor] = {}
     for index, layer in enumerate(stack.layers):
         folded = _named(f"{name}.layers.{index}", lambda: exported_layers(_layer_kan(layer), TORCHKAN)[0])
-        state[f"base_weights.{index}"] = folded.base_weight.contiguous()
-        state[f"spline_weights.{index}"] = (folded.spline_weight if scalers else folded.scaled_spline_weight()).contiguous()
-        if scalers:
-            state[f"spline_scalers.{index}"] = folded.spline_scaler.contiguous()
-        state[f"grid_{index}"] = folded.grid.contiguous()
+        state.update(torchkan_layer_state(
+            index, base_weight=folded.base_weight,
+            spline_weight=folded.spline_weight if scalers else folded.scaled_spline_weight(),
+            spline_scaler=folded.spline_scaler if scalers else None, grid=folded.grid))
     for owner in ("layer_norms", "prelus"):
         if getattr(stack, owner) is not None:
             state.update({f"{owner}.{key}": value.detach().clone() for key, value in getattr(stack, owner).state_dict().items()})

@@ -31,17 +31,11 @@ from ..io.torchkan import refuse_torchkan
 from ..io.model_file import model_from_tensors
 from ..model.kan import KANLayer
 from .basis_in_place import basis_head, basis_layer_names, compress_basis_layers, under_basis_layers
+from .probe_check import reproduced_activation
 from .loading import compressed_runnable
 from .swap_record import SwappedFrom, swapped_from
 from .torchkan_in_place import dense_stack, restore, swap_in_stacks, torchkan_names
 
-# An activation module at its defaults, by its repr, and the base activation it is (efficient-kan, flashkan,
-# inkan and deep-kan hold their base activation as such a module, pykan as base_fun).
-_ACTIVATION_NAMES = {repr(module): name for module, name in (
-    (nn.SiLU(), "silu"), (nn.GELU(), "gelu"), (nn.GELU(approximate="tanh"), "gelu_tanh"), (nn.Identity(), "identity"),
-    (nn.ReLU(), "relu"), (nn.LeakyReLU(), "leaky_relu"), (nn.ELU(), "elu"), (nn.SELU(), "selu"), (nn.CELU(), "celu"),
-    (nn.Softplus(), "softplus"), (nn.Mish(), "mish"), (nn.Hardswish(), "hardswish"), (nn.Tanh(), "tanh"),
-    (nn.Sigmoid(), "sigmoid"))}
 KANX_ACTIVATIONS = {"silu": "silu", "swish": "silu", "relu": "relu", "gelu": "gelu", "tanh": "tanh",
                     "identity": "identity", "linear": "identity"}  # kanx.torch.KANLinear's base_activation names
 
@@ -168,13 +162,11 @@ def live_activation(kan: nn.Module, name: str) -> str:
     names = {KANX_ACTIVATIONS.get(str(layer.base_activation_name).lower(), str(layer.base_activation_name))
              for layer in kan.modules() if hasattr(layer, "base_activation_name")}
     names |= {layer.base_activation for layer in kan.modules() if isinstance(layer, KANLayer)}  # torchkan's, imported
-    for child in kan.modules():
+    for child in kan.modules():  # each activation module, named by what it computes on a probe, not by its repr
         if child is not kan and not list(child.children()) and not list(child.parameters(recurse=False)) \
                 and not list(child.buffers(recurse=False)):
-            if repr(child) not in _ACTIVATION_NAMES:
-                raise SharekanError(f"{name}: holds {child!r}, which is not a base activation at its defaults that "
-                                    "the compressor can reproduce")
-            names.add(_ACTIVATION_NAMES[repr(child)])
+            names.add(reproduced_activation(child, f"{name}: holds a module that is not a base activation the "
+                                                   "compressor can reproduce:"))
     if len(names) != 1:
         raise SharekanError(f"{name}: base activation {'unknown' if not names else 'ambiguous: ' + ', '.join(sorted(names))}"
                             "; compress it from a file with sk.load_model(..., base_activation=...) instead")
