@@ -41,10 +41,13 @@ NETS: dict[str, Callable[[], nn.Module]] = {
     "efficient-kan layers around a LayerNorm, no scaler": lambda: nn.Sequential(
         ReferenceKANLinear(64, 12, standalone_scaler=False), nn.LayerNorm(12),
         ReferenceKANLinear(12, 10, standalone_scaler=False)),
+    # three families in one head: an efficient-kan KAN, a FastKAN layer, a torchkan KAN (its norms kept dense)
+    "mixed": lambda: nn.Sequential(ReferenceKAN([64, 12]), FastKANLayer(12, 12),
+                                   TorchKAN([12, 10], base_activation=nn.SiLU)),
 }
 PARTS = {"FastKAN": CompressedBasisHead, "ChebyKAN": CompressedBasisHead, "Gram/KAGN": CompressedBasisHead,
          "torchkan": TorchKANStack, "torchkan with spline_scalers": TorchKANStack, "efficient-kan": CompressedHead,
-         "efficient-kan layers around a LayerNorm, no scaler": CompressedHead}
+         "efficient-kan layers around a LayerNorm, no scaler": CompressedHead, "mixed": TorchKANStack}
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +227,23 @@ def test_a_forged_or_other_basis_fastkan_layer_is_refused(compressed_nets):
     _basis_refused(state, "FastKAN", r"has basis \{'grid_points': 8, .*\}, but DigitsNet\.head\.0 has "
                                      r"\{'grid_points': 5,",
                    lambda: nn.Sequential(FastKANLayer(64, 16, num_grids=5), FastKANLayer(16, 10)))
+
+
+def test_a_head_mixing_three_families_is_saved_restored_and_put_back(tmp_path, digits, compressed_nets):
+    """compress_ swaps each family's part of one head (a CompressedHead, a CompressedBasisHead, a TorchKANStack of
+    CompressedHeads); compressed_state_dict stores all of them, load_compressed_into restores them into a fresh
+    net bit for bit, and decompressed_state_dict of the restored net loads strictly into the original classes."""
+    net = compressed_nets("mixed")
+    kinds = [type(part).__name__ for part in net.head]
+    assert kinds == ["CompressedHead", "CompressedBasisHead", "TorchKANStack"]
+    save_file(sk.compressed_state_dict(net), tmp_path / "mixed.safetensors")
+    fresh = _net("mixed", seed=1).eval()
+    restored = sk.load_compressed_into(fresh, tmp_path / "mixed.safetensors")
+    assert sorted(restored) == ["head.0", "head.1", "head.2.layers.0"]  # torchkan [12, 10]: one layer
+    held_out = digits[0][TRAIN:]
+    with torch.no_grad():
+        assert torch.equal(fresh(held_out), net(held_out))
+    original = _net("mixed", seed=2).eval()
+    original.load_state_dict(sk.decompressed_state_dict(fresh), strict=True)
+    with torch.no_grad():
+        assert relative_error(original(held_out), net(held_out)) < TOLERANCE
