@@ -11,9 +11,8 @@ layer's patch KAN is read from the saved file with its prefix and run on unfolde
 torch-conv-kan's Gram/KAGN (GitHub-only: the reference layers in tests/other_basis_reference.py) are saved as their
 nets' state dicts (ChebyKAN's with a LayerNorm between its layers, stated with between='layernorm'), read with
 sk.load_model, compressed with sk.compress, written with sk.save_compressed and run from that file with
-sk.load_runnable. 1ssb/torchkan's KAN (GitHub-only: tests/torchkan_reference.py), whose LayerNorm and PReLU after
-each layer no file format records, has no file path: the script records the file importer's refusal of its state
-dict, then imports and compresses the live net in place with sk.compress_.
+sk.load_runnable; so is 1ssb/torchkan's KAN (GitHub-only: tests/torchkan_reference.py), its LayerNorm and PReLU
+after each layer kept dense.
 Each row says which path it took ("file" or "in-place only"). The table in the README is generated from the JSON
 (scripts/doctables/families.py).
 
@@ -46,9 +45,7 @@ from convkan_digits_net import GEOMETRIES, DigitsConvKAN  # noqa: E402
 from digits_net import DigitsNet, digits_tensors, relative_error  # noqa: E402
 from efficient_kan_reference import ReferenceKAN, train  # noqa: E402
 from other_basis_reference import ChebyKANLayer, FastKANLayer, GramLayer, LayerList  # noqa: E402
-from sharekan_core.errors import SharekanError  # noqa: E402
 from sharekan_core.model.conv_kan import ConvKAN2d  # noqa: E402
-from sharekan_core.runtime.torchkan_in_place import dense_stack  # noqa: E402
 from torchkan_reference import TorchKAN  # noqa: E402
 
 OUT = ROOT / "assets" / "families" / "import_checks.json"
@@ -181,30 +178,6 @@ def convkan(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: 
         return net(held_x), imported(held_x), compressed(held_x), None
 
 
-def in_place(family: str, build: Callable[[], nn.Module],
-             imported: Callable[[nn.Module], nn.Module]) -> Callable[..., Outputs]:
-    """A family with no file path: the trained ``build()``'s state dict offered to load_model (which must refuse it by
-    name), then ``imported(net)`` (the live net imported as compress_ does) and the net compressed by sk.compress_."""
-
-    def outputs(folder: Path, train_x: torch.Tensor, train_y: torch.Tensor, held_x: torch.Tensor) -> Outputs:
-        net = train(build(), train_x, train_y, steps=STEPS).eval()
-        torch.save(net.state_dict(), folder / "net.pt")
-        try:
-            sk.load_model(folder / "net.pt", base_activation="silu")
-        except SharekanError as refusal:
-            refused = str(refusal)
-        else:
-            raise RuntimeError(f"load_model imported a {family} file: the table's 'in-place only' would be wrong")
-        if f"does not import yet: {family}" not in refused:
-            raise RuntimeError(f"load_model refused the {family} file without naming the family: {refused}")
-        compressed = copy.deepcopy(net)
-        sk.compress_(compressed, CONFIG, calibration=sk.calibration_from(compressed, train_x))
-        with torch.no_grad():
-            return net(held_x), imported(net)(held_x), compressed(held_x), refused
-
-    return outputs
-
-
 def basis_family(build: Callable[[], nn.Module], options: dict) -> Callable[..., Outputs]:
     """A [64, 8, 10] net of one global-basis family saved as its state dict, read with load_model (``options``:
     what the state dict does not record), compressed, saved and run from the compressed file."""
@@ -220,16 +193,7 @@ def basis_family(build: Callable[[], nn.Module], options: dict) -> Callable[...,
     return outputs
 
 
-def torchkan() -> Callable[..., Outputs]:
-    """A [64, 8, 10] torchkan KAN (SiLU base, its LayerNorm and PReLU after each layer) in an nn.Sequential (compress_
-    swaps modules it holds), imported as compress_ does: a TorchKANStack of dense layers and its own norms."""
-    return in_place("torchkan", lambda: nn.Sequential(TorchKAN([64, 8, 10], base_activation=nn.SiLU)),
-                    lambda net: nn.Sequential(dense_stack(net[0], "0", "silu")))
-
-
-FILE, IN_PLACE = "file", "in-place only"
-IN_PLACE_EXAMPLE = ("sk.compress_(net, sk.CompressionConfig(codebook_size=64, bits=8), "
-                    "calibration=sk.calibration_from(net, x))")
+FILE = "file"  # every family reads from its file now (the table also takes "in-place only" rows)
 # family -> (its measurement, the package whose version it records (None: the tests' reference), path, save format,
 # example: a command line for the file path, a Python call for in-place only)
 FAMILIES = {
@@ -260,7 +224,9 @@ FAMILIES = {
     "Gram/KAGN": (basis_family(lambda: LayerList([GramLayer(64, 8), GramLayer(8, 10)]), {"base_activation": "silu"}),
                   None, FILE, "KAGN net state dict (layers.N.)",
                   "python -m sharekan_core compress kagn.pt --base-activation silu -K 64 --out g.skan"),
-    "torchkan": (torchkan(), None, IN_PLACE, "live nn.Module (a state dict file is refused)", IN_PLACE_EXAMPLE),
+    "torchkan": (basis_family(lambda: TorchKAN([64, 8, 10], base_activation=nn.SiLU), {"base_activation": "silu"}),
+                 None, FILE, "KAN state dict (base_weights.N, layer_norms.N, prelus.N)",
+                 "python -m sharekan_core compress torchkan.pt --base-activation silu -K 64 --out t.skan"),
 }
 
 

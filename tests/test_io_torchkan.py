@@ -1,8 +1,13 @@
-"""1ssb/torchkan KANs (B-spline layers, a LayerNorm and PReLU after each): a state-dict file is refused by name
-(io/torchkan.py); the live module is imported exactly as dense KANLayers between its own norms and compressed in
-place with compress_ (runtime/torchkan_in_place.py), saved with compressed_state_dict and loaded back."""
+"""1ssb/torchkan KANs (B-spline layers, a LayerNorm and PReLU after each): a state-dict file is read with its base
+activation stated (io/torchkan.torchkan_basis_kan: each layer a basis layer over its B-splines, the LayerNorm and PReLU
+after its sum kept dense), compressed, run and written back in torchkan's layout from the command line; the live
+module is imported exactly as dense KANLayers between its own norms and compressed in place with compress_
+(runtime/torchkan_in_place.py), saved with compressed_state_dict and loaded back."""
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 import torch
 from digits_net import DigitsNet, digits_tensors, relative_error
@@ -11,6 +16,7 @@ from torch import nn
 from torchkan_reference import TorchKAN
 
 import sharekan_core as sk
+import sharekan_core.io
 from sharekan_core.errors import SharekanError
 from sharekan_core.runtime.in_place import CompressedHead
 from sharekan_core.runtime.torchkan_in_place import TorchKANStack, dense_stack
@@ -49,24 +55,63 @@ def _features(net: DigitsNet, pixels: torch.Tensor) -> torch.Tensor:
         return net.backbone(pixels.view(-1, 1, 8, 8))
 
 
-def test_a_torchkan_file_is_refused_by_name(tmp_path, capsys, trained):
+@pytest.mark.parametrize("options", [{}, {"spline_scalers": True}], ids=["PReLUs", "earlier version: spline_scalers"])
+def test_a_torchkan_file_compresses_and_goes_back_to_torchkan_from_the_command_line(tmp_path, capsys, digits, options):
+    from sharekan_core.cli.main import main
+
+    torch.manual_seed(0)
+    library = train(TorchKAN(WIDTHS, base_activation=nn.SiLU, **options), digits[0][:TRAIN], digits[1][:TRAIN],
+                    steps=20).eval()
+    torch.save(library.state_dict(), tmp_path / "kan.pt")
+    held = digits[0][TRAIN:]
+    imported = sk.load_model(tmp_path / "kan.pt", base_activation="silu")
+    with torch.no_grad():
+        assert relative_error(imported(held), library(held)) < TOLERANCE
+    np.save(tmp_path / "held.npy", held.numpy())
+    np.save(tmp_path / "train.npy", digits[0][:TRAIN].numpy())
+
+    def cli(*args) -> dict | None:
+        status = main([str(arg) for arg in args])
+        out = capsys.readouterr().out
+        return json.loads(out) if status == 0 else None
+
+    report = cli("compress", tmp_path / "kan.pt", "--base-activation", "silu", "-K", "64", "--calibration",
+                 tmp_path / "train.npy", "--out", tmp_path / "kan.skan")
+    assert report["family"] == "torchkan" and report["ratio"] > 3
+    assert cli("predict", tmp_path / "kan.skan", "--input", tmp_path / "held.npy", "--out", tmp_path / "coded.npy")
+    coded = torch.from_numpy(np.load(tmp_path / "coded.npy"))
+    with torch.no_grad():
+        dense = library(held)
+    assert float((coded.argmax(1) == dense.argmax(1)).float().mean()) > 0.9
+    back = cli("decompress", tmp_path / "kan.skan", "--out", tmp_path / "back.pt")
+    assert back["build_with"]["grid_size"] == 5 and back["build_with"]["base_activation"] == "silu"
+    fresh = TorchKAN(WIDTHS, base_activation=nn.SiLU, **options)
+    fresh.load_state_dict(torch.load(tmp_path / "back.pt", weights_only=True), strict=True)
+    with torch.no_grad():
+        assert relative_error(fresh.eval()(held), coded) < TOLERANCE
+
+
+def test_a_torchkan_file_states_its_activation_and_a_head_is_found_by_prefix(tmp_path, capsys, trained, digits):
     from sharekan_core.cli.main import main
 
     net = _trained_net(trained)
     torch.save(net.head.state_dict(), tmp_path / "kan.pt")
     torch.save(net.state_dict(), tmp_path / "net.pt")
-    unused = (r"6 tensors would go unused \(layer_norms\.0\.weight, layer_norms\.0\.bias, layer_norms\.1\.weight, "
-              r"layer_norms\.1\.bias, prelus\.0\.weight, prelus\.1\.weight\)")
-    with pytest.raises(SharekanError, match=rf"kan\.pt: .*does not import yet: torchkan \(.*prefix ''.*{unused}.*"
-                                            r"sk\.compress_\(module, config\)"):
-        sk.load_model(tmp_path / "kan.pt", base_activation="silu")
+    with pytest.raises(SharekanError, match=r"kan\.pt: a torchkan state dict does not record its base activation; state gelu"):
+        sk.load_model(tmp_path / "kan.pt")
     for prefix in (None, "head"):
-        with pytest.raises(SharekanError, match=r"torchkan .*prefix 'head\.'.*head\.layer_norms\.0\.weight"):
-            sk.load_model(tmp_path / "net.pt", prefix=prefix, base_activation="silu")
-    status = main(["compress", str(tmp_path / "kan.pt"), "--base-activation", "silu", "-K", "8",
-                   "--out", str(tmp_path / "kan.skan")])
+        loaded = sk.load_model(tmp_path / "net.pt", prefix=prefix, base_activation="silu")
+        with torch.no_grad():
+            assert relative_error(loaded(_features(net, digits[0][TRAIN:])), net(digits[0][TRAIN:])) < TOLERANCE
+    with pytest.raises(SharekanError, match=r"holds a torchkan KAN at prefix 'head\.', which this command does not take"):
+        sk.io.read_model(tmp_path / "net.pt", base_activation="silu")
+    status = main(["compress", str(tmp_path / "kan.pt"), "-K", "8", "--out", str(tmp_path / "kan.skan")])
     err = capsys.readouterr().err
-    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1 and "prelus.1.weight" in err
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1 and not (tmp_path / "kan.skan").exists()
+    extra = {**net.head.state_dict(), "layer_norms.2.weight": torch.ones(10)}
+    torch.save(extra, tmp_path / "extra.pt")
+    with pytest.raises(SharekanError, match=r"1 tensor that the torchkan importer does not use: layer_norms\.2\.weight"):
+        sk.load_model(tmp_path / "extra.pt", base_activation="silu")
 
 
 @pytest.mark.parametrize("activation, options", [(nn.SiLU, {}), (nn.GELU, {}), (nn.GELU, {"spline_scalers": True})],

@@ -30,12 +30,13 @@ def families_table() -> str:
                      "so the CLI cannot read it; the live module is compressed with `sk.compress_`, calibrated with "
                      "`sk.calibration_from`.")
     lines.append("")
-    lines.append("FastKAN, ChebyKAN and Gram/KAGN nets are read from their state dicts with what those do not record "
-                 "stated (the activation; the LayerNorm ChebyKAN's nets keep between layers, with `--between "
-                 "layernorm`; a module without tensors between layers is refused), compressed layer by layer and "
-                 "run from the compressed file by decoding each edge's coefficients, then applying the basis (a "
-                 "global basis has no local support for the fused kernel); `decompress --layout native` writes "
-                 "the library's own state dict. The convkan row's example compresses one ConvKAN; its numbers are "
+    lines.append("FastKAN, ChebyKAN, Gram/KAGN and torchkan nets are read from their state dicts with what those do "
+                 "not record stated (the activation; the LayerNorm ChebyKAN's nets keep between layers, with "
+                 "`--between layernorm`; a module without tensors between layers is refused), compressed layer by "
+                 "layer and run from the compressed file by decoding each edge's coefficients, then applying the "
+                 "basis (the fused kernel serves B-spline KANs without norms; torchkan's LayerNorm and PReLU after "
+                 "each layer and the global bases run decode-and-apply); `decompress --layout native` writes the "
+                 "library's own state dict. The convkan row's example compresses one ConvKAN; its numbers are "
                  "the whole net's, each ConvKAN read from the file by its prefix. A grouped ConvKAN (groups > 1) is "
                  "refused by name: as one layer its cross-group edges would be zeros stored as real edges.")
     return "\n".join(lines)

@@ -318,7 +318,9 @@ def decompress_basis(args: argparse.Namespace) -> dict:
         container = "layers."
     constructor = save_basis_kan_layout(decompress_basis_kan(compressed), args.out, container)
     return {"out": str(args.out), "edges": compressed.num_edges, "layout": "native", "build_with": constructor,
-            "keys": f"{container}N.<{compressed.family}'s names>" if container is not None else "one layer's names",
+            "keys": ("torchkan's own lists: base_weights.N, spline_weights.N, grid_N, layer_norms.N.*, prelus.N.weight "
+                     "(spline_scalers.N, all ones, for its earlier version)") if compressed.family == "torchkan"
+            else f"{container}N.<{compressed.family}'s names>" if container is not None else "one layer's names",
             "note": f"the state dict does not hold what build_with lists; build {compressed.family}'s layers with it, "
                     "or their outputs will differ"}
 

@@ -24,12 +24,14 @@ from ..errors import SharekanError
 from ..io.chebykan import CHEBYKAN
 from ..io.fastkan import FASTKAN
 from ..io.gram import GRAM
+from ..io.torchkan import TORCHKAN
 from ..io.limits import MAX_COEFFICIENTS, check_budget
 from ..model.basis_kan import BasisKANLayer
 from ..model.chebyshev_kan import ChebyshevBasis
 from ..model.gram_kan import GramBasis, NormThenActivation
 from ..model.kan import check_base_activation
 from ..model.rbf_kan import RBFBasis
+from ..model.torchkan_layer import BSplineBasis, NormThenPReLU
 from .compressed_file import codebook_header, quantized_parts, read_quantized, required
 from .consistency import check_stored_names
 from .integrity import check_codebook_shape, malformed_detail
@@ -37,7 +39,8 @@ from .integrity import check_codebook_shape, malformed_detail
 BASIS_FORMAT = "sharekan-compressed-basis"
 BASIS_KIND = "compressed basis layer"
 BASIS_VERSION = "1"
-_FAMILIES = {RBFBasis: FASTKAN, ChebyshevBasis: CHEBYKAN, GramBasis: GRAM}
+_FAMILIES = {RBFBasis: FASTKAN, ChebyshevBasis: CHEBYKAN, GramBasis: GRAM, BSplineBasis: TORCHKAN}
+STORED_FAMILIES = tuple(_FAMILIES.values())  # the families whose layers have a stored form
 _PER_EDGE = ("gains", "biases", "base_weights")
 
 
@@ -58,6 +61,11 @@ def basis_params(basis: nn.Module, output: nn.Module | None) -> dict:
                 "layernorm_eps": None if basis.norm is None else float(basis.norm.eps)}
     if family == CHEBYKAN:
         return {"degree": int(basis.degree)}
+    if family == TORCHKAN:
+        if not isinstance(output, NormThenPReLU):
+            raise SharekanError("a torchkan layer without its LayerNorm after the sum has no stored form")
+        return {"order": basis.order, "knots": int(basis.grid.shape[1]), "norm_eps": float(output.norm.eps),
+                "prelu": None if output.prelu is None else int(output.prelu.num_parameters)}
     if not isinstance(output, NormThenActivation):
         raise SharekanError("a Gram layer without its LayerNorm and activation after the sum has no stored form")
     return {"degree": int(basis.degree), "activation": basis.activation, "norm_eps": float(output.norm.eps),
@@ -114,7 +122,7 @@ def basis_layer_from(header: dict, arrays: dict[str, np.ndarray], source: str) -
 def _layer(header: dict, arrays: dict[str, np.ndarray], source: str) -> CompressedBasisLayer:
     out_f, in_f = (int(v) for v in header["shape"])
     basis, output = _modules(header["family"], header["basis"], out_f, in_f)
-    width = basis.grid.numel() if isinstance(basis, RBFBasis) else basis.degree + 1
+    width = _width(basis)
     check_budget(out_f * in_f * (20 + 4 * width), source, "the decoded layer")
     spec = header["codebook"]
     codebook = read_quantized(arrays, "codebook", int(spec["bits"]), tuple(spec["shape"]), spec.get("grouping", "rows"))
@@ -152,6 +160,14 @@ def _modules(family: object, params: dict, out_f: int, in_f: int) -> tuple[nn.Mo
                          None if eps is None else nn.LayerNorm(in_f, eps=_positive(eps)))
     elif family == CHEBYKAN:
         basis = ChebyshevBasis(_count(params["degree"] + 1) - 1)
+    elif family == TORCHKAN:
+        order = _count(params["order"] + 1) - 1
+        basis = BSplineBasis(torch.zeros(in_f, _count(params["knots"])), order)
+        _expect(params["knots"] > order + 1, f"{params['knots']} knots hold no B-spline of order {order}")
+        prelu = params["prelu"]
+        _expect(prelu in (None, 1, out_f), f"a PReLU of {str(prelu)[:20]} slopes after {out_f} outputs")
+        output = NormThenPReLU(nn.LayerNorm(out_f, eps=_positive(params["norm_eps"])),
+                               None if prelu is None else nn.PReLU(_count(prelu)))
     elif family == GRAM:
         basis = GramBasis(torch.zeros(_count(params["degree"] + 1)), check_base_activation(params["activation"]))
         output = NormThenActivation(nn.LayerNorm(out_f, eps=_positive(params["norm_eps"])),
@@ -160,6 +176,15 @@ def _modules(family: object, params: dict, out_f: int, in_f: int) -> tuple[nn.Mo
         raise SharekanError(f"unknown family {str(family)[:40]!r}; FastKAN, ChebyKAN and Gram/KAGN layers are stored")
     _expect(basis_params(basis, output) == params, f"the {family} basis parameters {params} are not all understood")
     return basis, output
+
+
+def _width(basis: nn.Module) -> int:
+    """Basis functions per input: RBF grid points, B-splines on the knots, or polynomial degree + 1."""
+    if isinstance(basis, RBFBasis):
+        return basis.grid.numel()
+    if isinstance(basis, BSplineBasis):
+        return basis.grid.shape[1] - basis.order - 1
+    return basis.degree + 1
 
 
 def _dense(basis: nn.Module, output: nn.Module | None) -> dict[str, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""The compressed file of a whole FastKAN, ChebyKAN or Gram net (what ``compress`` writes for one): safetensors whose
+"""The compressed file of a whole FastKAN, ChebyKAN, Gram or torchkan net (what ``compress`` writes for one): safetensors whose
 header lists each layer's ``basis_file`` fields, its tensors under ``layers.N.`` in ``basis_file``'s names, and one
 sha256 checksum over the header and every tensor.
 
@@ -20,16 +20,15 @@ from torch import nn
 from ..compression.basis_net import CompressedBasisKAN
 from ..errors import SharekanError
 from ..io.atomic import write_bytes_atomic
-from ..io.kan_groups import BASIS_FAMILIES
 from ..io.limits import MAX_LAYERS
 
 MAX_WIDTH = 1 << 20  # features of a LayerNorm between layers
-from .basis_file import BASIS_FORMAT, BASIS_VERSION, basis_arrays, basis_fields, basis_layer_from
+from .basis_file import BASIS_FORMAT, BASIS_VERSION, STORED_FAMILIES, basis_arrays, basis_fields, basis_layer_from
 from .compressed_file import header_format, read_checked
 from .integrity import encode_checked
 
 BASIS_KAN_FORMAT = "sharekan-compressed-basis-kan"
-BASIS_KAN_KIND = "compressed FastKAN, ChebyKAN or Gram file"
+BASIS_KAN_KIND = "compressed FastKAN, ChebyKAN, Gram or torchkan file"
 BASIS_KAN_VERSION = "1"
 
 
@@ -68,7 +67,7 @@ def load_basis_kan(path: str | Path) -> CompressedBasisKAN:
     if header.get("version") != BASIS_KAN_VERSION:
         raise SharekanError(f"{path.name}: unsupported {BASIS_KAN_KIND} version {header.get('version')!r}")
     family, layers, metadata = header.get("family"), header.get("layers"), header.get("metadata", {})
-    if family not in BASIS_FAMILIES or not isinstance(metadata, dict) or not isinstance(layers, list) \
+    if family not in STORED_FAMILIES or not isinstance(metadata, dict) or not isinstance(layers, list) \
             or not 1 <= len(layers) <= MAX_LAYERS:
         raise SharekanError(f"{path.name}: corrupt {BASIS_KAN_KIND} header (family, metadata or layers)")
     between = _norms(header.get("between"), arrays, len(layers), path.name)

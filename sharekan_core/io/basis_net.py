@@ -28,11 +28,13 @@ from ..errors import SharekanError
 from ..model.basis_kan import BasisKAN, BasisKANLayer
 from ..model.kan import DEFAULT_ACTIVATION
 from ..model.rbf_kan import RBFBasis
+from ..model.torchkan_layer import BSplineBasis
 from .atomic import write_bytes_atomic
 from .chebykan import CHEBYKAN, chebykan_layer, chebykan_state
 from .fastkan import FASTKAN, fastkan_layer, fastkan_state
 from .gram import GRAM, gram_layer, gram_state
 from .kan_groups import KANGroup
+from .torchkan import TORCHKAN, torchkan_state
 
 # Each family's layer -> its library's state dict (names without the layer's prefix).
 BASIS_STATES = {FASTKAN: fastkan_state, CHEBYKAN: chebykan_state, GRAM: gram_state}
@@ -155,6 +157,8 @@ def basis_kan_state(net: BasisKAN, container: str | None = "layers.") -> dict[st
     """``net`` in its library's layout, each layer (and norm between layers) under ``{container}N.`` at its source
     position (None: one layer, no prefix), loadable strictly into the library's net built as
     ``basis_kan_constructor`` says."""
+    if net.family == TORCHKAN:  # one module's lists, not a container of layers
+        return torchkan_state(net)
     if container is None and len(net.layers) != 1:
         raise SharekanError(f"a {len(net.layers)}-layer net needs a container for its layers ('layers.' or '')")
     state = {}
@@ -179,6 +183,11 @@ def basis_kan_constructor(net: BasisKAN) -> dict:
 
 
 def _layer_params(family: str, layer: BasisKANLayer) -> dict:
+    if isinstance(layer.basis, BSplineBasis):
+        grid, order = layer.basis.grid, layer.basis.order
+        return {"grid_size": int(grid.shape[1]) - 2 * order - 1, "spline_order": order,
+                "grid_range": [float(grid[0, order]), float(grid[0, -1 - order])], "base_activation": layer.base_activation,
+                "version": "spline_scalers, no PReLU" if layer.output.prelu is None else "PReLU after each LayerNorm"}
     if isinstance(layer.basis, RBFBasis):
         grid = layer.basis.grid
         return {"grid_min": float(grid[0]), "grid_max": float(grid[-1]), "num_grids": int(grid.numel()),

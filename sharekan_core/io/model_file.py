@@ -24,6 +24,7 @@ from .kan_groups import (BASIS_FAMILIES, CONVKAN, DEEP_KAN, EFFICIENT_KAN, FLASH
 from .kanx import kanx_layers
 from .layer_tensors import ImportedLayers
 from .pykan import pykan_base_function, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
+from .torchkan import TORCHKAN, torchkan_basis_kan, torchkan_layer_count, torchkan_prefixes
 from .tensors import (SAFETENSORS, decode_header, encode_header, header_field, read_safetensors,
                       read_torch_checkpoint, sniff_format)
 
@@ -101,6 +102,9 @@ def model_from_tensors(tensors: dict[str, torch.Tensor], source: str, prefix: st
     metadata = header_field(header, "metadata", dict, source) if ours else {}
     recorded = _recorded_activation(header, source) if ours else None
     groups = find_kan_groups(tensors)
+    torchkan_at = _torchkan_prefix(tensors, groups, prefix, source)
+    if torchkan_at is not None:
+        return _torchkan_model(tensors, groups, torchkan_at, source, stated, grid, basis, between)
     group = select_group(groups, tensors, prefix, source)
     if group.family in BASIS_FAMILIES:
         return _basis_model(tensors, groups, group, source, stated, grid, basis, between)
@@ -146,6 +150,46 @@ def _basis_model(tensors: dict[str, torch.Tensor], groups: list[KANGroup], group
                        group.container)
 
 
+def _torchkan_prefix(tensors: dict[str, torch.Tensor], groups: list[KANGroup], prefix: str | None,
+                     source: str) -> str | None:
+    """The prefix of the torchkan KAN to read: the one ``prefix`` names, or the file's only KAN; None otherwise."""
+    found = torchkan_prefixes(list(tensors))
+    if not found:
+        return None
+    if prefix is not None:
+        wanted = "" if prefix in ("", ".") else prefix if prefix.endswith(".") else prefix + "."
+        return wanted if wanted in found else None
+    if len(found) == 1 and not groups:
+        return found[0]
+    listed = [g.label() for g in groups] + [f"{p or '(top level)'!r} ({TORCHKAN})" for p in found]
+    raise SharekanError(f"{source}: holds {len(listed)} KANs, at {', '.join(listed[:6])}; pass --prefix (prefix= in "
+                        "the API) naming one")
+
+
+def _torchkan_model(tensors: dict[str, torch.Tensor], groups: list[KANGroup], at: str, source: str,
+                    stated: str | None, grid: UniformGrid | str | None, basis: bool,
+                    between: str | None) -> LoadedModel:
+    """A torchkan KAN read as a BasisKAN of torchkan layers (its LayerNorm and PReLU after each), every tensor under
+    its prefix used or the file refused."""
+    where = f" at prefix {at!r}" if at else ""
+    if not basis:
+        raise SharekanError(f"{source}: holds a {TORCHKAN} KAN{where}, which this command does not take; inspect, "
+                            "compress (SHARe-KAN), predict, evaluate, export and decompress read it (sk.load_model in "
+                            "the API)")
+    for option, value in (("--grid (grid=)", grid), ("--between (between=)", between)):
+        if value is not None:
+            raise SharekanError(f"{source}: {option} does not apply to a {TORCHKAN} KAN, which records its knots "
+                                "and the LayerNorm and PReLU after each layer; drop it")
+    if stated is None:
+        raise SharekanError(f"{source}: a {TORCHKAN} state dict does not record its base activation; state gelu "
+                            f"({TORCHKAN}'s default) or the one the model was built with ({STATE_IT})")
+    net, used = torchkan_basis_kan(tensors, at, source, stated)
+    group = KANGroup(at, TORCHKAN, None, tuple(range(len(net.layers))))
+    check_all_used(tensors, group, used, source)
+    return LoadedModel(net, {}, TORCHKAN, at, [g.summary() for g in groups] + [group.summary()],
+                       outside_prefix(tensors, group), None)
+
+
 def load_model(path: str | Path, prefix: str | None = None, base_activation: str | None = None,
                grid: UniformGrid | str | None = None, between: str | None = None) -> KAN | BasisKAN:
     """Load a KAN from any supported format (see ``read_model`` for ``prefix``, ``base_activation``, ``grid`` and
@@ -162,7 +206,9 @@ def load_model(path: str | Path, prefix: str | None = None, base_activation: str
 def kan_groups_in(path: str | Path) -> list[dict]:
     """The KAN-shaped groups of tensors in a checkpoint (prefix, family, layers), without importing any."""
     tensors, _ = _read_tensors(pykan_checkpoint_file(Path(path)))
-    return [group.summary() for group in find_kan_groups(tensors)]
+    torchkans = [{"prefix": prefix, "family": TORCHKAN, "layers": torchkan_layer_count(list(tensors), prefix)}
+                 for prefix in torchkan_prefixes(list(tensors))]
+    return [group.summary() for group in find_kan_groups(tensors)] + torchkans
 
 
 def _read_tensors(path: Path) -> tuple[dict, dict]:

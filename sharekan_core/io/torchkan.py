@@ -8,17 +8,21 @@ torchkan keeps all of a KAN's layers in lists inside one module; per layer N its
     layer_norms.N.*   LayerNorm(out);    prelus.N.weight   PReLU
 and its forward is x = prelu_N(layer_norm_N(base + spline)) for every layer, the last included. The B-spline part
 of one layer is efficient-kan's (same knots, Cox-de Boor recursion, flattened (out, in * (G + k)) product), so
-``torchkan_layer`` imports it exactly into a ``KANLayer``. The norms and PReLUs are modules no file format here
-records: a torchkan file is refused by name (``refuse_torchkan``) and the live module is compressed in place.
+``torchkan_layer`` imports it exactly into a ``KANLayer``. A file is read as a ``BasisKAN`` of torchkan layers
+(``torchkan_basis_kan``: the norms and PReLUs after each layer kept dense, as its output module); the live module
+is compressed in place (``runtime/torchkan_in_place``) with the fused kernels.
 """
 from __future__ import annotations
 
 import re
 
 import torch
+from torch import nn
 
 from ..errors import SharekanError
+from ..model.basis_kan import BasisKAN, BasisKANLayer
 from ..model.kan import KANLayer
+from ..model.torchkan_layer import BSplineBasis, NormThenPReLU
 from .efficient_kan import kan_from_state
 
 TORCHKAN = "torchkan"
@@ -27,7 +31,6 @@ _OWN = re.compile(r"^(?:(?:base_weights|spline_weights|spline_scalers)\.\d+|grid
 # efficient-kan's name in one layer -> torchkan's list name (the layer's index follows it)
 _NAMES = {"base_weight": "base_weights.", "spline_weight": "spline_weights.", "spline_scaler": "spline_scalers.",
           "grid": "grid_"}
-MAX_NAMED = 6
 
 
 def torchkan_layer_state(index: int, **values: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -46,23 +49,23 @@ def torchkan_prefixes(keys: list[str]) -> list[str]:
     return found
 
 
+def torchkan_layer_count(keys: list[str], prefix: str) -> int:
+    """How many layers the torchkan KAN under ``prefix`` has (its spline_weights.N)."""
+    return sum(1 for key in keys if (match := _SPLINES.match(key)) and match.group(1) == prefix)
+
+
 def torchkan_keys(keys: list[str], prefix: str) -> list[str]:
     """The keys under ``prefix`` that a torchkan KAN's own lists and grids hold."""
     return [key for key in keys if key.startswith(prefix) and _OWN.match(key[len(prefix):])]
 
 
 def refuse_torchkan(tensors: dict[str, torch.Tensor], source: str) -> None:
-    """Raise a SharekanError naming the tensors a file path would drop if ``tensors`` hold a torchkan KAN."""
+    """Raise a SharekanError naming the prefix of a torchkan KAN that ``tensors`` hold where another was looked for."""
     prefixes = torchkan_prefixes(list(tensors))
-    if not prefixes:
-        return
-    prefix = prefixes[0]
-    unused = [key for key in tensors if key.startswith(prefix) and key[len(prefix):].startswith(("layer_norms.", "prelus."))]
-    shown = ", ".join(unused[:MAX_NAMED]) + (f" and {len(unused) - MAX_NAMED} more" if len(unused) > MAX_NAMED else "")
-    raise SharekanError(f"{source}: holds a KAN of a family this tool does not import yet: {TORCHKAN} (1ssb/torchkan, "
-                        f"a LayerNorm and PReLU after each B-spline layer) at prefix {prefix!r}; no file format here "
-                        f"records those modules, so {len(unused)} tensors would go unused ({shown}); build the model "
-                        "in Python and compress it in place with sk.compress_(module, config)")
+    if prefixes:
+        raise SharekanError(f"{source}: holds a {TORCHKAN} KAN (1ssb/torchkan, a LayerNorm and PReLU after each "
+                            f"B-spline layer) at prefix {prefixes[0]!r}; pass that prefix to read it (--prefix, prefix= "
+                            "in the API)")
 
 
 def torchkan_layer(tensors: dict[str, torch.Tensor], index: int, base_activation: str, source: str) -> KANLayer:
@@ -75,3 +78,58 @@ def torchkan_layer(tensors: dict[str, torch.Tensor], index: int, base_activation
         elif ours != "spline_scaler":
             raise SharekanError(f"{source}: torchkan layer {index} lacks {key}")
     return kan_from_state(state, source, base_activation, names).layers[0]
+
+
+def torchkan_basis_kan(tensors: dict[str, torch.Tensor], prefix: str, source: str,
+                       base_activation: str) -> tuple[BasisKAN, set[str]]:
+    """The torchkan KAN under ``prefix`` as a BasisKAN of torchkan layers (``model.torchkan_layer``: its B-splines,
+    the spline scalers folded into the coefficients, its LayerNorm and PReLU after each layer) and the keys it used."""
+    own = {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+    layers, used = [], set()
+    for index in range(torchkan_layer_count(list(tensors), prefix)):
+        dense = torchkan_layer(own, index, base_activation, source)
+        norm_keys = [f"layer_norms.{index}.weight", f"layer_norms.{index}.bias"]
+        if not all(key in own for key in norm_keys):
+            raise SharekanError(f"{source}: torchkan layer {index} lacks {prefix}{norm_keys[0]} or its bias")
+        norm = nn.LayerNorm(dense.out_features)
+        prelu = None
+        if f"prelus.{index}.weight" in own:
+            slope = own[f"prelus.{index}.weight"]
+            if slope.dim() != 1 or slope.numel() not in (1, dense.out_features):
+                raise SharekanError(f"{source}: {prefix}prelus.{index}.weight has shape {tuple(slope.shape)}")
+            prelu = nn.PReLU(slope.numel())
+            used.add(f"prelus.{index}.weight")
+        with torch.no_grad():
+            for name, target in (("weight", norm.weight), ("bias", norm.bias), *(
+                    (("slope", prelu.weight),) if prelu is not None else ())):
+                key = f"prelus.{index}.weight" if name == "slope" else f"layer_norms.{index}.{name}"
+                value = own[key]
+                if value.shape != target.shape or not torch.isfinite(value).all():
+                    raise SharekanError(f"{source}: {prefix}{key} must be finite, of shape {tuple(target.shape)}")
+                target.copy_(value.float())
+        used.update(norm_keys)
+        used.update(f"{theirs}{index}" for theirs in _NAMES.values() if f"{theirs}{index}" in own)
+        layers.append(BasisKANLayer(BSplineBasis(dense.grid, dense.spline_order), dense.scaled_spline_weight().detach(),
+                                    dense.base_weight.detach(), None, base_activation, NormThenPReLU(norm, prelu)))
+    if not layers:
+        raise SharekanError(f"{source}: no torchkan layers at prefix {prefix!r}")
+    return BasisKAN(layers, TORCHKAN), {prefix + key for key in used}
+
+
+def torchkan_state(net: BasisKAN) -> dict[str, torch.Tensor]:
+    """A torchkan BasisKAN in torchkan's own layout: loadable strictly into its KAN (with PReLUs), or its earlier
+    version (spline_scalers, set to ones since the scale is folded into spline_weights, and no PReLUs)."""
+    state: dict[str, torch.Tensor] = {}
+    for index, layer in enumerate(net.layers):
+        if not isinstance(layer.basis, BSplineBasis) or not isinstance(layer.output, NormThenPReLU):
+            raise SharekanError("only torchkan layers as torchkan_basis_kan builds them are written in its layout")
+        earlier = layer.output.prelu is None
+        state.update(torchkan_layer_state(
+            index, base_weight=layer.base_weight.detach(), spline_weight=layer.spline_weight.detach(),
+            spline_scaler=torch.ones(layer.out_features, layer.in_features) if earlier else None,
+            grid=layer.basis.grid.detach()))
+        state.update({f"layer_norms.{index}.{key}": value.detach().clone()
+                      for key, value in layer.output.norm.state_dict().items()})
+        if not earlier:
+            state[f"prelus.{index}.weight"] = layer.output.prelu.weight.detach().clone()
+    return state
