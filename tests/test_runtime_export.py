@@ -56,9 +56,13 @@ def test_truncated_or_foreign_pte_is_a_clean_error(compressed_pte, tmp_path):
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
     foreign = tmp_path / "x.pte"
     foreign.write_bytes(b"not a program" * 20)
-    for bad, words in ((truncated, "corrupted"), (foreign, "not an ExecuTorch program")):
+    for bad, words in ((truncated, r"corrupted program \(truncated: its header declares"),
+                       (foreign, "not an ExecuTorch program")):
         with pytest.raises(SharekanError, match=words):
-            load_pte(bad)
+            load_pte(bad)  # both refused from their first bytes, before any trial run
+    copied = tmp_path / "copied.pte"  # bytes this process did not write: a real trial run in a child process first
+    copied.write_bytes(path.read_bytes())
+    assert load_pte(copied).batch == DEFAULT_MAX_BATCH
 
 
 def test_cli_export_dense(tmp_path, capsys):

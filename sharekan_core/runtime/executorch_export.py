@@ -157,9 +157,13 @@ def check_pte_file(path: str | Path) -> None:
     if not path.is_file():
         raise SharekanError(f"no such file: {path}")
     with path.open("rb") as handle:
-        head = handle.read(8)
+        head = handle.read(40)
     if path.stat().st_size < MIN_PTE_BYTES or head[4:8] != PTE_IDENTIFIER:
         raise SharekanError(f"{path.name}: not an ExecuTorch program (.pte)")
+    declared = _declared_size(head)
+    if declared > path.stat().st_size:  # cut short: refused here, without a trial run in a child process
+        raise SharekanError(f"{path.name}: corrupted program (truncated: its header declares {declared:,} bytes, the "
+                            f"file has {path.stat().st_size:,}); not loaded")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     sidecar = checksum_path(path)
     if sidecar.is_file():
@@ -169,6 +173,17 @@ def check_pte_file(path: str | Path) -> None:
     if _WRITTEN_HERE.get(os.path.realpath(path)) == digest:
         return
     _trial_run(path)
+
+
+def _declared_size(head: bytes) -> int:
+    """The bytes a program's extended header ('eh00' after the flatbuffer's identifier) says the file holds: its
+    program, or its segments' end where it has segments; 0 without that header. Read by hand from the 40 bytes
+    ExecuTorch writes (exir/_serialize/_program.py's _ExtendedHeader: magic, length, then little-endian uint64
+    program_size, segment_base_offset, segment_data_size), since importing exir to parse them costs seconds."""
+    if len(head) < 40 or head[8:12] != b"eh00":
+        return 0
+    program, base, segments = (int.from_bytes(head[at:at + 8], "little") for at in (16, 24, 32))
+    return max(program, base + segments if segments else 0)
 
 
 def _trial_run(path: Path) -> None:
