@@ -322,7 +322,9 @@ def grouped_kernel(block_first, block_count, scratch, taps, wide, indices_t, gai
         first, count = block_first[block], block_count[block]
         words = scratch[block, :count]
         wide_words = np.empty((max(words_per_code, 1), count), np.int32)
-        decoded = np.empty((max(num_bases, 4), count), np.float32)
+        # zeros past the decoded rows: a window near the end reads rows s + 1 .. s + 3 beyond the codeword for
+        # orders below 3, where its weights are zero; uninitialised memory there (NaN * 0) made whole rows NaN
+        decoded = np.zeros((num_bases + MAX_TAPS, count), np.float32)
         totals = np.zeros((batch, count), np.float32)
         gain, bias, base = np.empty(count, np.float32), np.empty(count, np.float32), np.empty(count, np.float32)
         gain_lo, gain_step = gains.minimum[first:first + count], gains.step[first:first + count]
