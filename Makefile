@@ -19,6 +19,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyprojec
 	@# the project itself, editable, so scripts and benchmarks import it without path tricks
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . >> $(VENV)/pip.log 2>&1 || { tail -20 $(VENV)/pip.log; exit 1; }
 	$(PY) -c "import torch, streamlit, executorch, faiss, kan; assert torch.__version__.startswith('2.13.0')"
+	@# compile the fused numba kernels into their on-disk cache once (about a minute), not on first use
+	@$(PY) -m sharekan_core.runtime.kernel_warmup || echo "warning: fused kernels not precompiled; they compile on first use"
 	@touch $(STAMP)
 
 chromium:
