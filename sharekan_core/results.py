@@ -88,3 +88,30 @@ def measure_compressed(model: KAN, compressed: CompressedKAN) -> CompressionResu
     reconstructed = decompress(compressed)
     return CompressionResult(compressed, reconstructed, storage_report(model, compressed),
                              fidelity_report(model, reconstructed), encoded)
+
+
+@dataclass(frozen=True)
+class BasisCompressionResult:
+    """One compression of a FastKAN, ChebyKAN, Gram or torchkan net: the compressed net, its report
+    (``basis_kan_report`` plus ``file_bytes``) and the compressed file's bytes."""
+
+    compressed: object  # compression.basis_net.CompressedBasisKAN
+    report: dict
+    encoded: bytes
+
+
+def compress_basis_and_measure(loaded: object, config: CompressionConfig, calibration: np.ndarray | None = None,
+                               source: str | None = None) -> BasisCompressionResult:
+    """Compress the BasisKAN of ``loaded`` (an ``io.LoadedModel``) layer by layer, recording where it came from
+    (``source``, its prefix and how its layers were kept, for ``decompress --layout native``), encode the file
+    and measure storage and coefficient error."""
+    from .compression.basis_net import basis_kan_report, compress_basis_kan
+    from .format.basis_net_file import encode_basis_kan
+    from .io.basis_net import CONTAINER
+
+    metadata = {**loaded.metadata, **({"source": source} if source else {}),
+                **({"prefix": loaded.prefix} if loaded.prefix else {}), CONTAINER: loaded.container}
+    compressed = compress_basis_kan(loaded.model, config, calibration, metadata)
+    encoded = encode_basis_kan(compressed)
+    return BasisCompressionResult(compressed, {**basis_kan_report(loaded.model, compressed), "file_bytes": len(encoded)},
+                                  encoded)

@@ -171,9 +171,14 @@ def test_files_whose_forward_cannot_be_reproduced_are_refused(tmp_path, nets):
         read_model(save(tmp_path, mixed), between="layernorm", basis=True)
 
 
-def test_commands_that_take_b_spline_kans_only_refuse_these_nets_by_name(files):
+def test_commands_that_take_b_spline_kans_only_refuse_these_nets_by_name(capsys, files):
     with pytest.raises(SharekanError, match=r"holds a FastKAN net, which this command does not take; inspect, compress"):
         read_model(files["FastKAN"], base_activation="silu")
+    out = files["folder"] / "budget.skan"
+    status, _, lines = cli(capsys, "compress", files["FastKAN"], "--base-activation", "silu", "--max-bytes", 5000,
+                           "--out", out)
+    assert status == 2 and lines == [f"error: FastKAN.pt: --max-bytes and --codebook search B-spline KANs; compress a "
+                                     "FastKAN net with -K and --bits"] and not out.exists()
 
 
 def test_a_damaged_compressed_file_is_refused_and_nothing_is_written(capsys, tmp_path, files, nets):
@@ -210,3 +215,17 @@ def test_the_exported_program_holds_the_codes_at_their_width_and_matches_eager(c
     assert wide == ["layers.0.basis.orders", "layers.1.basis.orders"]  # only the Chebyshev orders 0..4, no indices
     status, report, _ = cli(capsys, "export", out, "--pte", tmp_path / "cheby.pte")
     assert status == 0 and report["kind"] == "compressed" and report["max_relative_difference_vs_eager"] < TOLERANCE
+
+
+def test_a_single_fastkan_layer_without_its_layernorm_is_read_as_the_library_computes_it(tmp_path, digits):
+    """FastKANLayer(use_layernorm=False), saved alone: a one-layer group with no container and no norm tensors."""
+    torch.manual_seed(0)
+    layer = FastKANLayer(64, 10)
+    layer.layernorm = nn.Identity()  # what use_layernorm=False builds: no norm, no norm tensors
+    layer = train(layer, digits[0][:TRAIN], digits[1][:TRAIN], steps=10).eval()
+    assert not any(key.startswith("layernorm.") for key in layer.state_dict())
+    torch.save(layer.state_dict(), tmp_path / "layer.pt")
+    net = sk.load_model(tmp_path / "layer.pt", base_activation="silu")
+    assert len(net.layers) == 1 and net.layers[0].basis.norm is None
+    with torch.no_grad():
+        assert relative_error(net(digits[0][TRAIN:]), layer(digits[0][TRAIN:])) < TOLERANCE

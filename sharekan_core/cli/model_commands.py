@@ -156,24 +156,22 @@ def run_compress(args: argparse.Namespace) -> dict:
 
 
 def run_compress_basis(args: argparse.Namespace, loaded: LoadedModel, config: object) -> dict:
-    """compress for a FastKAN, ChebyKAN or Gram net: SHARe-KAN layer by layer, written as a compressed basis-net file."""
-    from ..compression.basis_net import basis_kan_report, compress_basis_kan
-    from ..format.basis_net_file import save_basis_kan
-    from ..io.basis_net import CONTAINER
+    """compress for a FastKAN, ChebyKAN, Gram or torchkan net: SHARe-KAN layer by layer, written as a compressed
+    basis-net file."""
+    from ..io import write_bytes_atomic
+    from ..results import compress_basis_and_measure
 
     if args.method != "sharekan" or args.conv is not None:
         raise SharekanError(f"{Path(args.model).name}: a {loaded.source_format} net is compressed with SHARe-KAN only "
                             "(no --method, no --conv)")
-    net = loaded.model
     calibration = None
     if args.calibration is not None:
-        calibration = read_input_array(args.calibration, net.layers[0].in_features)
-    metadata = {**source_metadata(loaded, args.model), CONTAINER: loaded.container}
+        calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
     with progress_bar() as progress:
-        progress(0.0, f"compressing {len(net.layers)} {loaded.source_format} layers")
-        compressed = compress_basis_kan(net, config, calibration, metadata)
-    file_bytes = save_basis_kan(compressed, args.out)
-    return {**basis_kan_report(net, compressed), "file_bytes": file_bytes, **found_at(loaded), "out": str(args.out)}
+        progress(0.0, f"compressing {len(loaded.model.layers)} {loaded.source_format} layers")
+        result = compress_basis_and_measure(loaded, config, calibration, Path(args.model).name)
+    write_bytes_atomic(args.out, result.encoded)
+    return {**result.report, **found_at(loaded), "out": str(args.out)}
 
 
 def source_metadata(loaded: LoadedModel, path: str) -> dict:
@@ -208,13 +206,17 @@ def run_budget_or_universal(args: argparse.Namespace) -> dict:
     from ..experiments.budget import search_budget
     from ..experiments.universal import compress_with_universal, load_universal_codebook
     from ..io import read_model, write_bytes_atomic
+    from ..model.basis_kan import BasisKAN
     from ..results import measure_compressed
 
     if args.max_bytes is not None and args.codebook is not None:
         raise SharekanError("--max-bytes and --codebook do not combine; give one")
     if args.method != "sharekan" or args.codebook_size is not None:
         raise SharekanError("--max-bytes and --codebook choose the method and K themselves; drop --method and -K")
-    loaded = read_model(args.model, **model_source(args))
+    loaded = read_model(args.model, **model_source(args), basis=True)
+    if isinstance(loaded.model, BasisKAN):  # no byte-budget search or universal codebook for these nets
+        raise SharekanError(f"{Path(args.model).name}: --max-bytes and --codebook search B-spline KANs; compress a "
+                            f"{loaded.source_format} net with -K and --bits")
     calibration = None
     if args.calibration is not None:
         calibration = read_input_array(args.calibration, loaded.model.layers[0].in_features)
@@ -267,11 +269,9 @@ def run_inspect(args: argparse.Namespace) -> dict:
                                                   "their prefixes to inspect it"}
     loaded = read_model(args.model, **model_source(args), basis=True)
     if isinstance(loaded.model, BasisKAN):
-        from ..compression.basis_net import dense_nbytes
-
         return {"format": loaded.source_format, "prefix": loaded.prefix, "kan_groups": loaded.kan_groups,
                 "tensors_outside_prefix": loaded.tensors_outside_prefix, "edges": loaded.model.num_edges,
-                "dense_bytes": dense_nbytes(loaded.model), **basis_kan_constructor(loaded.model)}
+                "dense_bytes": loaded.model.nbytes, **basis_kan_constructor(loaded.model)}
     return {"format": loaded.source_format, "prefix": loaded.prefix, "kan_groups": loaded.kan_groups,
             "tensors_outside_prefix": loaded.tensors_outside_prefix,
             "base_activation": loaded.model.config.base_activation, **model_summary(loaded.model),

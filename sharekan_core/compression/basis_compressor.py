@@ -84,7 +84,8 @@ def compress_basis_layer(layer: BasisKANLayer, config: object,
     flat = coefficients.reshape(-1, layer.num_coefficients)
     metric = None
     if calibration is not None:
-        metric = EdgeMetric.for_layers([basis_moments(layer.basis, _checked(calibration, layer.in_features))],
+        inputs = checked_calibration(calibration, layer.in_features)
+        metric = EdgeMetric.for_layers([basis_moments(layer.basis, inputs)],
                                        [layer.out_features])
     group = EdgeGroup((0,), flat, decompose(flat), metric)
     codebook = fit_codebook(group, config)
@@ -113,7 +114,9 @@ def basis_moments(basis: nn.Module, inputs: np.ndarray) -> np.ndarray:
     return total / len(inputs)
 
 
-def _checked(calibration: np.ndarray, in_features: int) -> np.ndarray:
+def checked_calibration(calibration: np.ndarray, in_features: int) -> np.ndarray:
+    """``calibration`` as float32 if it is a non-empty, finite (N, ``in_features``) numeric array, else a
+    SharekanError."""
     values = np.asarray(calibration)
     if values.ndim != 2 or values.shape[1] != in_features or not len(values) \
             or not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():

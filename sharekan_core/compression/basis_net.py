@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import SharekanError
 from ..model.basis_kan import BasisKAN
-from .basis_compressor import CompressedBasisLayer, compress_basis_layer, decompress_basis_layer
+from .basis_compressor import CompressedBasisLayer, checked_calibration, compress_basis_layer, decompress_basis_layer
 from .config import CompressionConfig
 
 
@@ -65,13 +65,9 @@ def compress_basis_kan(net: BasisKAN, config: CompressionConfig, calibration: np
     config.check_layers(len(net.layers))
     inputs: list[np.ndarray | None] = [None] * len(net.layers)
     if calibration is not None:
-        values = np.asarray(calibration)
-        if values.ndim != 2 or values.shape[1] != net.layers[0].in_features or not len(values) \
-                or not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
-            raise SharekanError(f"calibration must be a non-empty, finite (N, {net.layers[0].in_features}) array, got "
-                                f"shape {values.shape}")
+        values = checked_calibration(calibration, net.layers[0].in_features)
         with torch.no_grad():
-            inputs = [x.numpy() for x in net.layer_inputs(torch.from_numpy(values.astype(np.float32)))]
+            inputs = [x.numpy() for x in net.layer_inputs(torch.from_numpy(values))]
     layers = [compress_basis_layer(layer, _layer_config(config, index), inputs[index])
               for index, layer in enumerate(net.layers)]
     extra = {} if calibration is None else {"calibration_rows": int(len(calibration))}
@@ -89,11 +85,6 @@ def decompress_basis_kan(compressed: CompressedBasisKAN) -> BasisKAN:
                     compressed.between, compressed.positions)
 
 
-def dense_nbytes(net: BasisKAN) -> int:
-    """Bytes of the dense net's tensors (coefficients, base weights, the basis's and norms' own tensors)."""
-    return sum(value.numel() * value.element_size() for value in net.state_dict().values())
-
-
 def basis_kan_report(net: BasisKAN, compressed: CompressedBasisKAN) -> dict:
     """Storage and coefficient fidelity of ``compressed`` against the dense ``net``, overall and per layer
     (coef_rel_l2: ||decoded - original|| / ||original|| over the coefficients)."""
@@ -106,7 +97,7 @@ def basis_kan_report(net: BasisKAN, compressed: CompressedBasisKAN) -> dict:
         layers.append({"in_features": layer.in_features, "out_features": layer.out_features,
                        "basis_functions": layer.num_coefficients, "codebook_size": int(stored.codebook.shape[0]),
                        "compressed_bytes": stored.nbytes, "coef_rel_l2": float(np.sqrt(difference / max(size, 1e-300)))})
-    dense = dense_nbytes(net)
+    dense = net.nbytes
     return {"family": net.family, "edges": net.num_edges, "dense_bytes": dense, "compressed_bytes": compressed.nbytes,
             "ratio": dense / compressed.nbytes, "coef_rel_l2": float(np.sqrt(error / max(norm, 1e-300))),
             "layers": layers}

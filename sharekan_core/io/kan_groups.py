@@ -128,12 +128,16 @@ def _layer_family(tensors: dict[str, torch.Tensor], prefix: str, container: str 
     return EFFICIENT_KAN
 
 
+def normalized_prefix(prefix: str) -> str:
+    """A stated prefix as keys start with it: 'head' and 'head.' are 'head.', '' and '.' the top level."""
+    return "" if prefix in ("", ".") else prefix if prefix.endswith(".") else prefix + "."
+
+
 def select_group(groups: list[KANGroup], tensors: dict[str, torch.Tensor], prefix: str | None,
                  source: str) -> KANGroup:
     """The group ``prefix`` names ('head' and 'head.' both name 'head.'), or the only group when it is None."""
     if prefix is not None:
-        wanted = prefix if prefix in ("", ".") or prefix.endswith(".") else prefix + "."
-        wanted = "" if wanted == "." else wanted
+        wanted = normalized_prefix(prefix)
         matches = [g for g in groups if wanted in (g.prefix, g.prefix + (g.container or ""))]
         if len(matches) == 1:
             return matches[0]

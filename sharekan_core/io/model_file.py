@@ -20,7 +20,7 @@ from .efficient_kan import efficient_kan_layers, kan_from_state
 from .flashkan import flashkan_layers
 from .inkan import inkan_layers
 from .kan_groups import (BASIS_FAMILIES, CONVKAN, DEEP_KAN, EFFICIENT_KAN, FLASHKAN, INKAN, KANX, PYKAN, KANGroup,
-                         check_all_used, find_kan_groups, group_tensors, outside_prefix, select_group)
+                         check_all_used, find_kan_groups, group_tensors, normalized_prefix, outside_prefix, select_group)
 from .kanx import kanx_layers
 from .layer_tensors import ImportedLayers
 from .pykan import pykan_base_function, pykan_checkpoint_file, pykan_to_layers, read_pykan_config
@@ -136,10 +136,7 @@ def _basis_model(tensors: dict[str, torch.Tensor], groups: list[KANGroup], group
                  stated: str | None, grid: UniformGrid | str | None, basis: bool, between: str | None) -> LoadedModel:
     """A FastKAN, ChebyKAN or Gram group read as a BasisKAN, every tensor under its prefix used or the file refused."""
     if not basis:
-        where = f" at prefix {group.prefix!r}" if group.prefix else ""
-        raise SharekanError(f"{source}: holds a {group.family} net{where}, which this command does not take; inspect, "
-                            "compress (SHARe-KAN), predict, evaluate, export and decompress read it (sk.load_model in "
-                            "the API)")
+        _refuse_basis_here(f"{group.family} net", group.prefix, source)
     if grid is not None:
         raise SharekanError(f"{source}: --grid (grid=) states a deep-kan file's knots; a {group.family} file records "
                             "its own basis, drop it")
@@ -150,6 +147,13 @@ def _basis_model(tensors: dict[str, torch.Tensor], groups: list[KANGroup], group
                        group.container)
 
 
+def _refuse_basis_here(what: str, prefix: str, source: str) -> None:
+    """Raise the error of a command that takes B-spline KANs only, for a file holding ``what`` at ``prefix``."""
+    where = f" at prefix {prefix!r}" if prefix else ""
+    raise SharekanError(f"{source}: holds a {what}{where}, which this command does not take; inspect, compress "
+                        "(SHARe-KAN), predict, evaluate, export and decompress read it (sk.load_model in the API)")
+
+
 def _torchkan_prefix(tensors: dict[str, torch.Tensor], groups: list[KANGroup], prefix: str | None,
                      source: str) -> str | None:
     """The prefix of the torchkan KAN to read: the one ``prefix`` names, or the file's only KAN; None otherwise."""
@@ -157,8 +161,7 @@ def _torchkan_prefix(tensors: dict[str, torch.Tensor], groups: list[KANGroup], p
     if not found:
         return None
     if prefix is not None:
-        wanted = "" if prefix in ("", ".") else prefix if prefix.endswith(".") else prefix + "."
-        return wanted if wanted in found else None
+        return normalized_prefix(prefix) if normalized_prefix(prefix) in found else None
     if len(found) == 1 and not groups:
         return found[0]
     listed = [g.label() for g in groups] + [f"{p or '(top level)'!r} ({TORCHKAN})" for p in found]
@@ -171,11 +174,8 @@ def _torchkan_model(tensors: dict[str, torch.Tensor], groups: list[KANGroup], at
                     between: str | None) -> LoadedModel:
     """A torchkan KAN read as a BasisKAN of torchkan layers (its LayerNorm and PReLU after each), every tensor under
     its prefix used or the file refused."""
-    where = f" at prefix {at!r}" if at else ""
     if not basis:
-        raise SharekanError(f"{source}: holds a {TORCHKAN} KAN{where}, which this command does not take; inspect, "
-                            "compress (SHARe-KAN), predict, evaluate, export and decompress read it (sk.load_model in "
-                            "the API)")
+        _refuse_basis_here(f"{TORCHKAN} KAN", at, source)
     for option, value in (("--grid (grid=)", grid), ("--between (between=)", between)):
         if value is not None:
             raise SharekanError(f"{source}: {option} does not apply to a {TORCHKAN} KAN, which records its knots "

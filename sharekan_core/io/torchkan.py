@@ -88,32 +88,32 @@ def torchkan_basis_kan(tensors: dict[str, torch.Tensor], prefix: str, source: st
     layers, used = [], set()
     for index in range(torchkan_layer_count(list(tensors), prefix)):
         dense = torchkan_layer(own, index, base_activation, source)
-        norm_keys = [f"layer_norms.{index}.weight", f"layer_norms.{index}.bias"]
-        if not all(key in own for key in norm_keys):
-            raise SharekanError(f"{source}: torchkan layer {index} lacks {prefix}{norm_keys[0]} or its bias")
         norm = nn.LayerNorm(dense.out_features)
-        prelu = None
-        if f"prelus.{index}.weight" in own:
-            slope = own[f"prelus.{index}.weight"]
-            if slope.dim() != 1 or slope.numel() not in (1, dense.out_features):
-                raise SharekanError(f"{source}: {prefix}prelus.{index}.weight has shape {tuple(slope.shape)}")
-            prelu = nn.PReLU(slope.numel())
-            used.add(f"prelus.{index}.weight")
-        with torch.no_grad():
-            for name, target in (("weight", norm.weight), ("bias", norm.bias), *(
-                    (("slope", prelu.weight),) if prelu is not None else ())):
-                key = f"prelus.{index}.weight" if name == "slope" else f"layer_norms.{index}.{name}"
-                value = own[key]
-                if value.shape != target.shape or not torch.isfinite(value).all():
-                    raise SharekanError(f"{source}: {prefix}{key} must be finite, of shape {tuple(target.shape)}")
-                target.copy_(value.float())
-        used.update(norm_keys)
+        slope = own.get(f"prelus.{index}.weight")
+        if slope is not None and (slope.dim() != 1 or slope.numel() not in (1, dense.out_features)):
+            raise SharekanError(f"{source}: {prefix}prelus.{index}.weight has shape {tuple(slope.shape)}")
+        prelu = None if slope is None else nn.PReLU(slope.numel())
+        targets = {f"layer_norms.{index}.weight": norm.weight, f"layer_norms.{index}.bias": norm.bias,
+                   **({f"prelus.{index}.weight": prelu.weight} if prelu is not None else {})}
+        for key, target in targets.items():
+            _load_checked(target, own.get(key), prefix + key, source)
+        used.update(targets)
         used.update(f"{theirs}{index}" for theirs in _NAMES.values() if f"{theirs}{index}" in own)
         layers.append(BasisKANLayer(BSplineBasis(dense.grid, dense.spline_order), dense.scaled_spline_weight().detach(),
                                     dense.base_weight.detach(), None, base_activation, NormThenPReLU(norm, prelu)))
     if not layers:
         raise SharekanError(f"{source}: no torchkan layers at prefix {prefix!r}")
     return BasisKAN(layers, TORCHKAN), {prefix + key for key in used}
+
+
+def _load_checked(target: torch.Tensor, value: torch.Tensor | None, key: str, source: str) -> None:
+    """Copy ``value`` into the parameter ``target``, refusing a missing, misshapen or non-finite one by ``key``."""
+    if value is None:
+        raise SharekanError(f"{source}: the torchkan KAN lacks {key}")
+    if value.shape != target.shape or not torch.isfinite(value).all():
+        raise SharekanError(f"{source}: {key} must be finite, of shape {tuple(target.shape)}")
+    with torch.no_grad():
+        target.copy_(value.float())
 
 
 def torchkan_state(net: BasisKAN) -> dict[str, torch.Tensor]:

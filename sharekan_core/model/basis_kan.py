@@ -54,32 +54,27 @@ class BasisKANLayer(nn.Module):
         return apply_basis(self.basis(x), self.spline_weight, base, self.output)
 
 
-class BasisKAN(nn.Module):
-    """A KAN of one global-basis family read from a file: its BasisKANLayers applied in turn, (..., in) -> (..., out),
-    as the family's own net chains them (FastKAN's ModuleList, an nn.Sequential of ChebyKAN or Gram layers), with
-    the LayerNorm a ChebyKAN net keeps between two layers where ``between`` has one (None: nothing there).
-    ``positions`` are the layers' indices in the source's container, for writing it back in its own layout."""
+class LayerChain(nn.Module):
+    """Layers applied in turn, (..., in) -> (..., out), with the module that sits between two of them (a LayerNorm,
+    as ChebyKAN's nets keep; None where nothing does): a BasisKAN, its compressed runtime and its export."""
 
-    def __init__(self, layers: list[BasisKANLayer], family: str, between: list[nn.LayerNorm | None] | None = None,
-                 positions: list[int] | None = None):
+    def __init__(self, layers: list[nn.Module], between: list[nn.Module | None] | None = None):
         super().__init__()
         self.layers = nn.ModuleList(layers)
-        self.family = family
         norms = between or [None] * (len(layers) - 1)
         self.between = nn.ModuleList(nn.Identity() if norm is None else norm for norm in norms)
-        self.positions = list(range(len(layers))) if positions is None else list(positions)
 
-    def norms(self) -> list[nn.LayerNorm | None]:
+    def norms(self) -> list[nn.Module | None]:
         """The module after each layer but the last (None where nothing sits between)."""
         return [None if isinstance(norm, nn.Identity) else norm for norm in self.between]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Each layer on the last one's outputs, through the norm between them if any."""
+        """Each layer on the last one's outputs, through the module between them if any."""
         return self.layer_inputs(x, with_output=True)[-1]
 
     def layer_inputs(self, x: torch.Tensor, with_output: bool = False) -> list[torch.Tensor]:
-        """The inputs each layer sees when the net runs on ``x``, in order (calibration for every layer), and the
-        net's output after them with ``with_output``."""
+        """The inputs each layer sees when the chain runs on ``x``, in order (calibration for every layer), and its
+        output after them with ``with_output``."""
         inputs = []
         for index, layer in enumerate(self.layers):
             if index:
@@ -88,7 +83,25 @@ class BasisKAN(nn.Module):
             x = layer(x)
         return inputs + [x] if with_output else inputs
 
+
+class BasisKAN(LayerChain):
+    """A KAN of one global-basis family read from a file: its BasisKANLayers as the family's own net chains them
+    (FastKAN's ModuleList, an nn.Sequential of ChebyKAN or Gram layers, torchkan's lists), with the LayerNorm a
+    ChebyKAN net keeps between two layers. ``positions`` are the layers' indices in the source's container, for
+    writing it back in its own layout."""
+
+    def __init__(self, layers: list[BasisKANLayer], family: str, between: list[nn.LayerNorm | None] | None = None,
+                 positions: list[int] | None = None):
+        super().__init__(layers, between)
+        self.family = family
+        self.positions = list(range(len(layers))) if positions is None else list(positions)
+
     @property
     def num_edges(self) -> int:
         """Edges over all layers: out * in each."""
         return sum(layer.out_features * layer.in_features for layer in self.layers)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the dense net's tensors (coefficients, base weights, the basis's and norms' own tensors)."""
+        return sum(value.numel() * value.element_size() for value in self.state_dict().values())

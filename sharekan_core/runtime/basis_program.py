@@ -11,7 +11,7 @@ from torch import nn
 from ..compression.basis_compressor import CompressedBasisLayer
 from ..compression.basis_net import CompressedBasisKAN
 from ..compression.packing import index_bits, pack_bits
-from ..model.basis_kan import apply_basis, base_branch
+from ..model.basis_kan import LayerChain, apply_basis, base_branch
 from .dequantize import DequantizedTensor, PackedCodes
 
 
@@ -37,16 +37,8 @@ class BasisProgramLayer(nn.Module):
                            self.output)
 
 
-class BasisProgram(nn.Module):
+class BasisProgram(LayerChain):
     """A compressed basis net as an exportable module, equal to its decompression: (B, in) -> (B, out)."""
 
     def __init__(self, compressed: CompressedBasisKAN):
-        super().__init__()
-        self.layers = nn.ModuleList(BasisProgramLayer(layer) for layer in compressed.layers)
-        self.between = nn.ModuleList(nn.Identity() if norm is None else norm for norm in compressed.between)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Each layer on the last one's outputs, through the norm between them."""
-        for index, layer in enumerate(self.layers):
-            x = layer(x if index == 0 else self.between[index - 1](x))
-        return x
+        super().__init__([BasisProgramLayer(layer) for layer in compressed.layers], compressed.between)

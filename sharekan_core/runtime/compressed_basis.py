@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..compression.basis_compressor import CompressedBasisLayer
-from ..model.basis_kan import apply_basis, base_branch
+from ..model.basis_kan import LayerChain, apply_basis, base_branch
 from .swap_record import SwappedFrom
 
 
@@ -39,17 +39,9 @@ class CompressedBasisHead(nn.Module):
                                                                       self.base_activation), self.output)
 
 
-class CompressedBasisStack(nn.Module):
-    """A compressed FastKAN, ChebyKAN or Gram net from a file: its layers' CompressedBasisHeads in turn, with the
-    dense LayerNorms between them where the net has them."""
+class CompressedBasisStack(LayerChain):
+    """A compressed FastKAN, ChebyKAN, Gram or torchkan net from a file: its layers' CompressedBasisHeads in turn, with
+    the dense LayerNorms between them where the net has them."""
 
     def __init__(self, layers: list[CompressedBasisLayer], between: list[nn.LayerNorm | None]):
-        super().__init__()
-        self.layers = nn.ModuleList(CompressedBasisHead(layer) for layer in layers)
-        self.between = nn.ModuleList(nn.Identity() if norm is None else norm for norm in between)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Each layer on the last one's outputs (through the norm between them), from the codes."""
-        for index, layer in enumerate(self.layers):
-            x = layer(x if index == 0 else self.between[index - 1](x))
-        return x
+        super().__init__([CompressedBasisHead(layer) for layer in layers], between)

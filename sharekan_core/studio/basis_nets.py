@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..io.basis_net import CONTAINER, basis_kan_constructor
+from ..io.basis_net import basis_kan_constructor
 from ..io.model_file import LoadedModel
 from ..model.basis_kan import BasisKAN
 
@@ -26,7 +26,7 @@ def basis_summary(net: BasisKAN) -> dict:
     """The panel's headline numbers: widths, edges, dense bytes, basis functions per edge, and the family's
     parameters (what the library's class is built with)."""
     return {"widths": [net.layers[0].in_features, *(layer.out_features for layer in net.layers)],
-            "edges": net.num_edges, "dense_bytes": sum(v.numel() * v.element_size() for v in net.state_dict().values()),
+            "edges": net.num_edges, "dense_bytes": net.nbytes,
             "basis_functions": sorted({layer.num_coefficients for layer in net.layers}),
             "built_with": basis_kan_constructor(net)}
 
@@ -51,16 +51,11 @@ def codebook_sizes(net: BasisKAN) -> list[int]:
 
 def compress_upload(loaded: LoadedModel, codebook_size: int, bits: int, name: str) -> BasisCompression:
     """Compress the uploaded net with SHARe-KAN (no calibration: the page has none for it) and encode its file."""
-    from ..compression.basis_net import basis_kan_report, compress_basis_kan  # deferred: not a first-paint import
-    from ..compression.config import CompressionConfig
-    from ..format.basis_net_file import encode_basis_kan
+    from ..compression.config import CompressionConfig  # deferred: not a first-paint import
+    from ..results import compress_basis_and_measure
 
-    net = loaded.model
-    metadata = {"source": name, CONTAINER: loaded.container, **({"prefix": loaded.prefix} if loaded.prefix else {})}
-    compressed = compress_basis_kan(net, CompressionConfig(codebook_size=codebook_size, bits=bits), None, metadata)
-    encoded = encode_basis_kan(compressed)
-    return BasisCompression(codebook_size, bits, {**basis_kan_report(net, compressed), "file_bytes": len(encoded)},
-                            encoded)
+    result = compress_basis_and_measure(loaded, CompressionConfig(codebook_size=codebook_size, bits=bits), None, name)
+    return BasisCompression(codebook_size, bits, result.report, result.encoded)
 
 
 def is_basis_net(loaded: LoadedModel) -> bool:
